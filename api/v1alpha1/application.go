@@ -11,20 +11,24 @@ type Application struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 	Spec              ApplicationSpec   `json:"spec,omitempty"`
-	Status            ApplicationStatus `json:"status,omitempty"`
+	Status            ApplicationStatus `json:"status,omitzero"`
 }
 
 // ApplicationSpec is what the user asks for.
 type ApplicationSpec struct {
-	// DisplayName is a human-readable name; defaults to metadata.name.
+	// DisplayName is a human-readable name (at most 256 characters);
+	// defaults to metadata.name.
 	DisplayName string `json:"displayName,omitempty"`
+	// Description says what the application is, for humans.
 	Description string `json:"description,omitempty"`
 }
 
 // ApplicationStatus is written by Kiln.
 type ApplicationStatus struct {
-	ObservedGeneration int64              `json:"observedGeneration,omitempty"`
-	Conditions         []metav1.Condition `json:"conditions,omitempty"`
+	// ObservedGeneration is the metadata.generation last acted upon.
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Conditions describe the application's state.
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // Default fills in defaults.

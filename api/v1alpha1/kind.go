@@ -7,6 +7,8 @@
 package v1alpha1
 
 import (
+	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -110,11 +112,19 @@ var (
 	byName = map[string]*Kind{}
 )
 
-// register adds a kind; called from each kind's file in init.
+// register adds a kind; called from each kind's file in init. It panics when
+// a name, plural, singular or short name is already taken: Lookup must be
+// unambiguous.
 func register(k *Kind) {
+	names := append([]string{k.Kind, k.Plural, k.Singular}, k.ShortNames...)
+	for _, n := range names {
+		if other, ok := byName[strings.ToLower(n)]; ok && other != k {
+			panic(fmt.Sprintf("v1alpha1: name %q of kind %s is already used by %s", n, k.Kind, other.Kind))
+		}
+	}
 	kinds = append(kinds, k)
 	sort.Slice(kinds, func(i, j int) bool { return kinds[i].Kind < kinds[j].Kind })
-	for _, n := range append([]string{k.Kind, k.Plural, k.Singular}, k.ShortNames...) {
+	for _, n := range names {
 		byName[strings.ToLower(n)] = k
 	}
 }
@@ -144,9 +154,20 @@ var aliasGroups = map[string]string{
 	"appstudio.redhat.com/v1alpha1": APIVersion,
 }
 
+// aliasKinds maps kinds of other systems, keyed by "apiVersion kind", to the
+// name of the Kiln kind with the same shape.
+var aliasKinds = map[string]string{
+	"appstudio.redhat.com/v1alpha1 EnterpriseContractPolicy": "Policy",
+}
+
 // ForAPIVersionKind finds the kind for an apiVersion and kind as written in a
-// document; apiVersions of systems Kiln is compatible with are accepted.
+// document; apiVersions of systems Kiln is compatible with are accepted, and
+// so are their kind names where they differ (Konflux's
+// EnterpriseContractPolicy is Kiln's Policy).
 func ForAPIVersionKind(apiVersion, kind string) (*Kind, bool) {
+	if a, ok := aliasKinds[apiVersion+" "+kind]; ok {
+		kind = a
+	}
 	if a, ok := aliasGroups[apiVersion]; ok {
 		apiVersion = a
 	}
@@ -156,4 +177,21 @@ func ForAPIVersionKind(apiVersion, kind string) (*Kind, bool) {
 		}
 	}
 	return nil, false
+}
+
+// KindOf returns the kind of obj, found by its Go type (its TypeMeta may be
+// empty or carry an alias).
+func KindOf(obj Object) (*Kind, bool) {
+	t := reflect.TypeOf(obj)
+	for _, k := range kinds {
+		if reflect.TypeOf(k.New()) == t {
+			return k, true
+		}
+	}
+	return nil, false
+}
+
+// SetTypeMeta writes the kind's canonical apiVersion and kind into obj.
+func (k *Kind) SetTypeMeta(obj Object) {
+	obj.GetObjectKind().SetGroupVersionKind(k.GVK())
 }

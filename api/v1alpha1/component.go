@@ -1,0 +1,172 @@
+package v1alpha1
+
+import (
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// DefaultGitRevision is the branch built when spec.source.git.revision is
+// empty.
+const DefaultGitRevision = "main"
+
+// Component is one buildable unit of an Application: a git source (and
+// sub-directory) that Kiln builds into an artifact.
+type Component struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              ComponentSpec   `json:"spec,omitempty"`
+	Status            ComponentStatus `json:"status,omitzero"`
+}
+
+// ComponentSpec is what the user asks for.
+type ComponentSpec struct {
+	// Application is the name of the Application (same namespace) the
+	// component belongs to. Required. Deleting the Application deletes the
+	// component.
+	Application string `json:"application"`
+	// ComponentName is the component's name as Konflux users know it;
+	// defaults to metadata.name.
+	ComponentName string `json:"componentName,omitempty"`
+	// Source is where the component's code comes from. Required.
+	Source ComponentSource `json:"source"`
+	// ContainerImage is the OCI repository builds push to, e.g.
+	// quay.io/team/greet (a tag is allowed, a digest is not). Optional: the
+	// server chooses one in its own registry when empty.
+	ContainerImage string `json:"containerImage,omitempty"`
+}
+
+// ComponentSource is where a component's code comes from.
+type ComponentSource struct {
+	// Git is a git repository. Required (the only source type so far).
+	Git *GitSource `json:"git,omitempty"`
+}
+
+// GitSource is a git repository, branch and sub-directory.
+type GitSource struct {
+	// URL to clone: https://host/path, ssh://host/path, git@host:path or
+	// file:///absolute/path. http:// only for localhost or 127.0.0.1.
+	// Required.
+	URL string `json:"url"`
+	// Revision is the branch to build; defaults to "main".
+	Revision string `json:"revision,omitempty"`
+	// Context is the sub-directory to build from, relative to the
+	// repository root, without ".."; defaults to the root ("").
+	Context string `json:"context,omitempty"`
+	// DockerfileURL is the Dockerfile (or Containerfile) to build: a path
+	// relative to context, or an https:// URL. Optional.
+	DockerfileURL string `json:"dockerfileUrl,omitempty"`
+}
+
+// ComponentStatus is written by Kiln.
+type ComponentStatus struct {
+	// ObservedGeneration is the metadata.generation last acted upon.
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Conditions describe the component's state.
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// LastBuiltCommit is the commit of the last successful build.
+	LastBuiltCommit string `json:"lastBuiltCommit,omitempty"`
+	// LastPromotedImage is the image last promoted after tests passed.
+	LastPromotedImage string `json:"lastPromotedImage,omitempty"`
+	// LatestArtifact is the digest (sha256:...) of the latest built artifact.
+	LatestArtifact string `json:"latestArtifact,omitempty"`
+}
+
+// Default fills in defaults.
+func (c *Component) Default() {
+	if c.Spec.ComponentName == "" {
+		c.Spec.ComponentName = c.Name
+	}
+	if g := c.Spec.Source.Git; g != nil && g.Revision == "" {
+		g.Revision = DefaultGitRevision
+	}
+}
+
+// Validate checks the spec.
+func (c *Component) Validate() field.ErrorList {
+	p := field.NewPath("spec")
+	errs := refName(p.Child("application"), c.Spec.Application, "Application")
+	errs = append(errs, dnsSubdomain(p.Child("componentName"), c.Spec.ComponentName)...)
+	errs = append(errs, validateGitSource(p.Child("source", "git"), c.Spec.Source.Git)...)
+	if img := c.Spec.ContainerImage; img != "" {
+		errs = append(errs, validateBuildImage(p.Child("containerImage"), img)...)
+	}
+	return errs
+}
+
+func validateGitSource(p *field.Path, g *GitSource) field.ErrorList {
+	if g == nil {
+		return field.ErrorList{field.Required(p, "a git source: url, and optionally revision and context")}
+	}
+	errs := validateGitURL(p.Child("url"), g.URL)
+	if strings.ContainsAny(g.Revision, " \t\n:~^?*[\\") || strings.Contains(g.Revision, "..") {
+		errs = append(errs, field.Invalid(p.Child("revision"), g.Revision, "not a valid git branch name"))
+	}
+	errs = append(errs, validateRelPath(p.Child("context"), g.Context)...)
+	return append(errs, validateDockerfileURL(p.Child("dockerfileUrl"), g.DockerfileURL)...)
+}
+
+func validateDockerfileURL(p *field.Path, d string) field.ErrorList {
+	switch {
+	case strings.HasPrefix(d, "https://"):
+		return nil
+	case strings.Contains(d, "://"):
+		return field.ErrorList{field.Invalid(p, d, "must be a path relative to context, or an https:// URL")}
+	}
+	return validateRelPath(p, d)
+}
+
+// validateBuildImage checks an image repository builds push to.
+func validateBuildImage(p *field.Path, img string) field.ErrorList {
+	ref, err := ParseImageReference(img)
+	if err != nil {
+		return field.ErrorList{field.Invalid(p, img, err.Error())}
+	}
+	if ref.Digest != "" {
+		return field.ErrorList{field.Invalid(p, img, "builds push to a repository: drop the @digest")}
+	}
+	return nil
+}
+
+func init() {
+	register(&Kind{
+		Group: Group, Version: Version, Kind: "Component",
+		Plural: "components", Singular: "component", ShortNames: []string{"comp"},
+		Namespaced: true, HasStatus: true,
+		New:     func() Object { return &Component{} },
+		Columns: componentColumns,
+		Fields: func(o Object) map[string]string {
+			return map[string]string{"spec.application": o.(*Component).Spec.Application}
+		},
+		Refs: func(o Object) []Ref {
+			c := o.(*Component)
+			return []Ref{{Kind: "Application", Namespace: c.Namespace, Name: c.Spec.Application,
+				Path: field.NewPath("spec", "application"), Owner: true}}
+		},
+	})
+}
+
+var componentColumns = []Column{
+	{Name: "Application", Type: "string", Value: func(o Object) string { return o.(*Component).Spec.Application }},
+	{Name: "URL", Type: "string", Value: func(o Object) string { return componentGit(o).URL }},
+	{Name: "Revision", Type: "string", Value: func(o Object) string { return componentGit(o).Revision }},
+	{Name: "Last Built", Type: "string", Value: func(o Object) string {
+		return shortCommit(o.(*Component).Status.LastBuiltCommit)
+	}},
+}
+
+func componentGit(o Object) GitSource {
+	if g := o.(*Component).Spec.Source.Git; g != nil {
+		return *g
+	}
+	return GitSource{}
+}
+
+// shortCommit abbreviates a commit hash for display.
+func shortCommit(c string) string {
+	if len(c) > 12 {
+		return c[:12]
+	}
+	return c
+}

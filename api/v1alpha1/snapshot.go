@@ -1,0 +1,151 @@
+package v1alpha1
+
+import (
+	"regexp"
+	"strconv"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Condition types Kiln sets on Snapshots and Releases.
+const (
+	// ConditionTestsPassed is True when every blocking
+	// IntegrationTestScenario passed for the Snapshot.
+	ConditionTestsPassed = "TestsPassed"
+	// ConditionReleased is True when the Snapshot (or Release) was released.
+	ConditionReleased = "Released"
+)
+
+var commitRE = regexp.MustCompile(`^(?:[0-9a-f]{40}|[0-9a-f]{64})$`)
+
+// Snapshot is an immutable record of one image per component of an
+// Application: what is tested and released together. To change it, create a
+// new Snapshot.
+type Snapshot struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              SnapshotSpec   `json:"spec,omitempty"`
+	Status            SnapshotStatus `json:"status,omitzero"`
+}
+
+// SnapshotSpec is immutable once created.
+type SnapshotSpec struct {
+	// Application is the name of the Application (same namespace). Required.
+	// Deleting the Application deletes its Snapshots.
+	Application string `json:"application"`
+	// Components are the images of the snapshot, one per component name.
+	// Required, at least one.
+	Components []SnapshotComponent `json:"components"`
+}
+
+// SnapshotComponent is one component's image in a Snapshot.
+type SnapshotComponent struct {
+	// Name of the Component. Required; unique within the Snapshot.
+	Name string `json:"name"`
+	// ContainerImage is the image, pinned by digest:
+	// <repository>@sha256:<64 hex digits>. Required.
+	ContainerImage string `json:"containerImage"`
+	// Source is the code the image was built from. Optional.
+	Source *SnapshotSource `json:"source,omitempty"`
+}
+
+// SnapshotSource is the code an image was built from.
+type SnapshotSource struct {
+	// Git is the repository and commit.
+	Git *SnapshotGitSource `json:"git,omitempty"`
+}
+
+// SnapshotGitSource is a repository and an exact commit.
+type SnapshotGitSource struct {
+	// URL of the repository (same forms as Component). Required.
+	URL string `json:"url"`
+	// Revision is the full commit hash (40 or 64 lower-case hex digits).
+	// Optional.
+	Revision string `json:"revision,omitempty"`
+}
+
+// SnapshotStatus is written by Kiln.
+type SnapshotStatus struct {
+	// Conditions: TestsPassed, Released.
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// Validate checks the spec.
+func (s *Snapshot) Validate() field.ErrorList {
+	p := field.NewPath("spec")
+	errs := refName(p.Child("application"), s.Spec.Application, "Application")
+	if len(s.Spec.Components) == 0 {
+		return append(errs, field.Required(p.Child("components"), "at least one component image"))
+	}
+	seen := map[string]bool{}
+	for i, c := range s.Spec.Components {
+		cp := p.Child("components").Index(i)
+		errs = append(errs, validateSnapshotComponent(cp, c)...)
+		if seen[c.Name] {
+			errs = append(errs, field.Duplicate(cp.Child("name"), c.Name))
+		}
+		seen[c.Name] = true
+	}
+	return errs
+}
+
+func validateSnapshotComponent(p *field.Path, c SnapshotComponent) field.ErrorList {
+	errs := refName(p.Child("name"), c.Name, "Component")
+	errs = append(errs, validatePinnedImage(p.Child("containerImage"), c.ContainerImage)...)
+	if c.Source == nil || c.Source.Git == nil {
+		return errs
+	}
+	gp := p.Child("source", "git")
+	errs = append(errs, validateGitURL(gp.Child("url"), c.Source.Git.URL)...)
+	if r := c.Source.Git.Revision; r != "" && !commitRE.MatchString(r) {
+		errs = append(errs, field.Invalid(gp.Child("revision"), r, "must be a full commit hash (40 or 64 lower-case hex digits), not a branch or tag"))
+	}
+	return errs
+}
+
+const pinnedForm = "must be pinned by digest: <repository>@sha256:<64 hex digits>"
+
+// validatePinnedImage checks a required repo@sha256:<hex> reference.
+func validatePinnedImage(p *field.Path, img string) field.ErrorList {
+	if img == "" {
+		return field.ErrorList{field.Required(p, "an image pinned by digest: <repository>@sha256:<64 hex digits>")}
+	}
+	ref, err := ParseImageReference(img)
+	switch {
+	case err != nil:
+		return field.ErrorList{field.Invalid(p, img, err.Error())}
+	case ref.Tag != "" || !sha256RE.MatchString(ref.Digest):
+		return field.ErrorList{field.Invalid(p, img, pinnedForm)}
+	}
+	return nil
+}
+
+// ValidateUpdate rejects any change to the spec.
+func (s *Snapshot) ValidateUpdate(old Object) field.ErrorList {
+	return immutableSpec("Snapshot", old, s)
+}
+
+func init() {
+	register(&Kind{
+		Group: Group, Version: Version, Kind: "Snapshot",
+		Plural: "snapshots", Singular: "snapshot", ShortNames: []string{"snap"},
+		Namespaced: true, HasStatus: true, ImmutableSpec: true,
+		New: func() Object { return &Snapshot{} },
+		Columns: []Column{
+			{Name: "Application", Type: "string", Value: func(o Object) string { return o.(*Snapshot).Spec.Application }},
+			{Name: "Components", Type: "integer", Value: func(o Object) string { return strconv.Itoa(len(o.(*Snapshot).Spec.Components)) }},
+			{Name: "Tests", Type: "string", Value: func(o Object) string {
+				return reasonOr(o.(*Snapshot).Status.Conditions, ConditionTestsPassed, "Pending")
+			}},
+		},
+		Fields: func(o Object) map[string]string {
+			return map[string]string{"spec.application": o.(*Snapshot).Spec.Application}
+		},
+		Refs: func(o Object) []Ref {
+			s := o.(*Snapshot)
+			return []Ref{{Kind: "Application", Namespace: s.Namespace, Name: s.Spec.Application,
+				Path: field.NewPath("spec", "application"), Owner: true}}
+		},
+	})
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kilnbuild/kiln/internal/client"
+	"github.com/kilnbuild/kiln/internal/server"
+)
+
+func newUpCommand() *cobra.Command {
+	var (
+		cfg        server.Config
+		logLevel   string
+		logFormat  string
+		userConfig bool
+	)
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run the factory on this machine (API, database, controllers)",
+		Long: `Run a Kiln factory with embedded defaults: the API on localhost, a SQLite
+database and all state under one data directory. On first start it creates an
+admin user and token and writes a client config so the CLI works at once.
+
+Use --database postgres://... to run on PostgreSQL.`,
+		Example: `  kiln up
+  kiln up --data-dir /var/lib/kiln --listen 0.0.0.0:7070
+  kiln up --database postgres://kiln@db.example.com/kiln`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			cfg.Log = log
+			if userConfig {
+				cfg.UserConfig = client.UserConfigPath()
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return server.Run(ctx, cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", envOr("KILN_DATA_DIR", ".kiln"), "directory holding all state (env KILN_DATA_DIR)")
+	f.StringVar(&cfg.Listen, "listen", envOr("KILN_LISTEN", "127.0.0.1:7070"), "API listen address (env KILN_LISTEN)")
+	f.StringVar(&cfg.Database, "database", os.Getenv("KILN_DATABASE"), "postgres:// URL or SQLite file (default DATA_DIR/kiln.db; env KILN_DATABASE)")
+	f.StringVar(&logLevel, "log-level", envOr("KILN_LOG_LEVEL", "info"), "debug, info, warn or error")
+	f.StringVar(&logFormat, "log-format", envOr("KILN_LOG_FORMAT", "text"), "text or json")
+	f.BoolVar(&userConfig, "write-user-config", true, "on first start also write ~/.config/kiln/config.yaml")
+	return cmd
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: expected debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: expected text or json", format)
+}
+

@@ -1,0 +1,84 @@
+package apiserver
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/kilnbuild/kiln/api/v1alpha1"
+	"github.com/kilnbuild/kiln/internal/auth"
+	"github.com/kilnbuild/kiln/internal/registry"
+)
+
+// scope restricts an all-namespace read to what the caller may see. It
+// returns a predicate for Namespace objects (filtered by name).
+func (s *Server) scope(ctx context.Context, ri requestInfo, dec auth.Decision, opts *registry.ListOptions) (func(v1alpha1.Object) bool, error) {
+	if !dec.Filter {
+		return func(v1alpha1.Object) bool { return true }, nil
+	}
+	visible, err := s.authz.VisibleNamespaces(ctx, IdentityFrom(ctx))
+	if err != nil {
+		return nil, err
+	}
+	if ri.Kind.Kind != "Namespace" {
+		opts.Namespaces = visible
+		return func(v1alpha1.Object) bool { return true }, nil
+	}
+	set := map[string]bool{}
+	for _, ns := range visible {
+		set[ns] = true
+	}
+	return func(o v1alpha1.Object) bool { return set[o.GetName()] }, nil
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request, ri requestInfo, dec auth.Decision) {
+	opts, err := listParams(r, ri)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	keep, err := s.scope(r.Context(), ri, dec, &opts)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.reg.List(r.Context(), ri.Kind, opts)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items := res.Items[:0]
+	for _, o := range res.Items {
+		if keep(o) {
+			items = append(items, o)
+		}
+	}
+	rv := strconv.FormatInt(res.ResourceVersion, 10)
+	if wantsTable(r) {
+		writeJSON(w, http.StatusOK, s.table(ri.Kind, items, res.Continue, rv, true))
+		return
+	}
+	writeList(w, ri.Kind, items, res.Continue, rv)
+}
+
+// writeList streams a kube-style list.
+func writeList(w http.ResponseWriter, k *v1alpha1.Kind, items []v1alpha1.Object, cont, rv string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	meta, _ := json.Marshal(map[string]string{"resourceVersion": rv, "continue": cont})
+	var b strings.Builder
+	b.WriteString(`{"apiVersion":"` + k.APIVersion() + `","kind":"` + k.Kind + `List","metadata":`)
+	b.Write(meta)
+	b.WriteString(`,"items":[`)
+	_, _ = w.Write([]byte(b.String()))
+	for i, o := range items {
+		if i > 0 {
+			_, _ = w.Write([]byte{','})
+		}
+		data, _ := json.Marshal(o)
+		_, _ = w.Write(data)
+	}
+	_, _ = w.Write([]byte("]}\n"))
+}

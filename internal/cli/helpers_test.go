@@ -1,0 +1,173 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kilnbuild/kiln/internal/client"
+	"github.com/kilnbuild/kiln/internal/client/clienttest"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// created is the fake server's creation time; tests run 90 minutes later.
+var created = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func TestMain(m *testing.M) {
+	now = func() time.Time { return created.Add(90 * time.Minute) }
+	pollInterval = 5 * time.Millisecond
+	os.Exit(m.Run())
+}
+
+// result is what one kiln invocation printed.
+type result struct {
+	out, err string
+	code     error
+}
+
+// isolate keeps config lookup away from the developer's files.
+func isolate(t *testing.T) string {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "xdg"))
+	t.Setenv(client.EnvConfig, "")
+	return dir
+}
+
+// kiln runs the CLI against srv with the given args and stdin.
+func kiln(t *testing.T, srv *clienttest.Server, stdin string, args ...string) result {
+	t.Helper()
+	return kilnCtx(context.Background(), t, srv, stdin, nil, args...)
+}
+
+func kilnCtx(ctx context.Context, t *testing.T, srv *clienttest.Server, stdin string, out io.Writer, args ...string) result {
+	t.Helper()
+	root := NewRootCommand()
+	if srv != nil {
+		args = append([]string{"--server", srv.URL, "--token", clienttest.Token}, args...)
+	}
+	root.SetArgs(args)
+	var stdout, stderr bytes.Buffer
+	if out == nil {
+		out = &stdout
+	}
+	root.SetOut(out)
+	root.SetErr(&stderr)
+	root.SetIn(strings.NewReader(stdin))
+	err := root.ExecuteContext(ctx)
+	return result{out: stdout.String(), err: stderr.String(), code: err}
+}
+
+func (r result) must(t *testing.T) result {
+	t.Helper()
+	if r.code != nil {
+		t.Fatalf("kiln failed: %v\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.err)
+	}
+	return r
+}
+
+// golden compares got with testdata/name.golden (rewritten with -update).
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join(testdataDir, name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from %s:\ngot:\n%s\nwant:\n%s", name, path, got, want)
+	}
+}
+
+// testdataDir is absolute because tests chdir into temp dirs.
+var testdataDir = func() string {
+	d, _ := filepath.Abs("testdata")
+	return d
+}()
+
+func writeFile(t *testing.T, dir, name, data string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func obj(apiVersion, kind, ns, name string, fields map[string]any) client.Object {
+	meta := map[string]any{"name": name}
+	if ns != "" {
+		meta["namespace"] = ns
+	}
+	o := client.Object{"apiVersion": apiVersion, "kind": kind, "metadata": meta}
+	for k, v := range fields {
+		o[k] = v
+	}
+	return o
+}
+
+func comp(ns, name, app string) client.Object {
+	return obj("kiln.dev/v1alpha1", "Component", ns, name, map[string]any{
+		"spec": map[string]any{"application": app, "source": map[string]any{"git": map[string]any{"url": "https://git.example/" + name}}}})
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor polls cond for up to 5s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// putStatus writes obj's status through the status subresource.
+func putStatus(t *testing.T, srv *clienttest.Server, o client.Object) {
+	t.Helper()
+	c := client.New(srv.ClientConfig())
+	ctx := context.Background()
+	res, err := c.ResourceFor(ctx, o.APIVersion(), o.Kind())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UpdateStatus(ctx, res, o.Namespace(), o); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,132 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Config is what a client needs to talk to a Kiln server. It is stored as
+// YAML (see WriteConfig) by `kiln up` and `kiln config`.
+type Config struct {
+	// Server is the base URL, e.g. http://127.0.0.1:7070.
+	Server string `json:"server"`
+	// Token is sent as "Authorization: Bearer <token>".
+	Token string `json:"token,omitempty"`
+	// Namespace is the current namespace used when none is given.
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// EnvConfig names the environment variable holding a config file path.
+const EnvConfig = "KILN_CONFIG"
+
+// LocalConfigPath is where `kiln up` writes the client config, relative to
+// the directory it was started in (its default data dir is ./.kiln).
+var LocalConfigPath = filepath.Join(".kiln", "client.yaml")
+
+// ErrNoConfig is returned by FindConfig when no config file exists.
+var ErrNoConfig = errors.New("no Kiln server configured: start one with `kiln up` " +
+	"(it writes ./.kiln/client.yaml) or pass --server and --token")
+
+// DefaultConfigPaths returns the config files looked up, in order, when no
+// --config flag is given: $KILN_CONFIG, ./.kiln/client.yaml and
+// $XDG_CONFIG_HOME/kiln/config.yaml (default ~/.config/kiln/config.yaml).
+func DefaultConfigPaths() []string {
+	var paths []string
+	if p := os.Getenv(EnvConfig); p != "" {
+		paths = append(paths, p)
+	}
+	paths = append(paths, LocalConfigPath)
+	if p := UserConfigPath(); p != "" {
+		paths = append(paths, p)
+	}
+	return paths
+}
+
+// UserConfigPath returns $XDG_CONFIG_HOME/kiln/config.yaml, defaulting to
+// ~/.config/kiln/config.yaml; empty when neither can be determined.
+func UserConfigPath() string {
+	dir := os.Getenv("XDG_CONFIG_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		dir = filepath.Join(home, ".config")
+	}
+	return filepath.Join(dir, "kiln", "config.yaml")
+}
+
+// FindConfig loads the config at explicit when it is non-empty (it must
+// exist), else the first existing file of DefaultConfigPaths. It returns the
+// path it loaded. When nothing exists the error wraps ErrNoConfig.
+func FindConfig(explicit string) (*Config, string, error) {
+	if explicit != "" {
+		cfg, err := LoadConfig(explicit)
+		return cfg, explicit, err
+	}
+	for _, p := range DefaultConfigPaths() {
+		cfg, err := LoadConfig(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		return cfg, p, err
+	}
+	return nil, "", ErrNoConfig
+}
+
+// LoadConfig reads a YAML config file. A missing file yields an error
+// satisfying errors.Is(err, fs.ErrNotExist).
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("config file %s does not exist (write one with `kiln config set-server URL`, or start a server with `kiln up`): %w", path, fs.ErrNotExist)
+		}
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	var cfg Config
+	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
+		return nil, fmt.Errorf("config file %s is not valid (expected keys server, token, namespace): %w", path, err)
+	}
+	cfg.Server = strings.TrimRight(strings.TrimSpace(cfg.Server), "/")
+	return &cfg, nil
+}
+
+// WriteConfig writes cfg as YAML to path with mode 0600, atomically (a
+// temporary file renamed over path). Parent directories are created.
+func WriteConfig(path string, cfg *Config) error {
+	data, err := yaml.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".config-*.tmp")
+	if err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write config: %w", err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write config: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	return nil
+}

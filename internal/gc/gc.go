@@ -1,0 +1,175 @@
+// Package gc holds Kiln's built-in housekeeping controllers: the garbage
+// collector that deletes objects whose owner is gone (cascading deletes), and
+// the namespace controller that empties a namespace being deleted.
+package gc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kilnbuild/kiln/api/v1alpha1"
+	"github.com/kilnbuild/kiln/internal/controller"
+	"github.com/kilnbuild/kiln/internal/registry"
+	"github.com/kilnbuild/kiln/internal/store"
+)
+
+// Collector deletes the dependants of deleted owners. It is keyed by owner
+// UID; after a crash the resync pass finds dependants of owners that no
+// longer exist.
+type Collector struct {
+	reg *registry.Registry
+	log *slog.Logger
+}
+
+// Register adds the garbage collector and namespace controller to m.
+func Register(m *controller.Manager, reg *registry.Registry, log *slog.Logger) {
+	c := &Collector{reg: reg, log: log}
+	var sources []controller.Source
+	for _, k := range v1alpha1.Kinds() {
+		sources = append(sources, controller.Source{Kind: k.Kind, Map: c.mapEvent})
+	}
+	m.Register("garbage-collector", c, controller.Options{Workers: 2, Resync: 5 * time.Minute}, sources...)
+	n := &Namespaces{reg: reg}
+	m.Register("namespace", n, controller.Options{Workers: 1}, controller.Source{Kind: "Namespace"})
+}
+
+// mapEvent enqueues the UID of a deleted object, and — for listed or changed
+// objects — the UIDs of their owners, so orphans left by a crash are found.
+func (c *Collector) mapEvent(ev store.Event) []controller.Request {
+	if ev.Type == store.Deleted {
+		return []controller.Request{{Name: ev.Object.UID}}
+	}
+	if ev.Type == store.Added {
+		out := make([]controller.Request, 0, len(ev.Object.OwnerUIDs))
+		for _, uid := range ev.Object.OwnerUIDs {
+			out = append(out, controller.Request{Name: uid})
+		}
+		return out
+	}
+	return nil
+}
+
+// Reconcile deletes the dependants of owner UID req.Name if no object with
+// that UID exists any more.
+func (c *Collector) Reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
+	uid := types.UID(req.Name)
+	deps, err := c.reg.Dependents(ctx, uid)
+	if err != nil || len(deps) == 0 {
+		return controller.Result{}, err
+	}
+	alive, err := c.ownerExists(ctx, deps[0], uid)
+	if err != nil || alive {
+		return controller.Result{}, err
+	}
+	for _, d := range deps {
+		if err := c.deleteDependent(ctx, d); err != nil {
+			return controller.Result{}, err
+		}
+	}
+	return controller.Result{}, nil
+}
+
+// ownerExists checks the owner named in a dependant's owner references.
+func (c *Collector) ownerExists(ctx context.Context, dep *store.Object, uid types.UID) (bool, error) {
+	obj, _, err := c.reg.Decode(dep)
+	if err != nil {
+		return false, err
+	}
+	for _, o := range obj.GetOwnerReferences() {
+		if o.UID != uid {
+			continue
+		}
+		k, ok := v1alpha1.Lookup(o.Kind)
+		if !ok {
+			return false, nil
+		}
+		owner, err := c.reg.Get(ctx, k, dep.Namespace, o.Name, registry.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return owner.GetUID() == uid, nil
+	}
+	return false, nil
+}
+
+func (c *Collector) deleteDependent(ctx context.Context, d *store.Object) error {
+	k, _ := v1alpha1.Lookup(d.Kind)
+	_, _, err := c.reg.Delete(ctx, k, d.Namespace, d.Name, registry.DeleteOptions{PreconditionUID: types.UID(d.UID)})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("deleting %s (owner gone): %w", d.Key(), err)
+	}
+	c.log.Info("deleted dependant of a deleted owner", "object", d.Key().String())
+	return nil
+}
+
+// Namespaces empties namespaces marked for deletion, then releases them.
+type Namespaces struct{ reg *registry.Registry }
+
+// Reconcile handles one namespace.
+func (n *Namespaces) Reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
+	nsKind, _ := v1alpha1.Lookup("Namespace")
+	obj, err := n.reg.Get(ctx, nsKind, "", req.Name, registry.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return controller.Result{}, nil
+	}
+	if err != nil || obj.GetDeletionTimestamp() == nil {
+		return controller.Result{}, err
+	}
+	remaining, err := n.empty(ctx, req.Name)
+	if err != nil {
+		return controller.Result{}, err
+	}
+	if remaining > 0 {
+		return controller.Result{RequeueAfter: 200 * time.Millisecond}, nil
+	}
+	return controller.Result{}, n.release(ctx, nsKind, obj)
+}
+
+// empty deletes everything in namespace ns and returns how many objects are
+// still there (waiting on finalizers).
+func (n *Namespaces) empty(ctx context.Context, ns string) (int, error) {
+	remaining := 0
+	for _, k := range v1alpha1.Kinds() {
+		if !k.Namespaced {
+			continue
+		}
+		res, err := n.reg.List(ctx, k, registry.ListOptions{Namespace: ns})
+		if err != nil {
+			return 0, err
+		}
+		for _, o := range res.Items {
+			_, gone, err := n.reg.Delete(ctx, k, ns, o.GetName(), registry.DeleteOptions{})
+			if err != nil && !apierrors.IsNotFound(err) {
+				return 0, fmt.Errorf("emptying namespace %s: %w", ns, err)
+			}
+			if err == nil && !gone {
+				remaining++
+			}
+		}
+	}
+	return remaining, nil
+}
+
+func (n *Namespaces) release(ctx context.Context, k *v1alpha1.Kind, obj v1alpha1.Object) error {
+	var keep []string
+	for _, f := range obj.GetFinalizers() {
+		if f != registry.NamespaceFinalizer {
+			keep = append(keep, f)
+		}
+	}
+	obj.SetFinalizers(keep)
+	_, err := n.reg.Update(ctx, k, obj, registry.UpdateOptions{})
+	if apierrors.IsNotFound(err) || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,184 @@
+// Package server wires a whole Kiln factory together — store, registry,
+// controllers, API — and runs it until its context ends. `kiln up` calls Run;
+// tests call Start for an in-process server.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kilnbuild/kiln/internal/apiserver"
+	"github.com/kilnbuild/kiln/internal/auth"
+	"github.com/kilnbuild/kiln/internal/controller"
+	"github.com/kilnbuild/kiln/internal/gc"
+	"github.com/kilnbuild/kiln/internal/registry"
+	"github.com/kilnbuild/kiln/internal/secret"
+	"github.com/kilnbuild/kiln/internal/store"
+	"github.com/kilnbuild/kiln/internal/store/sqlstore"
+)
+
+// Config configures a factory. Zero values select the embedded defaults.
+type Config struct {
+	// DataDir holds all state: database, keys, client config (default ./.kiln).
+	DataDir string
+	// Listen is the API address (default 127.0.0.1:7070; port 0 picks one).
+	Listen string
+	// Database is a postgres:// URL or a SQLite path (default DataDir/kiln.db).
+	Database string
+	// UserConfig, when set, also receives the client config on first start
+	// (e.g. ~/.config/kiln/config.yaml).
+	UserConfig string
+	Version    string
+	Log        *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.DataDir == "" {
+		c.DataDir = ".kiln"
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:7070"
+	}
+	if c.Database == "" {
+		c.Database = filepath.Join(c.DataDir, "kiln.db")
+	}
+	if c.Version == "" {
+		c.Version = "v0.1.0-dev"
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+}
+
+// Factory is a running Kiln.
+type Factory struct {
+	URL        string
+	AdminToken string
+	Registry   *registry.Registry
+	Store      store.Store
+	cfg        Config
+	httpSrv    *http.Server
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+}
+
+// Start opens the store, bootstraps on first start, starts controllers and
+// serves the API. Call Stop (or cancel ctx and Wait) to shut down.
+func Start(ctx context.Context, cfg Config) (*Factory, error) {
+	cfg.defaults()
+	started := time.Now()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data directory %s: %w", cfg.DataDir, err)
+	}
+	st, err := sqlstore.Open(ctx, databaseURL(cfg.Database), store.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("opening database %s: %w", redactURL(cfg.Database), err)
+	}
+	f, err := start(ctx, cfg, st)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	cfg.Log.Info("Kiln is ready", "api", f.URL, "data", cfg.DataDir, "database", redactURL(cfg.Database),
+		"startup", time.Since(started).Round(time.Millisecond))
+	return f, nil
+}
+
+func start(ctx context.Context, cfg Config, st store.Store) (*Factory, error) {
+	key, err := secret.LoadOrCreateKey(filepath.Join(cfg.DataDir, "keys", "secret.key"))
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := secret.New(key)
+	if err != nil {
+		return nil, err
+	}
+	reg := registry.New(st, sealer)
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w (is another Kiln running? use --listen to pick another address)", cfg.Listen, err)
+	}
+	f := &Factory{URL: "http://" + ln.Addr().String(), Registry: reg, Store: st, cfg: cfg}
+	if err := f.bootstrap(ctx); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	f.serve(ln, reg, st)
+	return f, nil
+}
+
+func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store) {
+	runCtx, cancel := context.WithCancel(context.Background())
+	f.cancel = cancel
+	api := apiserver.New(apiserver.Config{
+		Registry: reg, Authenticator: auth.NewAuthenticator(st), Authorizer: auth.NewAuthorizer(st),
+		Log: f.cfg.Log, Version: f.cfg.Version,
+	})
+	f.httpSrv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return runCtx }}
+	mgr := controller.NewManager(st, f.cfg.Log)
+	gc.Register(mgr, reg, f.cfg.Log)
+	f.wg.Add(2)
+	go func() { defer f.wg.Done(); mgr.Start(runCtx) }()
+	go func() {
+		defer f.wg.Done()
+		if err := f.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			f.cfg.Log.Error("API server stopped", "err", err)
+		}
+	}()
+}
+
+// Stop shuts down gracefully: streams end, in-flight requests finish (up to
+// 10 s), controllers stop, the store closes.
+func (f *Factory) Stop() error {
+	f.cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := f.httpSrv.Shutdown(ctx)
+	f.wg.Wait()
+	if cerr := f.Store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Run starts a factory and blocks until ctx ends, then stops it.
+func Run(ctx context.Context, cfg Config) error {
+	f, err := Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	f.cfg.Log.Info("shutting down")
+	return f.Stop()
+}
+
+func databaseURL(db string) string {
+	if strings.Contains(db, "://") {
+		return db
+	}
+	return "sqlite://" + db
+}
+
+// redactURL hides a password in a database URL.
+func redactURL(u string) string {
+	at := strings.LastIndex(u, "@")
+	scheme := strings.Index(u, "://")
+	if at < 0 || scheme < 0 {
+		return u
+	}
+	creds := u[scheme+3 : at]
+	if user, _, ok := strings.Cut(creds, ":"); ok {
+		return u[:scheme+3] + user + ":***" + u[at:]
+	}
+	return u
+}

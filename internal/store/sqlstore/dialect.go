@@ -1,0 +1,114 @@
+package sqlstore
+
+import (
+	"database/sql"
+
+	"github.com/pressly/goose/v3"
+)
+
+// dialect holds what differs between the SQL backends. Both drivers accept
+// $N placeholders (modernc.org/sqlite binds $N by ordinal), so most
+// statements are shared constants below.
+type dialect struct {
+	name string
+	// goose selects the migration dialect; migrations is the directory
+	// inside migrationsFS.
+	goose      goose.Dialect
+	migrations string
+	// lockRV reads the resource-version counter at the start of a write
+	// transaction, locking it where the database needs that.
+	lockRV string
+	// insertIndex / deleteIndex take (kind, namespace, name, entries JSON).
+	insertIndex string
+	deleteIndex string
+	// notify, when set, is executed with the new resource version before a
+	// write transaction commits (PostgreSQL NOTIFY is delivered on commit).
+	notify string
+	// readTx are the options of the read transactions of List and Watch
+	// catch-up, which must see one snapshot.
+	readTx *sql.TxOptions
+	// joinDriver joins the index table (alias d) to objects (alias o) so the
+	// index drives the plan.
+	joinDriver string
+}
+
+// notifyChannel is the PostgreSQL channel that carries commit notifications.
+const notifyChannel = "kiln_store_events"
+
+var sqliteDialect = &dialect{
+	name:       "sqlite",
+	goose:      goose.DialectSQLite3,
+	migrations: "migrations/sqlite",
+	lockRV:     `SELECT value FROM store_counters WHERE name = 'rv'`,
+	insertIndex: `INSERT INTO object_index (kind, key, value, namespace, name)
+		SELECT $1, json_extract(e.value, '$[0]'), json_extract(e.value, '$[1]'), $2, $3
+		FROM json_each($4) AS e`,
+	deleteIndex: `DELETE FROM object_index
+		WHERE kind = $1 AND (key, value, namespace, name) IN (
+			SELECT json_extract(e.value, '$[0]'), json_extract(e.value, '$[1]'), $2, $3
+			FROM json_each($4) AS e)`,
+	readTx: &sql.TxOptions{ReadOnly: true},
+	// CROSS JOIN makes SQLite keep the index table as the outer loop.
+	joinDriver: `object_index d CROSS JOIN objects o`,
+}
+
+var postgresDialect = &dialect{
+	name:       "postgres",
+	goose:      goose.DialectPostgres,
+	migrations: "migrations/postgres",
+	lockRV:     `SELECT value FROM store_counters WHERE name = 'rv' FOR UPDATE`,
+	insertIndex: `INSERT INTO object_index (kind, key, value, namespace, name)
+		SELECT $1::text, e->>0, e->>1, $2::text, $3::text
+		FROM jsonb_array_elements($4::jsonb) AS e`,
+	deleteIndex: `DELETE FROM object_index i
+		USING jsonb_array_elements($4::jsonb) AS e
+		WHERE i.kind = $1 AND i.key = e->>0 AND i.value = e->>1
+		AND i.namespace = $2 AND i.name = $3`,
+	notify:     `SELECT pg_notify('` + notifyChannel + `', $1::text)`,
+	readTx:     &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
+	joinDriver: `object_index d CROSS JOIN objects o`,
+}
+
+// Statements shared by both dialects.
+const (
+	sqlSetRV = `UPDATE store_counters SET value = $1 WHERE name = 'rv'`
+	sqlGetRV = `SELECT value FROM store_counters WHERE name = 'rv'`
+
+	sqlGetCompacted = `SELECT value FROM store_counters WHERE name = 'compacted'`
+	sqlSetCompacted = `UPDATE store_counters SET value = $1
+		WHERE name = 'compacted' AND value < $1`
+
+	sqlInsertObject = `INSERT INTO objects (kind, namespace, name, uid, rv, meta, data)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (kind, namespace, name) DO NOTHING`
+	sqlSelectForUpdate = `SELECT uid, rv, meta FROM objects
+		WHERE kind = $1 AND namespace = $2 AND name = $3`
+	sqlUpdateObject = `UPDATE objects SET rv = $4, meta = $5, data = $6
+		WHERE kind = $1 AND namespace = $2 AND name = $3`
+	// sqlDeleteObject deletes unless the precondition $4 (0 = none) fails.
+	sqlDeleteObject = `DELETE FROM objects
+		WHERE kind = $1 AND namespace = $2 AND name = $3 AND ($4 = 0 OR rv = $4)
+		RETURNING uid, rv, meta, data`
+	sqlSelectRV = `SELECT rv FROM objects
+		WHERE kind = $1 AND namespace = $2 AND name = $3`
+	sqlGetObject = `SELECT uid, rv, meta, data FROM objects
+		WHERE kind = $1 AND namespace = $2 AND name = $3`
+
+	sqlInsertEvent = `INSERT INTO events
+		(rv, ts, type, kind, namespace, name, uid, meta, data)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+	// sqlEventsAfter reads the event log in resource-version order.
+	sqlEventsAfter = `SELECT rv, type, kind, namespace, name, uid, meta, data
+		FROM events WHERE rv > $1 AND rv <= $2 ORDER BY rv LIMIT $3`
+
+	// sqlFirstRecentEvent finds the oldest event that retention must keep.
+	sqlFirstRecentEvent = `SELECT rv FROM events WHERE ts >= $1 ORDER BY ts, rv LIMIT 1`
+	sqlDeleteEvents     = `DELETE FROM events WHERE rv <= $1`
+
+	sqlSavepoint        = `SAVEPOINT kiln_unit`
+	sqlRollbackSavepont = `ROLLBACK TO SAVEPOINT kiln_unit`
+	sqlReleaseSavepoint = `RELEASE SAVEPOINT kiln_unit`
+
+	// objectColumns are the columns scanRow expects, in order.
+	objectColumns = `o.namespace, o.name, o.uid, o.rv, o.meta, o.data`
+)

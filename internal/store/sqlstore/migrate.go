@@ -1,0 +1,56 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
+var migrationsFS embed.FS
+
+// migrationsTable records applied migrations; it is specific to the store so
+// other subsystems may keep their own goose history in the same database.
+const migrationsTable = "kiln_store_migrations"
+
+// migrateDSN applies pending migrations over a short-lived connection pool
+// (goose holds a connection of its own, which the single-connection writer
+// pool could not spare).
+func migrateDSN(ctx context.Context, d *dialect, driver, dsn string) error {
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return fmt.Errorf("opening %s for migration: %w", d.name, err)
+	}
+	defer db.Close()
+	if err := migrate(ctx, d, db); err != nil {
+		return fmt.Errorf("migrating %s schema: %w", d.name, err)
+	}
+	return nil
+}
+
+func migrate(ctx context.Context, d *dialect, db *sql.DB) error {
+	fsys, err := fs.Sub(migrationsFS, d.migrations)
+	if err != nil {
+		return err
+	}
+	opts := []goose.ProviderOption{goose.WithTableName(migrationsTable)}
+	if d == postgresDialect {
+		// Kiln processes starting together must not migrate concurrently.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(d.goose, db, fsys, opts...)
+	if err != nil {
+		return err
+	}
+	_, err = p.Up(ctx)
+	return err
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what Kiln's tests need on a fresh Debian 12 machine: PostgreSQL
+# server binaries (the store conformance suite starts a real cluster) and
+# kubectl (the Kubernetes-compatibility test drives the real client).
+# Idempotent; needs root for apt-get only when something is missing.
+set -euo pipefail
+
+need_apt=()
+pg_bin() {
+  command -v initdb >/dev/null 2>&1 && return 0
+  for d in /usr/lib/postgresql/*/bin; do
+    [ -x "$d/initdb" ] && return 0
+  done
+  return 1
+}
+pg_bin || need_apt+=(postgresql)
+command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
+command -v git >/dev/null 2>&1 || need_apt+=(git)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "test-deps: installing ${need_apt[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi

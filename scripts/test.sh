@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every Kiln test: installs test dependencies if missing, then vet and
+# the whole suite, including PostgreSQL (a real server started per package in
+# a temp dir) and kubectl end-to-end tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/test-deps.sh
+# Debian keeps PostgreSQL's server binaries off PATH; the tests need them.
+if ! command -v initdb >/dev/null 2>&1; then
+  for d in /usr/lib/postgresql/*/bin; do PATH="$PATH:$d"; done
+  export PATH
+fi
+export KILN_REQUIRE_POSTGRES=1
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt needed on:" >&2; echo "$unformatted" >&2; exit 1
+fi
+go vet ./...
+go test -count=1 -timeout 20m "$@" ./...
