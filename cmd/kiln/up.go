@@ -52,6 +52,9 @@ Use --database postgres://... to run on PostgreSQL.`,
 	f.StringVar(&cfg.Database, "database", os.Getenv("KILN_DATABASE"), "postgres:// URL or SQLite file (default DATA_DIR/kiln.db; env KILN_DATABASE)")
 	f.StringVar(&logLevel, "log-level", envOr("KILN_LOG_LEVEL", "info"), "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", envOr("KILN_LOG_FORMAT", "text"), "text or json")
+	f.StringVar(&cfg.TLSCertFile, "tls-cert", os.Getenv("KILN_TLS_CERT"), "server certificate (PEM); default: generated, signed by a CA in DATA_DIR/tls")
+	f.StringVar(&cfg.TLSKeyFile, "tls-key", os.Getenv("KILN_TLS_KEY"), "server certificate key (PEM)")
+	f.StringSliceVar(&cfg.TLSSANs, "tls-san", nil, "extra host names/IPs for the generated certificate")
 	f.BoolVar(&userConfig, "write-user-config", true, "on first start also write ~/.config/kiln/config.yaml")
 	return cmd
 }

@@ -40,6 +40,7 @@ type api struct {
 	t     *testing.T
 	base  string
 	token string
+	hc    *http.Client
 }
 
 type resp struct {
@@ -69,7 +70,7 @@ func (a api) do(method, path string, body any, headers ...string) resp {
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := a.hc.Do(req)
 	if err != nil {
 		a.t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -16,9 +16,9 @@ import (
 func tenants(t *testing.T) (f *Factory, admin, alice, bob api) {
 	t.Helper()
 	f = testFactory(t, "")
-	admin = api{t: t, base: f.URL, token: f.AdminToken}
-	alice = api{t: t, base: f.URL, token: userToken(t, admin, "alice")}
-	bob = api{t: t, base: f.URL, token: userToken(t, admin, "bob")}
+	admin = api{t: t, base: f.URL, token: f.AdminToken, hc: f.HTTPClient()}
+	alice = api{t: t, base: f.URL, token: userToken(t, admin, "alice"), hc: f.HTTPClient()}
+	bob = api{t: t, base: f.URL, token: userToken(t, admin, "bob"), hc: f.HTTPClient()}
 	alice.must(201, "POST", "/api/v1/namespaces", map[string]any{"metadata": map[string]any{"name": "team-a"}})
 	bob.must(201, "POST", "/api/v1/namespaces", map[string]any{"metadata": map[string]any{"name": "team-b"}})
 	populate(t, bob, "team-b")
@@ -153,7 +153,7 @@ func checkAllNamespaceReadsFiltered(t *testing.T, f *Factory, alice, bob api) {
 	defer cancel()
 	seen := make(chan string, 64)
 	for _, p := range []string{kiln + "/applications", "/api/v1/secrets", "/api/v1/namespaces", kiln + "/components"} {
-		go watchNamespaces(ctx, f.URL+p+"?watch=true", alice.token, seen)
+		go watchNamespaces(ctx, alice.hc, f.URL+p+"?watch=true", alice.token, seen)
 	}
 	time.Sleep(200 * time.Millisecond)
 	bob.must(201, "POST", nsPath("team-b", "applications"), app("new-b"))
@@ -180,10 +180,10 @@ func checkAllNamespaceReadsFiltered(t *testing.T, f *Factory, alice, bob api) {
 	}
 }
 
-func watchNamespaces(ctx context.Context, url, token string, out chan<- string) {
+func watchNamespaces(ctx context.Context, hc *http.Client, url, token string, out chan<- string) {
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
+	res, err := hc.Do(req)
 	if err != nil {
 		return
 	}
@@ -241,7 +241,7 @@ func TestRevokedTokenStopsWorking(t *testing.T) {
 	t.Parallel()
 	_, admin, alice, _ := tenants(t)
 	r := alice.must(201, "POST", kiln+"/tokenrequests", map[string]any{"description": "ci"})
-	extra := api{t: t, base: alice.base, token: str(r.Obj, "token")}
+	extra := api{t: t, base: alice.base, token: str(r.Obj, "token"), hc: alice.hc}
 	extra.must(200, "GET", nsPath("team-a", "applications"), nil)
 	admin.must(200, "DELETE", kiln+"/tokens/"+str(r.Obj, "name"), nil)
 	eventually(t, "revoked token rejected", func() bool {

@@ -5,6 +5,8 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -37,8 +40,12 @@ type Config struct {
 	// UserConfig, when set, also receives the client config on first start
 	// (e.g. ~/.config/kiln/config.yaml).
 	UserConfig string
-	Version    string
-	Log        *slog.Logger
+	// TLSCertFile and TLSKeyFile replace the generated server certificate.
+	TLSCertFile, TLSKeyFile string
+	// TLSSANs are extra host names or IPs for the generated certificate.
+	TLSSANs []string
+	Version string
+	Log     *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -63,12 +70,15 @@ func (c *Config) defaults() {
 type Factory struct {
 	URL        string
 	AdminToken string
-	Registry   *registry.Registry
-	Store      store.Store
-	cfg        Config
-	httpSrv    *http.Server
-	cancel     context.CancelFunc
-	wg         sync.WaitGroup
+	// CAPEM is the CA that signed the server certificate (empty when the
+	// operator supplied one).
+	CAPEM    []byte
+	Registry *registry.Registry
+	Store    store.Store
+	cfg      Config
+	httpSrv  *http.Server
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 }
 
 // Start opens the store, bootstraps on first start, starts controllers and
@@ -103,11 +113,21 @@ func start(ctx context.Context, cfg Config, st store.Store) (*Factory, error) {
 		return nil, err
 	}
 	reg := registry.New(st, sealer)
+	host, _, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %q: expected HOST:PORT, e.g. 127.0.0.1:7070", cfg.Listen)
+	}
+	tm, err := loadOrCreateTLS(filepath.Join(cfg.DataDir, "tls"), cfg.TLSCertFile, cfg.TLSKeyFile, certHosts(host, cfg.TLSSANs))
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w (is another Kiln running? use --listen to pick another address)", cfg.Listen, err)
 	}
-	f := &Factory{URL: "http://" + ln.Addr().String(), Registry: reg, Store: st, cfg: cfg}
+	f := &Factory{URL: "https://" + clientAddr(ln.Addr()), CAPEM: tm.caPEM, Registry: reg, Store: st, cfg: cfg}
+	ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{tm.cert}, MinVersion: tls.VersionTLS12,
+		NextProtos: []string{"h2", "http/1.1"}})
 	if err := f.bootstrap(ctx); err != nil {
 		_ = ln.Close()
 		return nil, err
@@ -160,6 +180,26 @@ func Run(ctx context.Context, cfg Config) error {
 	<-ctx.Done()
 	f.cfg.Log.Info("shutting down")
 	return f.Stop()
+}
+
+// clientAddr is the address clients use: a wildcard listen address is
+// reached through loopback.
+func clientAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return a.String()
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
+}
+
+// HTTPClient returns a client that trusts the factory's CA.
+func (f *Factory) HTTPClient() *http.Client {
+	pool, _ := x509.SystemCertPool()
+	if pool == nil {
+		pool = x509.NewCertPool()
+	}
+	pool.AppendCertsFromPEM(f.CAPEM)
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 }
 
 func databaseURL(db string) string {

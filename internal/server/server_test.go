@@ -17,7 +17,7 @@ import (
 func setup(t *testing.T) (*Factory, api) {
 	t.Helper()
 	f := testFactory(t, "")
-	a := api{t: t, base: f.URL, token: f.AdminToken}
+	a := api{t: t, base: f.URL, token: f.AdminToken, hc: f.HTTPClient()}
 	a.must(201, "POST", "/api/v1/namespaces", map[string]any{"metadata": map[string]any{"name": "team-a"}})
 	return f, a
 }
@@ -43,7 +43,7 @@ func TestBootstrapWritesClientConfigAndSurvivesRestart(t *testing.T) {
 	if err != nil || cfg.Token != f.AdminToken || cfg.Server != f.URL || cfg.Namespace != "default" {
 		t.Fatalf("client config = %+v, %v", cfg, err)
 	}
-	a := api{t: t, base: f.URL, token: f.AdminToken}
+	a := api{t: t, base: f.URL, token: f.AdminToken, hc: f.HTTPClient()}
 	created := a.must(201, "POST", nsPath("default", "applications"), app("keep"))
 	if err := f.Stop(); err != nil {
 		t.Fatal(err)
@@ -52,7 +52,7 @@ func TestBootstrapWritesClientConfigAndSurvivesRestart(t *testing.T) {
 	if f2.AdminToken != f.AdminToken {
 		t.Fatal("restart issued a new admin token instead of reusing the configured one")
 	}
-	a2 := api{t: t, base: f2.URL, token: f2.AdminToken}
+	a2 := api{t: t, base: f2.URL, token: f2.AdminToken, hc: f2.HTTPClient()}
 	got := a2.must(200, "GET", nsPath("default", "applications")+"/keep", nil)
 	if str(got.Obj, "metadata", "uid") != str(created.Obj, "metadata", "uid") {
 		t.Fatal("object changed across restart")
@@ -73,7 +73,7 @@ func TestAuthenticationRequired(t *testing.T) {
 	t.Parallel()
 	f := testFactory(t, "")
 	for _, tok := range []string{"", "nonsense", "kiln_000000000000_wrong"} {
-		a := api{t: t, base: f.URL, token: tok}
+		a := api{t: t, base: f.URL, token: tok, hc: f.HTTPClient()}
 		r := a.do("GET", nsPath("default", "applications"), nil)
 		if r.Code != 401 || str(r.Obj, "reason") != "Unauthorized" {
 			t.Errorf("token %q: got %d %s, want 401 Unauthorized", tok, r.Code, r.Body)
@@ -288,7 +288,7 @@ func next(t *testing.T, ch chan map[string]any) map[string]any {
 func streamEvents(t *testing.T, f *Factory, path string, out chan<- map[string]any) {
 	req, _ := http.NewRequestWithContext(t.Context(), "GET", f.URL+path, nil)
 	req.Header.Set("Authorization", "Bearer "+f.AdminToken)
-	res, err := http.DefaultClient.Do(req)
+	res, err := f.HTTPClient().Do(req)
 	if err != nil {
 		return
 	}
