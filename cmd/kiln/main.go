@@ -11,7 +11,7 @@ import (
 
 func main() {
 	root := cli.NewRootCommand()
-	root.AddCommand(newUpCommand())
+	root.AddCommand(newUpCommand(), newBenchCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)

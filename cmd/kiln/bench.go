@@ -1,0 +1,69 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kilnbuild/kiln/internal/bench"
+)
+
+func newBenchCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "bench", Short: "Measure Kiln on this machine (see docs/benchmarks.md)"}
+	cmd.AddCommand(newBenchAPICommand())
+	return cmd
+}
+
+func newBenchAPICommand() *cobra.Command {
+	var o bench.APIOptions
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "api",
+		Short: "Load a fresh `kiln up` process with Components and measure the API",
+		Long: `Starts a separate kiln up process in a temporary data directory, creates
+--namespaces namespaces and --objects Components with --writers concurrent
+writers over HTTPS, then measures get, 500-item list pages, a 1% label
+selector list across all namespaces, watch delivery, status updates per
+second, memory (RSS) and the time from restart to the first successful list.`,
+		Example: `  kiln bench api --objects 100000
+  kiln bench api --database postgres://kiln@127.0.0.1:5432/bench?sslmode=disable`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Log = os.Stderr
+			rep, err := bench.RunAPI(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			printAPIReport(cmd, rep)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Objects, "objects", 100000, "Components to create")
+	f.IntVar(&o.Namespaces, "namespaces", 100, "namespaces to spread them over")
+	f.IntVar(&o.Writers, "writers", 8, "concurrent writers")
+	f.IntVar(&o.Samples, "samples", 500, "samples per latency figure")
+	f.StringVar(&o.Database, "database", "", "postgres:// URL (default: SQLite in the temp data dir)")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printAPIReport(cmd *cobra.Command, r *bench.APIReport) {
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "backend %s, %d components in %d namespaces, %d writers\n", r.Backend, r.Objects, r.Namespaces, r.Writers)
+	fmt.Fprintf(w, "  creates/s                 %8.0f\n", r.CreatesPerSec)
+	fmt.Fprintf(w, "  get              p50/p99  %6.2f / %6.2f ms\n", r.Get.P50, r.Get.P99)
+	fmt.Fprintf(w, "  list page (500)  p50/p99  %6.2f / %6.2f ms\n", r.ListPage500.P50, r.ListPage500.P99)
+	fmt.Fprintf(w, "  1%% label select  p50/p99  %6.2f / %6.2f ms\n", r.LabelSelector1.P50, r.LabelSelector1.P99)
+	fmt.Fprintf(w, "  watch delivery   p50/p99  %6.2f / %6.2f ms\n", r.WatchDelivery.P50, r.WatchDelivery.P99)
+	fmt.Fprintf(w, "  status updates/s          %8.0f\n", r.StatusUpdatesSec)
+	fmt.Fprintf(w, "  memory RSS / peak         %6.0f / %6.0f MiB\n", r.RSSMiB, r.PeakRSSMiB)
+	fmt.Fprintf(w, "  restart → first list      %8.0f ms\n", r.RestartToListMs)
+}

@@ -1,0 +1,157 @@
+// Package bench measures a real Kiln server the way its users load it: a
+// separate `kiln up` process driven over HTTPS, with latency percentiles,
+// throughput, memory and restart time. `kiln bench api` runs it.
+package bench
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kilnbuild/kiln/internal/client"
+)
+
+// serverProc is a `kiln up` child process.
+type serverProc struct {
+	cmd     *exec.Cmd
+	dataDir string
+	url     string
+	token   string
+	hc      *http.Client
+	log     *os.File
+}
+
+// startServer runs `exe up` on a free loopback port and waits until a list
+// succeeds; it returns the time that took.
+func startServer(ctx context.Context, exe, dataDir, database string) (*serverProc, time.Duration, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, 0, err
+	}
+	logf, err := os.OpenFile(filepath.Join(dataDir, "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, 0, err
+	}
+	args := []string{"up", "--data-dir", dataDir, "--listen", "127.0.0.1:" + strconv.Itoa(port), "--write-user-config=false", "--log-level", "warn"}
+	if database != "" {
+		args = append(args, "--database", database)
+	}
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, exe, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, 0, fmt.Errorf("starting %s up: %w", exe, err)
+	}
+	p := &serverProc{cmd: cmd, dataDir: dataDir, url: "https://127.0.0.1:" + strconv.Itoa(port), log: logf}
+	if err := p.waitReady(ctx); err != nil {
+		p.stop()
+		return nil, 0, err
+	}
+	return p, time.Since(start), nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// waitReady polls until a list of components answers 200.
+func (p *serverProc) waitReady(ctx context.Context) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if p.hc == nil {
+			p.loadCredentials()
+		}
+		if p.hc != nil {
+			res, err := p.do(ctx, "GET", "/apis/kiln.dev/v1alpha1/components?limit=500", nil, "")
+			if err == nil && res.StatusCode == 200 {
+				res.Body.Close()
+				return nil
+			}
+			if res != nil {
+				res.Body.Close()
+			}
+		}
+		if p.cmd.ProcessState != nil {
+			return errors.New("server exited; see " + filepath.Join(p.dataDir, "server.log"))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return errors.New("server not ready after 60s; see " + filepath.Join(p.dataDir, "server.log"))
+}
+
+func (p *serverProc) loadCredentials() {
+	cfg, err := client.LoadConfig(filepath.Join(p.dataDir, "client.yaml"))
+	if err != nil || cfg.Token == "" {
+		return
+	}
+	ca, err := os.ReadFile(filepath.Join(p.dataDir, "tls", "ca.crt"))
+	if err != nil {
+		return
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	p.token = cfg.Token
+	p.hc = &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 64, MaxConnsPerHost: 0,
+	}}
+}
+
+func (p *serverProc) do(ctx context.Context, method, path string, body []byte, contentType string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, p.url+path, bytesReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+p.token)
+	if contentType == "" {
+		contentType = "application/json"
+	}
+	req.Header.Set("Content-Type", contentType)
+	return p.hc.Do(req)
+}
+
+// stop sends SIGTERM and waits for a graceful exit.
+func (p *serverProc) stop() {
+	if p.cmd.Process != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		_ = p.cmd.Wait()
+	}
+	p.log.Close()
+}
+
+// rssMiB reads the server's resident and peak memory from /proc.
+func (p *serverProc) rssMiB() (rss, peak float64) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(f[1], 64)
+		switch f[0] {
+		case "VmRSS:":
+			rss = kb / 1024
+		case "VmHWM:":
+			peak = kb / 1024
+		}
+	}
+	return rss, peak
+}
