@@ -121,6 +121,30 @@ func Decode(data []byte) (Object, *Kind, error) {
 	return decodeObject(doc)
 }
 
+// DecodeAs decodes one document that must be of kind k, such as a request
+// body for a path that names k. As in the Kubernetes API server, a missing
+// apiVersion or kind defaults to k's; a present one must resolve to k.
+func DecodeAs(k *Kind, data []byte) (Object, error) {
+	doc, errs := parseDocument(data)
+	if errs == nil && doc == nil {
+		doc = map[string]any{}
+	}
+	if errs != nil {
+		return nil, &DecodeError{Kind: k.Kind, Errs: errs}
+	}
+	for key, def := range map[string]string{"apiVersion": k.APIVersion(), "kind": k.Kind} {
+		if v, ok := doc[key]; !ok || v == nil || v == "" {
+			doc[key] = def
+		}
+	}
+	obj, dk, err := decodeObject(doc)
+	if err == nil && dk != k {
+		return nil, &DecodeError{Kind: k.Kind, Name: obj.GetName(), Errs: field.ErrorList{field.Invalid(field.NewPath("kind"), dk.Kind,
+			"expected "+k.Kind+": the request is for "+k.Plural)}}
+	}
+	return obj, err
+}
+
 // DecodeAll decodes a stream of YAML documents separated by "---" lines, or
 // of JSON objects, expanding List documents (kind: List, items: [...]) and
 // skipping empty documents. It returns every object it could decode, in

@@ -195,3 +195,26 @@ func TestLevenshtein(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeAs(t *testing.T) {
+	t.Parallel()
+	k := Lookup1(t, "Namespace")
+	obj, err := DecodeAs(k, []byte(`{"metadata":{"name":"team-a"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ns := obj.(*Namespace); ns.Name != "team-a" || ns.APIVersion != "v1" || ns.Kind != "Namespace" {
+		t.Errorf("got %+v", ns.TypeMeta)
+	}
+	if _, err := DecodeAs(Lookup1(t, "ecp"), []byte("apiVersion: appstudio.redhat.com/v1alpha1\nkind: EnterpriseContractPolicy\nmetadata: {name: p}")); err != nil {
+		t.Errorf("alias of the requested kind: %v", err)
+	}
+	_, err = DecodeAs(k, []byte("apiVersion: kiln.dev/v1alpha1\nkind: Application\nmetadata: {name: a}"))
+	if want := `Namespace "a": kind: Invalid value: "Application": expected Namespace: the request is for namespaces`; err == nil || err.Error() != want {
+		t.Errorf("wrong kind: got %v\nwant %s", err, want)
+	}
+	_, err = DecodeAs(k, []byte(`{"metadata":{"name":"a"},"spec":{"typ":"tenant"}}`))
+	if want := `Namespace "a": spec.typ: unknown field — did you mean "type"?`; err == nil || err.Error() != want {
+		t.Errorf("unknown field: got %v\nwant %s", err, want)
+	}
+}

@@ -118,6 +118,12 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, ri requestInfo) {
 
 // readObject decodes a request body (JSON or YAML) strictly.
 func readObject(r *http.Request, ri requestInfo) (v1alpha1.Object, error) {
+	ct := r.Header.Get("Content-Type")
+	if strings.Contains(ct, "cbor") {
+		return nil, &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure,
+			Code: http.StatusUnsupportedMediaType, Reason: metav1.StatusReasonUnsupportedMediaType,
+			Message: fmt.Sprintf("content type %q is not supported: send application/json or application/yaml", ct)}}
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
 		return nil, badRequest("reading body: " + err.Error())
@@ -125,12 +131,15 @@ func readObject(r *http.Request, ri requestInfo) (v1alpha1.Object, error) {
 	if len(body) > maxBody {
 		return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("body exceeds %d bytes", maxBody))
 	}
-	obj, k, err := v1alpha1.Decode(withTypeMeta(body, ri.Kind))
+	if strings.Contains(ct, "protobuf") {
+		if body, err = protobufToJSON(body); err != nil {
+			return nil, &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure,
+				Code: http.StatusUnsupportedMediaType, Reason: metav1.StatusReasonUnsupportedMediaType, Message: err.Error()}}
+		}
+	}
+	obj, err := v1alpha1.DecodeAs(ri.Kind, body)
 	if err != nil {
 		return nil, registry.DecodeError(err)
-	}
-	if k.Kind != ri.Kind.Kind {
-		return nil, badRequest(fmt.Sprintf("body is a %s but the path is for %s", k.Kind, ri.Kind.Plural))
 	}
 	if ri.Kind.Namespaced {
 		if obj.GetNamespace() == "" {
@@ -275,30 +284,4 @@ func listParams(r *http.Request, ri requestInfo) (registry.ListOptions, error) {
 		opts.Limit = n
 	}
 	return opts, nil
-}
-
-// withTypeMeta fills in apiVersion and kind from the request path when the
-// body leaves them out, as the Kubernetes API server does.
-func withTypeMeta(body []byte, k *v1alpha1.Kind) []byte {
-	js, err := yaml.YAMLToJSON(body)
-	if err != nil {
-		return body // Decode reports the syntax error.
-	}
-	var doc map[string]any
-	if json.Unmarshal(js, &doc) != nil || doc == nil {
-		return body
-	}
-	if _, ok := doc["apiVersion"]; ok {
-		if _, ok := doc["kind"]; ok {
-			return body
-		}
-	}
-	if doc["apiVersion"] == nil {
-		doc["apiVersion"] = k.APIVersion()
-	}
-	if doc["kind"] == nil {
-		doc["kind"] = k.Kind
-	}
-	out, _ := json.Marshal(doc)
-	return out
 }

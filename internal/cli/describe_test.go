@@ -14,9 +14,7 @@ func TestDescribe(t *testing.T) {
 		"apiVersion": "kiln.dev/v1alpha1", "kind": "Application", "name": "shop", "uid": "u1", "controller": true}}
 	srv.Seed("components", c)
 	// status is written through the status subresource, like a controller
-	srv.Lock()
 	stored := srv.Object("components", "a", "full")
-	srv.Unlock()
 	stored["status"] = map[string]any{
 		"observedGeneration": 1,
 		"image":              "registry.example/full@sha256:abc",
@@ -26,9 +24,6 @@ func TestDescribe(t *testing.T) {
 			map[string]any{"type": "Valid", "status": "True", "reason": "OK",
 				"lastTransitionTime": "2026-01-02T03:04:05Z", "message": ""},
 		}}
-	if r := kiln(t, srv, "", "get", "comp", "full", "-n", "a"); r.code != nil {
-		t.Fatal(r.code)
-	}
 	putStatus(t, srv, stored)
 	golden(t, "describe_component", kiln(t, srv, "", "describe", "component", "full", "-n", "a").must(t).out)
 	golden(t, "describe_plain", kiln(t, srv, "", "describe", "comp/web", "-n", "a").must(t).out)

@@ -171,3 +171,5 @@ func putStatus(t *testing.T, srv *clienttest.Server, o client.Object) {
 		t.Fatal(err)
 	}
 }
+
+func newServer(t *testing.T) *clienttest.Server { return clienttest.New(t) }

@@ -121,7 +121,10 @@ func (n *Namespaces) Reconcile(ctx context.Context, req controller.Request) (con
 	if apierrors.IsNotFound(err) {
 		return controller.Result{}, nil
 	}
-	if err != nil || obj.GetDeletionTimestamp() == nil {
+	if err != nil {
+		return controller.Result{}, err
+	}
+	if err := n.setPhase(ctx, nsKind, obj); err != nil || obj.GetDeletionTimestamp() == nil {
 		return controller.Result{}, err
 	}
 	remaining, err := n.empty(ctx, req.Name)
@@ -132,6 +135,27 @@ func (n *Namespaces) Reconcile(ctx context.Context, req controller.Request) (con
 		return controller.Result{RequeueAfter: 200 * time.Millisecond}, nil
 	}
 	return controller.Result{}, n.release(ctx, nsKind, obj)
+}
+
+// setPhase records Active, or Terminating once deletion started.
+func (n *Namespaces) setPhase(ctx context.Context, k *v1alpha1.Kind, obj v1alpha1.Object) error {
+	ns, ok := obj.(*v1alpha1.Namespace)
+	if !ok {
+		return nil
+	}
+	phase := "Active"
+	if ns.DeletionTimestamp != nil {
+		phase = "Terminating"
+	}
+	if ns.Status.Phase == phase {
+		return nil
+	}
+	ns.Status.Phase = phase
+	_, err := n.reg.Update(ctx, k, ns, registry.UpdateOptions{Subresource: "status"})
+	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+		return nil // a newer version is queued
+	}
+	return err
 }
 
 // empty deletes everything in namespace ns and returns how many objects are

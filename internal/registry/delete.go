@@ -31,6 +31,16 @@ type DeleteOptions struct {
 // deletion (metadata.deletionTimestamp); it goes away once its controllers
 // remove their finalizers. It returns the object and whether it is gone.
 func (r *Registry) Delete(ctx context.Context, k *v1alpha1.Kind, ns, name string, opts DeleteOptions) (v1alpha1.Object, bool, error) {
+	for attempt := 0; ; attempt++ {
+		obj, gone, err := r.deleteOnce(ctx, k, ns, name, opts)
+		if apierrors.IsConflict(err) && opts.PreconditionRV == "" && attempt < 5 {
+			continue // a controller wrote meanwhile; the caller asked for no version
+		}
+		return obj, gone, err
+	}
+}
+
+func (r *Registry) deleteOnce(ctx context.Context, k *v1alpha1.Kind, ns, name string, opts DeleteOptions) (v1alpha1.Object, bool, error) {
 	obj, err := r.Get(ctx, k, ns, name, GetOptions{Reveal: true})
 	if err != nil {
 		return nil, false, err

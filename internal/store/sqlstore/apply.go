@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/kilnbuild/kiln/internal/store"
 )
@@ -46,14 +45,8 @@ func (t *txn) lockRV() error {
 // finish stores the new counter value and, on PostgreSQL, queues the commit
 // notification (delivered by the server when the transaction commits).
 func (t *txn) finish() error {
-	if _, err := t.exec(sqlSetRV, t.rv); err != nil {
-		return fmt.Errorf("storing resource version: %w", err)
-	}
-	if t.s.d.notify == "" {
-		return nil
-	}
-	if _, err := t.exec(t.s.d.notify, strconv.FormatInt(t.rv, 10)); err != nil {
-		return fmt.Errorf("notifying watchers: %w", err)
+	if _, err := t.exec(t.s.d.finish, t.rv); err != nil {
+		return fmt.Errorf("storing resource version %d: %w", t.rv, err)
 	}
 	return nil
 }
@@ -134,17 +127,37 @@ func (t *txn) create(in *store.Object) (*store.Object, *store.Event, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := t.exec(sqlInsertObject, o.Kind, o.Namespace, o.Name, o.UID, o.ResourceVersion, m, dataOf(o))
+	created, err := t.insert(o, m)
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating %s: %w", o.Key(), err)
 	}
+	if !created {
+		return nil, nil, fmt.Errorf("creating %s: %w", o.Key(), store.ErrAlreadyExists)
+	}
+	return t.done(store.Added, o)
+}
+
+// insert writes a new object, its index rows and its event; false if the
+// key is taken (then nothing is written).
+func (t *txn) insert(o *store.Object, m string) (bool, error) {
+	entries := indexEntries(o.Labels, o.Fields, o.OwnerUIDs)
+	if q := t.s.d.createAll; q != "" {
+		var n int
+		err := t.queryRow(q, o.Kind, o.Namespace, o.Name, o.UID, o.ResourceVersion, m, dataOf(o),
+			entriesJSON(entries), t.ts).Scan(&n)
+		return n == 1, err
+	}
+	res, err := t.exec(sqlInsertObject, o.Kind, o.Namespace, o.Name, o.UID, o.ResourceVersion, m, dataOf(o))
+	if err != nil {
+		return false, err
+	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return nil, nil, rowsError("creating", o.Key(), err, store.ErrAlreadyExists)
+		return false, err
 	}
-	if err := t.index(t.s.d.insertIndex, o.Key(), indexEntries(o.Labels, o.Fields, o.OwnerUIDs)); err != nil {
-		return nil, nil, err
+	if err := t.index(t.s.d.insertIndex, o.Key(), entries); err != nil {
+		return false, err
 	}
-	return t.record(store.Added, o, m)
+	return true, t.logEvent(store.Added, o, m)
 }
 
 func (t *txn) update(in *store.Object) (*store.Object, *store.Event, error) {
@@ -167,27 +180,36 @@ func (t *txn) update(in *store.Object) (*store.Object, *store.Event, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := t.exec(sqlUpdateObject, k.Kind, k.Namespace, k.Name, o.ResourceVersion, m, dataOf(o)); err != nil {
+	if err := t.replace(oldMeta, o, m); err != nil {
 		return nil, nil, fmt.Errorf("updating %s: %w", k, err)
 	}
-	if err := t.reindex(k, oldMeta, o); err != nil {
-		return nil, nil, err
-	}
-	return t.record(store.Modified, o, m)
+	return t.done(store.Modified, o)
 }
 
-// reindex replaces only the index rows whose (key, value) changed.
-func (t *txn) reindex(k store.Key, oldMeta string, o *store.Object) error {
-	old := &store.Object{Kind: k.Kind, Namespace: k.Namespace, Name: k.Name}
+// replace writes the new state of an existing object, changing only the
+// index rows whose (key, value) changed, and its event.
+func (t *txn) replace(oldMeta string, o *store.Object, m string) error {
+	old := &store.Object{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
 	if err := decodeMeta(oldMeta, old); err != nil {
 		return err
 	}
 	removed, added := diffEntries(indexEntries(old.Labels, old.Fields, old.OwnerUIDs),
 		indexEntries(o.Labels, o.Fields, o.OwnerUIDs))
-	if err := t.index(t.s.d.deleteIndex, k, removed); err != nil {
+	if q := t.s.d.updateAll; q != "" {
+		_, err := t.exec(q, o.Kind, o.Namespace, o.Name, o.ResourceVersion, m, dataOf(o),
+			entriesJSON(removed), entriesJSON(added), t.ts, o.UID)
 		return err
 	}
-	return t.index(t.s.d.insertIndex, k, added)
+	if _, err := t.exec(sqlUpdateObject, o.Kind, o.Namespace, o.Name, o.ResourceVersion, m, dataOf(o)); err != nil {
+		return err
+	}
+	if err := t.index(t.s.d.deleteIndex, o.Key(), removed); err != nil {
+		return err
+	}
+	if err := t.index(t.s.d.insertIndex, o.Key(), added); err != nil {
+		return err
+	}
+	return t.logEvent(store.Modified, o, m)
 }
 
 func (t *txn) delete(k store.Key, precondition int64) (*store.Object, *store.Event, error) {
@@ -208,7 +230,10 @@ func (t *txn) delete(k store.Key, precondition int64) (*store.Object, *store.Eve
 		return nil, nil, err
 	}
 	o.ResourceVersion = t.rv + 1
-	return t.record(store.Deleted, o, m)
+	if err := t.logEvent(store.Deleted, o, m); err != nil {
+		return nil, nil, err
+	}
+	return t.done(store.Deleted, o)
 }
 
 // deleteFailure explains why a conditional DELETE removed nothing.
@@ -237,13 +262,18 @@ func (t *txn) index(query string, k store.Key, entries []entry) error {
 	return nil
 }
 
-// record appends the event of a successful op and consumes its version.
-func (t *txn) record(typ store.EventType, o *store.Object, m string) (*store.Object, *store.Event, error) {
+// logEvent appends the event of an op to the log.
+func (t *txn) logEvent(typ store.EventType, o *store.Object, m string) error {
 	_, err := t.exec(sqlInsertEvent, o.ResourceVersion, t.ts, string(typ),
 		o.Kind, o.Namespace, o.Name, o.UID, m, dataOf(o))
 	if err != nil {
-		return nil, nil, fmt.Errorf("recording event for %s: %w", o.Key(), err)
+		return fmt.Errorf("recording event for %s: %w", o.Key(), err)
 	}
+	return nil
+}
+
+// done consumes the version of a successful op and builds its event.
+func (t *txn) done(typ store.EventType, o *store.Object) (*store.Object, *store.Event, error) {
 	t.rv = o.ResourceVersion
 	return o, &store.Event{Type: typ, Object: cloneObject(o)}, nil
 }
@@ -253,13 +283,6 @@ func dataOf(o *store.Object) []byte {
 		return []byte{}
 	}
 	return o.Data
-}
-
-func rowsError(verb string, k store.Key, err, sentinel error) error {
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", verb, k, err)
-	}
-	return fmt.Errorf("%s %s: %w", verb, k, sentinel)
 }
 
 func validateOp(op store.Op) error {

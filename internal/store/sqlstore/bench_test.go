@@ -54,15 +54,16 @@ func BenchmarkPostgres(b *testing.B) {
 func runBenchmarks(b *testing.B, open func(*testing.B) store.Store) {
 	var once sync.Once
 	var seeded store.Store
+	parent := b // the dataset must outlive the sub-benchmark that seeds it
 	big := func(b *testing.B) store.Store {
-		once.Do(func() { seeded = open(b); seedBench(b, seeded) })
+		once.Do(func() {
+			seeded = open(parent)
+			// Registered after open's own cleanups, so it runs before them.
+			parent.Cleanup(func() { _ = seeded.Close() })
+			seedBench(b, seeded)
+		})
 		return seeded
 	}
-	b.Cleanup(func() {
-		if seeded != nil {
-			_ = seeded.Close()
-		}
-	})
 	b.Run("Create8Writers", func(b *testing.B) { benchCreate(b, open(b)) })
 	b.Run("Get", func(b *testing.B) { benchGet(b, big(b)) })
 	b.Run("ListPage500Namespace", func(b *testing.B) { benchListNamespace(b, big(b)) })

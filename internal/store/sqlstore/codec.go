@@ -90,6 +90,9 @@ func diffEntries(old, cur []entry) (removed, added []entry) {
 }
 
 func entriesJSON(es []entry) string {
+	if len(es) == 0 {
+		return "[]"
+	}
 	b, _ := json.Marshal(es) // [][2]string always marshals
 	return string(b)
 }

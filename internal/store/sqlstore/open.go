@@ -113,14 +113,14 @@ func configurePool(db *sql.DB, n int) {
 // newStore starts the writer, hub and compactor over opened pools. On error
 // it closes the pools.
 func newStore(ctx context.Context, d *dialect, wdb, rdb, cdb *sql.DB, opts store.Options) (*Store, error) {
-	stmts, rv, err := prepareStore(ctx, d, wdb, rdb)
+	stmts, reads, rv, err := prepareStore(ctx, d, wdb, rdb)
 	if err != nil {
 		_ = wdb.Close()
 		_ = rdb.Close()
 		return nil, err
 	}
 	opts = withDefaults(opts)
-	s := &Store{d: d, opts: opts, wdb: wdb, rdb: rdb, cdb: cdb, stmts: stmts,
+	s := &Store{d: d, opts: opts, wdb: wdb, rdb: rdb, cdb: cdb, stmts: stmts, reads: reads,
 		writes: make(chan *writeReq, writeQueue), writerDone: make(chan struct{}),
 		watchQueue: watchQueue}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -132,19 +132,23 @@ func newStore(ctx context.Context, d *dialect, wdb, rdb, cdb *sql.DB, opts store
 	return s, nil
 }
 
-func prepareStore(ctx context.Context, d *dialect, wdb, rdb *sql.DB) (*stmtCache, int64, error) {
+// prepareStore checks the connection, reads the current version and
+// prepares the statements of the writer and of point reads.
+func prepareStore(ctx context.Context, d *dialect, wdb, rdb *sql.DB) (w, r *stmtCache, rv int64, err error) {
 	if err := rdb.PingContext(ctx); err != nil {
-		return nil, 0, fmt.Errorf("connecting: %w", err)
+		return nil, nil, 0, fmt.Errorf("connecting: %w", err)
 	}
-	rv, err := readRV(ctx, rdb)
-	if err != nil {
-		return nil, 0, err
+	if rv, err = readRV(ctx, rdb); err != nil {
+		return nil, nil, 0, err
 	}
-	stmts, err := prepareAll(ctx, wdb, writerQueries(d))
-	if err != nil {
-		return nil, 0, err
+	if w, err = prepareAll(ctx, wdb, writerQueries(d)); err != nil {
+		return nil, nil, 0, err
 	}
-	return stmts, rv, nil
+	if r, err = prepareAll(ctx, rdb, []string{sqlGetObject}); err != nil {
+		_ = w.close()
+		return nil, nil, 0, err
+	}
+	return w, r, rv, nil
 }
 
 func withDefaults(o store.Options) store.Options {

@@ -34,7 +34,7 @@ func (s *Store) Get(ctx context.Context, key store.Key) (*store.Object, error) {
 	}
 	o := &store.Object{Kind: key.Kind, Namespace: key.Namespace, Name: key.Name}
 	var m string
-	err := s.rdb.QueryRowContext(ctx, sqlGetObject, key.Kind, key.Namespace, key.Name).
+	err := s.reads.m[sqlGetObject].QueryRowContext(ctx, key.Kind, key.Namespace, key.Name).
 		Scan(&o.UID, &o.ResourceVersion, &m, &o.Data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("getting %s: %w", key, store.ErrNotFound)

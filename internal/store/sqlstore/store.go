@@ -32,7 +32,8 @@ type Store struct {
 	// wdb is the writer pool (one connection); rdb serves reads; cdb runs
 	// compaction (the writer pool on SQLite, rdb on PostgreSQL).
 	wdb, rdb, cdb *sql.DB
-	stmts         *stmtCache
+	stmts         *stmtCache // prepared on wdb
+	reads         *stmtCache // prepared on rdb
 	writes        chan *writeReq
 	writerDone    chan struct{}
 	hub           *hub
@@ -117,7 +118,7 @@ func (s *Store) Close() error {
 		s.cancel()
 		<-s.writerDone
 		s.wg.Wait()
-		errs := []error{s.stmts.close(), s.wdb.Close()}
+		errs := []error{s.stmts.close(), s.reads.close(), s.wdb.Close()}
 		if s.rdb != s.wdb {
 			errs = append(errs, s.rdb.Close())
 		}

@@ -205,8 +205,7 @@ func (c *stmtCache) close() error {
 
 // writerQueries are the statements prepared on the writer pool.
 func writerQueries(d *dialect) []string {
-	return []string{d.lockRV, d.insertIndex, d.deleteIndex, d.notify,
-		sqlSetRV, sqlInsertObject, sqlSelectForUpdate, sqlUpdateObject,
+	return []string{d.lockRV, d.insertIndex, d.deleteIndex, d.finish, d.createAll, d.updateAll, sqlInsertObject, sqlSelectForUpdate, sqlUpdateObject,
 		sqlDeleteObject, sqlSelectRV, sqlInsertEvent,
 		sqlSavepoint, sqlRollbackSavepont, sqlReleaseSavepoint}
 }

@@ -237,52 +237,87 @@ func testResidualPagination(t *testing.T, s store.Store) {
 }
 
 // testListWatchConsistency checks that ListResult.ResourceVersion matches
-// the page: with writers running, every created object is either in the
-// list or delivered by a watch from the list's version, never both.
+// the page. With writers creating objects, each list must hold exactly the
+// objects created at or before its version, and a watch from a list's
+// version must deliver exactly the others.
 func testListWatchConsistency(t *testing.T, s store.Store) {
 	const writers, each = 4, 60
-	var wg sync.WaitGroup
-	start := make(chan struct{})
 	ctx := ctxT(t)
-	errs := make(chan error, writers*each)
+	done := make(chan error, writers)
 	for g := range writers {
-		wg.Add(1)
 		go func() {
-			defer wg.Done()
-			<-start
+			var err error
 			for i := range each {
-				if _, err := s.Create(ctx, obj("Job", "ns", fmt.Sprintf("w%d-%03d", g, i))); err != nil {
-					errs <- err
+				if _, err = s.Create(ctx, obj("Job", "ns", fmt.Sprintf("w%d-%03d", g, i))); err != nil {
+					break
 				}
 			}
+			done <- err
 		}()
 	}
-	close(start)
-	res, err := s.List(ctxT(t), store.ListOptions{Filter: store.Filter{Kind: "Job"}})
-	if err != nil {
-		t.Fatalf("List: %v", err)
+	var snaps []*store.ListResult
+	var w store.Watcher
+	for finished := 0; finished < writers; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("Create: %v", err)
+			}
+			finished++
+		default:
+			res, err := s.List(ctx, store.ListOptions{Filter: store.Filter{Kind: "Job"}})
+			if err != nil {
+				t.Fatalf("List: %v", err)
+			}
+			if w == nil {
+				w = watch(t, s, store.WatchOptions{Filter: store.Filter{Kind: "Job"}, SinceRV: res.ResourceVersion})
+			}
+			snaps = append(snaps, res)
+		}
 	}
-	w := watch(t, s, store.WatchOptions{Filter: store.Filter{Kind: "Job"}, SinceRV: res.ResourceVersion})
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("Create: %v", err)
+	created := listAll(t, s, store.Filter{Kind: "Job"}, 0)
+	if len(created) != writers*each {
+		t.Fatalf("%d objects stored, want %d", len(created), writers*each)
 	}
+	for _, res := range snaps {
+		checkSnapshot(t, res, created)
+	}
+	checkWatchComplements(t, w, snaps[0], len(created))
+}
+
+// checkSnapshot compares a list with the objects whose (creation) version
+// is at most the list's version.
+func checkSnapshot(t *testing.T, res *store.ListResult, all []*store.Object) {
+	t.Helper()
+	var want []string
+	for _, o := range all {
+		if o.ResourceVersion <= res.ResourceVersion {
+			want = append(want, o.Name)
+		}
+	}
+	var got []string
+	for _, o := range res.Items {
+		got = append(got, o.Name)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("list at version %d has %d objects, want the %d created up to it", res.ResourceVersion, len(got), len(want))
+	}
+}
+
+func checkWatchComplements(t *testing.T, w store.Watcher, res *store.ListResult, total int) {
+	t.Helper()
 	seen := map[string]bool{}
 	for _, o := range res.Items {
-		if o.ResourceVersion > res.ResourceVersion {
-			t.Fatalf("listed %s at version %d, newer than the list's %d", o.Name, o.ResourceVersion, res.ResourceVersion)
-		}
 		seen[o.Name] = true
 	}
-	for _, ev := range collectN(t, w, writers*each-len(res.Items)) {
+	for _, ev := range collectN(t, w, total-len(res.Items)) {
 		if seen[ev.Object.Name] {
 			t.Fatalf("%s both listed and watched (list version %d, event %d)", ev.Object.Name,
 				res.ResourceVersion, ev.Object.ResourceVersion)
 		}
 		seen[ev.Object.Name] = true
 	}
-	if len(seen) != writers*each {
-		t.Fatalf("saw %d distinct objects, want %d", len(seen), writers*each)
+	if len(seen) != total {
+		t.Fatalf("list + watch saw %d objects, want %d", len(seen), total)
 	}
 }

@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kilnbuild/kiln/internal/client"
+	"github.com/kilnbuild/kiln/internal/client/clienttest"
+)
+
+func TestCreateNamespace(t *testing.T) {
+	isolate(t)
+	srv := newServer(t)
+	r := kiln(t, srv, "", "create", "namespace", "releng", "--type", "managed").must(t)
+	if r.out != "namespace/releng created\n" {
+		t.Fatalf("printed %q", r.out)
+	}
+	if got := srv.Object("namespaces", "", "releng").String("spec", "type"); got != "managed" {
+		t.Fatalf("type = %q", got)
+	}
+	r = kiln(t, srv, "", "create", "ns", "releng")
+	if r.code == nil || !strings.HasPrefix(r.code.Error(), "Error from server (AlreadyExists)") {
+		t.Fatalf("second create: %v", r.code)
+	}
+	r = kiln(t, srv, "", "create", "namespace", "x", "--type", "weird")
+	if r.code == nil || !strings.Contains(r.code.Error(), "use tenant or managed") {
+		t.Fatalf("bad type: %v", r.code)
+	}
+}
+
+func TestTokenLifecycle(t *testing.T) {
+	isolate(t)
+	srv := newServer(t)
+	r := kiln(t, srv, "", "token", "create", "--for", "system:serviceaccount:team-a:ci", "--description", "ci", "--expires", "720h").must(t)
+	if r.out != "kiln_secret_tok-1\n" {
+		t.Fatalf("stdout %q, want the token alone", r.out)
+	}
+	if !strings.Contains(r.err, "shown only once") || !strings.Contains(r.err, "tok-1") {
+		t.Fatalf("stderr %q lacks the warning", r.err)
+	}
+	if !strings.Contains(strings.Join(srv.Requests(), "\n"), "POST /apis/kiln.dev/v1alpha1/tokenrequests") {
+		t.Fatal("no token request sent")
+	}
+	kiln(t, srv, "", "token", "create").must(t)
+	golden(t, "token_list", kiln(t, srv, "", "token", "list").must(t).out)
+	r = kiln(t, srv, "", "token", "revoke", "tok-1").must(t)
+	if r.out != "token \"tok-1\" revoked\n" || srv.Object("tokens", "", "tok-1") != nil {
+		t.Fatalf("revoke: %q", r.out)
+	}
+	r = kiln(t, srv, "", "token", "create", "--expires", "soon")
+	if r.code == nil || !strings.Contains(r.code.Error(), "720h") {
+		t.Fatalf("bad --expires: %v", r.code)
+	}
+}
+
+func TestKubeconfig(t *testing.T) {
+	dir := isolate(t)
+	r := kiln(t, nil, "", "kubeconfig", "--server", "http://kiln.example:7070", "--token", "kiln_abc", "-n", "team-a").must(t)
+	golden(t, "kubeconfig", r.out)
+	out := filepath.Join(dir, "kc.yaml")
+	kiln(t, nil, "", "kubeconfig", "--server", "http://kiln.example:7070", "--token", "kiln_abc", "-n", "team-a", "-o", out).must(t)
+	data, err := os.ReadFile(out)
+	if err != nil || string(data) != r.out {
+		t.Fatalf("file: %v\n%s", err, data)
+	}
+	if fi, _ := os.Stat(out); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v", fi.Mode().Perm())
+	}
+}
+
+func TestWhoami(t *testing.T) {
+	isolate(t)
+	srv := newServer(t)
+	srv.WhoAmI = map[string]any{"user": "alice", "clusterAdmin": false, "bindings": map[string]any{"team-a": "admin", "team-b": "viewer,releaser"}}
+	golden(t, "whoami", kiln(t, srv, "", "whoami").must(t).out)
+}
+
+func TestVersion(t *testing.T) {
+	isolate(t)
+	srv := newServer(t)
+	Version = "v9.9.9"
+	defer func() { Version = "" }()
+	r := kiln(t, srv, "", "version").must(t)
+	if r.out != "Client Version: v9.9.9\nServer Version: v0.1.0-test\n" {
+		t.Fatalf("printed %q", r.out)
+	}
+}
+
+func TestMissingConfigError(t *testing.T) {
+	isolate(t)
+	r := kiln(t, nil, "", "get", "components")
+	if r.code == nil || !strings.Contains(r.code.Error(), "no Kiln server configured: start one with `kiln up`") {
+		t.Fatalf("err = %v", r.code)
+	}
+}
+
+func TestUnauthorizedHint(t *testing.T) {
+	isolate(t)
+	srv := newServer(t)
+	r := kiln(t, nil, "", "get", "components", "--server", srv.URL, "--token", "wrong")
+	if r.code == nil || !strings.Contains(r.code.Error(), "Error from server (Unauthorized)") || !strings.Contains(r.code.Error(), "kiln config set-token") {
+		t.Fatalf("err = %v", r.code)
+	}
+}
+
+func TestConfigCommands(t *testing.T) {
+	dir := isolate(t)
+	srv := newServer(t)
+	// no config yet: set-server creates the user config
+	r := kiln(t, nil, "", "config", "set-server", srv.URL).must(t)
+	userCfg := filepath.Join(dir, "xdg", "kiln", "config.yaml")
+	if !strings.Contains(r.out, userCfg) {
+		t.Fatalf("set-server wrote elsewhere: %q", r.out)
+	}
+	kiln(t, nil, "", "config", "set-token", clienttest.Token).must(t)
+	kiln(t, nil, "", "config", "set-namespace", "team-a").must(t)
+	cfg, err := client.LoadConfig(userCfg)
+	if err != nil || cfg.Server != srv.URL || cfg.Token != clienttest.Token || cfg.Namespace != "team-a" {
+		t.Fatalf("config %+v, %v", cfg, err)
+	}
+	r = kiln(t, nil, "", "config", "view").must(t)
+	want := "# " + userCfg + "\nnamespace: team-a\nserver: " + srv.URL + "\ntoken: REDACTED\n"
+	if r.out != want {
+		t.Fatalf("view:\n%s\nwant:\n%s", r.out, want)
+	}
+	// ./.kiln/client.yaml (written by kiln up) wins over the user config
+	writeFile(t, dir, ".kiln/client.yaml", "server: http://local:1\n")
+	r = kiln(t, nil, "", "config", "view", "--raw").must(t)
+	if !strings.Contains(r.out, "server: http://local:1") || !strings.Contains(r.out, "namespace: default") {
+		t.Fatalf("view with a local config: %q", r.out)
+	}
+	r = kiln(t, nil, "", "config", "set-server", "localhost:7070")
+	if r.code == nil || !strings.Contains(r.code.Error(), "http://127.0.0.1:7070") {
+		t.Fatalf("bad URL: %v", r.code)
+	}
+	// the namespace from the config is used
+	srv.Seed("applications", obj("kiln.dev/v1alpha1", "Application", "team-a", "shop", nil))
+	if err := os.Remove(filepath.Join(dir, ".kiln", "client.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	r = kiln(t, nil, "", "get", "apps", "-o", "name").must(t)
+	if r.out != "application.kiln.dev/shop\n" {
+		t.Fatalf("get in the config's namespace: %q", r.out)
+	}
+}
+
+func TestAPIResources(t *testing.T) {
+	isolate(t)
+	golden(t, "api_resources", kiln(t, newServer(t), "", "api-resources").must(t).out)
+}
