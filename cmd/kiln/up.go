@@ -80,4 +80,3 @@ func newLogger(level, format string) (*slog.Logger, error) {
 	}
 	return nil, fmt.Errorf("--log-format %q: expected text or json", format)
 }
-

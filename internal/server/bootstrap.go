@@ -72,4 +72,3 @@ func (f *Factory) ensure(ctx context.Context, kind, ns, name string, spec map[st
 	}
 	return nil
 }
-

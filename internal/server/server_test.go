@@ -29,7 +29,7 @@ func app(name string) map[string]any {
 func component(name, app string) map[string]any {
 	return map[string]any{"apiVersion": "kiln.dev/v1alpha1", "kind": "Component",
 		"metadata": map[string]any{"name": name},
-		"spec": map[string]any{"application": app, "source": map[string]any{"git": map[string]any{"url": "https://example.com/" + name + ".git"}}}}
+		"spec":     map[string]any{"application": app, "source": map[string]any{"git": map[string]any{"url": "https://example.com/" + name + ".git"}}}}
 }
 
 func TestBootstrapWritesClientConfigAndSurvivesRestart(t *testing.T) {
