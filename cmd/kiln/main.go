@@ -3,7 +3,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/kilnbuild/kiln/internal/cli"
@@ -12,8 +11,5 @@ import (
 func main() {
 	root := cli.NewRootCommand()
 	root.AddCommand(newUpCommand(), newBenchCommand())
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
-	}
+	os.Exit(cli.Execute(root))
 }

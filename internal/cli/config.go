@@ -115,7 +115,7 @@ func setNamespace(cfg *client.Config, ns string) (string, error) {
 func setServer(cfg *client.Config, server string) (string, error) {
 	u, err := url.Parse(server)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("server %q: give a URL such as http://127.0.0.1:7070", server)
+		return "", fmt.Errorf("server %q: give a URL such as https://127.0.0.1:7070", server)
 	}
 	cfg.Server = server
 	return fmt.Sprintf("Server set to %s", server), nil

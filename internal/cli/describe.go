@@ -27,7 +27,7 @@ func newDescribeCommand(g *globals) *cobra.Command {
 		Long: "Show objects in a human-readable layout: metadata, spec, status and conditions.\n" +
 			"Without a name, every object of the type (in the namespace) is described.",
 		Example: "  kiln describe component web\n  kiln describe releases -l app=shop",
-		Args:    cobra.MinimumNArgs(1),
+		Args:    cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd, args)
 		},

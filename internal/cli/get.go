@@ -33,7 +33,7 @@ func newGetCommand(g *globals) *cobra.Command {
 			"(components, component, comp, Component) or plural.group (components.kiln.dev).",
 		Example: "  kiln get components\n  kiln get comp web -o yaml\n  kiln get applications,components -A\n" +
 			"  kiln get components -l app=shop -w",
-		Args: cobra.MinimumNArgs(1),
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd, args)
 		},

@@ -109,7 +109,9 @@ func TestGetWatchOnlyYAML(t *testing.T) {
 	go func() {
 		done <- kilnCtx(ctx, t, srv, "", out, "get", "comp", "web", "-n", "a", "--watch-only", "-o", "name")
 	}()
-	waitFor(t, "the watch to start", func() bool { return srv.CountRequests("GET", "/apis/kiln.dev/v1alpha1/namespaces/a/components?allowWatchBookmarks") > 0 })
+	waitFor(t, "the watch to start", func() bool {
+		return srv.CountRequests("GET", "/apis/kiln.dev/v1alpha1/namespaces/a/components?allowWatchBookmarks") > 0
+	})
 	c := client.New(srv.ClientConfig())
 	res, _ := c.ResolveResource(ctx, "comp")
 	for _, n := range []string{"api", "web"} { // only web is watched

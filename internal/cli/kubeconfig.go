@@ -6,6 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kilnbuild/kiln/internal/client"
 )
 
 // kubeconfig is the subset of kubectl's v1 Config that kiln writes.
@@ -21,7 +23,9 @@ type kubeconfig struct {
 type namedCluster struct {
 	Name    string `json:"name"`
 	Cluster struct {
-		Server string `json:"server"`
+		Server                   string `json:"server"`
+		CertificateAuthorityData []byte `json:"certificate-authority-data,omitempty"`
+		InsecureSkipTLSVerify    bool   `json:"insecure-skip-tls-verify,omitempty"`
 	} `json:"cluster"`
 }
 
@@ -55,7 +59,11 @@ func newKubeconfigCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			data, err := yaml.Marshal(buildKubeconfig(cfg.Server, cfg.Token, g.ns()))
+			kc, err := buildKubeconfig(cfg, g.ns())
+			if err != nil {
+				return err
+			}
+			data, err := yaml.Marshal(kc)
 			if err != nil {
 				return err
 			}
@@ -74,15 +82,21 @@ func newKubeconfigCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-func buildKubeconfig(server, token, namespace string) kubeconfig {
+func buildKubeconfig(cfg *client.Config, namespace string) (kubeconfig, error) {
 	const name = "kiln"
 	kc := kubeconfig{APIVersion: "v1", Kind: "Config", CurrentContext: name}
 	cl := namedCluster{Name: name}
-	cl.Cluster.Server = server
+	cl.Cluster.Server = cfg.Server
+	cl.Cluster.InsecureSkipTLSVerify = cfg.InsecureSkipTLSVerify
+	ca, err := cfg.CAPEM()
+	if err != nil {
+		return kc, err
+	}
+	cl.Cluster.CertificateAuthorityData = ca
 	u := namedUser{Name: name}
-	u.User.Token = token
+	u.User.Token = cfg.Token
 	ctx := namedContext{Name: name}
 	ctx.Context.Cluster, ctx.Context.User, ctx.Context.Namespace = name, name, namespace
 	kc.Clusters, kc.Users, kc.Contexts = []namedCluster{cl}, []namedUser{u}, []namedContext{ctx}
-	return kc
+	return kc, nil
 }

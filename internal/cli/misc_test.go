@@ -132,7 +132,7 @@ func TestConfigCommands(t *testing.T) {
 		t.Fatalf("view with a local config: %q", r.out)
 	}
 	r = kiln(t, nil, "", "config", "set-server", "localhost:7070")
-	if r.code == nil || !strings.Contains(r.code.Error(), "http://127.0.0.1:7070") {
+	if r.code == nil || !strings.Contains(r.code.Error(), "https://127.0.0.1:7070") {
 		t.Fatalf("bad URL: %v", r.code)
 	}
 	// the namespace from the config is used
@@ -149,4 +149,20 @@ func TestConfigCommands(t *testing.T) {
 func TestAPIResources(t *testing.T) {
 	isolate(t)
 	golden(t, "api_resources", kiln(t, newServer(t), "", "api-resources").must(t).out)
+}
+
+func TestKubeconfigCarriesCA(t *testing.T) {
+	dir := isolate(t)
+	writeFile(t, dir, ".kiln/tls/ca.crt", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+	writeFile(t, dir, ".kiln/client.yaml", "server: https://127.0.0.1:7070\ntoken: kiln_abc\nnamespace: default\n")
+	golden(t, "kubeconfig_ca", kiln(t, nil, "", "kubeconfig").must(t).out)
+}
+
+func TestVerboseLogsRequests(t *testing.T) {
+	isolate(t)
+	srv := newServer(t)
+	r := kiln(t, srv, "", "get", "ns", "-v").must(t)
+	if !strings.Contains(r.err, "GET "+srv.URL+"/api 200 OK in ") {
+		t.Fatalf("stderr %q lacks the request log", r.err)
+	}
 }

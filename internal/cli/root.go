@@ -36,6 +36,8 @@ type globals struct {
 	token      string
 	namespace  string
 	verbose    bool
+	caFile     string
+	insecure   bool
 
 	cfg     *client.Config
 	cfgPath string
@@ -59,10 +61,12 @@ func NewRootCommand() *cobra.Command {
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.configPath, "config", "", "client config file (default: $KILN_CONFIG, ./.kiln/client.yaml, ~/.config/kiln/config.yaml)")
-	pf.StringVar(&g.server, "server", "", "Kiln server URL, e.g. http://127.0.0.1:7070 (overrides the config)")
+	pf.StringVar(&g.server, "server", "", "Kiln server URL, e.g. https://127.0.0.1:7070 (overrides the config)")
 	pf.StringVar(&g.token, "token", "", "bearer token (overrides the config)")
 	pf.StringVarP(&g.namespace, "namespace", "n", "", "namespace (default: the config's namespace, else \"default\")")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log HTTP requests to stderr")
+	pf.StringVar(&g.caFile, "certificate-authority", "", "PEM file of the CA that signed the server's certificate (overrides the config)")
+	pf.BoolVar(&g.insecure, "insecure-skip-tls-verify", false, "do not check the server's certificate (insecure; for tests)")
 	root.AddCommand(
 		newApplyCommand(g), newGetCommand(g), newDescribeCommand(g), newDeleteCommand(g),
 		newCreateCommand(g), newAPIResourcesCommand(g), newTokenCommand(g), newKubeconfigCommand(g),
@@ -115,6 +119,12 @@ func (g *globals) config() (*client.Config, error) {
 	}
 	if g.namespace != "" {
 		cfg.Namespace = g.namespace
+	}
+	if g.caFile != "" {
+		cfg.CertificateAuthority, cfg.CertificateAuthorityData = g.caFile, nil
+	}
+	if g.insecure {
+		cfg.InsecureSkipTLSVerify = true
 	}
 	if cfg.Server == "" {
 		return nil, fmt.Errorf("config file %s names no server: set one with `kiln config set-server URL` or pass --server", path)

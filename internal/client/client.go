@@ -7,6 +7,8 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +44,8 @@ type Client struct {
 	// UserAgent is sent with every request.
 	UserAgent string
 
+	initErr error // a bad TLS setup, reported by every request
+
 	mu        sync.Mutex
 	resources []Resource // discovery cache, nil until Discover succeeds
 
@@ -52,10 +56,32 @@ type Client struct {
 
 // New returns a client for cfg. It does no I/O.
 func New(cfg *Config) *Client {
-	c := &Client{cfg: *cfg, http: &http.Client{}, UserAgent: "kiln"}
+	c := &Client{cfg: *cfg, UserAgent: "kiln"}
 	c.cfg.Server = strings.TrimRight(c.cfg.Server, "/")
 	c.WatchBackoff = DefaultWatchBackoff
+	tr, err := newTransport(cfg)
+	c.initErr = err
+	c.http = &http.Client{Transport: tr}
 	return c
+}
+
+// newTransport trusts the configured CA besides the system roots.
+func newTransport(cfg *Config) (*http.Transport, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipTLSVerify}
+	pem, err := cfg.CAPEM()
+	if err != nil || len(pem) == 0 {
+		return tr, err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return tr, errors.New("the configured server CA holds no PEM certificate (check certificateAuthority / certificateAuthorityData in the config)")
+	}
+	tr.TLSClientConfig.RootCAs = pool
+	return tr, nil
 }
 
 // Config returns the configuration the client was built with.
@@ -104,6 +130,9 @@ func (c *Client) stream(ctx context.Context, path string, headers http.Header) (
 func (c *Client) send(ctx context.Context, method, path string, body any, headers http.Header) (*http.Response, error) {
 	if c.cfg.Server == "" {
 		return nil, ErrNoConfig
+	}
+	if c.initErr != nil {
+		return nil, c.initErr
 	}
 	rd, err := encodeBody(body)
 	if err != nil {
@@ -161,6 +190,12 @@ func (c *Client) setHeaders(req *http.Request, body any, headers http.Header) {
 func (c *Client) connError(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
+	}
+	var unknownCA x509.UnknownAuthorityError
+	var verify *tls.CertificateVerificationError
+	if errors.As(err, &unknownCA) || errors.As(err, &verify) {
+		return fmt.Errorf("the certificate of the Kiln server at %s is not trusted (%v): point certificateAuthority in the config "+
+			"at the server's CA (`kiln up` keeps it in .kiln/tls/ca.crt) or pass --certificate-authority FILE", c.cfg.Server, err)
 	}
 	var ue *url.Error
 	var oe *net.OpError

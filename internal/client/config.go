@@ -20,7 +20,21 @@ type Config struct {
 	Token string `json:"token,omitempty"`
 	// Namespace is the current namespace used when none is given.
 	Namespace string `json:"namespace,omitempty"`
+	// CertificateAuthorityData is the PEM of the CA that signed the
+	// server's certificate (base64 in the file, like kubeconfig's
+	// certificate-authority-data). It is trusted besides the system roots.
+	CertificateAuthorityData []byte `json:"certificateAuthorityData,omitempty"`
+	// CertificateAuthority is a PEM file with that CA. LoadConfig makes a
+	// relative path absolute (relative to the config file), and when neither
+	// CA field is set but tls/ca.crt exists beside the config file (the data
+	// dir of `kiln up`), it points this field at that file.
+	CertificateAuthority string `json:"certificateAuthority,omitempty"`
+	// InsecureSkipTLSVerify turns off server certificate checks; for tests.
+	InsecureSkipTLSVerify bool `json:"insecureSkipTLSVerify,omitempty"`
 }
+
+// DataDirCAPath is where `kiln up` keeps its CA, relative to its data dir.
+var DataDirCAPath = filepath.Join("tls", "ca.crt")
 
 // EnvConfig names the environment variable holding a config file path.
 const EnvConfig = "KILN_CONFIG"
@@ -92,10 +106,51 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	var cfg Config
 	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
-		return nil, fmt.Errorf("config file %s is not valid (expected keys server, token, namespace): %w", path, err)
+		return nil, fmt.Errorf("config file %s is not valid (expected keys server, token, namespace, certificateAuthority, certificateAuthorityData, insecureSkipTLSVerify): %w", path, err)
 	}
 	cfg.Server = strings.TrimRight(strings.TrimSpace(cfg.Server), "/")
+	resolveCA(&cfg, path)
 	return &cfg, nil
+}
+
+// resolveCA anchors a relative CA path at the config file's directory, or
+// finds the CA `kiln up` keeps beside its client config.
+func resolveCA(cfg *Config, path string) {
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return
+	}
+	switch {
+	case cfg.CertificateAuthority != "":
+		if !filepath.IsAbs(cfg.CertificateAuthority) {
+			cfg.CertificateAuthority = filepath.Join(dir, cfg.CertificateAuthority)
+		}
+	case len(cfg.CertificateAuthorityData) == 0 && !cfg.InsecureSkipTLSVerify:
+		if ca := filepath.Join(dir, DataDirCAPath); fileExists(ca) {
+			cfg.CertificateAuthority = ca
+		}
+	}
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// CAPEM returns the PEM of the configured CA (CertificateAuthorityData,
+// then the CertificateAuthority file), or nil when none is configured.
+func (c *Config) CAPEM() ([]byte, error) {
+	if len(c.CertificateAuthorityData) > 0 {
+		return c.CertificateAuthorityData, nil
+	}
+	if c.CertificateAuthority == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(c.CertificateAuthority)
+	if err != nil {
+		return nil, fmt.Errorf("read the server CA: %w (fix certificateAuthority in the config or --certificate-authority)", err)
+	}
+	return pem, nil
 }
 
 // WriteConfig writes cfg as YAML to path with mode 0600, atomically (a

@@ -96,7 +96,7 @@ func TestWriteConfigRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *got != *want {
+	if got.Server != want.Server || got.Token != want.Token || got.Namespace != want.Namespace {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
 	entries, _ := os.ReadDir(filepath.Dir(p))
@@ -118,5 +118,24 @@ func TestDefaultConfigPaths(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("path %d = %q, want %q", i, got[i], want[i])
 		}
+	}
+}
+
+func TestLoadConfigFindsKilnUpCA(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "tls", "ca.crt"), "pem")
+	writeFile(t, filepath.Join(dir, "client.yaml"), "server: https://127.0.0.1:7070\n")
+	cfg, err := client.LoadConfig(filepath.Join(dir, "client.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "tls", "ca.crt"); cfg.CertificateAuthority != want {
+		t.Errorf("CertificateAuthority = %q, want %q", cfg.CertificateAuthority, want)
+	}
+	// a relative path is relative to the config file
+	writeFile(t, filepath.Join(dir, "client.yaml"), "server: https://x\ncertificateAuthority: my/ca.pem\n")
+	cfg, _ = client.LoadConfig(filepath.Join(dir, "client.yaml"))
+	if want := filepath.Join(dir, "my", "ca.pem"); cfg.CertificateAuthority != want {
+		t.Errorf("relative CertificateAuthority = %q, want %q", cfg.CertificateAuthority, want)
 	}
 }

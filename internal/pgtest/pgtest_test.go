@@ -24,7 +24,7 @@ func TestWithDatabase(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
 		"postgres://u@h:5/postgres?sslmode=disable": "postgres://u@h:5/x?sslmode=disable",
-		"host=h user=u":                             "host=h user=u dbname=x",
+		"host=h user=u": "host=h user=u dbname=x",
 	}
 	for in, want := range cases {
 		got, err := WithDatabase(in, "x")

@@ -27,6 +27,7 @@ func (f *Factory) bootstrap(ctx context.Context) error {
 	if cfg, err := client.LoadConfig(path); err == nil && cfg.Token != "" {
 		f.AdminToken = cfg.Token
 		cfg.Server = f.URL
+		cfg.CertificateAuthorityData = f.CAPEM
 		return client.WriteConfig(path, cfg)
 	}
 	if err := f.ensure(ctx, "User", "", AdminUser, map[string]any{"displayName": "Kiln administrator", "clusterAdmin": true}); err != nil {
@@ -40,7 +41,7 @@ func (f *Factory) bootstrap(ctx context.Context) error {
 		return fmt.Errorf("issuing admin token: %w", err)
 	}
 	f.AdminToken = tok.Token
-	cfg := &client.Config{Server: f.URL, Token: tok.Token, Namespace: "default"}
+	cfg := &client.Config{Server: f.URL, Token: tok.Token, Namespace: "default", CertificateAuthorityData: f.CAPEM}
 	if err := client.WriteConfig(path, cfg); err != nil {
 		return fmt.Errorf("writing client config: %w", err)
 	}

@@ -73,8 +73,8 @@ var postgresDialect = &dialect{
 		AND i.namespace = $2 AND i.name = $3`,
 	finish: `WITH counter AS (UPDATE store_counters SET value = $1 WHERE name = 'rv')
 		SELECT pg_notify('` + notifyChannel + `', $1::text)`,
-	createAll: pgCreateAll,
-	updateAll: pgUpdateAll,
+	createAll:  pgCreateAll,
+	updateAll:  pgUpdateAll,
 	readTx:     &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 	joinDriver: `object_index d CROSS JOIN objects o`,
 }

@@ -9,6 +9,12 @@
 // database, are therefore serialised by that lock and commit in
 // resource-version order, so the event log never shows a later version before
 // an earlier one. A watch hub tails the log and fans events out to watchers.
+//
+// Options: zero fields take the defaults below; a negative MinEvents or
+// EventRetention means none (compaction then only honours the other one).
+// The context given to the constructors bounds opening and migrating only;
+// the Store runs until Close. Objects returned by the Store and delivered to
+// watchers are deep copies the caller may modify.
 package sqlstore
 
 import (

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"testing"
 
 	"github.com/kilnbuild/kiln/internal/store"
@@ -18,22 +17,7 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 	const writers, each = 8, 50
 	w := watch(t, s, store.WatchOptions{Filter: store.Filter{Kind: "Build"}})
 	ctx := ctxT(t)
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	for g := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- writeMany(ctx, s, g, each)
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	goWriters(t, writers, func(g int) error { return writeMany(ctx, s, g, each) })()
 	evs := collectN(t, w, writers*each*2) // collectN checks the order
 	added := map[string]int{}
 	for _, ev := range evs {
@@ -78,25 +62,14 @@ func testOptimisticConcurrency(t *testing.T, s store.Store) {
 	c.Data = []byte("0")
 	mustCreate(t, s, c)
 	ctx := ctxT(t)
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range each {
-				if err := increment(ctx, s, c.Key()); err != nil {
-					errs <- err
-					return
-				}
+	goWriters(t, workers, func(int) error {
+		for range each {
+			if err := increment(ctx, s, c.Key()); err != nil {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+		}
+		return nil
+	})()
 	got, err := s.Get(ctx, c.Key())
 	if err != nil || string(got.Data) != strconv.Itoa(workers*each) {
 		t.Fatalf("counter = %q (%v), want %d", got.Data, err, workers*each)

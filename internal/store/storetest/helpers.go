@@ -198,3 +198,21 @@ func eventNames(evs []store.Event) []string {
 func req(key string, op store.Operator, values ...string) store.Requirement {
 	return store.Requirement{Key: key, Operator: op, Values: values}
 }
+
+// goWriters runs fn(g) for g in [0, n) concurrently and returns a function
+// that waits for them and fails the test on the first error.
+func goWriters(t *testing.T, n int, fn func(g int) error) (wait func()) {
+	t.Helper()
+	errs := make(chan error, n)
+	for g := range n {
+		go func() { errs <- fn(g) }()
+	}
+	return func() {
+		t.Helper()
+		for range n {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

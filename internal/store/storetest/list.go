@@ -1,9 +1,10 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
-	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/kilnbuild/kiln/internal/store"
@@ -75,25 +76,20 @@ func testPaginationConcurrent(t *testing.T, s store.Store) {
 		objs = append(objs, obj("Build", "ns", fmt.Sprintf("b%03d", i*2+1)))
 	}
 	seed(t, s, objs)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
+	var stop atomic.Bool
 	ctx := ctxT(t)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
+	wait := goWriters(t, 1, func(int) error {
+		for i := 0; !stop.Load(); i++ {
+			name := fmt.Sprintf("b%03d", (i*37%200)*2) // even names interleave the odd ones
+			if _, err := s.Create(ctx, obj("Build", "ns", name)); err != nil && !errors.Is(err, store.ErrAlreadyExists) {
+				return err
 			}
-			name := fmt.Sprintf("b%03d", (i*37%200)*2) // even names interleave
-			_, _ = s.Create(ctx, obj("Build", "ns", name))
 		}
-	}()
+		return nil
+	})
 	got := names(listAll(t, s, store.Filter{Kind: "Build"}, 7))
-	close(stop)
-	wg.Wait()
+	stop.Store(true)
+	wait()
 	seen := map[string]int{}
 	for _, n := range got {
 		seen[n]++
@@ -243,38 +239,26 @@ func testResidualPagination(t *testing.T, s store.Store) {
 func testListWatchConsistency(t *testing.T, s store.Store) {
 	const writers, each = 4, 60
 	ctx := ctxT(t)
-	done := make(chan error, writers)
-	for g := range writers {
-		go func() {
-			var err error
-			for i := range each {
-				if _, err = s.Create(ctx, obj("Job", "ns", fmt.Sprintf("w%d-%03d", g, i))); err != nil {
-					break
-				}
+	var finished atomic.Int32
+	wait := goWriters(t, writers, func(g int) error {
+		defer finished.Add(1)
+		for i := range each {
+			if _, err := s.Create(ctx, obj("Job", "ns", fmt.Sprintf("w%d-%03d", g, i))); err != nil {
+				return err
 			}
-			done <- err
-		}()
-	}
-	var snaps []*store.ListResult
-	var w store.Watcher
-	for finished := 0; finished < writers; {
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("Create: %v", err)
-			}
-			finished++
-		default:
-			res, err := s.List(ctx, store.ListOptions{Filter: store.Filter{Kind: "Job"}})
-			if err != nil {
-				t.Fatalf("List: %v", err)
-			}
-			if w == nil {
-				w = watch(t, s, store.WatchOptions{Filter: store.Filter{Kind: "Job"}, SinceRV: res.ResourceVersion})
-			}
-			snaps = append(snaps, res)
 		}
+		return nil
+	})
+	var snaps []*store.ListResult
+	for len(snaps) == 0 || finished.Load() < writers {
+		res, err := s.List(ctx, store.ListOptions{Filter: store.Filter{Kind: "Job"}})
+		if err != nil {
+			t.Fatalf("List: %v", err)
+		}
+		snaps = append(snaps, res)
 	}
+	wait()
+	w := watch(t, s, store.WatchOptions{Filter: store.Filter{Kind: "Job"}, SinceRV: snaps[0].ResourceVersion})
 	created := listAll(t, s, store.Filter{Kind: "Job"}, 0)
 	if len(created) != writers*each {
 		t.Fatalf("%d objects stored, want %d", len(created), writers*each)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -159,25 +158,8 @@ func testSharedDatabase(t *testing.T, open Opener) {
 	for _, s := range stores {
 		ws = append(ws, watch(t, s, store.WatchOptions{Filter: store.Filter{Kind: "Build"}}))
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 2*len(stores))
 	ctx := ctxT(t)
-	for i, s := range stores {
-		for g := range 2 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs <- writeMany(ctx, s, i*2+g, each/2)
-			}()
-		}
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	goWriters(t, 2*len(stores), func(g int) error { return writeMany(ctx, stores[g/2], g, each/2) })()
 	total := len(stores) * each * 2 // creates and updates
 	a, b := collectN(t, ws[0], total), collectN(t, ws[1], total)
 	for i := range a {
