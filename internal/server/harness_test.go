@@ -126,3 +126,10 @@ func eventually(t *testing.T, what string, cond func() bool) {
 const kiln = "/apis/kiln.dev/v1alpha1"
 
 func nsPath(ns, plural string) string { return kiln + "/namespaces/" + ns + "/" + plural }
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
