@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kilnbuild/kiln/internal/cli"
 	"github.com/kilnbuild/kiln/internal/client"
 	"github.com/kilnbuild/kiln/internal/server"
 )
@@ -19,6 +21,7 @@ func newUpCommand() *cobra.Command {
 		logLevel   string
 		logFormat  string
 		userConfig bool
+		apply      []string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -43,7 +46,16 @@ Use --database postgres://... to run on PostgreSQL.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return server.Run(ctx, cfg)
+			f, err := server.Start(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			if err := applyManifests(cmd, cfg.DataDir, apply); err != nil {
+				log.Error("applying manifests", "err", err)
+			}
+			<-ctx.Done()
+			log.Info("shutting down")
+			return f.Stop()
 		},
 	}
 	f := cmd.Flags()
@@ -55,8 +67,34 @@ Use --database postgres://... to run on PostgreSQL.`,
 	f.StringVar(&cfg.TLSCertFile, "tls-cert", os.Getenv("KILN_TLS_CERT"), "server certificate (PEM); default: generated, signed by a CA in DATA_DIR/tls")
 	f.StringVar(&cfg.TLSKeyFile, "tls-key", os.Getenv("KILN_TLS_KEY"), "server certificate key (PEM)")
 	f.StringSliceVar(&cfg.TLSSANs, "tls-san", nil, "extra host names/IPs for the generated certificate")
+	f.StringArrayVarP(&apply, "apply", "f", nil, "after start, apply these manifest files or directories (like kiln apply -R -f)")
 	f.BoolVar(&userConfig, "write-user-config", true, "on first start also write ~/.config/kiln/config.yaml")
 	return cmd
+}
+
+// applyManifests runs `kiln apply -R -f PATH...` against the new factory
+// and prints what to try next.
+func applyManifests(cmd *cobra.Command, dataDir string, paths []string) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	args := []string{"--config", filepath.Join(dataDir, server.ClientConfigName), "apply", "-R"}
+	for _, p := range paths {
+		args = append(args, "-f", p)
+	}
+	root := cli.NewRootCommand()
+	root.SetArgs(args)
+	root.SetOut(cmd.OutOrStdout())
+	root.SetErr(cmd.ErrOrStderr())
+	if err := root.Execute(); err != nil {
+		return err
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), "\nKiln is running. In another terminal, from this directory:\n"+
+		"  go run ./cmd/kiln get applications,components -A\n"+
+		"  go run ./cmd/kiln describe component libgreet -n team-greet\n"+
+		"  go run ./cmd/kiln kubeconfig > kubeconfig && KUBECONFIG=kubeconfig kubectl get components -A\n"+
+		"Stop it with Ctrl-C.")
+	return nil
 }
 
 func envOr(key, def string) string {

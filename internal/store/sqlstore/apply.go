@@ -70,7 +70,7 @@ func (t *txn) unit(ops []store.Op) ([]*store.Object, []*store.Event, error) {
 	if err != nil {
 		t.rv = saved
 		if multi {
-			if _, rerr := t.exec(sqlRollbackSavepont); rerr != nil {
+			if _, rerr := t.exec(sqlRollbackSavepoint); rerr != nil {
 				return nil, nil, fmt.Errorf("rolling back to savepoint: %w", rerr)
 			}
 		}

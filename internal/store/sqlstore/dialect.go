@@ -150,9 +150,9 @@ const (
 	sqlFirstRecentEvent = `SELECT rv FROM events WHERE ts >= $1 ORDER BY ts, rv LIMIT 1`
 	sqlDeleteEvents     = `DELETE FROM events WHERE rv <= $1`
 
-	sqlSavepoint        = `SAVEPOINT kiln_unit`
-	sqlRollbackSavepont = `ROLLBACK TO SAVEPOINT kiln_unit`
-	sqlReleaseSavepoint = `RELEASE SAVEPOINT kiln_unit`
+	sqlSavepoint         = `SAVEPOINT kiln_unit`
+	sqlRollbackSavepoint = `ROLLBACK TO SAVEPOINT kiln_unit`
+	sqlReleaseSavepoint  = `RELEASE SAVEPOINT kiln_unit`
 
 	// objectColumns are the columns scanRow expects, in order.
 	objectColumns = `o.namespace, o.name, o.uid, o.rv, o.meta, o.data`

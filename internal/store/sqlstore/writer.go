@@ -207,5 +207,5 @@ func (c *stmtCache) close() error {
 func writerQueries(d *dialect) []string {
 	return []string{d.lockRV, d.insertIndex, d.deleteIndex, d.finish, d.createAll, d.updateAll, sqlInsertObject, sqlSelectForUpdate, sqlUpdateObject,
 		sqlDeleteObject, sqlSelectRV, sqlInsertEvent,
-		sqlSavepoint, sqlRollbackSavepont, sqlReleaseSavepoint}
+		sqlSavepoint, sqlRollbackSavepoint, sqlReleaseSavepoint}
 }
