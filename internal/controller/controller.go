@@ -63,6 +63,10 @@ type Source struct {
 	// and other events are ignored).
 	DeletesOnly bool
 	Map         func(store.Event) []Request
+	// OnList, when set, maps objects found by the initial list and by each
+	// resync instead of Map (e.g. to look for work a crash left behind
+	// without reacting to every live change).
+	OnList func(*store.Object) []Request
 }
 
 // Options tune a controller. Zero values select defaults.
@@ -217,10 +221,8 @@ func (c *Controller) listAll(ctx context.Context, s Source) (int64, error) {
 		if rv == 0 {
 			rv = res.ResourceVersion
 		}
-		if !s.DeletesOnly {
-			for _, o := range res.Items {
-				c.enqueue(s, store.Event{Type: store.Added, Object: o})
-			}
+		for _, o := range res.Items {
+			c.enqueueListed(s, o)
 		}
 		if res.Continue == "" {
 			return rv, nil
@@ -255,6 +257,17 @@ func (c *Controller) watch(ctx context.Context, s Source, rv int64) error {
 		case <-ctx.Done():
 			return nil
 		}
+	}
+}
+
+func (c *Controller) enqueueListed(s Source, o *store.Object) {
+	switch {
+	case s.OnList != nil:
+		for _, r := range s.OnList(o) {
+			c.Enqueue(r)
+		}
+	case !s.DeletesOnly:
+		c.enqueue(s, store.Event{Type: store.Added, Object: o})
 	}
 }
 

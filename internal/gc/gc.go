@@ -32,27 +32,27 @@ func Register(m *controller.Manager, reg *registry.Registry, log *slog.Logger) {
 	c := &Collector{reg: reg, log: log}
 	var sources []controller.Source
 	for _, k := range v1alpha1.Kinds() {
-		sources = append(sources, controller.Source{Kind: k.Kind, Map: c.mapEvent})
+		sources = append(sources, controller.Source{Kind: k.Kind, DeletesOnly: true, Map: c.mapEvent, OnList: c.owners})
 	}
 	m.Register("garbage-collector", c, controller.Options{Workers: 2, Resync: 5 * time.Minute}, sources...)
 	n := &Namespaces{reg: reg}
 	m.Register("namespace", n, controller.Options{Workers: 1}, controller.Source{Kind: "Namespace"})
 }
 
-// mapEvent enqueues the UID of a deleted object, and — for listed or changed
-// objects — the UIDs of their owners, so orphans left by a crash are found.
+// mapEvent enqueues the UID of a deleted object.
 func (c *Collector) mapEvent(ev store.Event) []controller.Request {
-	if ev.Type == store.Deleted {
-		return []controller.Request{{Name: ev.Object.UID}}
+	return []controller.Request{{Name: ev.Object.UID}}
+}
+
+// owners enqueues the owners of a listed object, so that dependants whose
+// owner vanished while Kiln was down (or raced with its deletion) are found
+// at start and at every resync.
+func (c *Collector) owners(o *store.Object) []controller.Request {
+	out := make([]controller.Request, 0, len(o.OwnerUIDs))
+	for _, uid := range o.OwnerUIDs {
+		out = append(out, controller.Request{Name: uid})
 	}
-	if ev.Type == store.Added {
-		out := make([]controller.Request, 0, len(ev.Object.OwnerUIDs))
-		for _, uid := range ev.Object.OwnerUIDs {
-			out = append(out, controller.Request{Name: uid})
-		}
-		return out
-	}
-	return nil
+	return out
 }
 
 // Reconcile deletes the dependants of owner UID req.Name if no object with
