@@ -1,0 +1,122 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kilnbuild/kiln/internal/store"
+	"github.com/kilnbuild/kiln/internal/store/sqlstore"
+)
+
+func openStore(t *testing.T) store.Store {
+	t.Helper()
+	st, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "kiln.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+func put(t *testing.T, st store.Store, ns, name string) {
+	t.Helper()
+	if _, err := st.Create(t.Context(), &store.Object{Kind: "Widget", Namespace: ns, Name: name, Data: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// recorder counts reconciles per key and can fail the first n attempts.
+type recorder struct {
+	mu       sync.Mutex
+	calls    map[Request]int
+	failFor  int
+	inFlight map[Request]bool
+	overlap  bool
+}
+
+func (r *recorder) Reconcile(_ context.Context, req Request) (Result, error) {
+	r.mu.Lock()
+	if r.inFlight[req] {
+		r.overlap = true
+	}
+	r.inFlight[req] = true
+	r.calls[req]++
+	n := r.calls[req]
+	r.mu.Unlock()
+	time.Sleep(2 * time.Millisecond)
+	r.mu.Lock()
+	delete(r.inFlight, req)
+	r.mu.Unlock()
+	if n <= r.failFor {
+		return Result{}, errors.New("transient")
+	}
+	return Result{}, nil
+}
+
+func (r *recorder) count(req Request) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls[req]
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func start(t *testing.T, st store.Store, r Reconciler, opts Options) {
+	ctx, cancel := context.WithCancel(context.Background())
+	m := NewManager(st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m.Register("test", r, opts, Source{Kind: "Widget"})
+	done := make(chan struct{})
+	go func() { m.Start(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func TestControllerSeesExistingAndNewObjects(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	put(t, st, "a", "before")
+	r := &recorder{calls: map[Request]int{}, inFlight: map[Request]bool{}}
+	start(t, st, r, Options{Workers: 4})
+	waitUntil(t, "existing object reconciled", func() bool { return r.count(Request{"a", "before"}) >= 1 })
+	put(t, st, "a", "after")
+	waitUntil(t, "new object reconciled", func() bool { return r.count(Request{"a", "after"}) >= 1 })
+	if r.overlap {
+		t.Fatal("one key was reconciled by two workers at once")
+	}
+}
+
+func TestControllerRetriesFailuresWithBackoff(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	r := &recorder{calls: map[Request]int{}, inFlight: map[Request]bool{}, failFor: 3}
+	start(t, st, r, Options{BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+	put(t, st, "a", "flaky")
+	waitUntil(t, "success after 3 failures", func() bool { return r.count(Request{"a", "flaky"}) == 4 })
+	time.Sleep(50 * time.Millisecond)
+	if n := r.count(Request{"a", "flaky"}); n != 4 {
+		t.Fatalf("reconciled %d times, want exactly 4 (3 failures + 1 success)", n)
+	}
+}
+
+func TestControllerResyncRevisitsObjects(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	put(t, st, "a", "x")
+	r := &recorder{calls: map[Request]int{}, inFlight: map[Request]bool{}}
+	start(t, st, r, Options{Resync: 30 * time.Millisecond})
+	waitUntil(t, "periodic resync", func() bool { return r.count(Request{"a", "x"}) >= 3 })
+}

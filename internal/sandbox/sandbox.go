@@ -1,0 +1,66 @@
+// Package sandbox runs build steps in isolation: no network (loopback only)
+// unless a step is a prefetch step, a read-only root filesystem (an OCI
+// image's, or the host's), writable workspace and tmp only, its own PID
+// namespace, and limits on memory, processes, wall time and output.
+//
+// Runner is the one interface every sandbox backend implements (bubblewrap
+// today); sandboxtest holds the conformance suite they all pass.
+package sandbox
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Mount exposes a host directory inside the sandbox.
+type Mount struct {
+	Source   string // host path
+	Target   string // path inside the sandbox
+	Writable bool
+}
+
+// Limits bound one step. Zero values select the backend's defaults.
+type Limits struct {
+	Memory    int64         // bytes
+	Processes int           // max tasks (threads + processes)
+	WallTime  time.Duration // the whole process tree is killed after this
+	Output    int64         // bytes of stdout+stderr kept; the step fails beyond it
+}
+
+// Step is one command to run.
+type Step struct {
+	// RootFS is the root filesystem: an unpacked image directory, or "" for
+	// the host's root (read-only).
+	RootFS string
+	// Command is argv; Command[0] is resolved inside the sandbox.
+	Command []string
+	Env     []string // KEY=VALUE; nothing is inherited from the server
+	WorkDir string   // inside the sandbox
+	// Mounts: typically the workspace (writable) and inputs (read-only).
+	Mounts []Mount
+	// Network allows network access; only prefetch steps set it.
+	Network bool
+	Limits  Limits
+	Stdin   io.Reader
+	// Stdout and Stderr receive the step's output (may be the same writer).
+	Stdout, Stderr io.Writer
+}
+
+// Result is how a step ended.
+type Result struct {
+	ExitCode int
+	// Reason is empty on a normal exit, otherwise why the step was stopped:
+	// "timeout", "cancelled", "output-limit", "memory-limit".
+	Reason   string
+	Duration time.Duration
+}
+
+// Runner runs steps. Run returns an error only when the step could not be
+// run at all; a step that ran and failed returns a Result with a non-zero
+// ExitCode (or a Reason).
+type Runner interface {
+	Run(ctx context.Context, step Step) (Result, error)
+	// Name identifies the backend in provenance ("bubblewrap").
+	Name() string
+}
