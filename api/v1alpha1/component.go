@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -35,6 +36,26 @@ type ComponentSpec struct {
 	// quay.io/team/greet (a tag is allowed, a digest is not). Optional: the
 	// server chooses one in its own registry when empty.
 	ContainerImage string `json:"containerImage,omitempty"`
+	// Build says how and when Kiln builds the component. Optional.
+	Build *ComponentBuild `json:"build,omitempty"`
+}
+
+// ComponentBuild says how and when Kiln builds a component.
+type ComponentBuild struct {
+	// PipelineRef names a pipeline of Kiln's built-in catalog (script, go,
+	// rpm, oci-image). Empty: the repository's .kiln/pipeline.yaml or
+	// .tekton/ files, unless PipelineSpec is set.
+	PipelineRef string `json:"pipelineRef,omitempty"`
+	// PipelineSpec is an inline Tekton-shaped Pipeline (or Task) document.
+	PipelineSpec map[string]any `json:"pipelineSpec,omitempty"`
+	// Params are passed to the pipeline.
+	Params []Param `json:"params,omitempty"`
+	// PollInterval is how often Kiln checks the branch for new commits, e.g.
+	// "60s"; "0s" disables polling (webhooks only). Default 60s.
+	PollInterval *metav1.Duration `json:"pollInterval,omitempty"`
+	// WebhookSecret names a Secret in the namespace whose "webhook-secret"
+	// key verifies forge push events for this component's repository.
+	WebhookSecret string `json:"webhookSecret,omitempty"`
 }
 
 // ComponentSource is where a component's code comes from.
@@ -71,6 +92,16 @@ type ComponentStatus struct {
 	LastPromotedImage string `json:"lastPromotedImage,omitempty"`
 	// LatestArtifact is the digest (sha256:...) of the latest built artifact.
 	LatestArtifact string `json:"latestArtifact,omitempty"`
+	// LatestArtifactRef is the latest artifact as repository@digest.
+	LatestArtifactRef string `json:"latestArtifactRef,omitempty"`
+	// LastBuild is the name of the component's most recent Build.
+	LastBuild string `json:"lastBuild,omitempty"`
+	// BuildCounter is the number of the last Build created for the
+	// component; it only grows.
+	BuildCounter int64 `json:"buildCounter,omitempty"`
+	// LastSeenCommit is the branch head Kiln last saw (by polling or a
+	// webhook), so a restart does not trigger the same commit again.
+	LastSeenCommit string `json:"lastSeenCommit,omitempty"`
 }
 
 // Default fills in defaults.
@@ -89,6 +120,7 @@ func (c *Component) Validate() field.ErrorList {
 	errs := refName(p.Child("application"), c.Spec.Application, "Application")
 	errs = append(errs, dnsSubdomain(p.Child("componentName"), c.Spec.ComponentName)...)
 	errs = append(errs, validateGitSource(p.Child("source", "git"), c.Spec.Source.Git)...)
+	errs = append(errs, validateComponentBuild(p.Child("build"), c.Spec.Build)...)
 	if img := c.Spec.ContainerImage; img != "" {
 		errs = append(errs, validateBuildImage(p.Child("containerImage"), img)...)
 	}
@@ -105,6 +137,33 @@ func validateGitSource(p *field.Path, g *GitSource) field.ErrorList {
 	}
 	errs = append(errs, validateRelPath(p.Child("context"), g.Context)...)
 	return append(errs, validateDockerfileURL(p.Child("dockerfileUrl"), g.DockerfileURL)...)
+}
+
+// BuildCatalog is the built-in pipelines a component may name.
+var BuildCatalog = []string{"script", "go", "rpm", "oci-image"}
+
+func validateComponentBuild(p *field.Path, b *ComponentBuild) field.ErrorList {
+	if b == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	if b.PipelineRef != "" {
+		errs = append(errs, oneOf(p.Child("pipelineRef"), b.PipelineRef, BuildCatalog...)...)
+		if b.PipelineSpec != nil {
+			errs = append(errs, field.Invalid(p.Child("pipelineSpec"), "<object>", "set pipelineRef or pipelineSpec, not both"))
+		}
+	}
+	errs = append(errs, validateParams(p.Child("params"), b.Params)...)
+	if b.PollInterval != nil && b.PollInterval.Duration < 0 {
+		errs = append(errs, field.Invalid(p.Child("pollInterval"), b.PollInterval.Duration.String(), "must not be negative"))
+	}
+	if b.PollInterval != nil && b.PollInterval.Duration > 0 && b.PollInterval.Duration < 5*time.Second {
+		errs = append(errs, field.Invalid(p.Child("pollInterval"), b.PollInterval.Duration.String(), "at least 5s (or 0s to disable polling)"))
+	}
+	if b.WebhookSecret != "" {
+		errs = append(errs, dnsSubdomain(p.Child("webhookSecret"), b.WebhookSecret)...)
+	}
+	return errs
 }
 
 func validateDockerfileURL(p *field.Path, d string) field.ErrorList {

@@ -1,0 +1,235 @@
+package v1alpha1
+
+import (
+	"encoding/json"
+	"strconv"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Build phases.
+const (
+	BuildQueued    = "Queued"
+	BuildRunning   = "Running"
+	BuildSucceeded = "Succeeded"
+	BuildFailed    = "Failed"
+	BuildCancelled = "Cancelled"
+)
+
+// Build reasons: why a build exists.
+const (
+	ReasonNewComponent = "new-component"
+	ReasonSourceChange = "source-change"
+	ReasonManual       = "manual"
+	ReasonRetry        = "retry"
+)
+
+// Label keys Kiln sets on builds.
+const (
+	LabelComponent   = "kiln.dev/component"
+	LabelApplication = "kiln.dev/application"
+)
+
+// Build is one run of a component's pipeline on one commit. Kiln creates
+// builds for new commits (polling, webhooks) and `kiln build` creates them by
+// hand. The spec is a record and cannot change, except to cancel.
+type Build struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              BuildSpec   `json:"spec,omitempty"`
+	Status            BuildStatus `json:"status,omitzero"`
+}
+
+// BuildSpec is what to build and why.
+type BuildSpec struct {
+	// Component is the Component (same namespace) to build. Required; the
+	// build is deleted with its component.
+	Component string `json:"component"`
+	// Revision is a commit, branch or tag; empty means the head of the
+	// component's branch when the build starts.
+	Revision string `json:"revision,omitempty"`
+	// Reason says why the build exists.
+	Reason BuildReason `json:"reason,omitzero"`
+	// Params override the component's pipeline parameters.
+	Params []Param `json:"params,omitempty"`
+	// NoCache runs the pipeline even when an earlier build had exactly the
+	// same inputs.
+	NoCache bool `json:"noCache,omitempty"`
+	// Cancel asks Kiln to stop the build; the only field that may change.
+	Cancel bool `json:"cancel,omitempty"`
+}
+
+// BuildReason records why a build ran.
+type BuildReason struct {
+	// Type is new-component, source-change, manual or retry (more come with
+	// the dependency graph).
+	Type string `json:"type,omitempty"`
+	// Message explains, e.g. "main moved from 1a2b3c to 4d5e6f".
+	Message string `json:"message,omitempty"`
+	// By is who asked: a user for manual builds, or the trigger
+	// ("poll", "webhook:github").
+	By string `json:"by,omitempty"`
+	// PreviousCommit is the commit built before, for source changes.
+	PreviousCommit string `json:"previousCommit,omitempty"`
+}
+
+// BuildStatus is written by Kiln.
+type BuildStatus struct {
+	// ObservedGeneration is the metadata.generation last acted upon.
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Phase is Queued, Running, Succeeded, Failed or Cancelled.
+	Phase string `json:"phase,omitempty"`
+	// BuildNumber counts the component's builds, from 1.
+	BuildNumber int64 `json:"buildNumber,omitempty"`
+	// Commit is the commit built.
+	Commit string `json:"commit,omitempty"`
+	// TreeHash is the git tree hash of the built directory (the component's
+	// context at Commit).
+	TreeHash string `json:"treeHash,omitempty"`
+	// QueuedTime is when the build was queued.
+	QueuedTime *metav1.Time `json:"queuedTime,omitempty"`
+	// StartTime is when it started running.
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// CompletionTime is when it ended.
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// Pipeline says which pipeline ran.
+	Pipeline *BuildPipeline `json:"pipeline,omitempty"`
+	// Steps are the pipeline's steps with their timings and outcomes.
+	Steps []BuildStep `json:"steps,omitempty"`
+	// Artifact is the pushed output.
+	Artifact *BuildArtifact `json:"artifact,omitempty"`
+	// InputsDigest is the build cache key: a digest of the source tree,
+	// pipeline, parameters, images and dependency artifacts.
+	InputsDigest string `json:"inputsDigest,omitempty"`
+	// CachedFrom names the earlier build whose artifact was reused because
+	// the inputs were identical; empty when the pipeline ran.
+	CachedFrom string `json:"cachedFrom,omitempty"`
+	// Attempts counts how many times the build started; a build interrupted
+	// by a crash is retried once.
+	Attempts int `json:"attempts,omitempty"`
+	// Interrupted is set when a server crash interrupted an attempt.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Message explains the outcome, e.g. the failing step.
+	Message string `json:"message,omitempty"`
+	// Conditions describe the build's state.
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// BuildPipeline identifies the pipeline a build ran.
+type BuildPipeline struct {
+	// Source is "repository:.kiln/pipeline.yaml", "inline" or
+	// "catalog:NAME".
+	Source string `json:"source,omitempty"`
+	// Digest is the sha256 of the compiled pipeline.
+	Digest string `json:"digest,omitempty"`
+}
+
+// BuildStep is one step of a build.
+type BuildStep struct {
+	// Task is the pipeline task the step belongs to.
+	Task string `json:"task"`
+	// Name is the step's name.
+	Name string `json:"name"`
+	// Image is the step's image reference, or "host".
+	Image string `json:"image,omitempty"`
+	// ImageDigest is the digest of the image the step ran in.
+	ImageDigest string `json:"imageDigest,omitempty"`
+	// Phase is Running, Succeeded, Failed, Skipped or Cancelled.
+	Phase string `json:"phase,omitempty"`
+	// StartTime is when the step started.
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// CompletionTime is when the step ended.
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// ExitCode is the step's exit status.
+	ExitCode int `json:"exitCode,omitempty"`
+	// Reason says why the sandbox stopped the step (timeout, output-limit,
+	// memory-limit, cancelled), if it did.
+	Reason string `json:"reason,omitempty"`
+}
+
+// BuildArtifact is an artifact pushed to a registry.
+type BuildArtifact struct {
+	// Repository is the OCI repository, e.g. 127.0.0.1:7070/team/greet.
+	Repository string `json:"repository"`
+	// Digest is the manifest digest.
+	Digest string `json:"digest"`
+	// Tags are the tags pushed (commit, build-N).
+	Tags []string `json:"tags,omitempty"`
+	// ArtifactType is the OCI artifact type, or the image media type.
+	ArtifactType string `json:"artifactType,omitempty"`
+}
+
+// Finished reports whether the build reached a final phase.
+func (b *Build) Finished() bool {
+	switch b.Status.Phase {
+	case BuildSucceeded, BuildFailed, BuildCancelled:
+		return true
+	}
+	return false
+}
+
+// Validate checks the spec.
+func (b *Build) Validate() field.ErrorList {
+	p := field.NewPath("spec")
+	errs := refName(p.Child("component"), b.Spec.Component, "Component")
+	errs = append(errs, validateParams(p.Child("params"), b.Spec.Params)...)
+	if t := b.Spec.Reason.Type; t != "" {
+		errs = append(errs, oneOf(p.Child("reason", "type"), t, ReasonNewComponent, ReasonSourceChange, ReasonManual, ReasonRetry)...)
+	}
+	return errs
+}
+
+// ValidateUpdate allows only spec.cancel to change.
+func (b *Build) ValidateUpdate(old Object) field.ErrorList {
+	o := old.(*Build)
+	before, after := o.Spec, b.Spec
+	before.Cancel, after.Cancel = false, false
+	if string(mustJSON(before)) != string(mustJSON(after)) {
+		return field.ErrorList{field.Forbidden(field.NewPath("spec"), "a build is a record: only spec.cancel may change; start a new build instead")}
+	}
+	return nil
+}
+
+func init() {
+	register(&Kind{
+		Group: Group, Version: Version, Kind: "Build",
+		Plural: "builds", Singular: "build", ShortNames: []string{"b"},
+		Namespaced: true, HasStatus: true,
+		New:     func() Object { return &Build{} },
+		Columns: buildColumns,
+		Fields: func(o Object) map[string]string {
+			b := o.(*Build)
+			return map[string]string{"spec.component": b.Spec.Component, "status.phase": b.Status.Phase}
+		},
+		Refs: func(o Object) []Ref {
+			b := o.(*Build)
+			return []Ref{{Kind: "Component", Namespace: b.Namespace, Name: b.Spec.Component,
+				Path: field.NewPath("spec", "component"), Owner: true}}
+		},
+	})
+}
+
+var buildColumns = []Column{
+	{Name: "Component", Type: "string", Value: func(o Object) string { return o.(*Build).Spec.Component }},
+	{Name: "Number", Type: "integer", Value: func(o Object) string {
+		if n := o.(*Build).Status.BuildNumber; n > 0 {
+			return strconv.FormatInt(n, 10)
+		}
+		return ""
+	}},
+	{Name: "Phase", Type: "string", Value: func(o Object) string { return o.(*Build).Status.Phase }},
+	{Name: "Commit", Type: "string", Value: func(o Object) string { return shortCommit(o.(*Build).Status.Commit) }},
+	{Name: "Reason", Type: "string", Value: func(o Object) string { return o.(*Build).Spec.Reason.Type }},
+	{Name: "Artifact", Type: "string", Priority: 1, Value: func(o Object) string {
+		if a := o.(*Build).Status.Artifact; a != nil {
+			return a.Digest
+		}
+		return ""
+	}},
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
