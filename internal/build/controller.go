@@ -1,0 +1,190 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kilnbuild/kiln/api/v1alpha1"
+	"github.com/kilnbuild/kiln/internal/controller"
+	"github.com/kilnbuild/kiln/internal/registry"
+)
+
+// Controllers schedule and run builds.
+type Controllers struct {
+	reg     *registry.Registry
+	exec    Executor
+	logDir  string
+	log     *slog.Logger
+	now     func() time.Time
+	mu      sync.Mutex
+	running map[controller.Request]context.CancelFunc
+}
+
+// Options tune the build controllers.
+type Options struct {
+	// Workers is how many builds run at once.
+	Workers int
+	// LogDir holds one log file per build.
+	LogDir string
+	Now    func() time.Time
+}
+
+// Register adds the build scheduler and executor to m.
+func Register(m *controller.Manager, reg *registry.Registry, exec Executor, opts Options, log *slog.Logger) *Controllers {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 2
+	}
+	c := &Controllers{reg: reg, exec: exec, logDir: opts.LogDir, log: log, now: opts.Now,
+		running: map[controller.Request]context.CancelFunc{}}
+	src := controller.Source{Kind: "Build"}
+	m.Register("build-scheduler", controller.ReconcileFunc(c.schedule), controller.Options{Workers: 1}, src)
+	m.Register("build-executor", controller.ReconcileFunc(c.execute), controller.Options{Workers: opts.Workers}, src)
+	return c
+}
+
+var buildKind, componentKind = mustKind("Build"), mustKind("Component")
+
+func mustKind(name string) *v1alpha1.Kind {
+	k, ok := v1alpha1.Lookup(name)
+	if !ok {
+		panic("kind not registered: " + name)
+	}
+	return k
+}
+
+func (c *Controllers) getBuild(ctx context.Context, req controller.Request) (*v1alpha1.Build, error) {
+	obj, err := c.reg.Get(ctx, buildKind, req.Namespace, req.Name, registry.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*v1alpha1.Build), nil
+}
+
+// schedule numbers new builds, cancels, and re-queues builds a crash
+// interrupted. It never blocks on a running build.
+func (c *Controllers) schedule(ctx context.Context, req controller.Request) (controller.Result, error) {
+	b, err := c.getBuild(ctx, req)
+	if apierrors.IsNotFound(err) || (err == nil && b.Finished()) {
+		return controller.Result{}, nil
+	}
+	if err != nil {
+		return controller.Result{}, err
+	}
+	switch {
+	case b.Spec.Cancel:
+		return controller.Result{}, c.cancel(ctx, req, b)
+	case b.Status.Phase == "":
+		return controller.Result{}, c.number(ctx, b)
+	case b.Status.Phase == v1alpha1.BuildRunning && !c.isRunning(req):
+		return controller.Result{}, c.recover(ctx, b)
+	}
+	return controller.Result{}, nil
+}
+
+// number takes the component's next build number and queues the build.
+func (c *Controllers) number(ctx context.Context, b *v1alpha1.Build) error {
+	n, err := c.nextNumber(ctx, b.Namespace, b.Spec.Component, b.Name)
+	if err != nil {
+		return err
+	}
+	now := metav1.NewTime(c.now())
+	b.Status.Phase, b.Status.BuildNumber, b.Status.QueuedTime = v1alpha1.BuildQueued, n, &now
+	b.Status.ObservedGeneration = b.Generation
+	return c.writeStatus(ctx, b)
+}
+
+// nextNumber increments the component's build counter.
+func (c *Controllers) nextNumber(ctx context.Context, ns, component, build string) (int64, error) {
+	var n int64
+	err := c.updateComponent(ctx, ns, component, func(comp *v1alpha1.Component) {
+		comp.Status.BuildCounter++
+		comp.Status.LastBuild = build
+		n = comp.Status.BuildCounter
+	})
+	return n, err
+}
+
+// updateComponent applies fn to the component's status, retrying on
+// conflicts.
+func (c *Controllers) updateComponent(ctx context.Context, ns, name string, fn func(*v1alpha1.Component)) error {
+	for attempt := 0; ; attempt++ {
+		obj, err := c.reg.Get(ctx, componentKind, ns, name, registry.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("reading component %s/%s: %w", ns, name, err)
+		}
+		comp := obj.(*v1alpha1.Component)
+		fn(comp)
+		_, err = c.reg.Update(ctx, componentKind, comp, registry.UpdateOptions{Subresource: "status"})
+		if !apierrors.IsConflict(err) || attempt >= 10 {
+			return err
+		}
+	}
+}
+
+func (c *Controllers) writeStatus(ctx context.Context, b *v1alpha1.Build) error {
+	_, err := c.reg.Update(ctx, buildKind, b, registry.UpdateOptions{Subresource: "status"})
+	return err
+}
+
+func (c *Controllers) cancel(ctx context.Context, req controller.Request, b *v1alpha1.Build) error {
+	c.mu.Lock()
+	stop := c.running[req]
+	c.mu.Unlock()
+	if stop != nil {
+		stop() // the executor writes the final status
+		return nil
+	}
+	if b.Status.Phase == v1alpha1.BuildRunning {
+		return nil // running elsewhere; it will see the cancel
+	}
+	return c.finish(ctx, b, v1alpha1.BuildCancelled, "cancelled before it started")
+}
+
+// recover handles a build left Running by a crash: it is retried once.
+func (c *Controllers) recover(ctx context.Context, b *v1alpha1.Build) error {
+	b.Status.Interrupted = true
+	if b.Status.Attempts >= 2 {
+		return c.finish(ctx, b, v1alpha1.BuildFailed, "interrupted twice by a server restart; not retried again")
+	}
+	b.Status.Phase = v1alpha1.BuildQueued
+	b.Status.Message = "interrupted by a server restart; retrying once"
+	c.log.Warn("re-queueing a build interrupted by a restart", "build", b.Namespace+"/"+b.Name, "attempt", b.Status.Attempts)
+	return c.writeStatus(ctx, b)
+}
+
+func (c *Controllers) finish(ctx context.Context, b *v1alpha1.Build, phase, msg string) error {
+	now := metav1.NewTime(c.now())
+	b.Status.Phase, b.Status.Message, b.Status.CompletionTime = phase, msg, &now
+	return c.writeStatus(ctx, b)
+}
+
+func (c *Controllers) isRunning(req controller.Request) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.running[req]
+	return ok
+}
+
+// LogPath is where a build's log is kept.
+func LogPath(logDir, ns, name string) string {
+	return filepath.Join(logDir, ns, name+".log")
+}
+
+func (c *Controllers) openLog(b *v1alpha1.Build) (*os.File, error) {
+	p := LogPath(c.logDir, b.Namespace, b.Name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return nil, fmt.Errorf("creating log directory: %w", err)
+	}
+	return os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+}

@@ -1,0 +1,168 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kilnbuild/kiln/api/v1alpha1"
+	"github.com/kilnbuild/kiln/internal/controller"
+	"github.com/kilnbuild/kiln/internal/registry"
+)
+
+// execute claims a queued build and runs it to the end. Each executor
+// worker runs one build at a time, so Workers bounds concurrency.
+func (c *Controllers) execute(ctx context.Context, req controller.Request) (controller.Result, error) {
+	b, err := c.getBuild(ctx, req)
+	if apierrors.IsNotFound(err) {
+		return controller.Result{}, nil
+	}
+	if err != nil || b.Status.Phase != v1alpha1.BuildQueued || b.Spec.Cancel {
+		return controller.Result{}, err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	if !c.claim(ctx, req, b, stop) {
+		return controller.Result{}, nil
+	}
+	defer c.release(req)
+	return controller.Result{}, c.run(runCtx, ctx, b)
+}
+
+// claim moves the build to Running; false if another writer got there first.
+func (c *Controllers) claim(ctx context.Context, req controller.Request, b *v1alpha1.Build, stop context.CancelFunc) bool {
+	c.mu.Lock()
+	c.running[req] = stop
+	c.mu.Unlock()
+	now := metav1.NewTime(c.now())
+	b.Status.Phase, b.Status.StartTime, b.Status.CompletionTime = v1alpha1.BuildRunning, &now, nil
+	b.Status.Attempts++
+	b.Status.Steps = nil
+	if err := c.writeStatus(ctx, b); err != nil {
+		c.release(req)
+		return false
+	}
+	return true
+}
+
+func (c *Controllers) release(req controller.Request) {
+	c.mu.Lock()
+	delete(c.running, req)
+	c.mu.Unlock()
+}
+
+// run executes the attempt and records its outcome. ctx is the attempt's
+// (cancelled by spec.cancel); base outlives it for the final writes.
+func (c *Controllers) run(ctx, base context.Context, b *v1alpha1.Build) error {
+	comp, err := c.reg.Get(base, componentKind, b.Namespace, b.Spec.Component, registry.GetOptions{})
+	if err != nil {
+		return c.finish(base, b, v1alpha1.BuildFailed, "component: "+err.Error())
+	}
+	logf, err := c.openLog(b)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	fmt.Fprintf(logf, "==> build %s/%s #%d (attempt %d) of component %s\n", b.Namespace, b.Name, b.Status.BuildNumber, b.Status.Attempts, b.Spec.Component)
+	progress := c.progressWriter(base, b)
+	out, err := c.exec.Execute(ctx, Job{Build: b, Component: comp.(*v1alpha1.Component), Log: logf,
+		Progress: progress, Cached: c.cached(b)})
+	return c.record(ctx, base, b, out, err, logf)
+}
+
+// progressWriter returns a Progress callback that writes step status at most
+// every 300 ms, and always for the last call before the outcome.
+func (c *Controllers) progressWriter(ctx context.Context, b *v1alpha1.Build) func([]v1alpha1.BuildStep) {
+	var mu sync.Mutex
+	var last time.Time
+	return func(steps []v1alpha1.BuildStep) {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(last) < 300*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		cur, err := c.getBuild(ctx, controller.Request{Namespace: b.Namespace, Name: b.Name})
+		if err != nil || cur.Status.Phase != v1alpha1.BuildRunning {
+			return
+		}
+		cur.Status.Steps = steps
+		_ = c.writeStatus(ctx, cur)
+	}
+}
+
+// record writes the final status of the build and, on success, the
+// component's.
+func (c *Controllers) record(ctx, base context.Context, b *v1alpha1.Build, out Outcome, err error, log interface{ Write([]byte) (int, error) }) error {
+	cur, gerr := c.getBuild(base, controller.Request{Namespace: b.Namespace, Name: b.Name})
+	if gerr != nil {
+		return gerr
+	}
+	applyOutcome(cur, out)
+	phase, msg := outcomePhase(ctx, out, err)
+	fmt.Fprintf(log, "==> %s: %s\n", phase, msg)
+	if err := c.finish(base, cur, phase, msg); err != nil {
+		return err
+	}
+	if phase != v1alpha1.BuildSucceeded {
+		return nil
+	}
+	return c.updateComponent(base, b.Namespace, b.Spec.Component, func(comp *v1alpha1.Component) {
+		comp.Status.LastBuiltCommit = out.Commit
+		if out.Artifact != nil {
+			comp.Status.LatestArtifact = out.Artifact.Digest
+			comp.Status.LatestArtifactRef = out.Artifact.Repository + "@" + out.Artifact.Digest
+		}
+	})
+}
+
+func applyOutcome(b *v1alpha1.Build, out Outcome) {
+	b.Status.Commit, b.Status.TreeHash = out.Commit, out.TreeHash
+	b.Status.Pipeline, b.Status.Steps = out.Pipeline, out.Steps
+	b.Status.InputsDigest, b.Status.Artifact, b.Status.CachedFrom = out.InputsDigest, out.Artifact, out.CachedFrom
+}
+
+func outcomePhase(ctx context.Context, out Outcome, err error) (string, string) {
+	switch {
+	case ctx.Err() != nil:
+		return v1alpha1.BuildCancelled, "cancelled"
+	case err != nil:
+		return v1alpha1.BuildFailed, err.Error()
+	case out.Failed:
+		return v1alpha1.BuildFailed, out.Message
+	case out.CachedFrom != "":
+		return v1alpha1.BuildSucceeded, "inputs identical to build " + out.CachedFrom + ": reused its artifact"
+	}
+	return v1alpha1.BuildSucceeded, out.Message
+}
+
+// cached returns the lookup for earlier successful builds of the same
+// component with identical inputs, newest first.
+func (c *Controllers) cached(b *v1alpha1.Build) func(context.Context, string) (*v1alpha1.Build, bool) {
+	return func(ctx context.Context, digest string) (*v1alpha1.Build, bool) {
+		if b.Spec.NoCache || digest == "" {
+			return nil, false
+		}
+		res, err := c.reg.List(ctx, buildKind, registry.ListOptions{Namespace: b.Namespace,
+			FieldSelector: "spec.component=" + b.Spec.Component + ",status.phase=" + v1alpha1.BuildSucceeded})
+		if err != nil {
+			return nil, false
+		}
+		var hits []*v1alpha1.Build
+		for _, o := range res.Items {
+			if ob := o.(*v1alpha1.Build); ob.Status.InputsDigest == digest && ob.Status.Artifact != nil && ob.Name != b.Name {
+				hits = append(hits, ob)
+			}
+		}
+		sort.Slice(hits, func(i, j int) bool { return hits[i].Status.BuildNumber > hits[j].Status.BuildNumber })
+		if len(hits) == 0 {
+			return nil, false
+		}
+		return hits[0], true
+	}
+}
