@@ -41,6 +41,14 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ri.Verb = verbFor(r, ri)
+	if ri.Subresource == "log" && ri.Verb == auth.VerbGet {
+		if _, err := s.authorize(r.Context(), ri); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.serveLog(w, r, ri)
+		return
+	}
 	if ri.Subresource != "" && ri.Subresource != "status" {
 		s.writeError(w, r, notFound(fmt.Sprintf("%s has no subresource %q", ri.Kind.Plural, ri.Subresource)))
 		return

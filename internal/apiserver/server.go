@@ -25,6 +25,7 @@ type Server struct {
 	version string
 	mux     *http.ServeMux
 	extra   []route
+	logPath func(ns, name string) string
 }
 
 type route struct {
@@ -40,11 +41,14 @@ type Config struct {
 	Authorizer    *auth.Authorizer
 	Log           *slog.Logger
 	Version       string
+	// BuildLogPath locates a build's log file (the log subresource).
+	BuildLogPath func(ns, name string) string
 }
 
 // New returns a Server.
 func New(cfg Config) *Server {
-	return &Server{reg: cfg.Registry, authn: cfg.Authenticator, authz: cfg.Authorizer, log: cfg.Log, version: cfg.Version}
+	return &Server{reg: cfg.Registry, authn: cfg.Authenticator, authz: cfg.Authorizer, log: cfg.Log, version: cfg.Version,
+		logPath: cfg.BuildLogPath}
 }
 
 // Handle mounts an extra handler (e.g. the OCI registry or webhooks). Public

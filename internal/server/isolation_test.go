@@ -93,7 +93,8 @@ func TestTenantIsolation(t *testing.T) {
 		coll := r.prefix + "/namespaces/team-b/" + r.plural
 		reqs := [][2]string{{"GET", coll}, {"GET", coll + "?watch=true"}, {"POST", coll},
 			{"GET", coll + "/x"}, {"PUT", coll + "/x"}, {"PATCH", coll + "/x"}, {"DELETE", coll + "/x"},
-			{"GET", coll + "/greet"}, {"GET", coll + "/creds"}, {"DELETE", coll + "/greet"}}
+			{"GET", coll + "/greet"}, {"GET", coll + "/creds"}, {"DELETE", coll + "/greet"},
+			{"GET", coll + "/x/log"}, {"GET", coll + "/x/log?follow=true"}}
 		if r.status {
 			reqs = append(reqs, [2]string{"GET", coll + "/x/status"}, [2]string{"PUT", coll + "/x/status"}, [2]string{"PATCH", coll + "/x/status"})
 		}

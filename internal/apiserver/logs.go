@@ -1,0 +1,109 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/kilnbuild/kiln/api/v1alpha1"
+	"github.com/kilnbuild/kiln/internal/registry"
+)
+
+// serveLog streams a build's log: GET …/builds/NAME/log[?follow=true].
+// With follow it keeps streaming until the build finishes.
+func (s *Server) serveLog(w http.ResponseWriter, r *http.Request, ri requestInfo) {
+	if s.logPath == nil || ri.Kind.Kind != "Build" {
+		s.writeError(w, r, notFound(ri.Kind.Plural+" have no log"))
+		return
+	}
+	if _, err := s.reg.Get(r.Context(), ri.Kind, ri.Namespace, ri.Name, registry.GetOptions{}); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	follow := r.URL.Query().Get("follow") == "true"
+	f, err := s.waitForLog(r.Context(), ri, follow)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	s.copyLog(r.Context(), w, f, ri, follow)
+}
+
+// waitForLog opens the log, waiting (when following) for a queued build to
+// start writing it.
+func (s *Server) waitForLog(ctx context.Context, ri requestInfo, follow bool) (*os.File, error) {
+	for {
+		f, err := os.Open(s.logPath(ri.Namespace, ri.Name))
+		if err == nil || !errors.Is(err, os.ErrNotExist) {
+			return f, err
+		}
+		if !follow || s.buildFinished(ctx, ri) {
+			return nil, notFound("build " + ri.Name + " has no log yet: it has not started")
+		}
+		if !sleepCtx(ctx, 200*time.Millisecond) {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (s *Server) copyLog(ctx context.Context, w http.ResponseWriter, f *os.File, ri requestInfo, follow bool) {
+	flusher, _ := w.(http.Flusher)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := f.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+			continue
+		}
+		if err != nil && err != io.EOF {
+			return
+		}
+		if !follow || s.buildFinished(ctx, ri) && drained(f) {
+			return
+		}
+		if !sleepCtx(ctx, 150*time.Millisecond) {
+			return
+		}
+	}
+}
+
+// drained reports whether nothing more can be read right now.
+func drained(f *os.File) bool {
+	st, err := f.Stat()
+	if err != nil {
+		return true
+	}
+	pos, err := f.Seek(0, io.SeekCurrent)
+	return err != nil || pos >= st.Size()
+}
+
+func (s *Server) buildFinished(ctx context.Context, ri requestInfo) bool {
+	obj, err := s.reg.Get(ctx, ri.Kind, ri.Namespace, ri.Name, registry.GetOptions{})
+	if err != nil {
+		return true
+	}
+	b, ok := obj.(*v1alpha1.Build)
+	return !ok || b.Finished()
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
