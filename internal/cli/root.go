@@ -71,6 +71,7 @@ func NewRootCommand() *cobra.Command {
 		newApplyCommand(g), newGetCommand(g), newDescribeCommand(g), newDeleteCommand(g),
 		newCreateCommand(g), newAPIResourcesCommand(g), newTokenCommand(g), newKubeconfigCommand(g),
 		newWhoamiCommand(g), newConfigCommand(g), newVersionCommand(g),
+		newBuildCommand(g), newLogsCommand(g), newCancelCommand(g),
 	)
 	return root
 }

@@ -1,0 +1,200 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kilnbuild/kiln/internal/client"
+)
+
+func newBuildCommand(g *globals) *cobra.Command {
+	var (
+		revision string
+		noCache  bool
+		wait     bool
+		follow   bool
+		params   []string
+	)
+	cmd := &cobra.Command{
+		Use:   "build COMPONENT [--revision REF] [--wait | -f]",
+		Short: "Start a build of a component by hand",
+		Long: "Start a build of a component: the head of its branch, or --revision (a commit,\n" +
+			"branch or tag). The build is recorded as manual, by you. With --wait the command\n" +
+			"waits for the build to finish and exits non-zero if it failed; -f streams its log.",
+		Example: "  kiln build libgreet -n team-greet\n  kiln build libgreet --revision v1.2.0 -f\n  kiln build libgreet --no-cache --wait",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client(cmd)
+			if err != nil {
+				return err
+			}
+			res, err := c.ResolveResource(cmd.Context(), "builds")
+			if err != nil {
+				return err
+			}
+			b, err := c.Create(cmd.Context(), res, g.ns(), buildObject(args[0], revision, noCache, params, whoami(cmd.Context(), c)))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s created\n", res.KindName(b.Name()))
+			switch {
+			case follow:
+				return followBuild(cmd, c, res, g.ns(), b.Name())
+			case wait:
+				return waitBuild(cmd, c, res, g.ns(), b.Name())
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&revision, "revision", "", "commit, branch or tag (default: the component's branch head)")
+	f.BoolVar(&noCache, "no-cache", false, "run even if an earlier build had identical inputs")
+	f.BoolVar(&wait, "wait", false, "wait for the build to finish")
+	f.BoolVarP(&follow, "follow", "f", false, "stream the build's log until it finishes")
+	f.StringArrayVarP(&params, "param", "p", nil, "pipeline parameter NAME=VALUE (repeatable)")
+	return cmd
+}
+
+func buildObject(component, revision string, noCache bool, params []string, by string) client.Object {
+	spec := map[string]any{"component": component, "reason": map[string]any{"type": "manual", "by": by}}
+	if revision != "" {
+		spec["revision"] = revision
+	}
+	if noCache {
+		spec["noCache"] = true
+	}
+	var ps []any
+	for _, p := range params {
+		name, value, _ := cutEq(p)
+		ps = append(ps, map[string]any{"name": name, "value": value})
+	}
+	if len(ps) > 0 {
+		spec["params"] = ps
+	}
+	return client.Object{"apiVersion": "kiln.dev/v1alpha1", "kind": "Build",
+		"metadata": map[string]any{"generateName": component + "-"}, "spec": spec}
+}
+
+func cutEq(s string) (string, string, bool) {
+	for i := range s {
+		if s[i] == '=' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+// whoami names the caller for the build's reason; best effort.
+func whoami(ctx context.Context, c *client.Client) string {
+	data, err := c.Do(ctx, "GET", "/apis/kiln.dev/v1alpha1/whoami", nil, nil)
+	if err != nil {
+		return ""
+	}
+	var w struct {
+		User string `json:"user"`
+	}
+	_ = json.Unmarshal(data, &w)
+	return w.User
+}
+
+// waitBuild polls the build until it finishes, with a spinner on a TTY.
+func waitBuild(cmd *cobra.Command, c *client.Client, res client.Resource, ns, name string) error {
+	var once sync.Once
+	spin := startSpinner(cmd.ErrOrStderr(), "waiting for build "+name)
+	stop := func() { once.Do(spin) }
+	defer stop()
+	for {
+		b, err := c.Get(cmd.Context(), res, ns, name)
+		if err != nil {
+			return err
+		}
+		switch phase := b.String("status", "phase"); phase {
+		case "Succeeded":
+			stop()
+			fmt.Fprintf(cmd.OutOrStdout(), "build %s succeeded: %s\n", name, b.String("status", "artifact", "digest"))
+			return nil
+		case "Failed", "Cancelled":
+			stop()
+			return fmt.Errorf("build %s %s: %s (see `kiln logs %s -n %s`)", name, phase, b.String("status", "message"), name, ns)
+		}
+		select {
+		case <-cmd.Context().Done():
+			return cmd.Context().Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+func followBuild(cmd *cobra.Command, c *client.Client, res client.Resource, ns, name string) error {
+	if err := streamLog(cmd.Context(), c, res, ns, name, true, cmd.OutOrStdout()); err != nil {
+		return err
+	}
+	return waitBuild(cmd, c, res, ns, name)
+}
+
+func streamLog(ctx context.Context, c *client.Client, res client.Resource, ns, name string, follow bool, w io.Writer) error {
+	path := res.Path(ns, name, "log")
+	if follow {
+		path += "?follow=true"
+	}
+	body, err := c.Stream(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	_, err = io.Copy(w, body)
+	return err
+}
+
+func newLogsCommand(g *globals) *cobra.Command {
+	var follow bool
+	cmd := &cobra.Command{
+		Use:     "logs BUILD [-f]",
+		Short:   "Print a build's log; -f follows it until the build ends",
+		Example: "  kiln logs libgreet-x7k2p -n team-greet\n  kiln logs libgreet-x7k2p -f",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client(cmd)
+			if err != nil {
+				return err
+			}
+			res, err := c.ResolveResource(cmd.Context(), "builds")
+			if err != nil {
+				return err
+			}
+			return streamLog(cmd.Context(), c, res, g.ns(), args[0], follow, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "stream new output until the build finishes")
+	return cmd
+}
+
+func newCancelCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:     "cancel BUILD",
+		Short:   "Cancel a queued or running build",
+		Example: "  kiln cancel libgreet-x7k2p -n team-greet",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client(cmd)
+			if err != nil {
+				return err
+			}
+			res, err := c.ResolveResource(cmd.Context(), "builds")
+			if err != nil {
+				return err
+			}
+			if _, err := c.Patch(cmd.Context(), res, g.ns(), args[0], "application/merge-patch+json", []byte(`{"spec":{"cancel":true}}`)); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s cancel requested\n", res.KindName(args[0]))
+			return nil
+		},
+	}
+}
