@@ -94,6 +94,9 @@ func (c *Controllers) schedule(ctx context.Context, req controller.Request) (con
 
 // number takes the component's next build number and queues the build.
 func (c *Controllers) number(ctx context.Context, b *v1alpha1.Build) error {
+	if err := c.label(ctx, b); err != nil {
+		return err
+	}
 	n, err := c.nextNumber(ctx, b.Namespace, b.Spec.Component, b.Name)
 	if err != nil {
 		return err
@@ -102,6 +105,28 @@ func (c *Controllers) number(ctx context.Context, b *v1alpha1.Build) error {
 	b.Status.Phase, b.Status.BuildNumber, b.Status.QueuedTime = v1alpha1.BuildQueued, n, &now
 	b.Status.ObservedGeneration = b.Generation
 	return c.writeStatus(ctx, b)
+}
+
+// label makes every build selectable by component and application.
+func (c *Controllers) label(ctx context.Context, b *v1alpha1.Build) error {
+	if b.Labels[v1alpha1.LabelComponent] == b.Spec.Component && b.Labels[v1alpha1.LabelApplication] != "" {
+		return nil
+	}
+	comp, err := c.reg.Get(ctx, componentKind, b.Namespace, b.Spec.Component, registry.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if b.Labels == nil {
+		b.Labels = map[string]string{}
+	}
+	b.Labels[v1alpha1.LabelComponent] = b.Spec.Component
+	b.Labels[v1alpha1.LabelApplication] = comp.(*v1alpha1.Component).Spec.Application
+	out, err := c.reg.Update(ctx, buildKind, b, registry.UpdateOptions{})
+	if err != nil {
+		return err
+	}
+	*b = *out.(*v1alpha1.Build)
+	return nil
 }
 
 // nextNumber increments the component's build counter.
