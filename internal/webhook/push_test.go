@@ -1,0 +1,76 @@
+package webhook
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// TestParsePushGolden parses each forge's fixture and compares the result
+// with testdata/<fixture>.golden (go test -update rewrites them).
+func TestParsePushGolden(t *testing.T) {
+	t.Parallel()
+	for name, forge := range map[string]string{
+		"github-push": "github", "github-tag": "github", "github-delete": "github",
+		"gitlab-push": "gitlab", "gitlab-tag": "gitlab",
+		"forgejo-push": "forgejo", "gitea-push": "gitea",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ev, err := ParsePush(forge, fixture(t, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := json.MarshalIndent(ev, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			golden := filepath.Join("testdata", name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("ParsePush(%s) =\n%s\nwant (%s)\n%s", name, got, golden, want)
+			}
+		})
+	}
+}
+
+func TestParsePushRejects(t *testing.T) {
+	t.Parallel()
+	repo := `"repository": {"clone_url": "https://github.com/a/b.git"}`
+	for body, msg := range map[string]string{
+		`{"ref": "refs/heads/main", "after": "` + strings.Repeat("a", 40) + `"`:                     "malformed JSON",
+		`{"after": "` + strings.Repeat("a", 40) + `", ` + repo + `}`:                                "push event without ref",
+		`{"ref": "refs/heads/main", "after": "` + strings.Repeat("a", 40) + `"}`:                    "push event without repository",
+		`{"ref": "refs/heads/main", "after": "HEAD", ` + repo + `}`:                                 `after "HEAD" is not a commit hash`,
+		`{"ref": "refs/heads/main", "after": ` + `"` + strings.Repeat("A", 40) + `", ` + repo + `}`: "is not a commit hash",
+	} {
+		_, err := ParsePush("github", []byte(body))
+		if err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("ParsePush(%s) error = %v; want %q", body, err, msg)
+		}
+	}
+}
+
+func fixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
