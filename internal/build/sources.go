@@ -1,0 +1,185 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/kilnbuild/kiln/api/v1alpha1"
+	"github.com/kilnbuild/kiln/internal/controller"
+	"github.com/kilnbuild/kiln/internal/git"
+	"github.com/kilnbuild/kiln/internal/registry"
+	"github.com/kilnbuild/kiln/internal/webhook"
+)
+
+// DefaultPollInterval applies to components that do not set
+// spec.build.pollInterval.
+const DefaultPollInterval = 60 * time.Second
+
+// Sources connects git to builds: the poller, the webhook handler and the
+// first build of new components.
+type Sources struct {
+	reg     *registry.Registry
+	trigger *Trigger
+	cache   *git.Cache
+	log     *slog.Logger
+	// AllowFile permits file:// repositories (local mode only: a tenant
+	// could otherwise read repositories on the server's disk).
+	AllowFile bool
+}
+
+// NewSources returns the triggers over cache.
+func NewSources(reg *registry.Registry, cache *git.Cache, allowFile bool, log *slog.Logger) *Sources {
+	return &Sources{reg: reg, trigger: NewTrigger(reg), cache: cache, log: log, AllowFile: allowFile}
+}
+
+// CheckURL rejects repositories this server may not read.
+func (s *Sources) CheckURL(url string) error {
+	if strings.HasPrefix(url, "file://") && !s.AllowFile {
+		return fmt.Errorf("file:// repositories are disabled on this server: push the code to a git server, or start Kiln with --allow-file-sources (single-user machines only)")
+	}
+	return nil
+}
+
+// Poller returns the git poller over all components.
+func (s *Sources) Poller(home string) *git.Poller {
+	return &git.Poller{Home: home, Watches: s.watches, OnNewCommit: s.onPolledCommit, Log: s.log}
+}
+
+func (s *Sources) eachComponent(ctx context.Context, fn func(*v1alpha1.Component)) error {
+	opts := registry.ListOptions{Limit: 1000}
+	for {
+		res, err := s.reg.List(ctx, componentKind, opts)
+		if err != nil {
+			return err
+		}
+		for _, o := range res.Items {
+			fn(o.(*v1alpha1.Component))
+		}
+		if opts.Continue = res.Continue; opts.Continue == "" {
+			return nil
+		}
+	}
+}
+
+func (s *Sources) watches(ctx context.Context) ([]git.Watch, error) {
+	var out []git.Watch
+	err := s.eachComponent(ctx, func(c *v1alpha1.Component) {
+		g := c.Spec.Source.Git
+		interval := DefaultPollInterval
+		if c.Spec.Build != nil && c.Spec.Build.PollInterval != nil {
+			interval = c.Spec.Build.PollInterval.Duration
+		}
+		if g == nil || interval <= 0 || s.CheckURL(g.URL) != nil || c.DeletionTimestamp != nil {
+			return
+		}
+		out = append(out, git.Watch{Key: c.Namespace + "/" + c.Name, URL: g.URL, Branch: g.Revision,
+			Interval: interval, LastSeen: c.Status.LastSeenCommit})
+	})
+	return out, err
+}
+
+func (s *Sources) onPolledCommit(ctx context.Context, key, commit string) error {
+	ns, name, _ := strings.Cut(key, "/")
+	return s.trigger.OnCommit(ctx, ns, name, commit, "poll")
+}
+
+// Webhooks returns the forge webhook handler, to mount at /hooks/.
+func (s *Sources) Webhooks() *webhook.Handler {
+	return &webhook.Handler{Secrets: s.webhookSecrets, OnPush: s.onPush, Log: s.log}
+}
+
+// webhookSecrets returns the secrets of every component of the repository.
+func (s *Sources) webhookSecrets(ctx context.Context, repo string) ([]webhook.Secret, error) {
+	var comps []*v1alpha1.Component
+	err := s.eachComponent(ctx, func(c *v1alpha1.Component) {
+		if g := c.Spec.Source.Git; g != nil && webhook.NormalizeURL(g.URL) == repo && c.Spec.Build != nil && c.Spec.Build.WebhookSecret != "" {
+			comps = append(comps, c)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []webhook.Secret
+	for _, c := range comps {
+		v, err := s.secretValue(ctx, c.Namespace, c.Spec.Build.WebhookSecret, "webhook-secret")
+		if err != nil {
+			s.log.Warn("webhook secret unusable", "component", c.Namespace+"/"+c.Name, "err", err)
+			continue
+		}
+		out = append(out, webhook.Secret{Key: c.Namespace + "/" + c.Name, Value: v})
+	}
+	return out, nil
+}
+
+func (s *Sources) secretValue(ctx context.Context, ns, name, key string) ([]byte, error) {
+	k, _ := v1alpha1.Lookup("Secret")
+	obj, err := s.reg.Get(ctx, k, ns, name, registry.GetOptions{Reveal: true})
+	if err != nil {
+		return nil, err
+	}
+	v, ok := obj.(*v1alpha1.Secret).Data[key]
+	if !ok || len(v) == 0 {
+		return nil, fmt.Errorf("secret %s/%s has no %q key", ns, name, key)
+	}
+	return v, nil
+}
+
+// onPush acts on a verified push: only the components whose secret
+// verified it, and only when their branch moved. The push is a hint: the
+// branch head is fetched rather than taken from the payload.
+func (s *Sources) onPush(ctx context.Context, ev webhook.PushEvent) error {
+	for _, key := range ev.VerifiedBy {
+		ns, name, _ := strings.Cut(key, "/")
+		obj, err := s.reg.Get(ctx, componentKind, ns, name, registry.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		g := obj.(*v1alpha1.Component).Spec.Source.Git
+		if ev.Deleted || g == nil || ev.Branch != g.Revision {
+			continue
+		}
+		commit, err := s.cache.Fetch(ctx, g.URL, g.Revision)
+		if err != nil {
+			return fmt.Errorf("fetching %s after a push: %w", git.Redact(g.URL), err)
+		}
+		if err := s.trigger.OnCommit(ctx, ns, name, commit, "webhook:"+ev.Forge); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RegisterFirstBuilds adds a controller that builds new components at once
+// instead of waiting for the first poll.
+func (s *Sources) RegisterFirstBuilds(m *controller.Manager) {
+	m.Register("component-first-build", controller.ReconcileFunc(s.firstBuild), controller.Options{Workers: 2},
+		controller.Source{Kind: "Component"})
+}
+
+func (s *Sources) firstBuild(ctx context.Context, req controller.Request) (controller.Result, error) {
+	obj, err := s.reg.Get(ctx, componentKind, req.Namespace, req.Name, registry.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return controller.Result{}, nil
+	}
+	if err != nil {
+		return controller.Result{}, err
+	}
+	c := obj.(*v1alpha1.Component)
+	g := c.Spec.Source.Git
+	if c.Status.LastSeenCommit != "" || c.Status.BuildCounter > 0 || g == nil || c.DeletionTimestamp != nil || s.CheckURL(g.URL) != nil {
+		return controller.Result{}, nil
+	}
+	commit, err := s.cache.Fetch(ctx, g.URL, g.Revision)
+	if err != nil {
+		return controller.Result{}, fmt.Errorf("first build of %s/%s: %w", c.Namespace, c.Name, err)
+	}
+	return controller.Result{}, s.trigger.OnCommit(ctx, c.Namespace, c.Name, commit, "new-component")
+}
