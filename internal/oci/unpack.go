@@ -1,0 +1,181 @@
+package oci
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Platform selected from multi-platform images.
+var defaultPlatform = v1.Platform{OS: "linux", Architecture: "amd64"}
+
+// Pull fetches an image or artifact (linux/amd64 from an index) and applies
+// its tar layers in order onto destDir, honouring whiteouts. Layers that are
+// the empty blob are skipped; other non-tar layers are an error.
+func Pull(ctx context.Context, ref, destDir string, rem Remote) (Descriptor, error) {
+	img, err := fetchImage(ctx, ref, rem)
+	if err != nil {
+		return Descriptor{}, fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	if err := os.MkdirAll(destDir, 0o755); err != nil {
+		return Descriptor{}, fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	if err := extractImage(img, destDir); err != nil {
+		return Descriptor{}, fmt.Errorf("pulling %s into %s: %w", ref, destDir, err)
+	}
+	d, err := pulledDescriptor(img)
+	if err != nil {
+		return Descriptor{}, fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	return d, nil
+}
+
+// Unpack makes the root filesystem of ref available under cacheDir, in a
+// directory named after the image manifest's digest, and returns its path
+// and that digest. An existing directory is reused as is: treat it as read
+// only. A digest reference already in the cache needs no network.
+func Unpack(ctx context.Context, ref, cacheDir string, rem Remote) (rootfs, digest string, err error) {
+	if d, ok := cachedDigest(ref, cacheDir, rem); ok {
+		return cachePath(cacheDir, d), d, nil
+	}
+	img, err := fetchImage(ctx, ref, rem)
+	if err != nil {
+		return "", "", fmt.Errorf("unpacking %s: %w", ref, err)
+	}
+	h, err := img.Digest()
+	if err != nil {
+		return "", "", fmt.Errorf("unpacking %s: %w", ref, err)
+	}
+	final := cachePath(cacheDir, h.String())
+	if _, err := os.Stat(final); err == nil {
+		return final, h.String(), nil
+	}
+	if err := unpackInto(img, cacheDir, final); err != nil {
+		return "", "", fmt.Errorf("unpacking %s: %w", ref, err)
+	}
+	return final, h.String(), nil
+}
+
+// unpackInto extracts img beside final and renames it into place, so a
+// cache directory is either complete or absent. A concurrent unpacker that
+// finishes first wins.
+func unpackInto(img v1.Image, cacheDir, final string) error {
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(cacheDir, ".unpack-")
+	if err != nil {
+		return err
+	}
+	if err := extractImage(img, tmp); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		os.RemoveAll(tmp)
+		if _, statErr := os.Stat(final); statErr == nil {
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// cachedDigest reports whether ref is a digest reference already unpacked.
+func cachedDigest(ref, cacheDir string, rem Remote) (string, bool) {
+	d, err := name.NewDigest(ref, rem.nameOptions()...)
+	if err != nil {
+		return "", false
+	}
+	_, err = os.Stat(cachePath(cacheDir, d.DigestStr()))
+	return d.DigestStr(), err == nil
+}
+
+func cachePath(cacheDir, digest string) string {
+	return filepath.Join(cacheDir, strings.Replace(digest, ":", "-", 1))
+}
+
+func fetchImage(ctx context.Context, ref string, rem Remote) (v1.Image, error) {
+	parsed, err := rem.parse(ref)
+	if err != nil {
+		return nil, err
+	}
+	return remote.Image(parsed, rem.options(ctx, remote.WithPlatform(defaultPlatform))...)
+}
+
+func pulledDescriptor(img v1.Image) (Descriptor, error) {
+	m, err := img.Manifest()
+	if err != nil {
+		return Descriptor{}, err
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return Descriptor{}, err
+	}
+	size, err := img.Size()
+	if err != nil {
+		return Descriptor{}, err
+	}
+	return Descriptor{MediaType: string(m.MediaType), ArtifactType: m.ArtifactType, Digest: d.String(),
+		Size: size, Annotations: m.Annotations}, nil
+}
+
+// extractImage applies every layer of img onto dir.
+func extractImage(img v1.Image, dir string) error {
+	layers, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	x := newExtractor(root)
+	for i, l := range layers {
+		if err := applyLayer(x, l); err != nil {
+			return fmt.Errorf("layer %d: %w", i, err)
+		}
+	}
+	return x.finish()
+}
+
+func applyLayer(x *extractor, l v1.Layer) error {
+	mt, err := l.MediaType()
+	if err != nil {
+		return err
+	}
+	if string(mt) == MediaTypeEmpty {
+		return nil
+	}
+	if !strings.Contains(string(mt), "tar") {
+		return fmt.Errorf("media type %s is not a tar archive", mt)
+	}
+	rc, err := l.Uncompressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return x.apply(rc)
+}
+
+// removeIfExists removes name (and its content) unless it is absent.
+func removeIfExists(root *os.Root, name string) error {
+	err := root.RemoveAll(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
