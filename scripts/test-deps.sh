@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Kiln's tests need on a fresh Debian 12 machine: PostgreSQL
-# server binaries (the store conformance suite starts a real cluster) and
-# kubectl (the Kubernetes-compatibility test drives the real client).
+# server binaries (the store conformance suite starts a real cluster),
+# kubectl (the Kubernetes-compatibility test drives the real client), and
+# bubblewrap plus a static busybox (the sandbox conformance suite).
 # Idempotent; needs root for apt-get only when something is missing.
 set -euo pipefail
 
@@ -16,6 +17,13 @@ pg_bin() {
 pg_bin || need_apt+=(postgresql)
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
 command -v git >/dev/null 2>&1 || need_apt+=(git)
+command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
+busybox_static() {
+  local b
+  b=$(command -v busybox) || return 1
+  ! ldd "$b" >/dev/null 2>&1 # ldd fails on a static binary
+}
+busybox_static || need_apt+=(busybox-static)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test-deps: installing ${need_apt[*]}" >&2

@@ -64,3 +64,19 @@ type Runner interface {
 	// Name identifies the backend in provenance ("bubblewrap").
 	Name() string
 }
+
+// Enforcement says how a runner bounds memory and processes on this machine:
+// "cgroup-v1", "rlimit", or "none" when the limit cannot be enforced.
+type Enforcement struct {
+	Memory    string
+	Processes string
+	// Note says why a preferred mechanism is not in force, if it is not.
+	Note string
+}
+
+// Enforcer is implemented by runners that can report their Enforcement; the
+// conformance suite uses it to skip tests of limits that are not in force,
+// and provenance may record it.
+type Enforcer interface {
+	Enforcement() Enforcement
+}
