@@ -19,7 +19,7 @@ run_postgres() {
   port=$((20000 + RANDOM % 20000))
   chown postgres "$dir"; chmod 700 "$dir"
   runuser -u postgres -- initdb -D "$dir/data" -A trust -U kiln >/dev/null
-  runuser -u postgres -- pg_ctl -D "$dir/data" -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200" -l "$dir/log" -w start >/dev/null
+  runuser -u postgres -- pg_ctl -D "$dir/data" -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 ${KILN_BENCH_PGOPTS:-}" -l "$dir/log" -w start >/dev/null
   trap 'runuser -u postgres -- pg_ctl -D "'"$dir"'/data" -m immediate stop >/dev/null; rm -rf "'"$dir"'"' RETURN
   runuser -u postgres -- createdb -h 127.0.0.1 -p "$port" -U kiln bench
   /tmp/kiln-bench bench api --database "postgres://kiln@127.0.0.1:$port/bench?sslmode=disable" "$@"

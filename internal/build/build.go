@@ -15,6 +15,7 @@ package build
 import (
 	"context"
 	"io"
+	"time"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
 )
@@ -46,6 +47,8 @@ type Outcome struct {
 	// error from Execute means the build could not be run at all.
 	Failed  bool
 	Message string
+	// epoch is the commit time, used for reproducible artifacts.
+	epoch time.Time
 }
 
 // Executor runs one build attempt. It must honour ctx cancellation by

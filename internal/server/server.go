@@ -21,8 +21,10 @@ import (
 
 	"github.com/kilnbuild/kiln/internal/apiserver"
 	"github.com/kilnbuild/kiln/internal/auth"
+	"github.com/kilnbuild/kiln/internal/build"
 	"github.com/kilnbuild/kiln/internal/controller"
 	"github.com/kilnbuild/kiln/internal/gc"
+	"github.com/kilnbuild/kiln/internal/oci"
 	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/secret"
 	"github.com/kilnbuild/kiln/internal/store"
@@ -44,8 +46,15 @@ type Config struct {
 	TLSCertFile, TLSKeyFile string
 	// TLSSANs are extra host names or IPs for the generated certificate.
 	TLSSANs []string
-	Version string
-	Log     *slog.Logger
+	// AllowFileSources permits file:// git repositories (single-user
+	// machines; a tenant could otherwise read repositories on this disk).
+	AllowFileSources bool
+	// BuildWorkers bounds concurrent builds (default: number of cores).
+	BuildWorkers int
+	// RegistryNoSync skips fsync in the embedded registry (tests only).
+	RegistryNoSync bool
+	Version        string
+	Log            *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -77,8 +86,12 @@ type Factory struct {
 	Store    store.Store
 	cfg      Config
 	httpSrv  *http.Server
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	oci      *oci.Registry
+	// systemToken lets Kiln's own controllers push to the embedded registry;
+	// it lives only in memory.
+	systemToken string
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
 }
 
 // Start opens the store, bootstraps on first start, starts controllers and
@@ -86,6 +99,11 @@ type Factory struct {
 func Start(ctx context.Context, cfg Config) (*Factory, error) {
 	cfg.defaults()
 	started := time.Now()
+	abs, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data directory %s: %w", cfg.DataDir, err)
+	}
+	cfg.DataDir = abs
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory %s: %w", cfg.DataDir, err)
 	}
@@ -132,30 +150,43 @@ func start(ctx context.Context, cfg Config, st store.Store) (*Factory, error) {
 		_ = ln.Close()
 		return nil, err
 	}
-	f.serve(ln, reg, st)
+	if err := f.serve(ln, reg, st); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
 	return f, nil
 }
 
-func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store) {
+func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store) error {
 	runCtx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
+	authn, authz := auth.NewAuthenticator(st), auth.NewAuthorizer(st)
 	api := apiserver.New(apiserver.Config{
-		Registry: reg, Authenticator: auth.NewAuthenticator(st), Authorizer: auth.NewAuthorizer(st),
-		Log: f.cfg.Log, Version: f.cfg.Version,
+		Registry: reg, Authenticator: authn, Authorizer: authz, Log: f.cfg.Log, Version: f.cfg.Version,
+		BuildLogPath: func(ns, name string) string { return build.LogPath(f.dir("logs"), ns, name) },
 	})
-	f.httpSrv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return runCtx }}
 	mgr := controller.NewManager(st, f.cfg.Log)
 	gc.Register(mgr, reg, f.cfg.Log)
-	f.wg.Add(2)
+	if err := f.mountRegistry(api, authn, authz); err != nil {
+		cancel()
+		return err
+	}
+	poller := f.wireBuilds(api, mgr, reg)
+	f.httpSrv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return runCtx }}
+	f.wg.Add(3)
 	go func() { defer f.wg.Done(); mgr.Start(runCtx) }()
+	go func() { defer f.wg.Done(); _ = poller.Run(runCtx) }()
 	go func() {
 		defer f.wg.Done()
 		if err := f.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			f.cfg.Log.Error("API server stopped", "err", err)
 		}
 	}()
+	return nil
 }
+
+func (f *Factory) dir(name string) string { return filepath.Join(f.cfg.DataDir, name) }
 
 // Stop shuts down gracefully: streams end, in-flight requests finish (up to
 // 10 s), controllers stop, the store closes.
@@ -165,6 +196,9 @@ func (f *Factory) Stop() error {
 	defer cancel()
 	err := f.httpSrv.Shutdown(ctx)
 	f.wg.Wait()
+	if f.oci != nil {
+		_ = f.oci.Close()
+	}
 	if cerr := f.Store.Close(); err == nil {
 		err = cerr
 	}

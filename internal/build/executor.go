@@ -1,0 +1,209 @@
+package build
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/kilnbuild/kiln/api/v1alpha1"
+	"github.com/kilnbuild/kiln/internal/git"
+	"github.com/kilnbuild/kiln/internal/oci"
+	"github.com/kilnbuild/kiln/internal/pipeline"
+	"github.com/kilnbuild/kiln/internal/sandbox"
+)
+
+// PipelineExecutor runs a build for real: fetch and export the source,
+// load and compile the pipeline, look up the cache, run the steps in the
+// sandbox, push the outputs.
+type PipelineExecutor struct {
+	Git *git.Cache
+	// Runner runs steps; when nil, RunnerErr says why builds cannot run.
+	Runner    sandbox.Runner
+	RunnerErr error
+	// WorkDir holds one directory per running build, removed afterwards.
+	WorkDir string
+	// Registry is host:port of the embedded registry; Remote has the
+	// credentials and CA to push there.
+	Registry string
+	Remote   oci.Remote
+	// ImageCache holds unpacked step images, by digest.
+	ImageCache string
+	// CheckURL rejects repositories the server may not read.
+	CheckURL func(string) error
+	// Limits bound every step (zero: the sandbox's defaults).
+	Limits sandbox.Limits
+}
+
+var _ Executor = (*PipelineExecutor)(nil)
+
+// Execute runs one attempt of job.
+func (e *PipelineExecutor) Execute(ctx context.Context, job Job) (Outcome, error) {
+	g := job.Component.Spec.Source.Git
+	if g == nil {
+		return Outcome{}, fmt.Errorf("component %s has no git source", job.Component.Name)
+	}
+	if err := e.CheckURL(g.URL); err != nil {
+		return Outcome{}, err
+	}
+	ws := filepath.Join(e.WorkDir, job.Build.Namespace, job.Build.Name)
+	_ = os.RemoveAll(ws)
+	defer os.RemoveAll(ws)
+	src, out, err := e.checkout(ctx, job, g, ws)
+	if err != nil {
+		return out, err
+	}
+	plan, err := e.plan(job, g, src, out.Commit, &out)
+	if err != nil {
+		return out, err
+	}
+	fmt.Fprintf(job.Log, "==> pipeline %s (%s), plan %s\n", plan.Pipeline, out.Pipeline.Source, out.Pipeline.Digest)
+	out.InputsDigest = e.inputsDigest(ctx, job, out.TreeHash, plan)
+	if prev, ok := job.Cached(ctx, out.InputsDigest); ok {
+		return e.reuse(ctx, job, out, prev)
+	}
+	return e.run(ctx, job, plan, src, ws, out)
+}
+
+// checkout fetches the commit and exports the component's directory.
+func (e *PipelineExecutor) checkout(ctx context.Context, job Job, g *v1alpha1.GitSource, ws string) (string, Outcome, error) {
+	ref := job.Build.Spec.Revision
+	if ref == "" {
+		ref = g.Revision
+	}
+	fmt.Fprintf(job.Log, "==> fetching %s %s\n", git.Redact(g.URL), ref)
+	commit, err := e.Git.Fetch(ctx, g.URL, ref)
+	if err != nil {
+		return "", Outcome{}, err
+	}
+	src := filepath.Join(ws, "source")
+	info, err := e.Git.Checkout(ctx, g.URL, commit, src, g.Context)
+	if err != nil {
+		return "", Outcome{Commit: commit}, err
+	}
+	fmt.Fprintf(job.Log, "==> commit %s (%s), tree %s\n", commit, info.Subject, info.Tree)
+	return src, Outcome{Commit: commit, TreeHash: info.Tree, epoch: info.CommitTime}, nil
+}
+
+// plan loads the component's pipeline (catalog, inline or repository) and
+// compiles it with the build's parameters.
+func (e *PipelineExecutor) plan(job Job, g *v1alpha1.GitSource, src, commit string, out *Outcome) (*pipeline.Plan, error) {
+	p, source, err := loadPipeline(job.Component, src)
+	if err != nil {
+		return nil, err
+	}
+	params := map[string]any{}
+	if b := job.Component.Spec.Build; b != nil {
+		addParams(params, b.Params)
+	}
+	addParams(params, job.Build.Spec.Params)
+	plan, err := pipeline.Compile(p, params, pipeline.Context{
+		PipelineRunName: job.Build.Name, Namespace: job.Build.Namespace, UID: string(job.Build.UID),
+		GitURL: g.URL, GitRevision: g.Revision, GitCommit: commit, BuildCounter: int(job.Build.Status.BuildNumber),
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.Pipeline = &v1alpha1.BuildPipeline{Source: source, Digest: plan.Digest()}
+	return plan, nil
+}
+
+func addParams(into map[string]any, ps []v1alpha1.Param) {
+	for _, p := range ps {
+		v := strings.TrimSpace(p.Value)
+		var arr []string
+		if strings.HasPrefix(v, "[") && json.Unmarshal([]byte(v), &arr) == nil {
+			into[p.Name] = arr
+			continue
+		}
+		into[p.Name] = p.Value
+	}
+}
+
+func loadPipeline(c *v1alpha1.Component, src string) (*pipeline.Pipeline, string, error) {
+	b := c.Spec.Build
+	switch {
+	case b != nil && b.PipelineRef != "":
+		p, ok := pipeline.Builtin().Pipeline(b.PipelineRef)
+		if !ok {
+			return nil, "", fmt.Errorf("spec.build.pipelineRef: no catalog pipeline %q (have %s)", b.PipelineRef, strings.Join(pipeline.Builtin().Names(), ", "))
+		}
+		return p, "catalog:" + b.PipelineRef, nil
+	case b != nil && b.PipelineSpec != nil:
+		data, _ := json.Marshal(b.PipelineSpec)
+		p, err := pipeline.Parse(data)
+		if err != nil {
+			return nil, "", fmt.Errorf("spec.build.pipelineSpec: %w", err)
+		}
+		return p, "inline", nil
+	}
+	p, s, err := pipeline.LoadFromRepo(src)
+	if err != nil {
+		return nil, "", fmt.Errorf("loading the repository's pipeline (set spec.build.pipelineRef to use a catalog pipeline): %w", err)
+	}
+	return p, "repository:" + strings.Join(s.Files, ","), nil
+}
+
+// inputsDigest is the build cache key: source tree, compiled plan (which
+// includes params and pipeline), and the digests of the step images.
+func (e *PipelineExecutor) inputsDigest(ctx context.Context, job Job, tree string, plan *pipeline.Plan) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "tree %s\nplan %s\nrunner %s\n", tree, plan.Digest(), e.runnerName())
+	for _, img := range plan.Images() {
+		d := "host"
+		if img != "host" {
+			desc, err := oci.Resolve(ctx, img, e.remoteFor(img))
+			if err != nil {
+				return "" // unknown image digest: no caching
+			}
+			d = desc.Digest
+		}
+		fmt.Fprintf(h, "image %s %s\n", img, d)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+func (e *PipelineExecutor) runnerName() string {
+	if e.Runner == nil {
+		return "none"
+	}
+	return e.Runner.Name()
+}
+
+// reuse tags the earlier build's artifact for this build.
+func (e *PipelineExecutor) reuse(ctx context.Context, job Job, out Outcome, prev *v1alpha1.Build) (Outcome, error) {
+	a := *prev.Status.Artifact
+	tags := e.tags(job, out.Commit)
+	ref := a.Repository + "@" + a.Digest
+	if err := oci.Tag(ctx, ref, tags, e.Remote); err != nil {
+		return out, fmt.Errorf("tagging %s: %w", ref, err)
+	}
+	a.Tags = tags
+	out.Artifact, out.CachedFrom = &a, prev.Name
+	out.Steps = prev.Status.Steps
+	fmt.Fprintf(job.Log, "==> inputs %s identical to build %s: reusing %s\n", out.InputsDigest, prev.Name, ref)
+	return out, nil
+}
+
+func (e *PipelineExecutor) tags(job Job, commit string) []string {
+	return []string{commit, "build-" + strconv.FormatInt(job.Build.Status.BuildNumber, 10)}
+}
+
+// repo is where a component's artifacts go in the embedded registry.
+func (e *PipelineExecutor) repo(job Job) string {
+	return e.Registry + "/" + job.Build.Namespace + "/" + job.Component.Name
+}
+
+// remoteFor picks credentials for an image reference: the system's for the
+// embedded registry, anonymous elsewhere.
+func (e *PipelineExecutor) remoteFor(ref string) oci.Remote {
+	if strings.HasPrefix(ref, e.Registry+"/") {
+		return e.Remote
+	}
+	return oci.Remote{}
+}

@@ -1,0 +1,102 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/hex"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/kilnbuild/kiln/internal/apiserver"
+	"github.com/kilnbuild/kiln/internal/auth"
+	"github.com/kilnbuild/kiln/internal/build"
+	"github.com/kilnbuild/kiln/internal/controller"
+	"github.com/kilnbuild/kiln/internal/git"
+	"github.com/kilnbuild/kiln/internal/oci"
+	"github.com/kilnbuild/kiln/internal/registry"
+	"github.com/kilnbuild/kiln/internal/sandbox"
+)
+
+// mountRegistry serves the embedded OCI registry at /v2/. Tenants
+// authenticate with their Kiln tokens; Kiln's own build controllers use an
+// in-memory system token.
+func (f *Factory) mountRegistry(api *apiserver.Server, authn *auth.Authenticator, authz *auth.Authorizer) error {
+	tok := make([]byte, 32)
+	if _, err := rand.Read(tok); err != nil {
+		return err
+	}
+	f.systemToken = "kiln-system-" + hex.EncodeToString(tok)
+	kiln := oci.KilnAuthorizer(authn, authz)
+	system := []byte(f.systemToken)
+	authorizer := oci.AuthorizerFunc(func(ctx context.Context, token, ns string, a oci.Action) error {
+		if subtle.ConstantTimeCompare([]byte(token), system) == 1 {
+			return nil
+		}
+		return kiln.Authorize(ctx, token, ns, a)
+	})
+	reg, err := oci.NewRegistry(oci.Config{Dir: f.dir("registry"), Authorizer: authorizer, Log: f.cfg.Log, NoSync: f.cfg.RegistryNoSync})
+	if err != nil {
+		return err
+	}
+	f.oci = reg
+	api.Handle("/v2/", reg, true)
+	return nil
+}
+
+// wireBuilds registers the build controllers, first builds of new
+// components, webhooks at /hooks/, and returns the git poller.
+func (f *Factory) wireBuilds(api *apiserver.Server, mgr *controller.Manager, reg *registry.Registry) *git.Poller {
+	cache := &git.Cache{Dir: f.dir("git")}
+	sources := build.NewSources(reg, cache, f.cfg.AllowFileSources, f.cfg.Log)
+	sources.RegisterFirstBuilds(mgr)
+	api.Handle("/hooks/", sources.Webhooks(), true)
+	workers := f.cfg.BuildWorkers
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	build.Register(mgr, reg, f.executor(cache, sources), build.Options{Workers: workers, LogDir: f.dir("logs")}, f.cfg.Log)
+	return sources.Poller(f.dir("git/home"))
+}
+
+// executor builds the pipeline executor. Builds run in the bubblewrap
+// sandbox; if it is unavailable, the server still starts and every build
+// fails saying why.
+func (f *Factory) executor(cache *git.Cache, sources *build.Sources) *build.PipelineExecutor {
+	runner, err := sandbox.NewBubblewrap(sandbox.Options{Protected: f.protectedPaths()})
+	e := &build.PipelineExecutor{
+		Git: cache, WorkDir: f.dir("work"), ImageCache: f.dir("images"), CheckURL: sources.CheckURL,
+		Registry: strings.TrimPrefix(f.URL, "https://"),
+		Remote:   oci.Remote{Token: f.systemToken, RootCAs: f.caPool()},
+	}
+	if err != nil {
+		f.cfg.Log.Warn("builds cannot run: no sandbox", "err", err)
+		e.RunnerErr = err
+	} else {
+		e.Runner = runner
+	}
+	return e
+}
+
+// protectedPaths are what no build step may ever see.
+func (f *Factory) protectedPaths() []string {
+	var out []string
+	for _, p := range []string{"keys", "tls", "registry", "git", "logs", ClientConfigName, "kiln.db", "kiln.db-wal", "kiln.db-shm"} {
+		abs, err := filepath.Abs(f.dir(p))
+		if err == nil {
+			out = append(out, abs)
+		}
+	}
+	return out
+}
+
+func (f *Factory) caPool() *x509.CertPool {
+	pool, _ := x509.SystemCertPool()
+	if pool == nil {
+		pool = x509.NewCertPool()
+	}
+	pool.AppendCertsFromPEM(f.CAPEM)
+	return pool
+}
