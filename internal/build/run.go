@@ -165,7 +165,7 @@ func (e *PipelineExecutor) pushOutput(ctx context.Context, job Job, o pipeline.O
 	g := job.Component.Spec.Source.Git
 	opts := oci.PushOptions{Remote: e.Remote, Tags: e.tags(job, out.Commit)[1:], Epoch: out.epoch,
 		Annotations: map[string]string{oci.AnnotationSource: g.URL, oci.AnnotationRevision: out.Commit},
-		TempDir: filepath.Dir(o.Path)}
+		TempDir:     filepath.Dir(o.Path)}
 	ref := repo + ":" + out.Commit
 	var desc oci.Descriptor
 	var err error

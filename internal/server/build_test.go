@@ -129,7 +129,6 @@ func waitBuild(t *testing.T, a api, component string, n int) map[string]any {
 	return nil
 }
 
-
 // pullFile pulls an artifact with the OCI client as the admin and returns
 // one file of it.
 func pullFile(t *testing.T, f *Factory, ref, file string) string {
