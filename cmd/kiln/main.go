@@ -6,10 +6,12 @@ import (
 	"os"
 
 	"github.com/kilnbuild/kiln/internal/cli"
+	"github.com/kilnbuild/kiln/internal/sandbox"
 )
 
 func main() {
+	cli.NewRunner = func() (sandbox.Runner, error) { return sandbox.NewBubblewrap(sandbox.Options{}) }
 	root := cli.NewRootCommand()
-	root.AddCommand(newUpCommand(), newBenchCommand())
+	root.AddCommand(newUpCommand(), newBenchCommand(), cli.NewRunCommand())
 	os.Exit(cli.Execute(root))
 }

@@ -22,6 +22,7 @@ func newUpCommand() *cobra.Command {
 		logFormat  string
 		userConfig bool
 		apply      []string
+		withDemo   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -41,6 +42,9 @@ Use --database postgres://... to run on PostgreSQL.`,
 				return err
 			}
 			cfg.Log = log
+			if withDemo {
+				cfg.AllowFileSources = true
+			}
 			if userConfig {
 				cfg.UserConfig = client.UserConfigPath()
 			}
@@ -49,6 +53,11 @@ Use --database postgres://... to run on PostgreSQL.`,
 			f, err := server.Start(ctx, cfg)
 			if err != nil {
 				return err
+			}
+			if withDemo {
+				if err := runDemo(ctx, cmd, f, cfg.DataDir); err != nil {
+					log.Error("demo", "err", err)
+				}
 			}
 			if err := applyManifests(cmd, cfg.DataDir, apply); err != nil {
 				log.Error("applying manifests", "err", err)
@@ -68,6 +77,9 @@ Use --database postgres://... to run on PostgreSQL.`,
 	f.StringVar(&cfg.TLSKeyFile, "tls-key", os.Getenv("KILN_TLS_KEY"), "server certificate key (PEM)")
 	f.StringSliceVar(&cfg.TLSSANs, "tls-san", nil, "extra host names/IPs for the generated certificate")
 	f.StringArrayVarP(&apply, "apply", "f", nil, "after start, apply these manifest files or directories (like kiln apply -R -f)")
+	f.BoolVar(&withDemo, "demo", false, "create demo git repositories and an application, and show them building (allows file:// sources)")
+	f.BoolVar(&cfg.AllowFileSources, "allow-file-sources", false, "allow file:// git repositories (single-user machines only)")
+	f.IntVar(&cfg.BuildWorkers, "build-workers", 0, "concurrent builds (default: number of cores)")
 	f.BoolVar(&userConfig, "write-user-config", true, "on first start also write ~/.config/kiln/config.yaml")
 	return cmd
 }
@@ -78,15 +90,7 @@ func applyManifests(cmd *cobra.Command, dataDir string, paths []string) error {
 	if len(paths) == 0 {
 		return nil
 	}
-	args := []string{"--config", filepath.Join(dataDir, server.ClientConfigName), "apply", "-R"}
-	for _, p := range paths {
-		args = append(args, "-f", p)
-	}
-	root := cli.NewRootCommand()
-	root.SetArgs(args)
-	root.SetOut(cmd.OutOrStdout())
-	root.SetErr(cmd.ErrOrStderr())
-	if err := root.Execute(); err != nil {
+	if err := kilnApply(cmd, dataDir, paths); err != nil {
 		return err
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), "\nKiln is running. In another terminal, from this directory:\n"+
@@ -95,6 +99,19 @@ func applyManifests(cmd *cobra.Command, dataDir string, paths []string) error {
 		"  go run ./cmd/kiln kubeconfig > kubeconfig && KUBECONFIG=kubeconfig kubectl get components -A\n"+
 		"Stop it with Ctrl-C.")
 	return nil
+}
+
+// kilnApply runs `kiln apply -R -f PATH...` against the factory.
+func kilnApply(cmd *cobra.Command, dataDir string, paths []string) error {
+	args := []string{"--config", filepath.Join(dataDir, server.ClientConfigName), "apply", "-R"}
+	for _, p := range paths {
+		args = append(args, "-f", p)
+	}
+	root := cli.NewRootCommand()
+	root.SetArgs(args)
+	root.SetOut(cmd.OutOrStdout())
+	root.SetErr(cmd.ErrOrStderr())
+	return root.Execute()
 }
 
 func envOr(key, def string) string {

@@ -163,7 +163,7 @@ func primaryOutput(outs []pipeline.OutputResult) int {
 
 func (e *PipelineExecutor) pushOutput(ctx context.Context, job Job, o pipeline.OutputResult, repo string, out Outcome) (*v1alpha1.BuildArtifact, error) {
 	g := job.Component.Spec.Source.Git
-	opts := oci.PushOptions{Remote: e.Remote, Tags: e.tags(job, out.Commit)[1:], Epoch: out.epoch,
+	opts := oci.PushOptions{Remote: e.Remote, Tags: e.tags(job, out.Commit)[1:],
 		Annotations: map[string]string{oci.AnnotationSource: g.URL, oci.AnnotationRevision: out.Commit},
 		TempDir:     filepath.Dir(o.Path)}
 	ref := repo + ":" + out.Commit

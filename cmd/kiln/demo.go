@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kilnbuild/kiln/internal/demo"
+	"github.com/kilnbuild/kiln/internal/server"
+)
+
+// runDemo creates the demo repositories and application and follows the
+// first builds.
+func runDemo(ctx context.Context, cmd *cobra.Command, f *server.Factory, dataDir string) error {
+	out := cmd.OutOrStdout()
+	dir, err := filepath.Abs(filepath.Join(dataDir, "demo"))
+	if err != nil {
+		return err
+	}
+	urls, err := demo.CreateRepos(ctx, dir)
+	if err != nil {
+		return err
+	}
+	manifest := filepath.Join(dir, "greet.yaml")
+	if err := os.WriteFile(manifest, []byte(demo.Manifest(urls)), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Demo: %d git repositories in %s; applying %s\n", len(urls), dir, manifest)
+	if err := kilnApply(cmd, dataDir, []string{manifest}); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "\nBuilding (each step runs in the bubblewrap sandbox, outputs are pushed to the embedded registry):")
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	if err := demo.Follow(fctx, f.Registry, "demo", len(urls), out); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nTry, while Kiln runs (from this directory):\n"+
+		"  go run ./cmd/kiln get builds -n demo\n"+
+		"  go run ./cmd/kiln logs -n demo $(go run ./cmd/kiln get builds -n demo -o name | head -1 | cut -d/ -f2)\n"+
+		"  (cd %s/libgreet && echo '/* tweak */' >> greet.c && git commit -qam tweak)   # a new build within 5 s\n"+
+		"  go run ./cmd/kiln build greet-cli -n demo -f\n", dir)
+	return nil
+}
