@@ -12,7 +12,44 @@ import (
 
 func newBenchCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Measure Kiln on this machine (see docs/benchmarks.md)"}
-	cmd.AddCommand(newBenchAPICommand())
+	cmd.AddCommand(newBenchAPICommand(), newBenchBuildCommand())
+	return cmd
+}
+
+func newBenchBuildCommand() *cobra.Command {
+	var o bench.BuildOptions
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "build",
+		Short: "Time commit → artifact pushed for a trivial component, with a breakdown",
+		Long: `Starts an in-process factory, creates a git repository and a component whose
+pipeline is one script step, then --builds times commits a change, creates its
+build and waits until the artifact is pushed. Prints the median and p90 and the
+median of each phase (source: fetch + checkout; plan: load, compile, cache key;
+steps: the sandboxed steps; package+push: tar, gzip and upload).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Log = os.Stderr
+			rep, err := bench.RunBuild(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "%d builds: commit → artifact median %.0f ms, p90 %.0f ms\n", rep.Builds, rep.Median, rep.P90)
+			fmt.Fprintf(w, "  commit, queue, status %6.1f ms\n", rep.Overhead)
+			for _, k := range []string{"source", "plan", "steps", "package+push"} {
+				fmt.Fprintf(w, "  %-20s %6.1f ms\n", k, rep.Phases[k])
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&o.Builds, "builds", 20, "builds to time")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 

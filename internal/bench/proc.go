@@ -155,3 +155,10 @@ func (p *serverProc) rssMiB() (rss, peak float64) {
 	}
 	return rss, peak
 }
+
+func gitOutput(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	return string(out), err
+}

@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
 	"github.com/kilnbuild/kiln/internal/git"
@@ -54,7 +56,10 @@ func (e *PipelineExecutor) Execute(ctx context.Context, job Job) (Outcome, error
 	ws := filepath.Join(e.WorkDir, job.Build.Namespace, job.Build.Name)
 	_ = os.RemoveAll(ws)
 	defer os.RemoveAll(ws)
+	tm := newTimings()
+	defer tm.log(job.Log)
 	src, out, err := e.checkout(ctx, job, g, ws)
+	tm.mark("source")
 	if err != nil {
 		return out, err
 	}
@@ -64,11 +69,33 @@ func (e *PipelineExecutor) Execute(ctx context.Context, job Job) (Outcome, error
 	}
 	fmt.Fprintf(job.Log, "==> pipeline %s (%s), plan %s\n", plan.Pipeline, out.Pipeline.Source, out.Pipeline.Digest)
 	out.InputsDigest = e.inputsDigest(ctx, job, out.TreeHash, plan)
+	tm.mark("plan")
 	if prev, ok := job.Cached(ctx, out.InputsDigest); ok {
+		defer tm.mark("reuse")
 		return e.reuse(ctx, job, out, prev)
 	}
-	return e.run(ctx, job, plan, src, ws, out)
+	return e.run(ctx, job, plan, src, ws, out, tm)
 }
+
+// timings records how long each phase of a build took; the build log's
+// last line lists them (kiln bench build reads it).
+type timings struct {
+	last   time.Time
+	phases []string
+}
+
+func newTimings() *timings { return &timings{last: time.Now()} }
+
+func (t *timings) mark(phase string) {
+	now := time.Now()
+	t.phases = append(t.phases, fmt.Sprintf("%s=%.1fms", phase, float64(now.Sub(t.last).Microseconds())/1000))
+	t.last = now
+}
+
+// TimingsPrefix starts the build log line that lists phase durations.
+const TimingsPrefix = "==> timings: "
+
+func (t *timings) log(w io.Writer) { fmt.Fprintln(w, TimingsPrefix+strings.Join(t.phases, " ")) }
 
 // checkout fetches the commit and exports the component's directory.
 func (e *PipelineExecutor) checkout(ctx context.Context, job Job, g *v1alpha1.GitSource, ws string) (string, Outcome, error) {

@@ -19,7 +19,7 @@ import (
 )
 
 // run executes the plan in the sandbox and pushes its outputs.
-func (e *PipelineExecutor) run(ctx context.Context, job Job, plan *pipeline.Plan, src, ws string, out Outcome) (Outcome, error) {
+func (e *PipelineExecutor) run(ctx context.Context, job Job, plan *pipeline.Plan, src, ws string, out Outcome, tm *timings) (Outcome, error) {
 	if e.Runner == nil {
 		return out, fmt.Errorf("this server cannot run build steps: %w", e.RunnerErr)
 	}
@@ -29,6 +29,7 @@ func (e *PipelineExecutor) run(ctx context.Context, job Job, plan *pipeline.Plan
 		ImageResolver: e.imageResolver(ctx, job), Log: job.Log, StepLog: tracker.stepLog,
 		Env: []string{"SOURCE_DATE_EPOCH=" + strconv.FormatInt(out.epoch.Unix(), 10)}, Limits: e.Limits,
 	})
+	tm.mark("steps")
 	if res != nil {
 		out.Steps = buildSteps(res)
 	}
@@ -39,6 +40,7 @@ func (e *PipelineExecutor) run(ctx context.Context, job Job, plan *pipeline.Plan
 		out.Failed, out.Message = true, failureMessage(res)
 		return out, nil
 	}
+	defer tm.mark("package+push")
 	return e.push(ctx, job, res, out)
 }
 
