@@ -91,6 +91,7 @@ func TestCommitToArtifact(t *testing.T) {
 	if content != "hello from 1.0\n" {
 		t.Fatalf("artifact content %q", content)
 	}
+	craneSeesArtifact(t, f, repo, str(first, "status", "commit"), digest)
 	logs := a.must(200, "GET", nsPath("default", "builds")+"/"+str(first, "metadata", "name")+"/log", nil)
 	if !strings.Contains(string(logs.Body), "pushed") {
 		t.Fatalf("log lacks the push:\n%s", logs.Body)
@@ -143,4 +144,39 @@ func pullFile(t *testing.T, f *Factory, ref, file string) string {
 		t.Fatalf("artifact lacks %s (has %v): %v", file, entries, err)
 	}
 	return string(b)
+}
+
+// craneSeesArtifact checks the built artifact with an independent client:
+// go-containerregistry's crane, logged in with the admin's Kiln token.
+func craneSeesArtifact(t *testing.T, f *Factory, repo, commit, digest string) {
+	t.Helper()
+	out, err := exec.Command("go", "tool", "-n", "crane").Output()
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("go tool crane is required: %v", err)
+		}
+		t.Skipf("go tool crane unavailable: %v", err)
+	}
+	home := t.TempDir()
+	ca := filepath.Join(home, "ca.pem")
+	if err := os.WriteFile(ca, f.CAPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	crane := func(args ...string) string {
+		cmd := exec.Command(strings.TrimSpace(string(out)), args...)
+		cmd.Env = append(os.Environ(), "HOME="+home, "DOCKER_CONFIG="+filepath.Join(home, ".docker"), "SSL_CERT_FILE="+ca)
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("crane %v: %v\n%s", args, err, b)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	host := strings.SplitN(repo, "/", 2)[0]
+	crane("auth", "login", host, "-u", "kiln", "-p", f.AdminToken)
+	if got := crane("digest", repo+":"+commit); got != digest {
+		t.Fatalf("crane digest %s:%s = %s, want %s", repo, commit, got, digest)
+	}
+	if tags := crane("ls", repo); !strings.Contains(tags, "build-1") || !strings.Contains(tags, commit) {
+		t.Fatalf("crane ls %s: %s", repo, tags)
+	}
 }
