@@ -36,7 +36,7 @@ func TestWebhookPushTriggersBuild(t *testing.T) {
 	next := commit(map[string]string{"VERSION": "2\n"})
 	payload, _ := json.Marshal(map[string]any{"ref": "refs/heads/main", "before": strings.Repeat("0", 40), "after": next,
 		"repository": map[string]any{"full_name": "local/hello", "clone_url": url, "html_url": url},
-		"pusher": map[string]any{"name": "alice"}, "commits": []any{map[string]any{"id": next}}})
+		"pusher":     map[string]any{"name": "alice"}, "commits": []any{map[string]any{"id": next}}})
 	if _, err := webhook.ParsePush("github", payload); err != nil {
 		t.Fatalf("test payload is not a GitHub push: %v", err)
 	}
