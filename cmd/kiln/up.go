@@ -45,6 +45,8 @@ Use --database postgres://... to run on PostgreSQL.`,
 			if withDemo {
 				cfg.AllowFileSources = true
 			}
+			cfg.PushRegistry.Username = os.Getenv("KILN_PUSH_REGISTRY_USERNAME")
+			cfg.PushRegistry.Password = os.Getenv("KILN_PUSH_REGISTRY_PASSWORD")
 			if userConfig {
 				cfg.UserConfig = client.UserConfigPath()
 			}
@@ -79,6 +81,9 @@ Use --database postgres://... to run on PostgreSQL.`,
 	f.StringArrayVarP(&apply, "apply", "f", nil, "after start, apply these manifest files or directories (like kiln apply -R -f)")
 	f.BoolVar(&withDemo, "demo", false, "create demo git repositories and an application, and show them building (allows file:// sources)")
 	f.BoolVar(&cfg.AllowFileSources, "allow-file-sources", false, "allow file:// git repositories (single-user machines only)")
+	f.StringVar(&cfg.PushRegistry.Registry, "push-registry", os.Getenv("KILN_PUSH_REGISTRY"),
+		"push build artifacts to this registry (host[:port][/prefix]) instead of the embedded one; credentials from KILN_PUSH_REGISTRY_USERNAME and KILN_PUSH_REGISTRY_PASSWORD")
+	f.BoolVar(&cfg.PushRegistry.PlainHTTP, "push-registry-plain-http", false, "talk plain HTTP to --push-registry (local test registries only)")
 	f.IntVar(&cfg.BuildWorkers, "build-workers", 0, "concurrent builds (default: number of cores)")
 	f.BoolVar(&userConfig, "write-user-config", true, "on first start also write ~/.config/kiln/config.yaml")
 	return cmd

@@ -30,10 +30,14 @@ type PipelineExecutor struct {
 	RunnerErr error
 	// WorkDir holds one directory per running build, removed afterwards.
 	WorkDir string
-	// Registry is host:port of the embedded registry; Remote has the
-	// credentials and CA to push there.
+	// Registry is where artifacts are pushed (host[:port][/prefix]): the
+	// embedded registry, or an external one; Remote has its credentials.
 	Registry string
 	Remote   oci.Remote
+	// Embedded is the embedded registry (host:port) and the system
+	// credentials to read step images from it; empty when Registry is it.
+	Embedded       string
+	EmbeddedRemote oci.Remote
 	// ImageCache holds unpacked step images, by digest.
 	ImageCache string
 	// CheckURL rejects repositories the server may not read.
@@ -227,10 +231,22 @@ func (e *PipelineExecutor) repo(job Job) string {
 }
 
 // remoteFor picks credentials for an image reference: the system's for the
-// embedded registry, anonymous elsewhere.
+// embedded registry, the push credentials for the push registry, anonymous
+// elsewhere.
 func (e *PipelineExecutor) remoteFor(ref string) oci.Remote {
-	if strings.HasPrefix(ref, e.Registry+"/") {
+	switch {
+	case e.Embedded != "" && strings.HasPrefix(ref, e.Embedded+"/"):
+		return e.EmbeddedRemote
+	case strings.HasPrefix(ref, e.Registry+"/"):
 		return e.Remote
 	}
 	return oci.Remote{}
+}
+
+// embedded returns the embedded registry's host.
+func (e *PipelineExecutor) embedded() string {
+	if e.Embedded != "" {
+		return e.Embedded
+	}
+	return e.Registry
 }

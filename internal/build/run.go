@@ -237,7 +237,7 @@ func firstNonEmpty(a, b string) string {
 // must not let a tenant read another tenant's images.
 func (e *PipelineExecutor) imageResolver(ctx context.Context, job Job) func(string) (string, string, error) {
 	return func(image string) (string, string, error) {
-		if rest, ok := strings.CutPrefix(image, e.Registry+"/"); ok {
+		if rest, ok := strings.CutPrefix(image, e.embedded()+"/"); ok {
 			if ns, _, _ := strings.Cut(rest, "/"); ns != job.Build.Namespace {
 				return "", "", fmt.Errorf("image %s belongs to namespace %q: builds may only use embedded-registry images of their own namespace (%s)", image, ns, job.Build.Namespace)
 			}

@@ -71,6 +71,11 @@ func (f *Factory) executor(cache *git.Cache, sources *build.Sources) *build.Pipe
 		Registry: strings.TrimPrefix(f.URL, "https://"),
 		Remote:   oci.Remote{Token: f.systemToken, RootCAs: f.caPool()},
 	}
+	if p := f.cfg.PushRegistry; p.Registry != "" {
+		e.Embedded, e.EmbeddedRemote = e.Registry, e.Remote
+		e.Registry = strings.TrimSuffix(p.Registry, "/")
+		e.Remote = oci.Remote{Username: p.Username, Password: p.Password, PlainHTTP: p.PlainHTTP, RootCAs: f.caPool()}
+	}
 	if err != nil {
 		f.cfg.Log.Warn("builds cannot run: no sandbox", "err", err)
 		e.RunnerErr = err

@@ -53,8 +53,11 @@ type Config struct {
 	BuildWorkers int
 	// RegistryNoSync skips fsync in the embedded registry (tests only).
 	RegistryNoSync bool
-	Version        string
-	Log            *slog.Logger
+	// PushRegistry, when set, receives build artifacts instead of the
+	// embedded registry.
+	PushRegistry PushRegistry
+	Version      string
+	Log          *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -73,6 +76,16 @@ func (c *Config) defaults() {
 	if c.Log == nil {
 		c.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+}
+
+// PushRegistry is an external registry builds push to.
+type PushRegistry struct {
+	// Registry is host[:port][/prefix]; artifacts go to
+	// Registry/<namespace>/<component>.
+	Registry           string
+	Username, Password string
+	// PlainHTTP talks HTTP instead of HTTPS (local test registries only).
+	PlainHTTP bool
 }
 
 // Factory is a running Kiln.

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -66,6 +67,7 @@ func runBenchmarks(b *testing.B, open func(*testing.B) store.Store) {
 	}
 	b.Run("Create8Writers", func(b *testing.B) { benchCreate(b, open(b)) })
 	b.Run("Get", func(b *testing.B) { benchGet(b, big(b)) })
+	b.Run("GetUpdate8Writers", func(b *testing.B) { benchGetUpdate(b, big(b)) })
 	b.Run("ListPage500Namespace", func(b *testing.B) { benchListNamespace(b, big(b)) })
 	b.Run("ListPage500AllNamespaces", func(b *testing.B) { benchListAll(b, big(b)) })
 	b.Run("ListLabel1Pct", func(b *testing.B) { benchListLabel(b, big(b)) })
@@ -129,6 +131,30 @@ func benchGet(b *testing.B, s store.Store) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchGetUpdate is the API's status update: 8 goroutines each read a random
+// object and write it back with a changed status (the index rows stay).
+func benchGetUpdate(b *testing.B, s store.Store) {
+	ctx := context.Background()
+	var n atomic.Int64
+	b.SetParallelism(max(1, 8/runtime.GOMAXPROCS(0)))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			seed := benchObject(rand.IntN(seedObjects))
+			o, err := s.Get(ctx, seed.Key())
+			if err == nil {
+				o.Data = fmt.Appendf(seed.Data[:len(seed.Data)-2], `,"n":%d}}`, n.Add(1))
+				_, err = s.Update(ctx, o)
+			}
+			if err != nil && !errors.Is(err, store.ErrConflict) {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
 }
 
 func benchListNamespace(b *testing.B, s store.Store) {
