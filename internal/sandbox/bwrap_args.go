@@ -52,8 +52,16 @@ func hostRootArgs(etcDir string) ([]string, error) {
 
 // imageRootArgs binds each top-level entry of an unpacked image read-only,
 // so that /dev, /proc, /tmp and mount points are made on bwrap's own tmpfs
-// root and the image directory is never written to.
-func imageRootArgs(rootfs string) ([]string, error) {
+// root and the image directory is never written to. Top-level directories
+// that hold a mount target (e.g. /workspace for /workspace/output) are not
+// taken from the image: bwrap creates them on its tmpfs root, since it
+// cannot make mount points inside a read-only bind.
+func imageRootArgs(rootfs string, mounts []Mount) ([]string, error) {
+	reserved := map[string]bool{}
+	for _, m := range mounts {
+		top, _, _ := strings.Cut(strings.TrimPrefix(filepath.Clean(m.Target), "/"), "/")
+		reserved[top] = true
+	}
 	entries, err := os.ReadDir(rootfs)
 	if err != nil {
 		return nil, fmt.Errorf("reading root filesystem %s: %w", rootfs, err)
@@ -62,6 +70,9 @@ func imageRootArgs(rootfs string) ([]string, error) {
 	for _, e := range entries {
 		switch e.Name() {
 		case "dev", "proc", "tmp":
+			continue
+		}
+		if reserved[e.Name()] {
 			continue
 		}
 		a, err := topLevelArgs(filepath.Join(rootfs, e.Name()), "/"+e.Name())
@@ -191,7 +202,7 @@ func (b *Bubblewrap) filesystemArgs(step Step, lim Limits) ([]string, error) {
 			args = append(args, "--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf")
 		}
 	} else {
-		root, err := imageRootArgs(step.RootFS)
+		root, err := imageRootArgs(step.RootFS, step.Mounts)
 		if err != nil {
 			return nil, err
 		}
