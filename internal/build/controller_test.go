@@ -214,3 +214,14 @@ func TestInterruptedBuildIsRetriedOnceAfterRestart(t *testing.T) {
 		t.Fatalf("retry not recorded: attempts %d interrupted %v", b.Status.Attempts, b.Status.Interrupted)
 	}
 }
+
+func TestQueuedBuildsRunAfterRestart(t *testing.T) {
+	t.Parallel()
+	e := setup(t, &fakeExecutor{})
+	e.stop()
+	e.create(t, "Build", "team", newBuild("lib-1")) // created while no controller runs
+	e.start(t)
+	if b := e.waitPhase(t, "lib-1", v1alpha1.BuildSucceeded); b.Status.Attempts != 1 || b.Status.Interrupted {
+		t.Fatalf("status %+v", b.Status)
+	}
+}
