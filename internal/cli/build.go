@@ -30,11 +30,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 		Example: "  kiln build libgreet -n team-greet\n  kiln build libgreet --revision v1.2.0 -f\n  kiln build libgreet --no-cache --wait",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client(cmd)
-			if err != nil {
-				return err
-			}
-			res, err := c.ResolveResource(cmd.Context(), "builds")
+			c, res, err := g.builds(cmd)
 			if err != nil {
 				return err
 			}
@@ -160,11 +156,7 @@ func newLogsCommand(g *globals) *cobra.Command {
 		Example: "  kiln logs libgreet-x7k2p -n team-greet\n  kiln logs libgreet-x7k2p -f",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client(cmd)
-			if err != nil {
-				return err
-			}
-			res, err := c.ResolveResource(cmd.Context(), "builds")
+			c, res, err := g.builds(cmd)
 			if err != nil {
 				return err
 			}
@@ -182,11 +174,7 @@ func newCancelCommand(g *globals) *cobra.Command {
 		Example: "  kiln cancel libgreet-x7k2p -n team-greet",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client(cmd)
-			if err != nil {
-				return err
-			}
-			res, err := c.ResolveResource(cmd.Context(), "builds")
+			c, res, err := g.builds(cmd)
 			if err != nil {
 				return err
 			}
@@ -197,4 +185,14 @@ func newCancelCommand(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// builds returns the client and the builds resource.
+func (g *globals) builds(cmd *cobra.Command) (*client.Client, client.Resource, error) {
+	c, err := g.client(cmd)
+	if err != nil {
+		return nil, client.Resource{}, err
+	}
+	res, err := c.ResolveResource(cmd.Context(), "builds")
+	return c, res, err
 }

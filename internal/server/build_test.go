@@ -56,6 +56,35 @@ func requireSandbox(t *testing.T) {
 	}
 }
 
+// buildFactory starts a factory that may read file:// repositories.
+func buildFactory(t *testing.T, cfg Config) (*Factory, api) {
+	t.Helper()
+	cfg.DataDir, cfg.Listen, cfg.Log = t.TempDir(), "127.0.0.1:0", quietLog()
+	cfg.AllowFileSources, cfg.RegistryNoSync = true, true
+	f, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Stop() })
+	a := api{t: t, base: f.URL, token: f.AdminToken, hc: f.HTTPClient()}
+	a.must(201, "POST", nsPath("default", "applications"), app("greet"))
+	return f, a
+}
+
+// scriptComponent is a component of application greet built by the catalog
+// script pipeline on the host image; build settings merge into spec.build.
+func scriptComponent(name, url string, build map[string]any) map[string]any {
+	comp := component(name, "greet")
+	comp["spec"].(map[string]any)["source"].(map[string]any)["git"].(map[string]any)["url"] = url
+	b := map[string]any{"pipelineRef": "script", "pollInterval": "0s",
+		"params": []any{map[string]any{"name": "image", "value": "host"}, map[string]any{"name": "outputs", "value": `["out"]`}}}
+	for k, v := range build {
+		b[k] = v
+	}
+	comp["spec"].(map[string]any)["build"] = b
+	return comp
+}
+
 const makefile = "all:\n\tmkdir -p out\n\techo \"hello from $$(cat VERSION)\" > out/greeting.txt\n"
 
 // TestCommitToArtifact is the vertical slice: a component pointing at a
@@ -65,20 +94,10 @@ const makefile = "all:\n\tmkdir -p out\n\techo \"hello from $$(cat VERSION)\" > 
 func TestCommitToArtifact(t *testing.T) {
 	t.Parallel()
 	requireSandbox(t)
-	url, commit := gitRepo(t, map[string]string{"Makefile": makefile, "VERSION": "1.0\n"})
-	f, err := Start(context.Background(), Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Log: quietLog(),
-		AllowFileSources: true, RegistryNoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = f.Stop() })
-	a := api{t: t, base: f.URL, token: f.AdminToken, hc: f.HTTPClient()}
-	a.must(201, "POST", nsPath("default", "applications"), app("greet"))
-	comp := component("hello", "greet")
-	comp["spec"].(map[string]any)["source"].(map[string]any)["git"].(map[string]any)["url"] = url
-	comp["spec"].(map[string]any)["build"] = map[string]any{"pipelineRef": "script", "pollInterval": "0s",
-		"params": []any{map[string]any{"name": "image", "value": "host"}, map[string]any{"name": "outputs", "value": `["out/greeting.txt"]`}}}
-	a.must(201, "POST", nsPath("default", "components"), comp)
+	url, _ := gitRepo(t, map[string]string{"Makefile": makefile, "VERSION": "1.0\n"})
+	f, a := buildFactory(t, Config{})
+	a.must(201, "POST", nsPath("default", "components"), scriptComponent("hello", url, map[string]any{
+		"params": []any{map[string]any{"name": "image", "value": "host"}, map[string]any{"name": "outputs", "value": `["out/greeting.txt"]`}}}))
 
 	first := waitBuild(t, a, "hello", 1)
 	if str(first, "status", "phase") != "Succeeded" {
@@ -108,7 +127,6 @@ func TestCommitToArtifact(t *testing.T) {
 	if str(again, "status", "cachedFrom") != str(first, "metadata", "name") || str(again, "status", "artifact", "digest") != digest {
 		t.Fatalf("rebuild with identical inputs was not a cache hit: %v", again["status"])
 	}
-	_ = commit
 }
 
 // waitBuild waits for the component's build number n to finish.

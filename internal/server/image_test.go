@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,13 +48,7 @@ func TestStepRunsInAnImageFromTheRegistry(t *testing.T) {
 	requireSandbox(t)
 	rootfs := busyboxRootfs(t)
 	url, _ := gitRepo(t, map[string]string{"VERSION": "7\n"})
-	f, err := Start(context.Background(), Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Log: quietLog(),
-		AllowFileSources: true, RegistryNoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = f.Stop() })
-	a := api{t: t, base: f.URL, token: f.AdminToken, hc: f.HTTPClient()}
+	f, a := buildFactory(t, Config{})
 	a.must(201, "POST", "/api/v1/namespaces", map[string]any{"metadata": map[string]any{"name": "other"}})
 	host := strings.TrimPrefix(f.URL, "https://")
 	rem := oci.Remote{Token: f.AdminToken, RootCAs: f.caPool()}
@@ -64,7 +57,6 @@ func TestStepRunsInAnImageFromTheRegistry(t *testing.T) {
 			t.Fatalf("pushing %s: %v", ref, err)
 		}
 	}
-	a.must(201, "POST", nsPath("default", "applications"), app("greet"))
 	for name, image := range map[string]string{"inimage": host + "/default/tools:1", "stolen": host + "/other/tools:1"} {
 		comp := component(name, "greet")
 		comp["spec"].(map[string]any)["source"].(map[string]any)["git"].(map[string]any)["url"] = url

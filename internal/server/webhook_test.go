@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -16,21 +15,10 @@ func TestWebhookPushTriggersBuild(t *testing.T) {
 	t.Parallel()
 	requireSandbox(t)
 	url, commit := gitRepo(t, map[string]string{"Makefile": makefile, "VERSION": "1\n"})
-	f, err := Start(context.Background(), Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Log: quietLog(),
-		AllowFileSources: true, RegistryNoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = f.Stop() })
-	a := api{t: t, base: f.URL, token: f.AdminToken, hc: f.HTTPClient()}
+	_, a := buildFactory(t, Config{})
 	a.must(201, "POST", "/api/v1/namespaces/default/secrets", map[string]any{"metadata": map[string]any{"name": "hook"},
 		"stringData": map[string]any{"webhook-secret": "s3cret"}})
-	a.must(201, "POST", nsPath("default", "applications"), app("greet"))
-	comp := component("hello", "greet")
-	comp["spec"].(map[string]any)["source"].(map[string]any)["git"].(map[string]any)["url"] = url
-	comp["spec"].(map[string]any)["build"] = map[string]any{"pipelineRef": "script", "pollInterval": "0s", "webhookSecret": "hook",
-		"params": []any{map[string]any{"name": "image", "value": "host"}, map[string]any{"name": "outputs", "value": `["out"]`}}}
-	a.must(201, "POST", nsPath("default", "components"), comp)
+	a.must(201, "POST", nsPath("default", "components"), scriptComponent("hello", url, map[string]any{"webhookSecret": "hook"}))
 	waitBuild(t, a, "hello", 1)
 
 	next := commit(map[string]string{"VERSION": "2\n"})
