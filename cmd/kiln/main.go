@@ -12,6 +12,6 @@ import (
 func main() {
 	cli.NewRunner = func() (sandbox.Runner, error) { return sandbox.NewBubblewrap(sandbox.Options{}) }
 	root := cli.NewRootCommand()
-	root.AddCommand(newUpCommand(), newBenchCommand(), cli.NewRunCommand())
+	root.AddCommand(newUpCommand(), newBenchCommand(), cli.NewRunCommand(), newGraphCommand())
 	os.Exit(cli.Execute(root))
 }

@@ -368,8 +368,8 @@ func (b *run) patchStatus(ctx context.Context, ns, name string, n int) error {
 		return err
 	}
 	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body) // read fully so the connection is reused
 	if res.StatusCode != 200 {
-		body, _ := io.ReadAll(res.Body)
 		return fmt.Errorf("status patch %s/%s: %d %s", ns, name, res.StatusCode, body)
 	}
 	return nil

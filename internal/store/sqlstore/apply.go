@@ -141,12 +141,6 @@ func (t *txn) create(in *store.Object) (*store.Object, *store.Event, error) {
 // key is taken (then nothing is written).
 func (t *txn) insert(o *store.Object, m string) (bool, error) {
 	entries := indexEntries(o.Labels, o.Fields, o.OwnerUIDs)
-	if q := t.s.d.createAll; q != "" {
-		var n int
-		err := t.queryRow(q, o.Kind, o.Namespace, o.Name, o.UID, o.ResourceVersion, m, dataOf(o),
-			entriesJSON(entries), t.ts).Scan(&n)
-		return n == 1, err
-	}
 	res, err := t.exec(sqlInsertObject, o.Kind, o.Namespace, o.Name, o.UID, o.ResourceVersion, m, dataOf(o))
 	if err != nil {
 		return false, err
@@ -195,11 +189,6 @@ func (t *txn) replace(oldMeta string, o *store.Object, m string) error {
 	}
 	removed, added := diffEntries(indexEntries(old.Labels, old.Fields, old.OwnerUIDs),
 		indexEntries(o.Labels, o.Fields, o.OwnerUIDs))
-	if q := t.s.d.updateAll; q != "" {
-		_, err := t.exec(q, o.Kind, o.Namespace, o.Name, o.ResourceVersion, m, dataOf(o),
-			entriesJSON(removed), entriesJSON(added), t.ts, o.UID)
-		return err
-	}
 	if _, err := t.exec(sqlUpdateObject, o.Kind, o.Namespace, o.Name, o.ResourceVersion, m, dataOf(o)); err != nil {
 		return err
 	}

@@ -18,18 +18,18 @@ type dialect struct {
 	// lockRV reads the resource-version counter at the start of a write
 	// transaction, locking it where the database needs that.
 	lockRV string
-	// insertIndex / deleteIndex take (kind, namespace, name, entries JSON).
+	// insertIndex / deleteIndex take (kind, namespace, name, entries JSON);
+	// the pipelined writer has its own statements instead.
 	insertIndex string
 	deleteIndex string
 	// finish stores the new resource version ($1) at the end of a write
 	// transaction; on PostgreSQL it also queues the NOTIFY, which the server
 	// delivers when the transaction commits.
 	finish string
-	// createAll / updateAll, when set, do a whole create or update (object,
-	// index rows, event) in one statement: one round trip to a server instead
-	// of three. SQLite runs in-process and uses the separate statements.
-	createAll string
-	updateAll string
+	// pipelined selects the PostgreSQL writer (pgwrite.go), which sends a
+	// group as two batches; the others run statement by statement (SQLite
+	// runs in-process, where round trips cost nothing).
+	pipelined bool
 	// readTx are the options of the read transactions of List and Watch
 	// catch-up, which must see one snapshot.
 	readTx *sql.TxOptions
@@ -64,55 +64,12 @@ var postgresDialect = &dialect{
 	goose:      goose.DialectPostgres,
 	migrations: "migrations/postgres",
 	lockRV:     `SELECT value FROM store_counters WHERE name = 'rv' FOR UPDATE`,
-	insertIndex: `INSERT INTO object_index (kind, key, value, namespace, name)
-		SELECT $1::text, e->>0, e->>1, $2::text, $3::text
-		FROM jsonb_array_elements($4::jsonb) AS e`,
-	deleteIndex: `DELETE FROM object_index i
-		USING jsonb_array_elements($4::jsonb) AS e
-		WHERE i.kind = $1 AND i.key = e->>0 AND i.value = e->>1
-		AND i.namespace = $2 AND i.name = $3`,
 	finish: `WITH counter AS (UPDATE store_counters SET value = $1 WHERE name = 'rv')
 		SELECT pg_notify('` + notifyChannel + `', $1::text)`,
-	createAll:  pgCreateAll,
-	updateAll:  pgUpdateAll,
+	pipelined:  true,
 	readTx:     &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 	joinDriver: `object_index d CROSS JOIN objects o`,
 }
-
-// pgCreateAll inserts the object ($1-$7), its index entries ($8) and its
-// event (time $9) unless the key is taken; it returns 1 if it created.
-const pgCreateAll = `WITH obj AS (
-		INSERT INTO objects (kind, namespace, name, uid, rv, meta, data)
-		VALUES ($1::text, $2::text, $3::text, $4::text, $5::bigint, $6::text, $7::bytea)
-		ON CONFLICT (kind, namespace, name) DO NOTHING
-		RETURNING 1),
-	idx AS (
-		INSERT INTO object_index (kind, key, value, namespace, name)
-		SELECT $1, e->>0, e->>1, $2, $3 FROM jsonb_array_elements($8::jsonb) AS e
-		WHERE EXISTS (SELECT 1 FROM obj)),
-	ev AS (
-		INSERT INTO events (rv, ts, type, kind, namespace, name, uid, meta, data)
-		SELECT $5, $9::bigint, 'ADDED', $1, $2, $3, $4, $6, $7
-		WHERE EXISTS (SELECT 1 FROM obj))
-	SELECT count(*) FROM obj`
-
-// pgUpdateAll replaces the object ($1-$3 key, $4 rv, $5 meta, $6 data),
-// removes ($7) and adds ($8) index entries and records the event (time $9,
-// uid $10). The caller has checked that the object exists.
-const pgUpdateAll = `WITH obj AS (
-		UPDATE objects SET rv = $4::bigint, meta = $5::text, data = $6::bytea
-		WHERE kind = $1::text AND namespace = $2::text AND name = $3::text),
-	removed AS (
-		DELETE FROM object_index i USING jsonb_array_elements($7::jsonb) AS e
-		WHERE i.kind = $1 AND i.key = e->>0 AND i.value = e->>1
-		AND i.namespace = $2 AND i.name = $3),
-	added AS (
-		INSERT INTO object_index (kind, key, value, namespace, name)
-		SELECT $1, e->>0, e->>1, $2, $3 FROM jsonb_array_elements($8::jsonb) AS e),
-	ev AS (
-		INSERT INTO events (rv, ts, type, kind, namespace, name, uid, meta, data)
-		VALUES ($4, $9::bigint, 'MODIFIED', $1, $2, $3, $10::text, $5, $6))
-	SELECT 1`
 
 // Statements shared by both dialects.
 const (

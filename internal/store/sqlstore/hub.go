@@ -31,6 +31,10 @@ type hub struct {
 	queue  []*store.Event
 	subs   map[string]map[*subscription]struct{} // by kind; "" = all kinds
 	closed bool
+
+	// expected is the last version of a commit of the local writer, which
+	// will publish its events or abandon them (guarded by mu).
+	expected int64
 }
 
 func newHub(s *Store, start int64, poll time.Duration) *hub {
@@ -49,12 +53,29 @@ func (h *hub) publish(evs []*store.Event) {
 	h.signal()
 }
 
+// expect announces a local commit up to rv, so that its NOTIFY, which may
+// arrive before publish, does not send the hub to the log. Events of other
+// processes it hides are found as gaps when the local ones are published.
+func (h *hub) expect(rv int64) {
+	h.mu.Lock()
+	h.expected = rv
+	h.mu.Unlock()
+}
+
+// abandon withdraws expect after a failed commit and has the log checked.
+func (h *hub) abandon() {
+	h.mu.Lock()
+	h.expected = 0
+	h.mu.Unlock()
+	h.poke(0)
+}
+
 // poke tells the hub that the log may have grown (NOTIFY, reconnect). rv is
 // the announced version, or 0 when unknown.
 func (h *hub) poke(rv int64) {
 	if rv > 0 {
 		h.mu.Lock()
-		seen := rv <= h.last
+		seen := rv <= max(h.last, h.expected)
 		h.mu.Unlock()
 		if seen {
 			return

@@ -4,12 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"runtime"
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" database/sql driver (migrations)
+	_ "modernc.org/sqlite"           // registers the "sqlite" database/sql driver
 
 	"github.com/kilnbuild/kiln/internal/store"
 )
@@ -83,17 +85,18 @@ func OpenPostgres(ctx context.Context, dsn string, opts store.Options) (store.St
 	if err := migrateDSN(ctx, postgresDialect, "pgx", dsn); err != nil {
 		return nil, err
 	}
-	wdb, err := sql.Open("pgx", dsn)
+	// The writer's statements are primary-key work whose plans never depend
+	// on their arguments; left to choose, PostgreSQL replans several of them
+	// on every execution.
+	wdb, err := openPostgresPool(dsn, 1, map[string]string{"plan_cache_mode": "force_generic_plan"})
 	if err != nil {
-		return nil, fmt.Errorf("opening PostgreSQL: %w", err)
+		return nil, err
 	}
-	configurePool(wdb, 1)
-	rdb, err := sql.Open("pgx", dsn)
+	rdb, err := openPostgresPool(dsn, max(8, 4*runtime.GOMAXPROCS(0)), nil)
 	if err != nil {
 		_ = wdb.Close()
-		return nil, fmt.Errorf("opening PostgreSQL: %w", err)
+		return nil, err
 	}
-	configurePool(rdb, max(8, 4*runtime.GOMAXPROCS(0)))
 	s, err := newStore(ctx, postgresDialect, wdb, rdb, rdb, opts)
 	if err != nil {
 		return nil, fmt.Errorf("opening PostgreSQL: %w", err)
@@ -101,6 +104,18 @@ func OpenPostgres(ctx context.Context, dsn string, opts store.Options) (store.St
 	s.wg.Add(1)
 	go s.listen(dsn)
 	return s, nil
+}
+
+// openPostgresPool opens a pool of n connections with extra session settings.
+func openPostgresPool(dsn string, n int, settings map[string]string) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening PostgreSQL: %w", err)
+	}
+	maps.Copy(cfg.RuntimeParams, settings)
+	db := stdlib.OpenDB(*cfg)
+	configurePool(db, n)
+	return db, nil
 }
 
 func configurePool(db *sql.DB, n int) {

@@ -3,9 +3,10 @@
 // a small dialect table.
 //
 // Writes go through a group-commit writer goroutine: concurrent requests are
-// applied in one transaction (each in its own savepoint when it has several
-// ops) that first reads, and on PostgreSQL row-locks, the resource-version
-// counter. Writers, including other processes on the same PostgreSQL
+// applied in one transaction that first reads, and on PostgreSQL row-locks,
+// the resource-version counter; a failing request leaves no trace (SQLite
+// runs a multi-op request in a savepoint, PostgreSQL decides every op before
+// writing and sends the group in two round trips, see pgwrite.go). Writers, including other processes on the same PostgreSQL
 // database, are therefore serialised by that lock and commit in
 // resource-version order, so the event log never shows a later version before
 // an earlier one. A watch hub tails the log and fans events out to watchers.

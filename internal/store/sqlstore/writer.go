@@ -12,7 +12,8 @@ import (
 
 // Group commit: every write request goes to one writer goroutine, which
 // applies all requests waiting at that moment in a single transaction
-// (each in its own savepoint when it has several ops), then commits once.
+// (on SQLite each in its own savepoint when it has several ops; PostgreSQL
+// needs none, see pgwrite.go), then commits once.
 // Under load this turns N commits into one without adding latency when idle.
 const (
 	// maxGroupOps bounds the ops of one group transaction.
@@ -125,35 +126,51 @@ func (s *Store) commitGroup(group []*writeReq) {
 
 // runGroup applies the requests in one transaction and commits it.
 func (s *Store) runGroup(reqs []*writeReq) ([]writeResult, []*store.Event, error) {
-	tx, err := s.wdb.BeginTx(s.ctx, nil)
-	if err != nil {
-		return nil, nil, s.closedOr(fmt.Errorf("beginning write transaction: %w", err))
+	run := s.runGroupTx
+	if s.d.pipelined {
+		run = s.runGroupPG
 	}
-	defer func() { _ = tx.Rollback() }()
-	t := &txn{ctx: s.ctx, s: s, tx: tx, ts: time.Now().UnixMilli()}
-	if err := t.lockRV(); err != nil {
-		return nil, nil, s.closedOr(err)
-	}
-	results, events, err := applyGroup(t, reqs)
+	results, events, err := run(reqs)
 	if err != nil {
 		return nil, nil, s.closedOr(err)
-	}
-	if len(events) > 0 {
-		if err := t.finish(); err != nil {
-			return nil, nil, s.closedOr(err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, nil, s.closedOr(fmt.Errorf("committing writes: %w", err))
 	}
 	return results, events, nil
 }
 
-func applyGroup(t *txn, reqs []*writeReq) ([]writeResult, []*store.Event, error) {
+// runGroupTx runs the group statement by statement through database/sql.
+func (s *Store) runGroupTx(reqs []*writeReq) ([]writeResult, []*store.Event, error) {
+	tx, err := s.wdb.BeginTx(s.ctx, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("beginning write transaction: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	t := &txn{ctx: s.ctx, s: s, tx: tx, ts: time.Now().UnixMilli()}
+	if err := t.lockRV(); err != nil {
+		return nil, nil, err
+	}
+	results, events, err := applyGroup(reqs, t.unit)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(events) > 0 {
+		if err := t.finish(); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, nil, fmt.Errorf("committing writes: %w", err)
+	}
+	return results, events, nil
+}
+
+// applyGroup applies each request with unit, which reports the failure of
+// one request as *store.OpError and a failure of the group as another error.
+func applyGroup(reqs []*writeReq, unit func([]store.Op) ([]*store.Object, []*store.Event, error)) (
+	[]writeResult, []*store.Event, error) {
 	results := make([]writeResult, len(reqs))
 	var events []*store.Event
 	for i, r := range reqs {
-		objs, evs, err := t.unit(r.ops)
+		objs, evs, err := unit(r.ops)
 		if err != nil && !isOpFailure(err) {
 			return nil, nil, err
 		}
@@ -203,9 +220,13 @@ func (c *stmtCache) close() error {
 	return errors.Join(errs...)
 }
 
-// writerQueries are the statements prepared on the writer pool.
+// writerQueries are the statements prepared on the writer pool; the
+// pipelined writer lets pgx prepare and cache its own.
 func writerQueries(d *dialect) []string {
-	return []string{d.lockRV, d.insertIndex, d.deleteIndex, d.finish, d.createAll, d.updateAll, sqlInsertObject, sqlSelectForUpdate, sqlUpdateObject,
+	if d.pipelined {
+		return nil
+	}
+	return []string{d.lockRV, d.insertIndex, d.deleteIndex, d.finish, sqlInsertObject, sqlSelectForUpdate, sqlUpdateObject,
 		sqlDeleteObject, sqlSelectRV, sqlInsertEvent,
 		sqlSavepoint, sqlRollbackSavepoint, sqlReleaseSavepoint}
 }
