@@ -35,9 +35,7 @@ steps: the sandboxed steps; package+push: tar, gzip and upload).`,
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(rep)
+				return printJSON(cmd, rep)
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "%d builds: commit → artifact median %.0f ms, p90 %.0f ms\n", rep.Builds, rep.Median, rep.P90)
@@ -74,9 +72,7 @@ second, memory (RSS) and the time from restart to the first successful list.`,
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(rep)
+				return printJSON(cmd, rep)
 			}
 			printAPIReport(cmd, rep)
 			return nil
@@ -103,4 +99,10 @@ func printAPIReport(cmd *cobra.Command, r *bench.APIReport) {
 	fmt.Fprintf(w, "  status updates/s          %8.0f\n", r.StatusUpdatesSec)
 	fmt.Fprintf(w, "  memory RSS / peak         %6.0f / %6.0f MiB\n", r.RSSMiB, r.PeakRSSMiB)
 	fmt.Fprintf(w, "  restart → first list      %8.0f ms\n", r.RestartToListMs)
+}
+
+func printJSON(cmd *cobra.Command, v any) error {
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -143,14 +143,18 @@ func (c *Controllers) nextNumber(ctx context.Context, ns, component, build strin
 // updateComponent applies fn to the component's status, retrying on
 // conflicts.
 func (c *Controllers) updateComponent(ctx context.Context, ns, name string, fn func(*v1alpha1.Component)) error {
+	return updateComponentStatus(ctx, c.reg, ns, name, fn)
+}
+
+func updateComponentStatus(ctx context.Context, reg *registry.Registry, ns, name string, fn func(*v1alpha1.Component)) error {
 	for attempt := 0; ; attempt++ {
-		obj, err := c.reg.Get(ctx, componentKind, ns, name, registry.GetOptions{})
+		obj, err := reg.Get(ctx, componentKind, ns, name, registry.GetOptions{})
 		if err != nil {
 			return fmt.Errorf("reading component %s/%s: %w", ns, name, err)
 		}
 		comp := obj.(*v1alpha1.Component)
 		fn(comp)
-		_, err = c.reg.Update(ctx, componentKind, comp, registry.UpdateOptions{Subresource: "status"})
+		_, err = reg.Update(ctx, componentKind, comp, registry.UpdateOptions{Subresource: "status"})
 		if !apierrors.IsConflict(err) || attempt >= 10 {
 			return err
 		}

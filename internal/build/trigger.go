@@ -74,8 +74,7 @@ func (t *Trigger) create(ctx context.Context, comp *v1alpha1.Component, commit, 
 }
 
 func (t *Trigger) markSeen(ctx context.Context, comp *v1alpha1.Component, commit string) error {
-	c := &Controllers{reg: t.reg}
-	return c.updateComponent(ctx, comp.Namespace, comp.Name, func(cur *v1alpha1.Component) {
+	return updateComponentStatus(ctx, t.reg, comp.Namespace, comp.Name, func(cur *v1alpha1.Component) {
 		cur.Status.LastSeenCommit = commit
 	})
 }

@@ -47,12 +47,6 @@ func bodyJSON(obj v1alpha1.Object) []byte {
 	return b
 }
 
-// statusJSON is the object's status as JSON ("null" when absent).
-func statusJSON(obj v1alpha1.Object) []byte {
-	b, _ := json.Marshal(topLevel(obj)["status"])
-	return b
-}
-
 func topLevel(obj v1alpha1.Object) map[string]json.RawMessage {
 	b, _ := json.Marshal(obj)
 	m := map[string]json.RawMessage{}
