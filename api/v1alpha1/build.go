@@ -105,6 +105,9 @@ type BuildStatus struct {
 	// CachedFrom names the earlier build whose artifact was reused because
 	// the inputs were identical; empty when the pipeline ran.
 	CachedFrom string `json:"cachedFrom,omitempty"`
+	// Evidence is the signed supply-chain evidence pushed next to the
+	// artifact: signature, SLSA provenance and SBOM.
+	Evidence *BuildEvidence `json:"evidence,omitempty"`
 	// Attempts counts how many times the build started; a build interrupted
 	// by a crash is retried once.
 	Attempts int `json:"attempts,omitempty"`
@@ -158,6 +161,28 @@ type BuildArtifact struct {
 	Tags []string `json:"tags,omitempty"`
 	// ArtifactType is the OCI artifact type, or the image media type.
 	ArtifactType string `json:"artifactType,omitempty"`
+}
+
+// BuildEvidence locates what Kiln signed for the artifact, using cosign's
+// tag conventions in the artifact's repository.
+type BuildEvidence struct {
+	// Signature is the cosign signature manifest (repo:sha256-HEX.sig@digest).
+	Signature string `json:"signature"`
+	// Attestations is the manifest of DSSE-signed in-toto statements
+	// (repo:sha256-HEX.att@digest): SLSA provenance and the SPDX SBOM.
+	Attestations string `json:"attestations"`
+	// SBOM is the plain SPDX SBOM manifest (repo:sha256-HEX.sbom@digest).
+	SBOM string `json:"sbom,omitempty"`
+	// PredicateTypes are the attested statements' predicate types.
+	PredicateTypes []string `json:"predicateTypes,omitempty"`
+	// BuilderID is the SLSA builder id the provenance names.
+	BuilderID string `json:"builderId"`
+	// KeyID is sha256 of the signing public key (DER), to tell keys apart.
+	KeyID string `json:"keyId"`
+	// SBOMPackages counts the packages the SBOM lists.
+	SBOMPackages int `json:"sbomPackages,omitempty"`
+	// SBOMFiles counts the files the SBOM lists.
+	SBOMFiles int `json:"sbomFiles,omitempty"`
 }
 
 // Finished reports whether the build reached a final phase.

@@ -85,6 +85,10 @@ Use --database postgres://... to run on PostgreSQL.`,
 		"push build artifacts to this registry (host[:port][/prefix]) instead of the embedded one; credentials from KILN_PUSH_REGISTRY_USERNAME and KILN_PUSH_REGISTRY_PASSWORD")
 	f.BoolVar(&cfg.PushRegistry.PlainHTTP, "push-registry-plain-http", false, "talk plain HTTP to --push-registry (local test registries only)")
 	f.IntVar(&cfg.BuildWorkers, "build-workers", 0, "concurrent builds (default: number of cores)")
+	f.StringVar(&cfg.SigningKey, "signing-key", os.Getenv("KILN_SIGNING_KEY"),
+		"PEM file with the builder's ECDSA P-256 private key (default DATA_DIR/signing/cosign.key, created on first start; env KILN_SIGNING_KEY)")
+	f.StringVar(&cfg.BuilderID, "builder-id", os.Getenv("KILN_BUILDER_ID"),
+		"SLSA builder id written into provenance; verifiers pin it (default "+server.DefaultBuilderID+"; env KILN_BUILDER_ID)")
 	f.BoolVar(&userConfig, "write-user-config", true, "on first start also write ~/.config/kiln/config.yaml")
 	return cmd
 }

@@ -65,6 +65,12 @@ func resourceList(group, version string) (*metav1.APIResourceList, bool) {
 				Verbs: metav1.Verbs{"get", "patch", "update"},
 			})
 		}
+		if k.Kind == "Build" {
+			for _, sub := range []string{"log", "provenance", "sbom"} {
+				list.APIResources = append(list.APIResources, metav1.APIResource{
+					Name: k.Plural + "/" + sub, Namespaced: true, Kind: k.Kind, Verbs: metav1.Verbs{"get"}})
+			}
+		}
 	}
 	return list, len(list.APIResources) > 0
 }

@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -106,4 +107,44 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// fileSubresources are the build sub-resources served from files.
+var fileSubresources = map[string]bool{"log": true, "provenance": true, "sbom": true}
+
+// serveEvidence serves a build's signed provenance statement (GET
+// …/builds/NAME/provenance) or SBOM (…/sbom, ?format=spdx|cyclonedx).
+func (s *Server) serveEvidence(w http.ResponseWriter, r *http.Request, ri requestInfo) {
+	if s.evPath == nil || ri.Kind.Kind != "Build" {
+		s.writeError(w, r, notFound(ri.Kind.Plural+" have no "+ri.Subresource))
+		return
+	}
+	file, ctype := "provenance.json", "application/vnd.in-toto+json"
+	if ri.Subresource == "sbom" {
+		switch f := r.URL.Query().Get("format"); f {
+		case "", "spdx":
+			file, ctype = "sbom.spdx.json", "application/spdx+json"
+		case "cyclonedx":
+			file, ctype = "sbom.cdx.json", "application/vnd.cyclonedx+json"
+		default:
+			s.writeError(w, r, badRequest(fmt.Sprintf("format %q: use spdx or cyclonedx", f)))
+			return
+		}
+	}
+	if _, err := s.reg.Get(r.Context(), ri.Kind, ri.Namespace, ri.Name, registry.GetOptions{}); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	data, err := os.ReadFile(s.evPath(ri.Namespace, ri.Name, file))
+	if errors.Is(err, os.ErrNotExist) {
+		s.writeError(w, r, notFound("build "+ri.Name+" has no "+ri.Subresource+": only succeeded builds that pushed an artifact are signed"))
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(data)
 }

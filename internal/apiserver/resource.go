@@ -41,12 +41,16 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ri.Verb = verbFor(r, ri)
-	if ri.Subresource == "log" && ri.Verb == auth.VerbGet {
+	if fileSubresources[ri.Subresource] && ri.Verb == auth.VerbGet {
 		if _, err := s.authorize(r.Context(), ri); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		s.serveLog(w, r, ri)
+		if ri.Subresource == "log" {
+			s.serveLog(w, r, ri)
+		} else {
+			s.serveEvidence(w, r, ri)
+		}
 		return
 	}
 	if ri.Subresource != "" && ri.Subresource != "status" {

@@ -26,6 +26,8 @@ type Server struct {
 	mux     *http.ServeMux
 	extra   []route
 	logPath func(ns, name string) string
+	evPath  func(ns, name, file string) string
+	builder BuilderInfo
 }
 
 type route struct {
@@ -43,12 +45,28 @@ type Config struct {
 	Version       string
 	// BuildLogPath locates a build's log file (the log subresource).
 	BuildLogPath func(ns, name string) string
+	// EvidencePath locates a build's kept evidence file (provenance.json,
+	// sbom.spdx.json, sbom.cdx.json) for the provenance and sbom
+	// subresources.
+	EvidencePath func(ns, name, file string) string
+	// Builder is served at /apis/kiln.dev/v1alpha1/builder.
+	Builder BuilderInfo
+}
+
+// BuilderInfo is what verifiers need: the builder id the provenance names
+// and the public key that checks signatures.
+type BuilderInfo struct {
+	BuilderID string `json:"builderId"`
+	// PublicKey is PKIX PEM ("PUBLIC KEY"), as `cosign verify --key` reads.
+	PublicKey string `json:"publicKey"`
+	// KeyID is sha256 of the key's DER encoding.
+	KeyID string `json:"keyId"`
 }
 
 // New returns a Server.
 func New(cfg Config) *Server {
 	return &Server{reg: cfg.Registry, authn: cfg.Authenticator, authz: cfg.Authorizer, log: cfg.Log, version: cfg.Version,
-		logPath: cfg.BuildLogPath}
+		logPath: cfg.BuildLogPath, evPath: cfg.EvidencePath, builder: cfg.Builder}
 }
 
 // Handle mounts an extra handler (e.g. the OCI registry or webhooks). Public

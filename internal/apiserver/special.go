@@ -27,6 +27,8 @@ func (s *Server) special(path string) (http.HandlerFunc, bool) {
 	switch {
 	case rest == "whoami":
 		return s.whoami, true
+	case rest == "builder":
+		return func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.builder) }, true
 	case rest == "tokenrequests":
 		return s.tokenRequest, true
 	case rest == "tokens" || strings.HasPrefix(rest, "tokens/"):

@@ -43,6 +43,8 @@ type Outcome struct {
 	Artifact     *v1alpha1.BuildArtifact
 	// CachedFrom names the build whose artifact was reused.
 	CachedFrom string
+	// Evidence is what was signed for Artifact.
+	Evidence *v1alpha1.BuildEvidence
 	// Failed means the pipeline ran and failed (Message says where); an
 	// error from Execute means the build could not be run at all.
 	Failed  bool

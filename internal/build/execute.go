@@ -125,6 +125,7 @@ func applyOutcome(b *v1alpha1.Build, out Outcome) {
 	b.Status.Commit, b.Status.TreeHash = out.Commit, out.TreeHash
 	b.Status.Pipeline, b.Status.Steps = out.Pipeline, out.Steps
 	b.Status.InputsDigest, b.Status.Artifact, b.Status.CachedFrom = out.InputsDigest, out.Artifact, out.CachedFrom
+	b.Status.Evidence = out.Evidence
 }
 
 func outcomePhase(ctx context.Context, out Outcome, err error) (string, string) {

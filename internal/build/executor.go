@@ -44,6 +44,8 @@ type PipelineExecutor struct {
 	CheckURL func(string) error
 	// Limits bound every step (zero: the sandbox's defaults).
 	Limits sandbox.Limits
+	// Attestor signs every pushed artifact; nil: artifacts are unsigned.
+	Attestor *Attestor
 }
 
 var _ Executor = (*PipelineExecutor)(nil)
@@ -60,6 +62,9 @@ func (e *PipelineExecutor) Execute(ctx context.Context, job Job) (Outcome, error
 	ws := filepath.Join(e.WorkDir, job.Build.Namespace, job.Build.Name)
 	_ = os.RemoveAll(ws)
 	defer os.RemoveAll(ws)
+	started := time.Now()
+	logw := newHashingWriter(job.Log)
+	job.Log = logw
 	tm := newTimings()
 	defer tm.log(job.Log)
 	src, out, err := e.checkout(ctx, job, g, ws)
@@ -78,7 +83,7 @@ func (e *PipelineExecutor) Execute(ctx context.Context, job Job) (Outcome, error
 		defer tm.mark("reuse")
 		return e.reuse(ctx, job, out, prev)
 	}
-	return e.run(ctx, job, plan, src, ws, out, tm)
+	return e.run(ctx, job, plan, src, ws, out, tm, evidenceInput{started: started, log: logw, sourceDir: src})
 }
 
 // timings records how long each phase of a build took; the build log's
@@ -217,6 +222,12 @@ func (e *PipelineExecutor) reuse(ctx context.Context, job Job, out Outcome, prev
 	a.Tags = tags
 	out.Artifact, out.CachedFrom = &a, prev.Name
 	out.Steps = prev.Status.Steps
+	out.Evidence = prev.Status.Evidence
+	if e.Attestor != nil && prev.Status.Evidence != nil {
+		if err := e.Attestor.copyEvidence(job.Build.Namespace, prev.Name, job.Build.Name); err != nil {
+			return out, err
+		}
+	}
 	fmt.Fprintf(job.Log, "==> inputs %s identical to build %s: reusing %s\n", out.InputsDigest, prev.Name, ref)
 	return out, nil
 }

@@ -19,7 +19,7 @@ import (
 )
 
 // run executes the plan in the sandbox and pushes its outputs.
-func (e *PipelineExecutor) run(ctx context.Context, job Job, plan *pipeline.Plan, src, ws string, out Outcome, tm *timings) (Outcome, error) {
+func (e *PipelineExecutor) run(ctx context.Context, job Job, plan *pipeline.Plan, src, ws string, out Outcome, tm *timings, ev evidenceInput) (Outcome, error) {
 	if e.Runner == nil {
 		return out, fmt.Errorf("this server cannot run build steps: %w", e.RunnerErr)
 	}
@@ -40,8 +40,31 @@ func (e *PipelineExecutor) run(ctx context.Context, job Job, plan *pipeline.Plan
 		out.Failed, out.Message = true, failureMessage(res)
 		return out, nil
 	}
-	defer tm.mark("package+push")
-	return e.push(ctx, job, res, out)
+	out, dir, err := e.push(ctx, job, res, out)
+	tm.mark("package+push")
+	if err != nil || out.Artifact == nil {
+		return out, err
+	}
+	defer tm.mark("sign+attest")
+	return e.attest(ctx, job, out, dir, ev)
+}
+
+// attest signs the pushed artifact and records where the evidence lives.
+func (e *PipelineExecutor) attest(ctx context.Context, job Job, out Outcome, dir string, ev evidenceInput) (Outcome, error) {
+	if e.Attestor == nil {
+		fmt.Fprintln(job.Log, "==> no signing key configured: the artifact is not signed")
+		return out, nil
+	}
+	ev.job, ev.out, ev.outputDir = job, out, dir
+	ev.params = buildParams(job.Component, job.Build)
+	fmt.Fprintf(job.Log, "==> signing %s@%s (SLSA provenance, SPDX SBOM)\n", out.Artifact.Repository, out.Artifact.Digest)
+	evidence, err := e.Attestor.attestBuild(ctx, ev, e.Remote)
+	if err != nil {
+		return out, fmt.Errorf("signing %s@%s: %w", out.Artifact.Repository, out.Artifact.Digest, err)
+	}
+	out.Evidence = evidence
+	fmt.Fprintf(job.Log, "==> signed with key %s: %s\n", evidence.KeyID, evidence.Attestations)
+	return out, nil
 }
 
 // stepTracker reports steps as they start.
@@ -130,28 +153,30 @@ func failureMessage(res *pipeline.RunResult) string {
 // push sends the outputs to the registry: an image output is the
 // component's artifact; directory outputs are artifacts too (the first one
 // is the component's artifact when there is no image).
-func (e *PipelineExecutor) push(ctx context.Context, job Job, res *pipeline.RunResult, out Outcome) (Outcome, error) {
+// It returns the directory holding the primary artifact's files.
+func (e *PipelineExecutor) push(ctx context.Context, job Job, res *pipeline.RunResult, out Outcome) (Outcome, string, error) {
 	if len(res.Outputs) == 0 {
 		out.Message = "succeeded; the pipeline declares no output, nothing was pushed"
-		return out, nil
+		return out, "", nil
 	}
 	primary := primaryOutput(res.Outputs)
+	var primaryDir string
 	for i, o := range res.Outputs {
 		repo := e.repo(job)
 		if i != primary {
 			repo += "/" + o.Name
 		}
-		a, err := e.pushOutput(ctx, job, o, repo, out)
+		a, dir, err := e.pushOutput(ctx, job, o, repo, out)
 		if err != nil {
-			return out, err
+			return out, "", err
 		}
 		if i == primary {
-			out.Artifact = a
+			out.Artifact, primaryDir = a, dir
 		}
 		fmt.Fprintf(job.Log, "==> pushed %s %s@%s\n", o.Kind, a.Repository, a.Digest)
 	}
 	out.Message = "pushed " + out.Artifact.Repository + "@" + out.Artifact.Digest
-	return out, nil
+	return out, primaryDir, nil
 }
 
 func primaryOutput(outs []pipeline.OutputResult) int {
@@ -163,7 +188,7 @@ func primaryOutput(outs []pipeline.OutputResult) int {
 	return 0
 }
 
-func (e *PipelineExecutor) pushOutput(ctx context.Context, job Job, o pipeline.OutputResult, repo string, out Outcome) (*v1alpha1.BuildArtifact, error) {
+func (e *PipelineExecutor) pushOutput(ctx context.Context, job Job, o pipeline.OutputResult, repo string, out Outcome) (*v1alpha1.BuildArtifact, string, error) {
 	g := job.Component.Spec.Source.Git
 	opts := oci.PushOptions{Remote: e.Remote, Tags: e.tags(job, out.Commit)[1:],
 		Annotations: map[string]string{oci.AnnotationSource: g.URL, oci.AnnotationRevision: out.Commit},
@@ -171,41 +196,44 @@ func (e *PipelineExecutor) pushOutput(ctx context.Context, job Job, o pipeline.O
 	ref := repo + ":" + out.Commit
 	var desc oci.Descriptor
 	var err error
+	dir := o.Path
 	if o.Kind == "image" {
-		desc, err = e.pushImage(ctx, job, o, ref, opts)
+		desc, dir, err = e.pushImage(ctx, job, o, ref, opts)
 	} else {
 		desc, err = oci.PushDirectory(ctx, ref, o.Path, opts)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("pushing output %s: %w", o.Name, err)
+		return nil, "", fmt.Errorf("pushing output %s: %w", o.Name, err)
 	}
 	return &v1alpha1.BuildArtifact{Repository: repo, Digest: desc.Digest, Tags: e.tags(job, out.Commit),
-		ArtifactType: firstNonEmpty(desc.ArtifactType, desc.MediaType)}, nil
+		ArtifactType: firstNonEmpty(desc.ArtifactType, desc.MediaType)}, dir, nil
 }
 
 // pushImage assembles an image from the output directory (placed under the
-// image's prefix), on top of the base image when one is named.
-func (e *PipelineExecutor) pushImage(ctx context.Context, job Job, o pipeline.OutputResult, ref string, opts oci.PushOptions) (oci.Descriptor, error) {
+// image's prefix), on top of the base image when one is named. It returns
+// the directory of the image's own layer.
+func (e *PipelineExecutor) pushImage(ctx context.Context, job Job, o pipeline.OutputResult, ref string, opts oci.PushOptions) (oci.Descriptor, string, error) {
 	cfg := o.Image
 	if cfg == nil {
 		cfg = &pipeline.ImageConfig{}
 	}
 	layer, err := prefixed(o.Path, cfg.Prefix)
 	if err != nil {
-		return oci.Descriptor{}, err
+		return oci.Descriptor{}, "", err
 	}
 	var layers []string
 	if cfg.Base != "" {
 		rootfs, _, err := e.imageResolver(ctx, job)(cfg.Base)
 		if err != nil {
-			return oci.Descriptor{}, fmt.Errorf("base image %s: %w", cfg.Base, err)
+			return oci.Descriptor{}, "", fmt.Errorf("base image %s: %w", cfg.Base, err)
 		}
 		layers = append(layers, rootfs)
 	}
 	layers = append(layers, layer)
 	spec := oci.ImageSpec{Layers: layers, Config: oci.ImageConfig{Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd,
 		Env: cfg.Env, WorkingDir: cfg.WorkingDir, User: cfg.User, Labels: cfg.Labels}}
-	return oci.PushImage(ctx, ref, spec, opts)
+	desc, err := oci.PushImage(ctx, ref, spec, opts)
+	return desc, layer, err
 }
 
 // prefixed returns a directory holding dir's content under prefix (dir

@@ -56,7 +56,7 @@ func (o *describeOptions) run(cmd *cobra.Command, args []string) error {
 			if n++; n > 1 {
 				fmt.Fprintln(cmd.OutOrStdout())
 			}
-			describeObject(cmd.OutOrStdout(), t.res, obj)
+			describeObject(cmd.OutOrStdout(), t.res, obj, o.extra(cmd, c, t.res, obj))
 		}
 	}
 	if n == 0 && len(errs) == 0 {
@@ -66,7 +66,8 @@ func (o *describeOptions) run(cmd *cobra.Command, args []string) error {
 }
 
 // describeObject prints the kubectl-describe-like layout of obj.
-func describeObject(w io.Writer, res client.Resource, obj client.Object) {
+// extra, when not nil, prints kind-specific sections before the events.
+func describeObject(w io.Writer, res client.Resource, obj client.Object, extra func(io.Writer)) {
 	tw := newTabWriter(w)
 	field := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
 	field("Name", obj.Name())
@@ -89,6 +90,9 @@ func describeObject(w io.Writer, res client.Resource, obj client.Object) {
 		describeSecret(w, obj)
 	} else {
 		describeBody(w, obj)
+	}
+	if extra != nil {
+		extra(w)
 	}
 	fmt.Fprintln(w, "Events:  <none>")
 }

@@ -72,7 +72,9 @@ func NewRootCommand() *cobra.Command {
 		newCreateCommand(g), newAPIResourcesCommand(g), newTokenCommand(g), newKubeconfigCommand(g),
 		newWhoamiCommand(g), newConfigCommand(g), newVersionCommand(g),
 		newBuildCommand(g), newLogsCommand(g), newCancelCommand(g),
+		newKeysCommand(g), newVerifyCommand(g),
 	)
+	root.AddCommand(newEvidenceCommands(g)...)
 	return root
 }
 

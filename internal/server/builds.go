@@ -70,6 +70,7 @@ func (f *Factory) executor(cache *git.Cache, sources *build.Sources) *build.Pipe
 		Git: cache, WorkDir: f.dir("work"), ImageCache: f.dir("images"), CheckURL: sources.CheckURL,
 		Registry: strings.TrimPrefix(f.URL, "https://"),
 		Remote:   oci.Remote{Token: f.systemToken, RootCAs: f.caPool()},
+		Attestor: &build.Attestor{Signer: f.signer, BuilderID: f.cfg.BuilderID, Version: f.cfg.Version, Dir: f.dir("evidence")},
 	}
 	if p := f.cfg.PushRegistry; p.Registry != "" {
 		e.Embedded, e.EmbeddedRemote = e.Registry, e.Remote
@@ -85,12 +86,19 @@ func (f *Factory) executor(cache *git.Cache, sources *build.Sources) *build.Pipe
 	return e
 }
 
-// protectedPaths are what no build step may ever see.
+// DefaultBuilderID is the SLSA builder id when the operator sets none.
+const DefaultBuilderID = "https://kiln.dev/builder/v1"
+
+// protectedPaths are what no build step may ever see, including the
+// signing key wherever the operator keeps it.
 func (f *Factory) protectedPaths() []string {
 	var out []string
-	for _, p := range []string{"keys", "tls", "registry", "git", "logs", ClientConfigName, "kiln.db", "kiln.db-wal", "kiln.db-shm"} {
-		abs, err := filepath.Abs(f.dir(p))
-		if err == nil {
+	paths := []string{f.cfg.SigningKey}
+	for _, p := range []string{"keys", "signing", "evidence", "tls", "registry", "git", "logs", ClientConfigName, "kiln.db", "kiln.db-wal", "kiln.db-shm"} {
+		paths = append(paths, f.dir(p))
+	}
+	for _, p := range paths {
+		if abs, err := filepath.Abs(p); err == nil {
 			out = append(out, abs)
 		}
 	}

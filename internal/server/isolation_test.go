@@ -94,7 +94,8 @@ func TestTenantIsolation(t *testing.T) {
 		reqs := [][2]string{{"GET", coll}, {"GET", coll + "?watch=true"}, {"POST", coll},
 			{"GET", coll + "/x"}, {"PUT", coll + "/x"}, {"PATCH", coll + "/x"}, {"DELETE", coll + "/x"},
 			{"GET", coll + "/greet"}, {"GET", coll + "/creds"}, {"DELETE", coll + "/greet"},
-			{"GET", coll + "/x/log"}, {"GET", coll + "/x/log?follow=true"}}
+			{"GET", coll + "/x/log"}, {"GET", coll + "/x/log?follow=true"},
+			{"GET", coll + "/x/provenance"}, {"GET", coll + "/x/sbom"}, {"GET", coll + "/x/sbom?format=cyclonedx"}}
 		if r.status {
 			reqs = append(reqs, [2]string{"GET", coll + "/x/status"}, [2]string{"PUT", coll + "/x/status"}, [2]string{"PATCH", coll + "/x/status"})
 		}

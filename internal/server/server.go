@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/kilnbuild/kiln/internal/apiserver"
+	"github.com/kilnbuild/kiln/internal/attest"
 	"github.com/kilnbuild/kiln/internal/auth"
 	"github.com/kilnbuild/kiln/internal/build"
 	"github.com/kilnbuild/kiln/internal/controller"
@@ -56,8 +57,14 @@ type Config struct {
 	// PushRegistry, when set, receives build artifacts instead of the
 	// embedded registry.
 	PushRegistry PushRegistry
-	Version      string
-	Log          *slog.Logger
+	// SigningKey is a PEM file with the builder's ECDSA P-256 private key
+	// (default DataDir/signing/cosign.key, created on first start).
+	SigningKey string
+	// BuilderID is the SLSA builder id written into provenance (default
+	// https://kiln.dev/builder/v1); verifiers pin it.
+	BuilderID string
+	Version   string
+	Log       *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -72,6 +79,12 @@ func (c *Config) defaults() {
 	}
 	if c.Version == "" {
 		c.Version = "v0.1.0-dev"
+	}
+	if c.SigningKey == "" {
+		c.SigningKey = filepath.Join(c.DataDir, "signing", "cosign.key")
+	}
+	if c.BuilderID == "" {
+		c.BuilderID = DefaultBuilderID
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -103,8 +116,10 @@ type Factory struct {
 	// systemToken lets Kiln's own controllers push to the embedded registry;
 	// it lives only in memory.
 	systemToken string
-	cancel      context.CancelFunc
-	wg          sync.WaitGroup
+	// signer signs build evidence; its key never enters a sandbox.
+	signer *attest.Signer
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // Start opens the store, bootstraps on first start, starts controllers and
@@ -144,6 +159,10 @@ func start(ctx context.Context, cfg Config, st store.Store) (*Factory, error) {
 		return nil, err
 	}
 	reg := registry.New(st, sealer)
+	signer, err := attest.LoadOrCreateKey(cfg.SigningKey)
+	if err != nil {
+		return nil, fmt.Errorf("builder signing key: %w", err)
+	}
 	host, _, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("--listen %q: expected HOST:PORT, e.g. 127.0.0.1:7070", cfg.Listen)
@@ -156,7 +175,7 @@ func start(ctx context.Context, cfg Config, st store.Store) (*Factory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w (is another Kiln running? use --listen to pick another address)", cfg.Listen, err)
 	}
-	f := &Factory{URL: "https://" + clientAddr(ln.Addr()), CAPEM: tm.caPEM, Registry: reg, Store: st, cfg: cfg}
+	f := &Factory{URL: "https://" + clientAddr(ln.Addr()), CAPEM: tm.caPEM, Registry: reg, Store: st, cfg: cfg, signer: signer}
 	ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{tm.cert}, MinVersion: tls.VersionTLS12,
 		NextProtos: []string{"h2", "http/1.1"}})
 	if err := f.bootstrap(ctx); err != nil {
@@ -177,6 +196,8 @@ func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store)
 	api := apiserver.New(apiserver.Config{
 		Registry: reg, Authenticator: authn, Authorizer: authz, Log: f.cfg.Log, Version: f.cfg.Version,
 		BuildLogPath: func(ns, name string) string { return build.LogPath(f.dir("logs"), ns, name) },
+		EvidencePath: func(ns, name, file string) string { return build.EvidencePath(f.dir("evidence"), ns, name, file) },
+		Builder:      apiserver.BuilderInfo{BuilderID: f.cfg.BuilderID, PublicKey: string(f.signer.PublicKeyPEM()), KeyID: build.KeyID(f.signer)},
 	})
 	mgr := controller.NewManager(st, f.cfg.Log)
 	gc.Register(mgr, reg, f.cfg.Log)
