@@ -26,7 +26,7 @@ func newBenchBuildCommand() *cobra.Command {
 pipeline is one script step, then --builds times commits a change, creates its
 build and waits until the artifact is pushed. Prints the median and p90 and the
 median of each phase (source: fetch + checkout; plan: load, compile, cache key;
-steps: the sandboxed steps; package+push: tar, gzip and upload).`,
+steps: the sandboxed steps; package+push: tar, gzip and upload; sign+attest: provenance, SBOM, signing and pushing the evidence).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Log = os.Stderr
@@ -40,7 +40,7 @@ steps: the sandboxed steps; package+push: tar, gzip and upload).`,
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "%d builds: commit → artifact median %.0f ms, p90 %.0f ms\n", rep.Builds, rep.Median, rep.P90)
 			fmt.Fprintf(w, "  commit, queue, status %6.1f ms\n", rep.Overhead)
-			for _, k := range []string{"source", "plan", "steps", "package+push"} {
+			for _, k := range []string{"source", "plan", "steps", "package+push", "sign+attest"} {
 				fmt.Fprintf(w, "  %-20s %6.1f ms\n", k, rep.Phases[k])
 			}
 			return nil
