@@ -23,6 +23,10 @@ const (
 	ReasonSourceChange = "source-change"
 	ReasonManual       = "manual"
 	ReasonRetry        = "retry"
+	// ReasonDependencyChange: a required component's output changed.
+	ReasonDependencyChange = "dependency-change"
+	// ReasonCycle: a cycle's second pass, its members' inputs changed.
+	ReasonCycle = "cycle-pass"
 )
 
 // Label keys Kiln sets on builds.
@@ -58,6 +62,21 @@ type BuildSpec struct {
 	NoCache bool `json:"noCache,omitempty"`
 	// Cancel asks Kiln to stop the build; the only field that may change.
 	Cancel bool `json:"cancel,omitempty"`
+	// Group is the BuildGroup that created the build, if any.
+	Group string `json:"group,omitempty"`
+	// Inputs are the exact artifacts of required components the build
+	// gets, read-only, at /kiln/deps/<component>. Set by Kiln.
+	Inputs []BuildInput `json:"inputs,omitempty"`
+}
+
+// BuildInput is one dependency artifact of a build.
+type BuildInput struct {
+	// Component is the required component.
+	Component string `json:"component"`
+	// Repository is its artifact's OCI repository.
+	Repository string `json:"repository"`
+	// Digest is the artifact's manifest digest.
+	Digest string `json:"digest"`
 }
 
 // BuildReason records why a build ran.
@@ -72,6 +91,16 @@ type BuildReason struct {
 	By string `json:"by,omitempty"`
 	// PreviousCommit is the commit built before, for source changes.
 	PreviousCommit string `json:"previousCommit,omitempty"`
+	// Component is the dependency whose change caused the build
+	// (dependency-change).
+	Component string `json:"component,omitempty"`
+	// Build is the dependency's build that produced the change.
+	Build string `json:"build,omitempty"`
+	// OldDigest and NewDigest are the dependency's artifact before and
+	// after.
+	OldDigest string `json:"oldDigest,omitempty"`
+	// NewDigest is the dependency's new artifact.
+	NewDigest string `json:"newDigest,omitempty"`
 }
 
 // BuildStatus is written by Kiln.
@@ -108,6 +137,15 @@ type BuildStatus struct {
 	// Evidence is the signed supply-chain evidence pushed next to the
 	// artifact: signature, SLSA provenance and SBOM.
 	Evidence *BuildEvidence `json:"evidence,omitempty"`
+	// ContentDigest digests the artifact's files (paths, modes, contents;
+	// not timestamps): equal digests mean an identical output.
+	ContentDigest string `json:"contentDigest,omitempty"`
+	// Unchanged is set when the output is identical to the component's
+	// previous artifact (early cutoff): that artifact stays current and
+	// nothing downstream is rebuilt.
+	Unchanged bool `json:"unchanged,omitempty"`
+	// Capabilities are what the built source provides and requires.
+	Capabilities *Capabilities `json:"capabilities,omitempty"`
 	// Attempts counts how many times the build started; a build interrupted
 	// by a crash is retried once.
 	Attempts int `json:"attempts,omitempty"`
@@ -200,7 +238,7 @@ func (b *Build) Validate() field.ErrorList {
 	errs := refName(p.Child("component"), b.Spec.Component, "Component")
 	errs = append(errs, validateParams(p.Child("params"), b.Spec.Params)...)
 	if t := b.Spec.Reason.Type; t != "" {
-		errs = append(errs, oneOf(p.Child("reason", "type"), t, ReasonNewComponent, ReasonSourceChange, ReasonManual, ReasonRetry)...)
+		errs = append(errs, oneOf(p.Child("reason", "type"), t, ReasonNewComponent, ReasonSourceChange, ReasonManual, ReasonRetry, ReasonDependencyChange, ReasonCycle)...)
 	}
 	return errs
 }
@@ -225,7 +263,9 @@ func init() {
 		Columns: buildColumns,
 		Fields: func(o Object) map[string]string {
 			b := o.(*Build)
-			return map[string]string{"spec.component": b.Spec.Component, "status.phase": b.Status.Phase}
+			return map[string]string{"spec.component": b.Spec.Component, "status.phase": b.Status.Phase,
+				"spec.group": b.Spec.Group, "spec.reason.type": b.Spec.Reason.Type,
+				"spec.reason.component": b.Spec.Reason.Component, "spec.reason.build": b.Spec.Reason.Build}
 		},
 		Refs: func(o Object) []Ref {
 			b := o.(*Build)

@@ -56,7 +56,31 @@ type ComponentBuild struct {
 	// WebhookSecret names a Secret in the namespace whose "webhook-secret"
 	// key verifies forge push events for this component's repository.
 	WebhookSecret string `json:"webhookSecret,omitempty"`
+	// Provides lists capabilities the component provides besides those
+	// Kiln detects in its source (e.g. "libgreet.so.1", "pkgconfig(greet)").
+	Provides []string `json:"provides,omitempty"`
+	// Requires lists capabilities, or other components' names, the build
+	// needs besides those detected; their artifacts are mounted read-only
+	// at /kiln/deps/<component> in every step.
+	Requires []string `json:"requires,omitempty"`
+	// Rebuild says what to rebuild when this component's output changes:
+	// transitive (every dependant, default), direct (direct dependants
+	// only), local (nothing downstream) or none (as local; kept for OBS
+	// users).
+	Rebuild string `json:"rebuild,omitempty"`
+	// BootstrapArtifact is a repository@sha256 digest used as this
+	// component's previous artifact when a dependency cycle is built and it
+	// has none yet.
+	BootstrapArtifact string `json:"bootstrapArtifact,omitempty"`
 }
+
+// Rebuild policies (spec.build.rebuild).
+const (
+	RebuildTransitive = "transitive"
+	RebuildDirect     = "direct"
+	RebuildLocal      = "local"
+	RebuildNone       = "none"
+)
 
 // ComponentSource is where a component's code comes from.
 type ComponentSource struct {
@@ -102,6 +126,25 @@ type ComponentStatus struct {
 	// LastSeenCommit is the branch head Kiln last saw (by polling or a
 	// webhook), so a restart does not trigger the same commit again.
 	LastSeenCommit string `json:"lastSeenCommit,omitempty"`
+	// LatestContentDigest is the content digest of the latest artifact
+	// (file paths, modes and contents; timestamps ignored), for early
+	// cutoff.
+	LatestContentDigest string `json:"latestContentDigest,omitempty"`
+	// Capabilities are what the last build's source provides and requires
+	// (detected plus declared).
+	Capabilities *Capabilities `json:"capabilities,omitempty"`
+}
+
+// Capabilities are what a component provides and needs at one commit.
+type Capabilities struct {
+	// Commit is the commit the capabilities were read from.
+	Commit string `json:"commit,omitempty"`
+	// Provides are capability names.
+	Provides []string `json:"provides,omitempty"`
+	// Requires are build requirements; "a|b" means either.
+	Requires []string `json:"requires,omitempty"`
+	// Detected names the detectors that fired (go, rpm, npm, override).
+	Detected []string `json:"detected,omitempty"`
 }
 
 // Default fills in defaults.
@@ -162,6 +205,14 @@ func validateComponentBuild(p *field.Path, b *ComponentBuild) field.ErrorList {
 	}
 	if b.WebhookSecret != "" {
 		errs = append(errs, dnsSubdomain(p.Child("webhookSecret"), b.WebhookSecret)...)
+	}
+	if b.Rebuild != "" {
+		errs = append(errs, oneOf(p.Child("rebuild"), b.Rebuild, RebuildTransitive, RebuildDirect, RebuildLocal, RebuildNone)...)
+	}
+	errs = append(errs, nonEmptyStrings(p.Child("provides"), b.Provides)...)
+	errs = append(errs, nonEmptyStrings(p.Child("requires"), b.Requires)...)
+	if a := b.BootstrapArtifact; a != "" && !strings.Contains(a, "@sha256:") {
+		errs = append(errs, field.Invalid(p.Child("bootstrapArtifact"), a, "must pin a digest: REPOSITORY@sha256:HEX"))
 	}
 	return errs
 }

@@ -15,7 +15,8 @@ var wantKinds = []struct {
 	fields                          string
 }{
 	{"Application", APIVersion, "applications", "app,apps", true, true, false, ""},
-	{"Build", APIVersion, "builds", "b", true, true, false, "spec.component,status.phase"},
+	{"Build", APIVersion, "builds", "b", true, true, false, "spec.component,spec.group,spec.reason.build,spec.reason.component,spec.reason.type,status.phase"},
+	{"BuildGroup", APIVersion, "buildgroups", "bg", true, true, false, "spec.application,status.phase"},
 	{"Component", APIVersion, "components", "comp", true, true, false, "spec.application"},
 	{"IntegrationTestScenario", APIVersion, "integrationtestscenarios", "its", true, true, false, "spec.application"},
 	{"Namespace", "v1", "namespaces", "ns", false, true, false, "spec.type,status.phase"},

@@ -300,3 +300,10 @@ func levelSpan(nodes []int32, dur []float64, workers int) float64 {
 	}
 	return span
 }
+
+// Priorities returns each node's priority for list scheduling: its
+// duration plus the longest chain of components that must wait for it.
+func Priorities(g *Graph, c *Components, dur []float64) []float64 {
+	prio, _ := bottomLevels(g, c, nil, dur)
+	return prio
+}

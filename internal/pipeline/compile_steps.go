@@ -21,6 +21,9 @@ const (
 	ScriptsDir  = "/tekton/scripts"
 	HomeDir     = "/tekton/home"
 	PrefetchDir = "/kiln/prefetch"
+	// BuildrootDir holds the artifacts of the components a build requires,
+	// one directory per component, read-only (RunOptions.Buildroot).
+	BuildrootDir = "/kiln/deps"
 )
 
 // taskLookup resolves variables in a task's steps.

@@ -39,6 +39,9 @@ type RunOptions struct {
 	StepLog func(task, step string) io.Writer
 	// Env is added to every step's environment (KEY=VALUE).
 	Env []string
+	// Buildroot, when set, is a host directory mounted read-only at
+	// BuildrootDir in every step: the build's dependency artifacts.
+	Buildroot string
 	// Concurrency bounds the tasks running at once; default the CPU count.
 	Concurrency int
 	// MaxResultSize bounds each result file; default 4096 bytes.

@@ -363,9 +363,13 @@ func (e *executor) sandboxStep(ctx context.Context, t *PlanTask, i int, s *PlanS
 	if wd == "" {
 		wd = "/"
 	}
+	mounts := e.dirs.mounts(t, s.Prefetch)
+	if e.opts.Buildroot != "" {
+		mounts = append(mounts, sandbox.Mount{Source: e.opts.Buildroot, Target: BuildrootDir})
+	}
 	return sandbox.Step{
 		RootFS: rootfs, Command: cmd, Env: env, WorkDir: wd,
-		Mounts: e.dirs.mounts(t, s.Prefetch), Network: s.Prefetch, Limits: e.stepLimits(ctx, s),
+		Mounts: mounts, Network: s.Prefetch, Limits: e.stepLimits(ctx, s),
 	}, nil
 }
 
