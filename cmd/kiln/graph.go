@@ -10,16 +10,22 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kilnbuild/kiln/internal/cli"
 	"github.com/kilnbuild/kiln/internal/graph"
 )
 
-func newGraphCommand() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "graph",
-		Short: "Plan builds over a package dependency graph (see docs/graph.md)",
+// addGraphCommands puts the offline planner under the client's live
+// `kiln graph` command.
+func addGraphCommands(root *cobra.Command) {
+	graphCmd, _, err := root.Find([]string{"graph"})
+	if err != nil || graphCmd == root {
+		graphCmd = &cobra.Command{Use: "graph", Short: "Plan builds over a package dependency graph (see docs/graph.md)"}
+		root.AddCommand(graphCmd)
 	}
-	cmd.AddCommand(newGraphPlanCommand(), newGraphGenerateCommand(), newGraphFromDebianCommand())
-	return cmd
+	graphCmd.AddCommand(newGraphGenerateCommand(), newGraphFromDebianCommand())
+	cli.OfflinePlan = func(w io.Writer, o cli.PlanOptions) error {
+		return runGraphPlan(w, graphPlanOptions{edges: o.Edges, durations: o.Durations, output: o.Output, changed: o.Changed, workers: o.Workers})
+	}
 }
 
 type graphPlanOptions struct {
@@ -33,35 +39,6 @@ type graphPlanOptions struct {
 type graphPlanOutput struct {
 	*graph.PlanResult
 	ReadMillis float64 `json:"readMillis"`
-}
-
-func newGraphPlanCommand() *cobra.Command {
-	var o graphPlanOptions
-	cmd := &cobra.Command{
-		Use:   "plan --edges FILE [--durations FILE] [--changed NAME …] [--workers N] [-o json|table]",
-		Short: "Cycles, levels, rebuild set and a simulated schedule for a dependency graph",
-		Long: `Reads a graph of lines "dependent<TAB>dependency" and prints its size, its
-cycles (strongly connected components with more than one member, each with
-a concrete cycle a -> b -> a), its depth (levels with cycles collapsed), the
-rebuild set of --changed (the changed packages and everything depending on
-them) and, with --workers, a simulated schedule of that set (the whole graph
-without --changed): makespan, lower bound and the level-by-level makespan.
-Durations are "name<TAB>seconds" lines; packages not listed take 1 s.`,
-		Example: `  kiln graph generate --nodes 30000 --edges 210000 --cycle 4000 --levels 25 --seed 1 > big.tsv
-  kiln graph plan --edges big.tsv --changed pkg00042 --workers 256 -o json`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runGraphPlan(cmd.OutOrStdout(), o)
-		},
-	}
-	f := cmd.Flags()
-	f.StringVar(&o.edges, "edges", "", "edges file: dependent<TAB>dependency per line (required)")
-	f.StringVar(&o.durations, "durations", "", "durations file: name<TAB>seconds per line (default 1 s each)")
-	f.StringSliceVar(&o.changed, "changed", nil, "changed package (repeat or comma-separate); default: rebuild everything")
-	f.IntVar(&o.workers, "workers", 0, "simulate the schedule on this many workers (0: no simulation)")
-	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
-	_ = cmd.MarkFlagRequired("edges")
-	return cmd
 }
 
 func runGraphPlan(w io.Writer, o graphPlanOptions) error {

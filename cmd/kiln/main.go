@@ -12,6 +12,7 @@ import (
 func main() {
 	cli.NewRunner = func() (sandbox.Runner, error) { return sandbox.NewBubblewrap(sandbox.Options{}) }
 	root := cli.NewRootCommand()
-	root.AddCommand(newUpCommand(), newBenchCommand(), cli.NewRunCommand(), newGraphCommand())
+	root.AddCommand(newUpCommand(), newBenchCommand(), cli.NewRunCommand())
+	addGraphCommands(root)
 	os.Exit(cli.Execute(root))
 }

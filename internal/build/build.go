@@ -45,6 +45,10 @@ type Outcome struct {
 	CachedFrom string
 	// Evidence is what was signed for Artifact.
 	Evidence *v1alpha1.BuildEvidence
+	// ContentDigest digests the primary output's files (early cutoff).
+	ContentDigest string
+	// Capabilities were detected in the source.
+	Capabilities *v1alpha1.Capabilities
 	// Failed means the pipeline ran and failed (Message says where); an
 	// error from Execute means the build could not be run at all.
 	Failed  bool

@@ -143,10 +143,11 @@ func (c *Controllers) nextNumber(ctx context.Context, ns, component, build strin
 // updateComponent applies fn to the component's status, retrying on
 // conflicts.
 func (c *Controllers) updateComponent(ctx context.Context, ns, name string, fn func(*v1alpha1.Component)) error {
-	return updateComponentStatus(ctx, c.reg, ns, name, fn)
+	return UpdateComponentStatus(ctx, c.reg, ns, name, fn)
 }
 
-func updateComponentStatus(ctx context.Context, reg *registry.Registry, ns, name string, fn func(*v1alpha1.Component)) error {
+// UpdateComponentStatus applies fn to the component's status, retrying on conflicts.
+func UpdateComponentStatus(ctx context.Context, reg *registry.Registry, ns, name string, fn func(*v1alpha1.Component)) error {
 	for attempt := 0; ; attempt++ {
 		obj, err := reg.Get(ctx, componentKind, ns, name, registry.GetOptions{})
 		if err != nil {

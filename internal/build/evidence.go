@@ -169,8 +169,9 @@ func materials(job Job, out Outcome) attest.Materials {
 		ref = g.Revision
 	}
 	m := attest.Materials{
-		Source:   attest.Source{URL: g.URL, Ref: ref, Commit: out.Commit, TreeHash: out.TreeHash},
-		Pipeline: attest.Pipeline{Source: out.Pipeline.Source, Digest: out.Pipeline.Digest},
+		Source:       attest.Source{URL: g.URL, Ref: ref, Commit: out.Commit, TreeHash: out.TreeHash},
+		Pipeline:     attest.Pipeline{Source: out.Pipeline.Source, Digest: out.Pipeline.Digest},
+		Dependencies: dependencies(job.Build.Spec.Inputs),
 	}
 	for _, s := range out.Steps {
 		if s.Phase == "Skipped" || s.Image == "" {

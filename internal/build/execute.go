@@ -105,6 +105,12 @@ func (c *Controllers) record(ctx, base context.Context, b *v1alpha1.Build, out O
 	}
 	applyOutcome(cur, out)
 	phase, msg := outcomePhase(ctx, out, err)
+	if phase == v1alpha1.BuildSucceeded {
+		cur.Status.Unchanged = c.sameOutput(base, b, out)
+		if cur.Status.Unchanged {
+			msg += "; output identical to the previous artifact: it stays current"
+		}
+	}
 	fmt.Fprintf(log, "==> %s: %s\n", phase, msg)
 	if err := c.finish(base, cur, phase, msg); err != nil {
 		return err
@@ -114,11 +120,29 @@ func (c *Controllers) record(ctx, base context.Context, b *v1alpha1.Build, out O
 	}
 	return c.updateComponent(base, b.Namespace, b.Spec.Component, func(comp *v1alpha1.Component) {
 		comp.Status.LastBuiltCommit = out.Commit
-		if out.Artifact != nil {
+		if out.Capabilities != nil {
+			comp.Status.Capabilities = out.Capabilities
+		}
+		if out.Artifact != nil && !cur.Status.Unchanged {
 			comp.Status.LatestArtifact = out.Artifact.Digest
 			comp.Status.LatestArtifactRef = out.Artifact.Repository + "@" + out.Artifact.Digest
+			comp.Status.LatestContentDigest = out.ContentDigest
 		}
 	})
+}
+
+// sameOutput reports whether the build's output is the component's current
+// artifact, by content (early cutoff).
+func (c *Controllers) sameOutput(ctx context.Context, b *v1alpha1.Build, out Outcome) bool {
+	if out.ContentDigest == "" || out.Artifact == nil {
+		return false
+	}
+	obj, err := c.reg.Get(ctx, componentKind, b.Namespace, b.Spec.Component, registry.GetOptions{})
+	if err != nil {
+		return false
+	}
+	comp := obj.(*v1alpha1.Component)
+	return comp.Status.LatestContentDigest == out.ContentDigest && comp.Status.LatestArtifact != ""
 }
 
 func applyOutcome(b *v1alpha1.Build, out Outcome) {
@@ -126,6 +150,7 @@ func applyOutcome(b *v1alpha1.Build, out Outcome) {
 	b.Status.Pipeline, b.Status.Steps = out.Pipeline, out.Steps
 	b.Status.InputsDigest, b.Status.Artifact, b.Status.CachedFrom = out.InputsDigest, out.Artifact, out.CachedFrom
 	b.Status.Evidence = out.Evidence
+	b.Status.ContentDigest, b.Status.Capabilities = out.ContentDigest, out.Capabilities
 }
 
 func outcomePhase(ctx context.Context, out Outcome, err error) (string, string) {

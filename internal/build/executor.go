@@ -72,6 +72,7 @@ func (e *PipelineExecutor) Execute(ctx context.Context, job Job) (Outcome, error
 	if err != nil {
 		return out, err
 	}
+	out.Capabilities = detect(job, src, out.Commit)
 	plan, err := e.plan(job, g, src, out.Commit, &out)
 	if err != nil {
 		return out, err
@@ -190,6 +191,9 @@ func loadPipeline(c *v1alpha1.Component, src string) (*pipeline.Pipeline, string
 func (e *PipelineExecutor) inputsDigest(ctx context.Context, job Job, tree string, plan *pipeline.Plan) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "tree %s\nplan %s\nrunner %s\n", tree, plan.Digest(), e.runnerName())
+	for _, in := range job.Build.Spec.Inputs {
+		fmt.Fprintf(h, "input %s %s@%s\n", in.Component, in.Repository, in.Digest)
+	}
 	for _, img := range plan.Images() {
 		d := "host"
 		if img != "host" {
@@ -222,7 +226,7 @@ func (e *PipelineExecutor) reuse(ctx context.Context, job Job, out Outcome, prev
 	a.Tags = tags
 	out.Artifact, out.CachedFrom = &a, prev.Name
 	out.Steps = prev.Status.Steps
-	out.Evidence = prev.Status.Evidence
+	out.Evidence, out.ContentDigest = prev.Status.Evidence, prev.Status.ContentDigest
 	if e.Attestor != nil && prev.Status.Evidence != nil {
 		if err := e.Attestor.copyEvidence(job.Build.Namespace, prev.Name, job.Build.Name); err != nil {
 			return out, err

@@ -23,9 +23,13 @@ func (e *PipelineExecutor) run(ctx context.Context, job Job, plan *pipeline.Plan
 	if e.Runner == nil {
 		return out, fmt.Errorf("this server cannot run build steps: %w", e.RunnerErr)
 	}
+	buildroot, err := e.pullInputs(ctx, job, filepath.Join(ws, "deps"))
+	if err != nil {
+		return out, err
+	}
 	tracker := &stepTracker{job: job}
 	res, err := pipeline.Run(ctx, plan, pipeline.RunOptions{
-		Runner: e.Runner, WorkspaceDir: filepath.Join(ws, "run"), SourceDir: src,
+		Runner: e.Runner, WorkspaceDir: filepath.Join(ws, "run"), SourceDir: src, Buildroot: buildroot,
 		ImageResolver: e.imageResolver(ctx, job), Log: job.Log, StepLog: tracker.stepLog,
 		Env: []string{"SOURCE_DATE_EPOCH=" + strconv.FormatInt(out.epoch.Unix(), 10)}, Limits: e.Limits,
 	})
@@ -43,6 +47,9 @@ func (e *PipelineExecutor) run(ctx context.Context, job Job, plan *pipeline.Plan
 	out, dir, err := e.push(ctx, job, res, out)
 	tm.mark("package+push")
 	if err != nil || out.Artifact == nil {
+		return out, err
+	}
+	if out.ContentDigest, err = ContentDigest(dir); err != nil {
 		return out, err
 	}
 	defer tm.mark("sign+attest")

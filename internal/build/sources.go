@@ -32,6 +32,11 @@ type Sources struct {
 	AllowFile bool
 }
 
+// SetInputs makes triggered builds pin their dependencies' artifacts.
+func (s *Sources) SetInputs(fn func(ctx context.Context, ns, component string) ([]v1alpha1.BuildInput, error)) {
+	s.trigger.Inputs = fn
+}
+
 // NewSources returns the triggers over cache.
 func NewSources(reg *registry.Registry, cache *git.Cache, allowFile bool, log *slog.Logger) *Sources {
 	return &Sources{reg: reg, trigger: NewTrigger(reg), cache: cache, log: log, AllowFile: allowFile}

@@ -17,6 +17,8 @@ import (
 // and a poll) create one build.
 type Trigger struct {
 	reg *registry.Registry
+	// Inputs pins the artifacts a component requires (nil: none).
+	Inputs func(ctx context.Context, ns, component string) ([]v1alpha1.BuildInput, error)
 }
 
 // NewTrigger returns a Trigger writing through reg.
@@ -64,6 +66,13 @@ func (t *Trigger) create(ctx context.Context, comp *v1alpha1.Component, commit, 
 			Message: fmt.Sprintf("%s moved from %s to %s", branch(comp), short(prev), short(commit))}
 	}
 	b := &v1alpha1.Build{Spec: v1alpha1.BuildSpec{Component: comp.Name, Revision: commit, Reason: reason}}
+	if t.Inputs != nil {
+		inputs, err := t.Inputs(ctx, comp.Namespace, comp.Name)
+		if err != nil {
+			return fmt.Errorf("build of %s/%s at %s: %w", comp.Namespace, comp.Name, short(commit), err)
+		}
+		b.Spec.Inputs = inputs
+	}
 	b.Name, b.Namespace = AutoBuildName(comp.Name, commit), comp.Namespace
 	b.Labels = map[string]string{v1alpha1.LabelComponent: comp.Name, v1alpha1.LabelApplication: comp.Spec.Application}
 	_, err := t.reg.Create(ctx, buildKind, b, registry.CreateOptions{})
@@ -74,7 +83,7 @@ func (t *Trigger) create(ctx context.Context, comp *v1alpha1.Component, commit, 
 }
 
 func (t *Trigger) markSeen(ctx context.Context, comp *v1alpha1.Component, commit string) error {
-	return updateComponentStatus(ctx, t.reg, comp.Namespace, comp.Name, func(cur *v1alpha1.Component) {
+	return UpdateComponentStatus(ctx, t.reg, comp.Namespace, comp.Name, func(cur *v1alpha1.Component) {
 		cur.Status.LastSeenCommit = commit
 	})
 }

@@ -32,6 +32,9 @@ type World struct {
 	Deps map[string][]string
 	// Cancel is the group's spec.cancel.
 	Cancel bool
+	// Pending are components outside the group with no artifact yet whose
+	// build is under way: their dependants wait instead of being blocked.
+	Pending map[string]bool
 }
 
 // Start is a build Advance decided to start.
@@ -158,6 +161,11 @@ func (a *advancer) consider(m *v1alpha1.GroupMember) bool {
 		}
 		if dm.Changed && changedDep == nil {
 			changedDep = dm
+		}
+	}
+	for _, d := range a.w.Deps[m.Component] {
+		if a.w.Pending[d] && a.member(d) == nil {
+			return false
 		}
 	}
 	if !m.Requested && changedDep == nil && m.Pass < 2 {

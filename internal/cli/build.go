@@ -19,22 +19,39 @@ func newBuildCommand(g *globals) *cobra.Command {
 		noCache  bool
 		wait     bool
 		follow   bool
+		group    bool
+		app      string
 		params   []string
 	)
 	cmd := &cobra.Command{
-		Use:   "build COMPONENT [--revision REF] [--wait | -f]",
-		Short: "Start a build of a component by hand",
+		Use:   "build COMPONENT... | --app A [--revision REF] [--wait | -f]",
+		Short: "Build components by hand; several (or --app, or --group) build as one group in dependency order",
 		Long: "Start a build of a component: the head of its branch, or --revision (a commit,\n" +
-			"branch or tag). The build is recorded as manual, by you. With --wait the command\n" +
-			"waits for the build to finish and exits non-zero if it failed; -f streams its log.",
-		Example: "  kiln build libgreet -n team-greet\n  kiln build libgreet --revision v1.2.0 -f\n  kiln build libgreet --no-cache --wait",
-		Args:    cobra.ExactArgs(1),
+			"branch or tag), against the current artifacts of what it requires. The build is\n" +
+			"recorded as manual, by you. With --wait the command waits for the build to finish\n" +
+			"and exits non-zero if it failed; -f streams its log.\n\n" +
+			"With several components, --app or --group, Kiln creates one BuildGroup: the\n" +
+			"components and everything depending on them, built in dependency order as soon as\n" +
+			"each one's requirements are ready. Watch it with `kiln get buildgroup NAME -w`.",
+		Example: "  kiln build libgreet -n team-greet\n  kiln build libgreet --revision v1.2.0 -f\n" +
+			"  kiln build libgreet greet-cli --wait\n  kiln build --app greet",
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && app == "" {
+				return fmt.Errorf("name a component to build, or --app APPLICATION")
+			}
+			if len(args) > 1 || app != "" || group {
+				return startGroup(cmd, g, args, app, noCache, wait)
+			}
 			c, res, err := g.builds(cmd)
 			if err != nil {
 				return err
 			}
-			b, err := c.Create(cmd.Context(), res, g.ns(), buildObject(args[0], revision, noCache, params, whoami(cmd.Context(), c)))
+			obj := buildObject(args[0], revision, noCache, params, whoami(cmd.Context(), c))
+			if err := addInputs(cmd, g, obj, args[0]); err != nil {
+				return err
+			}
+			b, err := c.Create(cmd.Context(), res, g.ns(), obj)
 			if err != nil {
 				return err
 			}
@@ -54,6 +71,8 @@ func newBuildCommand(g *globals) *cobra.Command {
 	f.BoolVar(&wait, "wait", false, "wait for the build to finish")
 	f.BoolVarP(&follow, "follow", "f", false, "stream the build's log until it finishes")
 	f.StringArrayVarP(&params, "param", "p", nil, "pipeline parameter NAME=VALUE (repeatable)")
+	f.BoolVar(&group, "group", false, "build as a group: the component and everything depending on it")
+	f.StringVar(&app, "app", "", "build every component of the application, as one group")
 	return cmd
 }
 

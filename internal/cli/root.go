@@ -72,8 +72,9 @@ func NewRootCommand() *cobra.Command {
 		newCreateCommand(g), newAPIResourcesCommand(g), newTokenCommand(g), newKubeconfigCommand(g),
 		newWhoamiCommand(g), newConfigCommand(g), newVersionCommand(g),
 		newBuildCommand(g), newLogsCommand(g), newCancelCommand(g),
-		newKeysCommand(g), newVerifyCommand(g),
+		newKeysCommand(g), newVerifyCommand(g), newWhyCommand(g), newGraphCommand(g),
 	)
+	rootGlobals[root] = g
 	root.AddCommand(newEvidenceCommands(g)...)
 	return root
 }

@@ -40,6 +40,15 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 // Concurrency at a time) and reports heads that differ from the last
 // commit it saw. Reports for one key never overlap; a report that fails is
 // retried at the next resolve.
+//
+// A watch whose resolves fail backs off, up to 32 intervals (an hour at
+// most, unless its interval is longer). When a host cannot be reached at
+// all (DNS, connection, TLS, timeout), its watches stop resolving: one
+// of them probes the host after its shortest watch interval, but at most
+// 30 s, then at doubling waits up to 15 minutes, and when the host answers
+// again they all resume. So thousands of watches on a dead forge cost one
+// git process per probe, and the host is logged once when it goes down
+// and once when it is back.
 type Poller struct {
 	// Watches returns the branches to follow; it is called at start and
 	// every Refresh. Required.
@@ -136,8 +145,9 @@ func (p *Poller) loop() *pollLoop {
 			return Resolve(ctx, w.URL, w.Branch, Options{Credentials: w.Credentials, Home: c.Home})
 		}
 	}
-	s := schedule{entries: map[string]*entry{}, interval: c.Interval, jitter: c.Jitter, rand: c.rand}
-	return &pollLoop{p: c, s: s, results: make(chan outcome, c.Concurrency)}
+	l := &pollLoop{p: c, results: make(chan outcome, c.Concurrency)}
+	l.s = schedule{interval: c.Interval, jitter: c.Jitter, rand: c.rand, hostChanged: l.logHost}
+	return l
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -188,7 +198,7 @@ func (l *pollLoop) handle(ctx context.Context, o outcome) {
 		l.s.notified(o.j, o.commit, o.err, now)
 		return
 	}
-	if o.err != nil {
+	if o.err != nil && !(hostLevel(o.err) && hostKey(o.j.w.URL) != "") { // the host's state is logged instead
 		l.p.Log.Warn("polling git branch", "key", key, "url", Redact(o.j.w.URL), "err", o.err)
 	}
 	if l.s.resolved(o.j, o.commit, o.err, now) {
@@ -197,6 +207,21 @@ func (l *pollLoop) handle(ctx context.Context, o outcome) {
 			err := l.p.OnNewCommit(ctx, key, o.commit)
 			return outcome{j: o.j, commit: o.commit, err: err, callback: true}
 		})
+	}
+}
+
+// logHost logs a host going down and coming back once each, rather than
+// one failure per watch.
+func (l *pollLoop) logHost(ev hostEvent) {
+	switch ev.state {
+	case hostDown:
+		l.p.Log.Warn("git host unreachable; pausing its watches, probing it with one",
+			"host", ev.host, "watches", ev.watches, "retry_in", ev.wait.Round(time.Second), "err", ev.err)
+	case hostStillDown:
+		l.p.Log.Debug("git host still unreachable", "host", ev.host, "retry_in", ev.wait.Round(time.Second), "err", ev.err)
+	case hostUp:
+		l.p.Log.Info("git host reachable again; resuming its watches",
+			"host", ev.host, "watches", ev.watches, "down_for", ev.downFor.Round(time.Second))
 	}
 }
 

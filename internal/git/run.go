@@ -156,8 +156,20 @@ var patterns = []pattern{
 		"returned error: 404"}, ErrRepoNotFound, ""},
 	{[]string{"couldn't find remote ref", "not our ref", "no such remote ref", "unadvertised object",
 		"bad object"}, ErrRefNotFound, ""},
-	{[]string{"could not resolve host", "connection refused", "timed out", "failed to connect",
-		"network is unreachable", "no route to host"}, ErrUnreachable, ""},
+	{unreachableNeedles, ErrUnreachable, ""},
+}
+
+// unreachableNeedles are git's (curl's, ssh's) words for a host it could
+// not talk to: name resolution, connection and TLS failures. They hold for
+// every repository on the host, which the Poller relies on (see hostLevel).
+var unreachableNeedles = []string{
+	"could not resolve host", "unable to look up", "name or service not known",
+	"temporary failure in name resolution", "no address associated with hostname", "no such host",
+	"nodename nor servname", "connection refused", "connection reset", "connection closed by",
+	"timed out", "failed to connect", "couldn't connect to server", "unable to connect",
+	"network is unreachable", "no route to host", "host is down", "kex_exchange_identification",
+	"from proxy after connect", "ssl_connect", "gnutls_handshake", "tls handshake", "handshake failed",
+	"ssl certificate problem", "certificate verification failed", "certificate verify failed", "schannel",
 }
 
 // classify maps git's standard error to one of the Err* values where it

@@ -1,7 +1,11 @@
 package git
 
 import (
+	"cmp"
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -75,7 +79,7 @@ func TestScheduleRetriesFailedReportsWithBackoff(t *testing.T) {
 		t.Error("c2 not reported again after a failed report")
 	}
 	s.notified(j, "c2", nil, t0)
-	for i, want := range []time.Duration{2, 4, 8, 8, 8} {
+	for i, want := range []time.Duration{2, 4, 8, 16, 32, 32} {
 		j = s.due(t0.Add(time.Hour), 1)[0]
 		s.resolved(j, "", errors.New("unreachable"), t0)
 		if next, _ := s.nextDue(); !next.Equal(t0.Add(want * time.Minute)) {
@@ -103,7 +107,7 @@ func TestScheduleDueOrderAndLimit(t *testing.T) {
 	t.Parallel()
 	s := newSchedule(0)
 	s.sync([]Watch{{Key: "c", URL: "u"}, {Key: "a", URL: "u"}, {Key: "b", URL: "u"}}, t0)
-	s.entries["c"].next = t0.Add(-time.Second) // overdue longest
+	s.move(s.entries["c"], t0.Add(-time.Second)) // overdue longest
 	if got := keys(s.due(t0, 2)); len(got) != 2 || got[0] != "c" || got[1] != "a" {
 		t.Errorf("due(max 2) = %v; want [c a]", got)
 	}
@@ -139,5 +143,121 @@ func TestScheduleFollowsWatchChanges(t *testing.T) {
 	s.sync([]Watch{{Key: "a", URL: "u2", Branch: "main", LastSeen: "x2"}}, t0)
 	if s.resolved(s.due(t0.Add(time.Hour), 1)[0], "x2", nil, t0) {
 		t.Error("x2 reported although supplied as LastSeen")
+	}
+}
+
+func TestScheduleWatchGoneAndBackWhileOut(t *testing.T) {
+	t.Parallel()
+	s := newSchedule(0)
+	a := Watch{Key: "a", URL: "u", LastSeen: "c1"}
+	s.sync([]Watch{a}, t0)
+	old := s.due(t0, 1)[0]
+	s.sync(nil, t0)
+	s.sync([]Watch{a}, t0)
+	cur := s.due(t0, 1)[0]
+	if s.resolved(old, "c2", nil, t0) {
+		t.Error("a result for the vanished watch was reported")
+	}
+	if got := s.due(t0.Add(time.Hour), 1); len(got) != 0 {
+		t.Errorf("due while the current resolve is out: %v", keys(got))
+	}
+	if !s.resolved(cur, "c2", nil, t0) {
+		t.Error("the current resolve's new commit was not reported")
+	}
+}
+
+// testRand is a fixed-seed source, so failures can be reproduced.
+func testRand() func() float64 { return rand.New(rand.NewPCG(1, 2)).Float64 }
+
+func manyWatches(n int) []Watch {
+	ws := make([]Watch, n)
+	for i := range ws {
+		ws[i] = Watch{Key: fmt.Sprintf("ns/c%06d", i), URL: fmt.Sprintf("https://git.example.com/ns/c%d.git", i),
+			Branch: "main", LastSeen: "c1"}
+	}
+	return ws
+}
+
+// TestScheduleHeapOrder: entries come due by time, then key, whatever
+// the order they were added, moved or finished in.
+func TestScheduleHeapOrder(t *testing.T) {
+	t.Parallel()
+	s := &schedule{interval: time.Minute, jitter: 1, rand: testRand()}
+	ws := manyWatches(1000)
+	r := rand.New(rand.NewPCG(3, 4))
+	r.Shuffle(len(ws), func(i, j int) { ws[i], ws[j] = ws[j], ws[i] })
+	s.sync(ws, t0)
+	for _, w := range ws[:300] { // ties, broken by key
+		s.move(s.entries[w.Key], t0)
+	}
+	for _, j := range s.due(t0.Add(30*time.Second), 200) {
+		s.resolved(j, "c1", nil, t0.Add(time.Duration(r.IntN(60))*time.Second))
+	}
+	type due struct {
+		at  time.Time
+		key string
+	}
+	var want []due
+	for k, e := range s.entries {
+		want = append(want, due{e.next, k})
+	}
+	slices.SortFunc(want, func(a, b due) int { return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.key, b.key)) })
+	got := keys(s.due(t0.Add(time.Hour), len(ws)))
+	for i := range want {
+		if got[i] != want[i].key {
+			t.Fatalf("dispatch %d is %s; want %s (due %v)", i, got[i], want[i].key, want[i].at.Sub(t0))
+		}
+	}
+}
+
+// TestScheduleDispatches100k: each of 100,000 watches resolves once in
+// its first interval, and the heap stays one.
+func TestScheduleDispatches100k(t *testing.T) {
+	t.Parallel()
+	s := &schedule{interval: time.Minute, jitter: 0.1, rand: testRand()}
+	ws := manyWatches(100_000)
+	s.sync(ws, t0)
+	f := newForge()
+	drive(s, t0, t0.Add(50*time.Second), f.resolve)
+	for _, w := range ws {
+		if got := f.times[w.Key]; len(got) != 1 || got[0] >= 6*time.Second {
+			t.Fatalf("%s resolved at %v; want once, within 6 s", w.Key, got)
+		}
+	}
+	for i := 1; i < len(s.idle); i++ {
+		if s.idle.Less(i, (i-1)/2) || s.idle[i].index != i {
+			t.Fatalf("heap broken at %d", i)
+		}
+	}
+}
+
+func TestEntryBackoff(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		every time.Duration
+		fails int
+		want  time.Duration
+	}{
+		{time.Minute, 0, time.Minute},
+		{time.Minute, 1, 2 * time.Minute},
+		{time.Minute, 5, 32 * time.Minute},
+		{time.Minute, 50, 32 * time.Minute},
+		{5 * time.Minute, 5, time.Hour},   // 32 intervals, but an hour at most
+		{2 * time.Hour, 3, 2 * time.Hour}, // never below the interval
+	} {
+		if got := entryBackoff(tc.every, tc.fails); got != tc.want {
+			t.Errorf("entryBackoff(%v, %d) = %v; want %v", tc.every, tc.fails, got, tc.want)
+		}
+	}
+}
+
+// TestScheduleSyncAllocs: a refresh that changes nothing allocates
+// nothing, however many watches there are.
+func TestScheduleSyncAllocs(t *testing.T) {
+	s := &schedule{interval: time.Minute, jitter: 0.1, rand: testRand()}
+	ws := manyWatches(10_000)
+	s.sync(ws, t0)
+	if n := testing.AllocsPerRun(10, func() { s.sync(ws, t0) }); n != 0 {
+		t.Errorf("sync allocates %v times; want 0", n)
 	}
 }

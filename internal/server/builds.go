@@ -13,6 +13,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/apiserver"
 	"github.com/kilnbuild/kiln/internal/auth"
 	"github.com/kilnbuild/kiln/internal/build"
+	"github.com/kilnbuild/kiln/internal/buildgroup"
 	"github.com/kilnbuild/kiln/internal/controller"
 	"github.com/kilnbuild/kiln/internal/git"
 	"github.com/kilnbuild/kiln/internal/oci"
@@ -58,6 +59,9 @@ func (f *Factory) wireBuilds(api *apiserver.Server, mgr *controller.Manager, reg
 		workers = runtime.NumCPU()
 	}
 	build.Register(mgr, reg, f.executor(cache, sources), build.Options{Workers: workers, LogDir: f.dir("logs")}, f.cfg.Log)
+	groups := &buildgroup.Controller{Git: cache, CheckURL: sources.CheckURL, WorkDir: f.dir("work"), Log: f.cfg.Log}
+	buildgroup.Register(mgr, reg, groups)
+	sources.SetInputs(groups.Inputs)
 	return sources.Poller(f.dir("git/home"))
 }
 

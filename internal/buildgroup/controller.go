@@ -1,0 +1,535 @@
+package buildgroup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kilnbuild/kiln/api/v1alpha1"
+	"github.com/kilnbuild/kiln/internal/build"
+	"github.com/kilnbuild/kiln/internal/capability"
+	"github.com/kilnbuild/kiln/internal/controller"
+	"github.com/kilnbuild/kiln/internal/git"
+	"github.com/kilnbuild/kiln/internal/registry"
+	"github.com/kilnbuild/kiln/internal/store"
+)
+
+var groupKind, buildKind, componentKind = mustKind("BuildGroup"), mustKind("Build"), mustKind("Component")
+
+func mustKind(name string) *v1alpha1.Kind {
+	k, ok := v1alpha1.Lookup(name)
+	if !ok {
+		panic("kind not registered: " + name)
+	}
+	return k
+}
+
+// Controller plans groups and applies Advance's decisions: it creates the
+// member builds, cancels them, and records progress.
+type Controller struct {
+	reg *registry.Registry
+	// Git reads sources of components that were never built, to detect
+	// their capabilities before planning.
+	Git      *git.Cache
+	CheckURL func(string) error
+	WorkDir  string
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+// Register adds the group controller: it reacts to groups and to their
+// members' builds.
+func Register(m *controller.Manager, reg *registry.Registry, c *Controller) {
+	c.reg = reg
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	m.Register("buildgroup", controller.ReconcileFunc(c.reconcile), controller.Options{Workers: 2},
+		controller.Source{Kind: "BuildGroup"},
+		controller.Source{Kind: "Build", Map: groupOfBuild})
+	m.Register("buildgroup-dependants", controller.ReconcileFunc(c.dependants), controller.Options{Workers: 1},
+		controller.Source{Kind: "Build", Map: finishedOutsideGroup})
+}
+
+// finishedOutsideGroup maps succeeded builds that belong to no group.
+func finishedOutsideGroup(ev store.Event) []controller.Request {
+	f := ev.Object.Fields
+	if f["spec.group"] != "" || f["status.phase"] != v1alpha1.BuildSucceeded {
+		return nil
+	}
+	return []controller.Request{{Namespace: ev.Object.Namespace, Name: ev.Object.Name}}
+}
+
+// recentBuild bounds which finished builds still trigger their dependants
+// (so a restart does not replay history).
+const recentBuild = time.Hour
+
+// dependants starts a group rebuilding what depends on a component whose
+// build, outside any group, produced a new output.
+func (c *Controller) dependants(ctx context.Context, req controller.Request) (controller.Result, error) {
+	obj, err := c.reg.Get(ctx, buildKind, req.Namespace, req.Name, registry.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return controller.Result{}, nil
+	}
+	if err != nil {
+		return controller.Result{}, err
+	}
+	b := obj.(*v1alpha1.Build)
+	st := b.Status
+	if b.Spec.Group != "" || st.Phase != v1alpha1.BuildSucceeded || st.Unchanged || st.Artifact == nil || st.CachedFrom != "" ||
+		st.CompletionTime == nil || c.Now().Sub(st.CompletionTime.Time) > recentBuild {
+		return controller.Result{}, nil
+	}
+	comps, err := c.components(ctx, b.Namespace, "")
+	if err != nil {
+		return controller.Result{}, err
+	}
+	res, err := GraphOf(comps, nil)
+	if err != nil || res.Graph[b.Spec.Component] == nil {
+		return controller.Result{}, err
+	}
+	members, err := res.Graph.Members([]string{b.Spec.Component})
+	if err != nil || len(members) < 2 {
+		return controller.Result{}, err
+	}
+	g := &v1alpha1.BuildGroup{Spec: v1alpha1.BuildGroupSpec{Components: []string{b.Spec.Component}, FromBuild: b.Name,
+		Reason: v1alpha1.BuildReason{Type: v1alpha1.ReasonDependencyChange, By: "kiln", Component: b.Spec.Component, Build: b.Name,
+			NewDigest: st.Artifact.Digest, Message: fmt.Sprintf("%s built a new output (%s): rebuilding what depends on it", b.Spec.Component, short(st.Artifact.Digest))}}}
+	g.Name, g.Namespace = dependantsGroupName(b.Name), b.Namespace
+	g.Labels = map[string]string{v1alpha1.LabelComponent: b.Spec.Component}
+	if _, err := c.reg.Create(ctx, groupKind, g, registry.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return controller.Result{}, fmt.Errorf("creating the dependants group of %s: %w", b.Name, err)
+	}
+	return controller.Result{}, nil
+}
+
+func dependantsGroupName(build string) string {
+	name := build + "-deps"
+	if len(name) > 253 {
+		name = name[len(name)-253:]
+	}
+	return name
+}
+
+// groupOfBuild maps a member build's events to its group.
+func groupOfBuild(ev store.Event) []controller.Request {
+	if g := ev.Object.Fields["spec.group"]; g != "" {
+		return []controller.Request{{Namespace: ev.Object.Namespace, Name: g}}
+	}
+	return nil
+}
+
+func (c *Controller) reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
+	obj, err := c.reg.Get(ctx, groupKind, req.Namespace, req.Name, registry.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return controller.Result{}, nil
+	}
+	if err != nil {
+		return controller.Result{}, err
+	}
+	g := obj.(*v1alpha1.BuildGroup)
+	if g.Finished() && g.Spec.Retry <= g.Status.Retried {
+		return controller.Result{}, nil
+	}
+	if g.Status.Phase == "" {
+		return controller.Result{}, c.plan(ctx, g)
+	}
+	return c.advance(ctx, g)
+}
+
+// plan computes the members and writes them; the next reconcile starts
+// builds.
+func (c *Controller) plan(ctx context.Context, g *v1alpha1.BuildGroup) error {
+	comps, err := c.components(ctx, g.Namespace, g.Spec.Application)
+	if err != nil {
+		return err
+	}
+	for _, comp := range comps {
+		if comp.Status.Capabilities == nil {
+			c.scan(ctx, comp)
+		}
+	}
+	res, err := GraphOf(comps, c.durations(ctx, g.Namespace, comps))
+	if err != nil {
+		return c.fail(ctx, g, err.Error())
+	}
+	members, cycles, err := Plan(res.Graph, g.Spec.Components)
+	if err != nil {
+		return c.fail(ctx, g, err.Error())
+	}
+	byName := map[string]*v1alpha1.Component{}
+	for _, comp := range comps {
+		byName[comp.Name] = comp
+	}
+	for i := range members {
+		members[i].PreviousDigest = byName[members[i].Component].Status.LatestArtifact
+	}
+	now := metav1.NewTime(c.Now())
+	g.Status = v1alpha1.BuildGroupStatus{Phase: v1alpha1.GroupRunning, Members: members, Cycles: cycles,
+		Total: len(members), StartTime: &now, Retried: g.Spec.Retry, ObservedGeneration: g.Generation}
+	if err := c.adoptFromBuild(ctx, g); err != nil {
+		return c.fail(ctx, g, err.Error())
+	}
+	c.Log.Info("planned build group", "group", g.Namespace+"/"+g.Name, "members", len(members), "cycles", len(cycles))
+	return c.write(ctx, g)
+}
+
+// adoptFromBuild takes spec.fromBuild as the group's build of its
+// component.
+func (c *Controller) adoptFromBuild(ctx context.Context, g *v1alpha1.BuildGroup) error {
+	if g.Spec.FromBuild == "" {
+		return nil
+	}
+	obj, err := c.reg.Get(ctx, buildKind, g.Namespace, g.Spec.FromBuild, registry.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("spec.fromBuild: %w", err)
+	}
+	b := obj.(*v1alpha1.Build)
+	for i := range g.Status.Members {
+		if m := &g.Status.Members[i]; m.Component == b.Spec.Component {
+			m.State, m.Build, m.Builds = v1alpha1.MemberBuilding, b.Name, []string{b.Name}
+			if m.Cycle > 0 {
+				m.Pass = 1
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("spec.fromBuild %s builds %s, which is not a member", b.Name, b.Spec.Component)
+}
+
+func (c *Controller) fail(ctx context.Context, g *v1alpha1.BuildGroup, msg string) error {
+	now := metav1.NewTime(c.Now())
+	g.Status.Phase, g.Status.Message, g.Status.CompletionTime = v1alpha1.GroupFailed, msg, &now
+	return c.write(ctx, g)
+}
+
+func (c *Controller) write(ctx context.Context, g *v1alpha1.BuildGroup) error {
+	_, err := c.reg.Update(ctx, groupKind, g, registry.UpdateOptions{Subresource: "status"})
+	return err
+}
+
+// advance observes the members' builds, decides, records, then creates
+// the builds it decided on (deterministic names make this idempotent).
+func (c *Controller) advance(ctx context.Context, g *v1alpha1.BuildGroup) (controller.Result, error) {
+	if g.Spec.Retry > g.Status.Retried {
+		Retry(&g.Status)
+		g.Status.Retried, g.Status.CompletionTime = g.Spec.Retry, nil
+	}
+	w, waiting, err := c.world(ctx, g)
+	if err != nil {
+		return controller.Result{}, err
+	}
+	Advance(g.Name, &g.Status, w)
+	if g.Finished() && g.Status.CompletionTime == nil {
+		now := metav1.NewTime(c.Now())
+		g.Status.CompletionTime = &now
+	}
+	g.Status.ObservedGeneration = g.Generation
+	if err := c.write(ctx, g); err != nil {
+		return controller.Result{}, err
+	}
+	if err := c.apply(ctx, g, w); err != nil {
+		return controller.Result{}, err
+	}
+	if waiting {
+		return controller.Result{RequeueAfter: 2 * time.Second}, nil
+	}
+	return controller.Result{}, nil
+}
+
+// apply creates missing builds of building members and cancels builds of
+// a cancelled group.
+func (c *Controller) apply(ctx context.Context, g *v1alpha1.BuildGroup, w World) error {
+	for _, m := range g.Status.Members {
+		if m.State != v1alpha1.MemberBuilding {
+			continue
+		}
+		if _, exists := w.Builds[m.Build]; !exists {
+			if err := c.createBuild(ctx, g, m, w); err != nil {
+				return err
+			}
+		} else if g.Spec.Cancel {
+			_, err := c.reg.Patch(ctx, buildKind, g.Namespace, m.Build, "application/merge-patch+json",
+				[]byte(`{"spec":{"cancel":true}}`), registry.UpdateOptions{})
+			if err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Controller) createBuild(ctx context.Context, g *v1alpha1.BuildGroup, m v1alpha1.GroupMember, w World) error {
+	s := Start{Component: m.Component, Build: m.Build}
+	// Recompute what Advance decided (inputs and reason) for this build.
+	inputs, _, _ := (&advancer{group: g.Name, st: &g.Status, w: w, idx: indexOf(g.Status.Members)}).inputs(&m)
+	s.Inputs = inputs
+	reason := g.Spec.Reason
+	if !m.Requested {
+		reason = memberReason(g, m)
+	}
+	if reason.Type == "" {
+		reason.Type = v1alpha1.ReasonManual
+	}
+	b := &v1alpha1.Build{Spec: v1alpha1.BuildSpec{Component: m.Component, Group: g.Name, Inputs: s.Inputs,
+		Reason: reason, NoCache: g.Spec.NoCache}}
+	b.Name, b.Namespace = m.Build, g.Namespace
+	b.Labels = map[string]string{v1alpha1.LabelComponent: m.Component, LabelGroup: g.Name}
+	_, err := c.reg.Create(ctx, buildKind, b, registry.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("creating build %s of group %s: %w", m.Build, g.Name, err)
+	}
+	return nil
+}
+
+// LabelGroup marks a group's builds.
+const LabelGroup = "kiln.dev/buildgroup"
+
+// memberReason explains a dependant's build: the first member it depends
+// on whose output changed, or the cycle pass.
+func memberReason(g *v1alpha1.BuildGroup, m v1alpha1.GroupMember) v1alpha1.BuildReason {
+	if m.Pass == 2 && len(m.Builds) > 1 {
+		return v1alpha1.BuildReason{Type: v1alpha1.ReasonCycle, By: "group " + g.Name, Message: m.Message}
+	}
+	idx := indexOf(g.Status.Members)
+	for _, d := range m.DependsOn {
+		dm := g.Status.Members[idx[d]]
+		if dm.Changed {
+			return v1alpha1.BuildReason{Type: v1alpha1.ReasonDependencyChange, By: "group " + g.Name,
+				Component: d, Build: dm.Build, OldDigest: dm.PreviousDigest, NewDigest: dm.Digest,
+				Message: fmt.Sprintf("%s changed: %s -> %s", d, short(dm.PreviousDigest), short(dm.Digest))}
+		}
+	}
+	return v1alpha1.BuildReason{Type: v1alpha1.ReasonDependencyChange, By: "group " + g.Name, Message: m.Message}
+}
+
+func indexOf(ms []v1alpha1.GroupMember) map[string]int {
+	idx := make(map[string]int, len(ms))
+	for i, m := range ms {
+		idx[m.Component] = i
+	}
+	return idx
+}
+
+// world reads the members' builds, every component's current artifact and
+// the members' dependencies. waiting is set when a member waits for a
+// dependency built outside the group (no event will wake the group).
+func (c *Controller) world(ctx context.Context, g *v1alpha1.BuildGroup) (World, bool, error) {
+	w := World{Builds: map[string]BuildView{}, Current: map[string]Artifact{}, Deps: map[string][]string{}, Cancel: g.Spec.Cancel}
+	comps, err := c.components(ctx, g.Namespace, g.Spec.Application)
+	if err != nil {
+		return w, false, err
+	}
+	res, err := GraphOf(comps, nil)
+	if err != nil {
+		return w, false, err
+	}
+	w.Pending = map[string]bool{}
+	for _, comp := range comps {
+		if a, ok := currentArtifact(comp); ok {
+			w.Current[comp.Name] = a
+		} else if c.firstBuildPending(ctx, g, comp) {
+			w.Pending[comp.Name] = true
+		}
+		w.Deps[comp.Name] = res.Graph[comp.Name].Deps
+	}
+	for _, m := range g.Status.Members {
+		if m.Build == "" {
+			continue
+		}
+		obj, err := c.reg.Get(ctx, buildKind, g.Namespace, m.Build, registry.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return w, false, err
+		}
+		w.Builds[m.Build] = viewOf(obj.(*v1alpha1.Build))
+	}
+	return w, len(w.Pending) > 0, nil
+}
+
+// maxOutsideWait bounds how long members wait for a dependency's first
+// build outside the group before they are blocked.
+const maxOutsideWait = 10 * time.Minute
+
+// firstBuildPending reports whether a component without an artifact is
+// about to get one: its first build is queued or running (or not created
+// yet), and the group has not waited too long.
+func (c *Controller) firstBuildPending(ctx context.Context, g *v1alpha1.BuildGroup, comp *v1alpha1.Component) bool {
+	if g.Status.StartTime != nil && c.Now().Sub(g.Status.StartTime.Time) > maxOutsideWait {
+		return false
+	}
+	if comp.Status.LastBuild == "" {
+		return comp.Status.BuildCounter == 0
+	}
+	obj, err := c.reg.Get(ctx, buildKind, comp.Namespace, comp.Status.LastBuild, registry.GetOptions{})
+	return err == nil && !obj.(*v1alpha1.Build).Finished()
+}
+
+func viewOf(b *v1alpha1.Build) BuildView {
+	v := BuildView{Phase: b.Status.Phase, Unchanged: b.Status.Unchanged, Message: b.Status.Message}
+	if a := b.Status.Artifact; a != nil {
+		v.Artifact = Artifact{Repository: a.Repository, Digest: a.Digest}
+	}
+	return v
+}
+
+// currentArtifact is the component's latest artifact, else its bootstrap.
+func currentArtifact(c *v1alpha1.Component) (Artifact, bool) {
+	ref := c.Status.LatestArtifactRef
+	if ref == "" && c.Spec.Build != nil {
+		ref = c.Spec.Build.BootstrapArtifact
+	}
+	repo, digest, ok := strings.Cut(ref, "@")
+	if !ok {
+		return Artifact{}, false
+	}
+	return Artifact{Repository: repo, Digest: digest}, true
+}
+
+// components lists the namespace's components, or one application's.
+func (c *Controller) components(ctx context.Context, ns, app string) ([]*v1alpha1.Component, error) {
+	opts := registry.ListOptions{Namespace: ns}
+	if app != "" {
+		opts.FieldSelector = "spec.application=" + app
+	}
+	var out []*v1alpha1.Component
+	for {
+		res, err := c.reg.List(ctx, componentKind, opts)
+		if err != nil {
+			return nil, fmt.Errorf("listing components of %s: %w", ns, err)
+		}
+		for _, o := range res.Items {
+			out = append(out, o.(*v1alpha1.Component))
+		}
+		if opts.Continue = res.Continue; opts.Continue == "" {
+			break
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// durations are each component's last successful build duration.
+func (c *Controller) durations(ctx context.Context, ns string, comps []*v1alpha1.Component) map[string]float64 {
+	out := map[string]float64{}
+	for _, comp := range comps {
+		if comp.Status.LastBuild == "" {
+			continue
+		}
+		obj, err := c.reg.Get(ctx, buildKind, ns, comp.Status.LastBuild, registry.GetOptions{})
+		if err != nil {
+			continue
+		}
+		b := obj.(*v1alpha1.Build)
+		if b.Status.StartTime != nil && b.Status.CompletionTime != nil {
+			out[comp.Name] = b.Status.CompletionTime.Sub(b.Status.StartTime.Time).Seconds()
+		}
+	}
+	return out
+}
+
+// scan detects a never-built component's capabilities at its branch head
+// and records them, so the first plan knows its edges. Failures are logged:
+// the component then counts as having none.
+func (c *Controller) scan(ctx context.Context, comp *v1alpha1.Component) {
+	g := comp.Spec.Source.Git
+	if g == nil || c.Git == nil || (c.CheckURL != nil && c.CheckURL(g.URL) != nil) {
+		return
+	}
+	caps, err := c.detect(ctx, comp, g)
+	if err != nil {
+		c.Log.Warn("detecting capabilities", "component", comp.Namespace+"/"+comp.Name, "err", err)
+		return
+	}
+	comp.Status.Capabilities = caps
+	err = build.UpdateComponentStatus(ctx, c.reg, comp.Namespace, comp.Name, func(cur *v1alpha1.Component) {
+		if cur.Status.Capabilities == nil {
+			cur.Status.Capabilities = caps
+		}
+	})
+	if err != nil {
+		c.Log.Warn("recording capabilities", "component", comp.Namespace+"/"+comp.Name, "err", err)
+	}
+}
+
+func (c *Controller) detect(ctx context.Context, comp *v1alpha1.Component, g *v1alpha1.GitSource) (*v1alpha1.Capabilities, error) {
+	commit, err := c.Git.Fetch(ctx, g.URL, g.Revision)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(c.WorkDir, 0o700); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(c.WorkDir, "scan-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	if _, err := c.Git.Checkout(ctx, g.URL, commit, dir+"/src", g.Context); err != nil {
+		return nil, err
+	}
+	set, err := capability.Detect(dir + "/src")
+	if err != nil {
+		return nil, err
+	}
+	return build.CapabilitiesOf(commit, set), nil
+}
+
+// ErrWaiting says a dependency has no artifact yet but is being built.
+var ErrWaiting = errors.New("waiting for a dependency's first build")
+
+// Inputs pins the current artifacts of everything comp requires, for a
+// build outside any group (a source change). It returns ErrWaiting (wrapped)
+// when a dependency's first build has not finished yet.
+func (c *Controller) Inputs(ctx context.Context, ns, comp string) ([]v1alpha1.BuildInput, error) {
+	comps, err := c.components(ctx, ns, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range comps {
+		if o.Name == comp && o.Status.Capabilities == nil {
+			c.scan(ctx, o) // its first build: learn what it requires first
+		}
+	}
+	res, err := GraphOf(comps, nil)
+	if err != nil {
+		return nil, err
+	}
+	node := res.Graph[comp]
+	if node == nil {
+		return nil, nil
+	}
+	if len(node.Missing) > 0 {
+		return nil, fmt.Errorf("component %s is unresolvable: nothing provides %s", comp, strings.Join(node.Missing, ", "))
+	}
+	byName := map[string]*v1alpha1.Component{}
+	for _, o := range comps {
+		byName[o.Name] = o
+	}
+	g := &v1alpha1.BuildGroup{}
+	var out []v1alpha1.BuildInput
+	for _, d := range node.Deps {
+		a, ok := currentArtifact(byName[d])
+		if !ok {
+			if c.firstBuildPending(ctx, g, byName[d]) {
+				return nil, fmt.Errorf("%s needs %s: %w", comp, d, ErrWaiting)
+			}
+			return nil, fmt.Errorf("%s needs %s, which has no artifact (its last build did not succeed)", comp, d)
+		}
+		out = append(out, v1alpha1.BuildInput{Component: d, Repository: a.Repository, Digest: a.Digest})
+	}
+	return out, nil
+}

@@ -1,0 +1,210 @@
+// Package capability finds what a component provides and requires by reading
+// its source tree (go.mod, an RPM spec file, package.json, pyproject.toml and
+// an optional .kiln/capabilities.yaml) and resolves those capabilities into
+// edges between components, so builds can be ordered without hand-written
+// build orders. It only computes; nothing is fetched or built. See README.md.
+package capability
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Provide is one capability a component provides.
+type Provide struct {
+	Name   string `json:"name"`
+	Source string `json:"source"` // file:line it was found at, e.g. "greet.spec:3"
+}
+
+// Requirement is one thing a component needs: any one of the alternatives
+// (in the order written) satisfies it.
+type Requirement struct {
+	Any      []string `json:"any"`
+	Source   string   `json:"source"` // file:line, e.g. "greet.spec:12"
+	Optional bool     `json:"optional,omitempty"`
+}
+
+// Set is what one component provides and requires. Every list is sorted and
+// free of duplicates.
+type Set struct {
+	Provides        []Provide     `json:"provides,omitempty"`
+	BuildRequires   []Requirement `json:"buildRequires,omitempty"`
+	RuntimeRequires []Requirement `json:"runtimeRequires,omitempty"`
+	// Detected names the detectors that found their file: go, rpm, npm,
+	// python, override.
+	Detected []string `json:"detected,omitempty"`
+	// Warnings are things detection did not understand or skipped, in the
+	// order they were found.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Error is a problem in a source file. It prints as "file:line: msg".
+type Error struct {
+	File string
+	Line int // 0 when the problem is not on one line
+	Msg  string
+}
+
+func (e *Error) Error() string { return at(e.File, e.Line) + ": " + e.Msg }
+
+// Options tune detection.
+type Options struct {
+	// Names are the component's names (component name, directory name) in
+	// order of preference. When the tree has several spec files, the one
+	// named after the first matching name is read.
+	Names []string
+}
+
+// maxFileSize bounds what is read of any one manifest.
+const maxFileSize = 8 << 20
+
+// Detect reads the checked-out source context directory dir. Symbolic
+// links that lead out of dir are not followed.
+func Detect(dir string) (*Set, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("detecting capabilities: %w", err)
+	}
+	root, err := os.OpenRoot(abs)
+	if err != nil {
+		return nil, fmt.Errorf("detecting capabilities: %w", err)
+	}
+	defer root.Close()
+	return DetectFSWith(root.FS(), Options{Names: []string{filepath.Base(abs)}})
+}
+
+// DetectFS reads the source tree fsys (its root is the context directory).
+func DetectFS(fsys fs.FS) (*Set, error) { return DetectFSWith(fsys, Options{}) }
+
+// detector reads one kind of manifest; found says whether its file exists.
+type detector struct {
+	name string
+	run  func(c *collector) (found bool, err error)
+}
+
+var detectors = []detector{
+	{"go", detectGo},
+	{"rpm", detectRPM},
+	{"npm", detectNPM},
+	{"python", detectPython},
+}
+
+// DetectFSWith is DetectFS with options. Every manifest is read even when an
+// earlier one is malformed, and all their errors are returned together.
+func DetectFSWith(fsys fs.FS, opts Options) (*Set, error) {
+	c := &collector{fsys: fsys, opts: opts}
+	var errs []error
+	for _, d := range detectors {
+		found, err := d.run(c)
+		if found {
+			c.set.Detected = append(c.set.Detected, d.name)
+		}
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if err := applyOverride(c); err != nil {
+		return nil, err
+	}
+	c.set.normalize()
+	return &c.set, nil
+}
+
+// collector accumulates what the detectors find.
+type collector struct {
+	fsys fs.FS
+	opts Options
+	set  Set
+}
+
+func (c *collector) provide(name, source string) {
+	c.set.Provides = append(c.set.Provides, Provide{Name: name, Source: source})
+}
+
+func (c *collector) buildReq(r Requirement) { c.set.BuildRequires = append(c.set.BuildRequires, r) }
+
+func (c *collector) runtimeReq(r Requirement) {
+	c.set.RuntimeRequires = append(c.set.RuntimeRequires, r)
+}
+
+func (c *collector) warn(format string, args ...any) {
+	c.set.Warnings = append(c.set.Warnings, fmt.Sprintf(format, args...))
+}
+
+// read returns the file's content, or ok=false when it does not exist.
+// Anything but a regular file is an error.
+func (c *collector) read(name string) (data []byte, ok bool, err error) {
+	info, err := fs.Stat(c.fsys, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("reading %s: %w", name, err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, false, &Error{File: name, Msg: "not a regular file"}
+	}
+	if info.Size() > maxFileSize {
+		return nil, false, &Error{File: name, Msg: fmt.Sprintf("larger than %d bytes", maxFileSize)}
+	}
+	data, err = fs.ReadFile(c.fsys, name)
+	if err != nil {
+		return nil, false, fmt.Errorf("reading %s: %w", name, err)
+	}
+	return data, true, nil
+}
+
+// at formats a source position: "file:line", or "file" when line is 0.
+func at(file string, line int) string {
+	if line > 0 {
+		return fmt.Sprintf("%s:%d", file, line)
+	}
+	return file
+}
+
+// normalize sorts every list and drops duplicates (the first source of a
+// duplicate is kept; a requirement stays optional only if every copy is).
+func (s *Set) normalize() {
+	s.Provides = dedupeProvides(s.Provides)
+	s.BuildRequires = dedupeRequirements(s.BuildRequires)
+	s.RuntimeRequires = dedupeRequirements(s.RuntimeRequires)
+	slices.Sort(s.Detected)
+	s.Detected = slices.Compact(s.Detected)
+	s.Warnings = dedupeKeepOrder(s.Warnings)
+}
+
+func dedupeProvides(ps []Provide) []Provide {
+	slices.SortStableFunc(ps, func(a, b Provide) int { return strings.Compare(a.Name, b.Name) })
+	return slices.CompactFunc(ps, func(a, b Provide) bool { return a.Name == b.Name })
+}
+
+func dedupeRequirements(rs []Requirement) []Requirement {
+	slices.SortStableFunc(rs, func(a, b Requirement) int { return slices.Compare(a.Any, b.Any) })
+	out := rs[:0]
+	for _, r := range rs {
+		if n := len(out); n > 0 && slices.Equal(out[n-1].Any, r.Any) {
+			out[n-1].Optional = out[n-1].Optional && r.Optional
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func dedupeKeepOrder(ss []string) []string {
+	seen := make(map[string]bool, len(ss))
+	out := ss[:0]
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

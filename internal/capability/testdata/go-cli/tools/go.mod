@@ -1,0 +1,3 @@
+module example.com/greet/tools
+
+go 1.24
