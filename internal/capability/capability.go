@@ -29,8 +29,8 @@ type Requirement struct {
 	Optional bool     `json:"optional,omitempty"`
 }
 
-// Set is what one component provides and requires. Every list is sorted and
-// free of duplicates.
+// Set is what one component provides and requires. Provides and
+// requirements are sorted and free of duplicates.
 type Set struct {
 	Provides        []Provide     `json:"provides,omitempty"`
 	BuildRequires   []Requirement `json:"buildRequires,omitempty"`
@@ -94,8 +94,8 @@ var detectors = []detector{
 	{"python", detectPython},
 }
 
-// DetectFSWith is DetectFS with options. Every manifest is read even when an
-// earlier one is malformed, and all their errors are returned together.
+// DetectFSWith is DetectFS with options. Every manifest is read even when
+// another one is malformed, and all their errors are returned together.
 func DetectFSWith(fsys fs.FS, opts Options) (*Set, error) {
 	c := &collector{fsys: fsys, opts: opts}
 	var errs []error
@@ -106,10 +106,8 @@ func DetectFSWith(fsys fs.FS, opts Options) (*Set, error) {
 		}
 		errs = append(errs, err)
 	}
+	errs = append(errs, applyOverride(c))
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	if err := applyOverride(c); err != nil {
 		return nil, err
 	}
 	c.set.normalize()

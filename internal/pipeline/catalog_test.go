@@ -198,3 +198,20 @@ func TestCatalogRPM(t *testing.T) {
 		t.Errorf("results %+v", r)
 	}
 }
+
+// TestCatalogRPMReleaseCounter: without a release, the build counter is
+// appended to the spec's Release, so a dependency rebuild sorts newer.
+func TestCatalogRPMReleaseCounter(t *testing.T) {
+	t.Parallel()
+	needTool(t, "rpmbuild")
+	b := catalogRun(t, "rpm", `, {name: counter, value: "7"}`, map[string]string{
+		"hello.spec": strings.Replace(helloSpec, "Release: 1", "Release: 1%{?dist}", 1), "hello.sh": "#!/bin/sh\necho hello\n",
+	})
+	if err := b.res.Err(); err != nil {
+		t.Fatalf("%v\n%s", err, b.log)
+	}
+	if _, err := os.Stat(filepath.Join(b.dir, "output", "RPMS/noarch/hello-1.0-1.7.noarch.rpm")); err != nil {
+		entries, _ := os.ReadDir(filepath.Join(b.dir, "output", "RPMS/noarch"))
+		t.Fatalf("want release 1.7: %v (%v)", err, entries)
+	}
+}
