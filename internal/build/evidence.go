@@ -18,6 +18,7 @@ import (
 	"github.com/kilnbuild/kiln/api/v1alpha1"
 	"github.com/kilnbuild/kiln/internal/attest"
 	"github.com/kilnbuild/kiln/internal/oci"
+	"github.com/kilnbuild/kiln/internal/pipeline"
 	"github.com/spdx/tools-golang/spdx"
 )
 
@@ -65,6 +66,8 @@ type evidenceInput struct {
 	params    map[string]string
 	started   time.Time
 	log       *hashingWriter
+	// prefetched are the files the prefetch steps downloaded.
+	prefetched []pipeline.FileRecord
 }
 
 // attestBuild produces, signs and pushes the evidence for out.Artifact and
@@ -74,6 +77,9 @@ func (a *Attestor) attestBuild(ctx context.Context, in evidenceInput, rem oci.Re
 	b, art := in.job.Build, in.out.Artifact
 	subject := attest.Artifact{Name: art.Repository, Digest: art.Digest}
 	mat := materials(in.job, in.out)
+	for _, f := range in.prefetched {
+		mat.Prefetched = append(mat.Prefetched, attest.File{Name: f.Path, URL: "kiln:prefetch/" + f.Path, SHA256: f.SHA256})
+	}
 	now := time.Now()
 	logSum, logLen := in.log.sum()
 	prov, err := attest.Provenance(attest.ProvenanceInput{

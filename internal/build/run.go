@@ -53,6 +53,7 @@ func (e *PipelineExecutor) run(ctx context.Context, job Job, plan *pipeline.Plan
 		return out, err
 	}
 	defer tm.mark("sign+attest")
+	ev.prefetched = res.Prefetched
 	return e.attest(ctx, job, out, dir, ev)
 }
 

@@ -180,7 +180,9 @@ func TestDetectMalformed(t *testing.T) {
 		"override-unknown":     `.kiln/capabilities.yaml: unknown field "provide" (the keys are provides, requires and ignore)`,
 		"override-syntax":      ".kiln/capabilities.yaml:2: did not find expected key",
 		"override-bad-require": ".kiln/capabilities.yaml: a requirement must be a name or a list of alternative names",
-		"several-files":        "go.mod:2: usage: require module/path v1.2.3\npackage.json:2: the version of \"a\" in dependencies must be a string",
+		"several-files": "go.mod:2: usage: require module/path v1.2.3\n" +
+			"package.json:2: the version of \"a\" in dependencies must be a string\n" +
+			`.kiln/capabilities.yaml: unknown field "require" (the keys are provides, requires and ignore)`,
 	}
 	dirs, _ := filepath.Glob("testdata/malformed/*")
 	if len(dirs) != len(cases) {

@@ -59,17 +59,17 @@ const (
 )
 
 // bodySections start a section whose lines are not tags.
-var bodySections = map[string]bool{}
-
-func init() {
+var bodySections = func() map[string]bool {
+	m := map[string]bool{}
 	for _, s := range strings.Fields(`%description %prep %build %install %check %clean %files
 		%changelog %pre %post %preun %postun %pretrans %posttrans %preuntrans %postuntrans
 		%verifyscript %triggerprein %triggerin %triggerun %triggerpostun %filetriggerin
 		%filetriggerun %filetriggerpostun %transfiletriggerin %transfiletriggerun
 		%transfiletriggerpostun %generate_buildrequires %conf %sourcelist %patchlist`) {
-		bodySections[s] = true
+		m[s] = true
 	}
-}
+	return m
+}()
 
 const maxSpecErrors = 20
 
