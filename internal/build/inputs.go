@@ -38,7 +38,7 @@ func CapabilitiesOf(commit string, s *capability.Set) *v1alpha1.Capabilities {
 // detect reads the source's capabilities; a source it cannot read is
 // logged, not fatal (the component then declares what it needs).
 func detect(job Job, src, commit string) *v1alpha1.Capabilities {
-	set, err := capability.Detect(src)
+	set, err := capability.DetectWith(src, capability.Options{Names: []string{job.Component.Name}})
 	if err != nil {
 		fmt.Fprintf(job.Log, "==> warning: detecting provides/requires: %v\n", err)
 		return nil

@@ -481,7 +481,7 @@ func (c *Controller) detect(ctx context.Context, comp *v1alpha1.Component, g *v1
 	if _, err := c.Git.Checkout(ctx, g.URL, commit, dir+"/src", g.Context); err != nil {
 		return nil, err
 	}
-	set, err := capability.Detect(dir + "/src")
+	set, err := capability.DetectWith(dir+"/src", capability.Options{Names: []string{comp.Name}})
 	if err != nil {
 		return nil, err
 	}

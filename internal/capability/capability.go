@@ -64,8 +64,13 @@ type Options struct {
 const maxFileSize = 8 << 20
 
 // Detect reads the checked-out source context directory dir. Symbolic
-// links that lead out of dir are not followed.
-func Detect(dir string) (*Set, error) {
+// links that lead out of dir are not followed. Among several spec files it
+// prefers the one named after dir.
+func Detect(dir string) (*Set, error) { return DetectWith(dir, Options{}) }
+
+// DetectWith is Detect with options; dir's own name is tried after
+// opts.Names.
+func DetectWith(dir string, opts Options) (*Set, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("detecting capabilities: %w", err)
@@ -75,7 +80,8 @@ func Detect(dir string) (*Set, error) {
 		return nil, fmt.Errorf("detecting capabilities: %w", err)
 	}
 	defer root.Close()
-	return DetectFSWith(root.FS(), Options{Names: []string{filepath.Base(abs)}})
+	opts.Names = append(slices.Clip(opts.Names), filepath.Base(abs))
+	return DetectFSWith(root.FS(), opts)
 }
 
 // DetectFS reads the source tree fsys (its root is the context directory).

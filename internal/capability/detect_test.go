@@ -264,6 +264,17 @@ func TestDetectFSSeveralSpecsWithoutNames(t *testing.T) {
 	}
 }
 
+func TestDetectWithComponentName(t *testing.T) {
+	t.Parallel()
+	s, err := DetectWith(filepath.Join("testdata", "multispec"), Options{Names: []string{"other"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := provideNames(s); !slices.Equal(got, []string{"other"}) {
+		t.Errorf("provides = %q, want other.spec's", got)
+	}
+}
+
 func TestDetectDeterministic(t *testing.T) {
 	t.Parallel()
 	first, _ := json.Marshal(detectFixture(t, "libgreet"))
