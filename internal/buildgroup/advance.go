@@ -180,7 +180,7 @@ func (a *advancer) consider(m *v1alpha1.GroupMember) bool {
 		m.State, m.Message = final, problem
 		return true
 	}
-	a.start(m, inputs, changedDep)
+	a.start(m, inputs)
 	return true
 }
 
@@ -237,20 +237,35 @@ func (a *advancer) inputs(m *v1alpha1.GroupMember) ([]v1alpha1.BuildInput, strin
 	return out, "", ""
 }
 
-func (a *advancer) start(m *v1alpha1.GroupMember, inputs []v1alpha1.BuildInput, changed *v1alpha1.GroupMember) {
+func (a *advancer) start(m *v1alpha1.GroupMember, inputs []v1alpha1.BuildInput) {
 	name := BuildName(a.group, m.Component, len(m.Builds)+1)
 	s := Start{Component: m.Component, Build: name, Inputs: inputs}
-	switch {
-	case m.Pass == 2:
-		s.Reason = v1alpha1.BuildReason{Type: v1alpha1.ReasonCycle, Message: "second pass of cycle " + a.st.Cycles[m.Cycle-1].Path + ": inputs changed in the first"}
-	case changed != nil && !m.Requested:
-		s.Reason = v1alpha1.BuildReason{Type: v1alpha1.ReasonDependencyChange, Component: changed.Component, Build: changed.Build,
-			OldDigest: changed.PreviousDigest, NewDigest: changed.Digest,
-			Message: fmt.Sprintf("%s changed: %s -> %s", changed.Component, short(changed.PreviousDigest), short(changed.Digest))}
+	if !m.Requested || m.Pass == 2 {
+		s.Reason = reasonFor(a.group, a.st, *m)
 	}
 	m.State, m.Build, m.Message = v1alpha1.MemberBuilding, name, ""
 	m.Builds = append(m.Builds, name)
 	a.starts = append(a.starts, s)
+}
+
+// reasonFor explains a member's build that the group itself caused: the
+// cycle's second pass, or the first member it requires whose output
+// changed.
+func reasonFor(group string, st *v1alpha1.BuildGroupStatus, m v1alpha1.GroupMember) v1alpha1.BuildReason {
+	by := "group " + group
+	if m.Pass == 2 {
+		return v1alpha1.BuildReason{Type: v1alpha1.ReasonCycle, By: by,
+			Message: "second pass of cycle " + st.Cycles[m.Cycle-1].Path + ": inputs changed in the first"}
+	}
+	idx := indexOf(st.Members)
+	for _, d := range m.DependsOn {
+		if dm := st.Members[idx[d]]; dm.Changed {
+			return v1alpha1.BuildReason{Type: v1alpha1.ReasonDependencyChange, By: by,
+				Component: d, Build: dm.Build, OldDigest: dm.PreviousDigest, NewDigest: dm.Digest,
+				Message: fmt.Sprintf("%s changed: %s -> %s", d, short(dm.PreviousDigest), short(dm.Digest))}
+		}
+	}
+	return v1alpha1.BuildReason{Type: v1alpha1.ReasonDependencyChange, By: by, Message: m.Message}
 }
 
 func short(d string) string {

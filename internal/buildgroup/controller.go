@@ -273,8 +273,8 @@ func (c *Controller) createBuild(ctx context.Context, g *v1alpha1.BuildGroup, m 
 	inputs, _, _ := (&advancer{group: g.Name, st: &g.Status, w: w, idx: indexOf(g.Status.Members)}).inputs(&m)
 	s.Inputs = inputs
 	reason := g.Spec.Reason
-	if !m.Requested {
-		reason = memberReason(g, m)
+	if !m.Requested || m.Pass == 2 {
+		reason = reasonFor(g.Name, &g.Status, m)
 	}
 	if reason.Type == "" {
 		reason.Type = v1alpha1.ReasonManual
@@ -295,24 +295,6 @@ func (c *Controller) createBuild(ctx context.Context, g *v1alpha1.BuildGroup, m 
 
 // LabelGroup marks a group's builds.
 const LabelGroup = "kiln.dev/buildgroup"
-
-// memberReason explains a dependant's build: the first member it depends
-// on whose output changed, or the cycle pass.
-func memberReason(g *v1alpha1.BuildGroup, m v1alpha1.GroupMember) v1alpha1.BuildReason {
-	if m.Pass == 2 && len(m.Builds) > 1 {
-		return v1alpha1.BuildReason{Type: v1alpha1.ReasonCycle, By: "group " + g.Name, Message: m.Message}
-	}
-	idx := indexOf(g.Status.Members)
-	for _, d := range m.DependsOn {
-		dm := g.Status.Members[idx[d]]
-		if dm.Changed {
-			return v1alpha1.BuildReason{Type: v1alpha1.ReasonDependencyChange, By: "group " + g.Name,
-				Component: d, Build: dm.Build, OldDigest: dm.PreviousDigest, NewDigest: dm.Digest,
-				Message: fmt.Sprintf("%s changed: %s -> %s", d, short(dm.PreviousDigest), short(dm.Digest))}
-		}
-	}
-	return v1alpha1.BuildReason{Type: v1alpha1.ReasonDependencyChange, By: "group " + g.Name, Message: m.Message}
-}
 
 func indexOf(ms []v1alpha1.GroupMember) map[string]int {
 	idx := make(map[string]int, len(ms))

@@ -161,9 +161,7 @@ func printGraph(w io.Writer, r *buildgroup.Resolved, output string) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n, orDash(strings.Join(node.Deps, ",")), orDash(node.Rebuild), problems)
 		}
 		tw.Flush()
-		members, cycles, err := buildgroup.Plan(r.Graph, names)
-		if err == nil {
-			_ = members
+		if _, cycles, err := buildgroup.Plan(r.Graph, names); err == nil {
 			for _, c := range cycles {
 				fmt.Fprintf(w, "cycle: %s\n", c.Path)
 			}
