@@ -25,6 +25,13 @@ type ApplicationSpec struct {
 
 // ApplicationStatus is written by Kiln.
 type ApplicationStatus struct {
+	// Candidates is the global candidate list: the latest good artifact of
+	// each component. A build older than the candidate (a smaller build
+	// number) never replaces it; pull-request builds never enter it.
+	Candidates []Candidate `json:"candidates,omitempty"`
+	// SnapshotSequence is the last LabelSequence given to a Snapshot of the
+	// Application.
+	SnapshotSequence int64 `json:"snapshotSequence,omitempty"`
 	// ObservedGeneration is the metadata.generation last acted upon.
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// Conditions describe the application's state.
@@ -32,6 +39,30 @@ type ApplicationStatus struct {
 }
 
 // Default fills in defaults.
+// Candidate is one component's latest good artifact.
+type Candidate struct {
+	// Component is the component's name.
+	Component string `json:"component"`
+	// ContainerImage is the artifact, pinned by digest.
+	ContainerImage string `json:"containerImage"`
+	// Build is the Build that produced it.
+	Build string `json:"build"`
+	// BuildNumber is that Build's number (status.buildNumber).
+	BuildNumber int64 `json:"buildNumber"`
+	// Source is the repository and commit it was built from.
+	Source *SnapshotSource `json:"source,omitempty"`
+}
+
+// Candidate returns the component's candidate, nil when it has none.
+func (a *Application) Candidate(component string) *Candidate {
+	for i := range a.Status.Candidates {
+		if a.Status.Candidates[i].Component == component {
+			return &a.Status.Candidates[i]
+		}
+	}
+	return nil
+}
+
 func (a *Application) Default() {
 	if a.Spec.DisplayName == "" {
 		a.Spec.DisplayName = a.Name

@@ -17,7 +17,7 @@ func TestDecodeErrors(t *testing.T) {
 	}{
 		{"typo", head + "spec: {targett: x}", `ReleasePlan "rp": spec.targett: unknown field — did you mean "target"?`},
 		{"case", head + "spec: {Target: x}", `ReleasePlan "rp": spec.Target: unknown field — did you mean "target"? (field names are case-sensitive)`},
-		{"no suggestion", head + "spec: {zzz: x}", `ReleasePlan "rp": spec.zzz: unknown field (known fields: application, data, releaseGracePeriodDays, target, tenantPipeline)`},
+		{"no suggestion", head + "spec: {zzz: x}", `ReleasePlan "rp": spec.zzz: unknown field (known fields: application, data, finalPipeline, releaseGracePeriodDays, target, tenantPipeline)`},
 		{"int", head + "spec: {releaseGracePeriodDays: x}", `ReleasePlan "rp": spec.releaseGracePeriodDays: expected integer, got string "x"`},
 		{"float", head + "spec: {releaseGracePeriodDays: 1.5}", `ReleasePlan "rp": spec.releaseGracePeriodDays: expected integer, got number 1.5`},
 		{"string", head + "spec: {target: 7}", `ReleasePlan "rp": spec.target: expected string, got integer 7 — quote it: "7"`},

@@ -155,11 +155,11 @@ func TestRegisterRejectsDuplicateNames(t *testing.T) {
 func TestColumns(t *testing.T) {
 	t.Parallel()
 	rel := &Release{Spec: ReleaseSpec{Snapshot: "s1", ReleasePlan: "p"}}
-	if got := columnValues(t, "Release", rel); got != "s1|p|Pending" {
+	if got := columnValues(t, "Release", rel); got != "s1|p||Pending|" {
 		t.Errorf("Release columns = %s", got)
 	}
 	rel.Status.Conditions = append(rel.Status.Conditions, metav1Condition(ConditionReleased, "Succeeded"))
-	if got := columnValues(t, "Release", rel); got != "s1|p|Succeeded" {
+	if got := columnValues(t, "Release", rel); got != "s1|p||Succeeded|" {
 		t.Errorf("Release columns = %s", got)
 	}
 	c := &Component{Spec: ComponentSpec{Application: "a", Source: ComponentSource{Git: &GitSource{URL: "u", Revision: "main"}}},

@@ -39,12 +39,19 @@ type ReleasePlanSpec struct {
 	// TenantPipeline runs in the tenant namespace for each release, before
 	// the managed pipeline. Optional.
 	TenantPipeline *Pipeline `json:"tenantPipeline,omitempty"`
+	// FinalPipeline runs in the tenant namespace after the managed pipeline
+	// finished, whatever its outcome (e.g. to notify). Optional.
+	FinalPipeline *Pipeline `json:"finalPipeline,omitempty"`
 	// ReleaseGracePeriodDays is how many days Releases created from this
 	// plan are kept; 0 or unset means 7.
 	ReleaseGracePeriodDays int `json:"releaseGracePeriodDays,omitempty"`
 }
 
 // ReleasePlanStatus is written by Kiln.
+// LabelAuthor is who a ReleasePlan or Release was created by; Kiln sets it
+// from the authenticated user and a client cannot change it.
+const LabelAuthor = "release.appstudio.openshift.io/author"
+
 type ReleasePlanStatus struct {
 	// Conditions describe the plan's state (e.g. whether an admission
 	// matched).
@@ -79,6 +86,7 @@ func (r *ReleasePlan) Validate() field.ErrorList {
 	errs := refName(p.Child("application"), r.Spec.Application, "Application")
 	errs = append(errs, namespaceName(p.Child("target"), r.Spec.Target, "the managed namespace to release into")...)
 	errs = append(errs, validatePipeline(p.Child("tenantPipeline"), r.Spec.TenantPipeline)...)
+	errs = append(errs, validatePipeline(p.Child("finalPipeline"), r.Spec.FinalPipeline)...)
 	errs = append(errs, validateNonNegative(p.Child("releaseGracePeriodDays"), r.Spec.ReleaseGracePeriodDays)...)
 	if v, ok := r.Labels[LabelAutoRelease]; ok && v != "true" && v != "false" {
 		errs = append(errs, field.NotSupported(field.NewPath("metadata", "labels").Key(LabelAutoRelease), v, []string{"true", "false"}))

@@ -8,6 +8,50 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
+// Labels Kiln sets on Snapshots (Konflux's names where Konflux has one).
+const (
+	// LabelSnapshotType is component (one build), group (a BuildGroup) or
+	// override (created by a user).
+	LabelSnapshotType = "test.appstudio.openshift.io/type"
+	// LabelEventType is push or pull_request: what produced the build.
+	LabelEventType = "pac.test.appstudio.openshift.io/event-type"
+	// LabelBuild names the Build a component Snapshot was made for.
+	LabelBuild = "kiln.dev/build"
+	// LabelBuildGroup names the BuildGroup a group Snapshot was made for.
+	LabelBuildGroup = "kiln.dev/build-group"
+	// LabelSequence orders the Snapshots of an Application: a larger number
+	// is newer. Kiln sets it.
+	LabelSequence = "kiln.dev/sequence"
+	// LabelPinned "true" keeps a Snapshot from garbage collection.
+	LabelPinned = "kiln.dev/pinned"
+	// LabelTestRun asks for scenarios to run again: a scenario name,
+	// "failed" (every failed or errored scenario) or "all". Kiln removes
+	// the label once the runs are queued.
+	LabelTestRun = "test.appstudio.openshift.io/run"
+)
+
+// Snapshot types and event types.
+const (
+	SnapshotTypeComponent = "component"
+	SnapshotTypeGroup     = "group"
+	SnapshotTypeOverride  = "override"
+	EventPush             = "push"
+	EventPullRequest      = "pull_request"
+)
+
+// Test states and TEST_OUTPUT results.
+const (
+	TestPending   = "Pending"
+	TestRunning   = "Running"
+	TestFinished  = "Finished"
+	TestInvalid   = "Invalid"
+	ResultSuccess = "SUCCESS"
+	ResultFailure = "FAILURE"
+	ResultWarning = "WARNING"
+	ResultSkipped = "SKIPPED"
+	ResultError   = "ERROR"
+)
+
 // Condition types Kiln sets on Snapshots and Releases.
 const (
 	// ConditionTestsPassed is True when every blocking
@@ -67,11 +111,63 @@ type SnapshotGitSource struct {
 
 // SnapshotStatus is written by Kiln.
 type SnapshotStatus struct {
+	// Tests is one entry per IntegrationTestScenario that applies to the
+	// Snapshot: its state and TEST_OUTPUT.
+	Tests []SnapshotTest `json:"tests,omitempty"`
 	// Conditions: TestsPassed, Released.
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // Validate checks the spec.
+// SnapshotTest is one scenario's run against a Snapshot.
+type SnapshotTest struct {
+	// Scenario is the IntegrationTestScenario's name.
+	Scenario string `json:"scenario"`
+	// Optional is true when the scenario does not block releases.
+	Optional bool `json:"optional,omitempty"`
+	// State is Pending, Running or Finished.
+	State string `json:"state"`
+	// Result is TEST_OUTPUT's result once finished: SUCCESS, FAILURE,
+	// WARNING, SKIPPED or ERROR (the pipeline failed without reporting).
+	Result string `json:"result,omitempty"`
+	// Successes, Failures and Warnings are TEST_OUTPUT's counts.
+	Successes int `json:"successes,omitempty"`
+	// Failures is the number of failed checks.
+	Failures int `json:"failures,omitempty"`
+	// Warnings is the number of checks that warned.
+	Warnings int `json:"warnings,omitempty"`
+	// Note is TEST_OUTPUT's note, or why the run failed.
+	Note string `json:"note,omitempty"`
+	// Attempts counts the runs (re-runs included).
+	Attempts int `json:"attempts,omitempty"`
+	// StartTime and CompletionTime bound the last run.
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// CompletionTime is when the last run finished.
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+}
+
+// Passed reports whether a finished test counts as passed: SUCCESS,
+// WARNING and SKIPPED pass; FAILURE and ERROR do not.
+func (t SnapshotTest) Passed() bool {
+	return t.State == TestFinished && (t.Result == ResultSuccess || t.Result == ResultWarning || t.Result == ResultSkipped)
+}
+
+// Sequence is the Snapshot's LabelSequence (0 when Kiln has not set it).
+func (s *Snapshot) Sequence() int64 {
+	n, _ := strconv.ParseInt(s.Labels[LabelSequence], 10, 64)
+	return n
+}
+
+// Image returns the component's image, "" when the Snapshot has none.
+func (s *Snapshot) Image(component string) string {
+	for _, c := range s.Spec.Components {
+		if c.Name == component {
+			return c.ContainerImage
+		}
+	}
+	return ""
+}
+
 func (s *Snapshot) Validate() field.ErrorList {
 	p := field.NewPath("spec")
 	errs := refName(p.Child("application"), s.Spec.Application, "Application")
@@ -135,9 +231,11 @@ func init() {
 		Columns: []Column{
 			{Name: "Application", Type: "string", Value: func(o Object) string { return o.(*Snapshot).Spec.Application }},
 			{Name: "Components", Type: "integer", Value: func(o Object) string { return strconv.Itoa(len(o.(*Snapshot).Spec.Components)) }},
+			{Name: "Type", Type: "string", Value: func(o Object) string { return o.(*Snapshot).Labels[LabelSnapshotType] }},
 			{Name: "Tests", Type: "string", Value: func(o Object) string {
 				return reasonOr(o.(*Snapshot).Status.Conditions, ConditionTestsPassed, "Pending")
 			}},
+			{Name: "Sequence", Type: "integer", Priority: 1, Value: func(o Object) string { return o.(*Snapshot).Labels[LabelSequence] }},
 		},
 		Fields: func(o Object) map[string]string {
 			return map[string]string{"spec.application": o.(*Snapshot).Spec.Application}
