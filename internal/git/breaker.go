@@ -80,7 +80,7 @@ func (s *schedule) hostFor(rawURL string) *host {
 // note folds a watch's interval into the host's shortest, restarting at
 // each sync so intervals of vanished watches are forgotten.
 func (h *host) note(every time.Duration, sync int) {
-	if h.noted != sync {
+	if h.noted != sync || h.shortest == 0 {
 		h.noted, h.shortest = sync, every
 		return
 	}

@@ -25,6 +25,18 @@ type Watch struct {
 	Credentials Credentials
 }
 
+// WatchChange changes the set of watches a Poller follows: Reset replaces
+// the whole set with Put (a full list; watches not in it are dropped),
+// otherwise Put adds watches or updates the ones with the same keys and
+// Delete drops watches by key. Updates follow the rules of Watches: a
+// changed URL or branch starts the watch over, a changed LastSeen is
+// adopted.
+type WatchChange struct {
+	Reset  bool
+	Put    []Watch
+	Delete []string
+}
+
 // Clock is the Poller's time source; tests substitute a fake one.
 type Clock interface {
 	Now() time.Time
@@ -51,8 +63,14 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 // and once when it is back.
 type Poller struct {
 	// Watches returns the branches to follow; it is called at start and
-	// every Refresh. Required.
+	// every Refresh. Required unless Follow is set.
 	Watches func(ctx context.Context) ([]Watch, error)
+	// Follow, when set, keeps the watches current by sending changes as
+	// they happen (e.g. from a store watch: one full list, then deltas),
+	// so nothing needs to list every watch each Refresh. Run starts it in
+	// a goroutine and applies what it sends in order; Follow must return
+	// once ctx is done, never blocking on a send after that.
+	Follow func(ctx context.Context, changes chan<- WatchChange)
 	// OnNewCommit is called when a watch's head moved. Required.
 	OnNewCommit func(ctx context.Context, key, commit string) error
 	// Resolve returns a watch's head; default: git.Resolve with the
@@ -89,19 +107,21 @@ type pollLoop struct {
 	p           Poller
 	s           schedule
 	results     chan outcome
+	changes     chan WatchChange // from Follow; nil without
 	inflight    int
 	wg          sync.WaitGroup
 	nextRefresh time.Time
 }
 
-// Run polls until ctx is done, then waits for running callbacks and
-// returns nil.
+// Run polls until ctx is done, then waits for running callbacks (and
+// Follow) and returns nil.
 func (p *Poller) Run(ctx context.Context) error {
 	l := p.loop()
 	defer l.wg.Wait()
+	l.follow(ctx)
 	for {
 		now := l.p.Clock.Now()
-		if !now.Before(l.nextRefresh) {
+		if l.p.Watches != nil && !now.Before(l.nextRefresh) {
 			l.refresh(ctx, now)
 		}
 		l.dispatch(ctx, now)
@@ -111,8 +131,37 @@ func (p *Poller) Run(ctx context.Context) error {
 		case o := <-l.results:
 			l.inflight--
 			l.handle(ctx, o)
-		case <-l.p.Clock.After(l.wait(now)):
+		case c := <-l.changes:
+			l.apply(c, l.p.Clock.Now())
+		case <-l.timer(now):
 		}
+	}
+}
+
+// follow starts Follow, if set.
+func (l *pollLoop) follow(ctx context.Context) {
+	if l.p.Follow == nil {
+		return
+	}
+	l.changes = make(chan WatchChange)
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		l.p.Follow(ctx, l.changes)
+	}()
+}
+
+// apply makes the schedule follow one change from Follow.
+func (l *pollLoop) apply(c WatchChange, now time.Time) {
+	if c.Reset {
+		l.s.sync(c.Put, now)
+		return
+	}
+	for _, w := range c.Put {
+		l.s.put(w, now)
+	}
+	for _, k := range c.Delete {
+		l.s.drop(k)
 	}
 }
 
@@ -225,11 +274,15 @@ func (l *pollLoop) logHost(ev hostEvent) {
 	}
 }
 
-// wait is how long to sleep before the next refresh or due resolve.
-func (l *pollLoop) wait(now time.Time) time.Duration {
-	next := l.nextRefresh
-	if t, ok := l.s.nextDue(); ok && l.inflight < l.p.Concurrency && t.Before(next) {
-		next = t
+// timer fires at the next refresh or due resolve; nil (never) when there
+// is neither.
+func (l *pollLoop) timer(now time.Time) <-chan time.Time {
+	next, ok := l.nextRefresh, l.p.Watches != nil
+	if t, due := l.s.nextDue(); due && l.inflight < l.p.Concurrency && (!ok || t.Before(next)) {
+		next, ok = t, true
 	}
-	return max(next.Sub(now), 0)
+	if !ok {
+		return nil
+	}
+	return l.p.Clock.After(max(next.Sub(now), 0))
 }

@@ -260,3 +260,55 @@ func TestPollerRealRepository(t *testing.T) {
 		t.Errorf("reports %v; want %v", reports, want)
 	}
 }
+
+// TestPollerFollowsChanges feeds the poller a full list, then deltas, and
+// no Watches function: additions, URL changes and deletions take effect
+// without any list.
+func TestPollerFollowsChanges(t *testing.T) {
+	t.Parallel()
+	remote := newFakeRemote(map[string]string{"u1": "a1", "u2": "b1", "u3": "c1"})
+	clock := &fakeClock{now: t0}
+	in := make(chan WatchChange)
+	startPoller(t, &Poller{
+		Follow: func(ctx context.Context, out chan<- WatchChange) {
+			for {
+				select {
+				case c := <-in:
+					select {
+					case out <- c:
+					case <-ctx.Done():
+						return
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		},
+		OnNewCommit: remote.report, Resolve: remote.resolve, Clock: clock, rand: func() float64 { return 0.5 },
+		Interval: time.Minute,
+	})
+	reported := func(r string) func() bool {
+		return remote.holds(func() bool { return slices.Contains(remote.reports, r) })
+	}
+	in <- WatchChange{Reset: true, Put: []Watch{{Key: "a", URL: "u1"}}}
+	clock.runUntil(t, "a reported", reported("a=a1"))
+	in <- WatchChange{Put: []Watch{{Key: "b", URL: "u2"}}}
+	clock.runUntil(t, "b reported after being added", reported("b=b1"))
+	in <- WatchChange{Put: []Watch{{Key: "a", URL: "u3"}}}
+	clock.runUntil(t, "a's new repository reported", reported("a=c1"))
+
+	in <- WatchChange{Delete: []string{"b"}}
+	in <- WatchChange{} // once both are taken, the deletion was applied
+	in <- WatchChange{}
+	var b, a int
+	remote.locked(func() { b, a = remote.resolves["b"], remote.resolves["a"] })
+	clock.runUntil(t, "three more resolves of a", remote.holds(func() bool { return remote.resolves["a"] >= a+3 }))
+	remote.locked(func() {
+		if n := remote.resolves["b"]; n > b+1 { // one may have been out
+			t.Errorf("b resolved %d more times after its deletion; want none", n-b)
+		}
+		if want := []string{"a=a1", "b=b1", "a=c1"}; !slices.Equal(remote.reports, want) {
+			t.Errorf("reports %v; want %v", remote.reports, want)
+		}
+	})
+}

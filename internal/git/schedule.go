@@ -61,33 +61,48 @@ const (
 // LastSeen (someone built that commit) is adopted. It runs every refresh
 // over all watches, so it costs O(n) and allocates only for new ones.
 func (s *schedule) sync(ws []Watch, now time.Time) {
-	if s.entries == nil {
-		s.entries = map[string]*entry{}
-	}
-	if s.hosts == nil {
-		s.hosts = map[string]*host{}
-	}
 	s.syncs++
 	for _, w := range ws {
-		e, ok := s.entries[w.Key]
-		if !ok || e.w.URL != w.URL || e.w.Branch != w.Branch {
-			e = s.replace(e, w, now)
-		} else {
-			e.w = w
-			if w.LastSeen != e.given {
-				e.given, e.last = w.LastSeen, w.LastSeen
-			}
-		}
-		e.seen = s.syncs
-		if e.host != nil {
-			e.host.note(s.every(w), s.syncs)
-		}
+		s.put(w, now)
 	}
 	for k, e := range s.entries {
 		if e.seen != s.syncs {
 			s.remove(e)
 			delete(s.entries, k)
 		}
+	}
+}
+
+// put adds w or updates the watch with its key, as sync does for each
+// watch it is given; O(log n).
+func (s *schedule) put(w Watch, now time.Time) {
+	if s.entries == nil {
+		s.entries = map[string]*entry{}
+	}
+	if s.hosts == nil {
+		s.hosts = map[string]*host{}
+	}
+	e, ok := s.entries[w.Key]
+	if !ok || e.w.URL != w.URL || e.w.Branch != w.Branch {
+		e = s.replace(e, w, now)
+	} else {
+		e.w = w
+		if w.LastSeen != e.given {
+			e.given, e.last = w.LastSeen, w.LastSeen
+		}
+	}
+	e.seen = s.syncs
+	if e.host != nil {
+		e.host.note(s.every(w), s.syncs)
+	}
+}
+
+// drop forgets the watch with key, if any; a resolve or callback still out
+// for it is ignored when it returns. O(log n).
+func (s *schedule) drop(key string) {
+	if e, ok := s.entries[key]; ok {
+		s.remove(e)
+		delete(s.entries, key)
 	}
 }
 

@@ -261,3 +261,35 @@ func TestScheduleSyncAllocs(t *testing.T) {
 		t.Errorf("sync allocates %v times; want 0", n)
 	}
 }
+
+// TestSchedulePutAndDropKeepHostsExact applies deltas without a sync: the
+// host's watch count and its probe follow them, and a dropped watch's
+// outstanding resolve is ignored.
+func TestSchedulePutAndDropKeepHostsExact(t *testing.T) {
+	t.Parallel()
+	s := newSchedule(0.5)
+	s.put(Watch{Key: "a", URL: "https://h/a", LastSeen: "a1"}, t0)
+	s.put(Watch{Key: "b", URL: "https://h/b", Interval: 10 * time.Second}, t0)
+	h := s.hosts["https://h"]
+	if h == nil || h.n != 2 || h.shortest != 10*time.Second {
+		t.Fatalf("host after two puts: %+v; want 2 watches, shortest 10s", h)
+	}
+	s.put(Watch{Key: "a", URL: "https://h/a", LastSeen: "a2"}, t0) // someone built a2
+	if e := s.entries["a"]; e.last != "a2" || e.index < 0 {
+		t.Errorf("a after an update: last %q, index %d; want a2, still idle", e.last, e.index)
+	}
+	jobs := s.due(t0.Add(time.Hour), 10)
+	if len(jobs) != 2 {
+		t.Fatalf("due: %v; want a and b", keys(jobs))
+	}
+	s.drop("b")
+	jb := jobs[slices.IndexFunc(jobs, func(j job) bool { return j.w.Key == "b" })]
+	if s.resolved(jb, "b1", nil, t0) || s.entries["b"] != nil {
+		t.Error("a dropped watch's resolve was reported")
+	}
+	s.drop("a")
+	s.drop("missing")
+	if len(s.hosts) != 0 || len(s.entries) != 0 || len(s.idle) != 0 {
+		t.Errorf("after dropping all: %d hosts, %d entries, %d idle; want none", len(s.hosts), len(s.entries), len(s.idle))
+	}
+}
