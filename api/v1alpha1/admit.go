@@ -40,6 +40,10 @@ func AdmitUpdate(k *Kind, old, obj Object) field.ErrorList {
 	return dedupe(errs)
 }
 
+// kilnOwnedLabels are labels only Kiln sets, at creation (the sequence
+// of a user-created Snapshot is set once, afterwards).
+var kilnOwnedLabels = []string{LabelAuthor, LabelAutomated, LabelSequence}
+
 func validateMetaUpdate(old, obj Object) field.ErrorList {
 	p := field.NewPath("metadata")
 	var errs field.ErrorList
@@ -48,6 +52,12 @@ func validateMetaUpdate(old, obj Object) field.ErrorList {
 	}
 	if obj.GetNamespace() != old.GetNamespace() {
 		errs = append(errs, field.Invalid(p.Child("namespace"), obj.GetNamespace(), "field is immutable: was "+old.GetNamespace()))
+	}
+	for _, l := range kilnOwnedLabels {
+		was := old.GetLabels()[l]
+		if obj.GetLabels()[l] != was && (was != "" || l != LabelSequence) {
+			errs = append(errs, field.Forbidden(p.Child("labels").Key(l), "set by Kiln when the object is created; it cannot be changed"))
+		}
 	}
 	if obj.GetUID() != "" && old.GetUID() != "" && obj.GetUID() != old.GetUID() {
 		errs = append(errs, field.Invalid(p.Child("uid"), string(obj.GetUID()), "field is immutable"))

@@ -52,6 +52,9 @@ type ReleasePlanSpec struct {
 // from the authenticated user and a client cannot change it.
 const LabelAuthor = "release.appstudio.openshift.io/author"
 
+// LabelAutomated marks Releases Kiln created (auto-release).
+const LabelAutomated = "release.appstudio.openshift.io/automated"
+
 type ReleasePlanStatus struct {
 	// Conditions describe the plan's state (e.g. whether an admission
 	// matched).

@@ -28,6 +28,9 @@ const (
 	// "failed" (every failed or errored scenario) or "all". Kiln removes
 	// the label once the runs are queued.
 	LabelTestRun = "test.appstudio.openshift.io/run"
+	// AnnotationBuildNumbers maps each component to the build number of
+	// its artifact (JSON), for release tag templates ({{ build_counter }}).
+	AnnotationBuildNumbers = "kiln.dev/build-numbers"
 )
 
 // Snapshot types and event types.

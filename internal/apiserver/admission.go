@@ -31,6 +31,10 @@ func (s *Server) admitRequest(ctx context.Context, k *v1alpha1.Kind, obj v1alpha
 		if specString(obj, "type") == "managed" && !id.ClusterAdmin {
 			return forbidden(fmt.Sprintf("only cluster admins create managed namespaces; ask one to create %q, or omit spec.type for a tenant namespace", obj.GetName()))
 		}
+	case "ReleasePlanAdmission":
+		if err := s.requireManaged(ctx, obj.GetNamespace(), "ReleasePlanAdmissions live in managed namespaces: the release team creates them there, naming your namespace as spec.origin"); err != nil {
+			return err
+		}
 	case "RoleBinding":
 		if specString(obj, "role") == "releaser" {
 			nsKind, _ := v1alpha1.Lookup("Namespace")
@@ -44,6 +48,34 @@ func (s *Server) admitRequest(ctx context.Context, k *v1alpha1.Kind, obj v1alpha
 		}
 	}
 	return nil
+}
+
+// requireManaged refuses unless namespace ns is a managed one.
+func (s *Server) requireManaged(ctx context.Context, ns, why string) error {
+	nsKind, _ := v1alpha1.Lookup("Namespace")
+	obj, err := s.reg.Get(ctx, nsKind, "", ns, registry.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if specString(obj, "type") != "managed" {
+		return badRequest(fmt.Sprintf("%q is a tenant namespace: %s", ns, why))
+	}
+	return nil
+}
+
+// stampAuthor records who creates a Release or ReleasePlan (Konflux's
+// author label); a client cannot set it, nor mark a Release automated.
+func stampAuthor(ctx context.Context, k *v1alpha1.Kind, obj v1alpha1.Object) {
+	if k.Kind != "Release" && k.Kind != "ReleasePlan" {
+		return
+	}
+	labels := obj.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[v1alpha1.LabelAuthor] = sanitize(IdentityFrom(ctx).User)
+	delete(labels, v1alpha1.LabelAutomated)
+	obj.SetLabels(labels)
 }
 
 // afterCreate makes the creator of a tenant namespace its admin.

@@ -26,18 +26,26 @@ type Controllers struct {
 	now     func() time.Time
 	mu      sync.Mutex
 	running map[controller.Request]context.CancelFunc
+	adm     *admission
 }
 
 // Options tune the build controllers.
 type Options struct {
-	// Workers is how many builds run at once.
+	// Workers is how many builds run at once (the global limit).
 	Workers int
+	// NamespaceLimit is how many builds of one namespace run at once; 0
+	// leaves only Workers. A Namespace's kiln.dev/max-concurrent-builds
+	// annotation may lower it for that namespace. Free slots go to the
+	// namespace with the fewest running builds (fair share; see admission).
+	NamespaceLimit int
 	// LogDir holds one log file per build.
 	LogDir string
 	Now    func() time.Time
 }
 
-// Register adds the build scheduler and executor to m.
+// Register adds the build scheduler, admission and executor to m. The
+// scheduler numbers builds; admission keeps the fair queue of Queued builds
+// (fairQueue) and hands the executor only the builds that may start.
 func Register(m *controller.Manager, reg *registry.Registry, exec Executor, opts Options, log *slog.Logger) *Controllers {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -46,10 +54,14 @@ func Register(m *controller.Manager, reg *registry.Registry, exec Executor, opts
 		opts.Workers = 2
 	}
 	c := &Controllers{reg: reg, exec: exec, logDir: opts.LogDir, log: log, now: opts.Now,
-		running: map[controller.Request]context.CancelFunc{}}
+		running: map[controller.Request]context.CancelFunc{}, adm: newAdmission(opts.Workers, opts.NamespaceLimit)}
 	src := controller.Source{Kind: "Build"}
 	m.Register("build-scheduler", controller.ReconcileFunc(c.schedule), controller.Options{Workers: 1}, src)
-	m.Register("build-executor", controller.ReconcileFunc(c.execute), controller.Options{Workers: opts.Workers}, src)
+	// Namespace requests carry no namespace: admitBuild reads their limit.
+	c.adm.admit = m.Register("build-admission", controller.ReconcileFunc(c.admitBuild), controller.Options{Workers: 1},
+		src, controller.Source{Kind: "Namespace"})
+	// No source: the executor is fed by admission only.
+	c.adm.exec = m.Register("build-executor", controller.ReconcileFunc(c.execute), controller.Options{Workers: opts.Workers})
 	return c
 }
 

@@ -141,8 +141,14 @@ func TestBuildIsNumberedRunAndRecorded(t *testing.T) {
 	if b.Status.BuildNumber != 1 || b.Status.Attempts != 1 || b.Status.Artifact == nil || b.Status.StartTime == nil || b.Status.CompletionTime == nil {
 		t.Fatalf("status: %+v", b.Status)
 	}
-	comp, _ := e.reg.Get(t.Context(), componentKind, "team", "lib", registry.GetOptions{})
-	cs := comp.(*v1alpha1.Component).Status
+	// record updates the Component after the Build: poll for it.
+	var cs v1alpha1.ComponentStatus
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		comp, _ := e.reg.Get(t.Context(), componentKind, "team", "lib", registry.GetOptions{})
+		if cs = comp.(*v1alpha1.Component).Status; cs.LastBuiltCommit == "c0ffee" && cs.LatestArtifact == b.Status.Artifact.Digest {
+			break
+		}
+	}
 	if cs.LastBuiltCommit != "c0ffee" || cs.LatestArtifact != b.Status.Artifact.Digest || cs.BuildCounter != 1 {
 		t.Fatalf("component status: %+v", cs)
 	}

@@ -15,27 +15,42 @@ import (
 	"github.com/kilnbuild/kiln/internal/registry"
 )
 
-// execute claims a queued build and runs it to the end. Each executor
-// worker runs one build at a time, so Workers bounds concurrency.
+// execute runs a build admission admitted, holding its slot until the
+// attempt ends; a failed attempt to start keeps the slot while the runtime
+// retries it with backoff. There are Workers executor workers and admission
+// admits at most Workers builds, so an admitted build starts at once.
 func (c *Controllers) execute(ctx context.Context, req controller.Request) (controller.Result, error) {
+	if !c.adm.admitted(req) {
+		return controller.Result{}, nil // stale: only admitted builds run
+	}
+	if err := c.attempt(ctx, req); err != nil {
+		return controller.Result{}, err
+	}
+	c.adm.done(req)
+	return controller.Result{}, nil
+}
+
+// attempt claims a queued build and runs it to the end.
+func (c *Controllers) attempt(ctx context.Context, req controller.Request) error {
 	b, err := c.getBuild(ctx, req)
 	if apierrors.IsNotFound(err) {
-		return controller.Result{}, nil
+		return nil
 	}
 	if err != nil || b.Status.Phase != v1alpha1.BuildQueued || b.Spec.Cancel {
-		return controller.Result{}, err
+		return err
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	if !c.claim(ctx, req, b, stop) {
-		return controller.Result{}, nil
+	if err := c.claim(ctx, req, b, stop); err != nil {
+		return err
 	}
 	defer c.release(req)
-	return controller.Result{}, c.run(runCtx, ctx, b)
+	return c.run(runCtx, ctx, b)
 }
 
-// claim moves the build to Running; false if another writer got there first.
-func (c *Controllers) claim(ctx context.Context, req controller.Request, b *v1alpha1.Build, stop context.CancelFunc) bool {
+// claim moves the build to Running; it fails if another writer got there
+// first (the retry sees the build's new phase).
+func (c *Controllers) claim(ctx context.Context, req controller.Request, b *v1alpha1.Build, stop context.CancelFunc) error {
 	c.mu.Lock()
 	c.running[req] = stop
 	c.mu.Unlock()
@@ -45,9 +60,9 @@ func (c *Controllers) claim(ctx context.Context, req controller.Request, b *v1al
 	b.Status.Steps = nil
 	if err := c.writeStatus(ctx, b); err != nil {
 		c.release(req)
-		return false
+		return fmt.Errorf("claiming build %s/%s: %w", b.Namespace, b.Name, err)
 	}
-	return true
+	return nil
 }
 
 func (c *Controllers) release(req controller.Request) {

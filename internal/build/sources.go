@@ -50,42 +50,48 @@ func (s *Sources) CheckURL(url string) error {
 	return nil
 }
 
-// Poller returns the git poller over all components.
+// Poller returns the git poller over all components. It follows component
+// events (one list, then a watch; a full list again every PollerResync)
+// rather than listing every component each refresh.
 func (s *Sources) Poller(home string) *git.Poller {
-	return &git.Poller{Home: home, Watches: s.watches, OnNewCommit: s.onPolledCommit, Log: s.log}
+	feed := &componentFeed{reg: s.reg, watchOf: s.watchOf, resync: PollerResync, log: s.log}
+	return &git.Poller{Home: home, Follow: feed.run, OnNewCommit: s.onPolledCommit, Log: s.log}
 }
 
-func (s *Sources) eachComponent(ctx context.Context, fn func(*v1alpha1.Component)) error {
+// eachComponent calls fn for every component, a page at a time, and
+// returns the resource version of the first page.
+func eachComponent(ctx context.Context, reg *registry.Registry, fn func(*v1alpha1.Component)) (int64, error) {
 	opts := registry.ListOptions{Limit: 1000}
+	var rv int64
 	for {
-		res, err := s.reg.List(ctx, componentKind, opts)
+		res, err := reg.List(ctx, componentKind, opts)
 		if err != nil {
-			return err
+			return 0, err
+		}
+		if rv == 0 {
+			rv = res.ResourceVersion
 		}
 		for _, o := range res.Items {
 			fn(o.(*v1alpha1.Component))
 		}
 		if opts.Continue = res.Continue; opts.Continue == "" {
-			return nil
+			return rv, nil
 		}
 	}
 }
 
-func (s *Sources) watches(ctx context.Context) ([]git.Watch, error) {
-	var out []git.Watch
-	err := s.eachComponent(ctx, func(c *v1alpha1.Component) {
-		g := c.Spec.Source.Git
-		interval := DefaultPollInterval
-		if c.Spec.Build != nil && c.Spec.Build.PollInterval != nil {
-			interval = c.Spec.Build.PollInterval.Duration
-		}
-		if g == nil || interval <= 0 || s.CheckURL(g.URL) != nil || c.DeletionTimestamp != nil {
-			return
-		}
-		out = append(out, git.Watch{Key: c.Namespace + "/" + c.Name, URL: g.URL, Branch: g.Revision,
-			Interval: interval, LastSeen: c.Status.LastSeenCommit})
-	})
-	return out, err
+// watchOf is the poller's watch of c; false when c is not polled.
+func (s *Sources) watchOf(c *v1alpha1.Component) (git.Watch, bool) {
+	g := c.Spec.Source.Git
+	interval := DefaultPollInterval
+	if c.Spec.Build != nil && c.Spec.Build.PollInterval != nil {
+		interval = c.Spec.Build.PollInterval.Duration
+	}
+	if g == nil || interval <= 0 || s.CheckURL(g.URL) != nil || c.DeletionTimestamp != nil {
+		return git.Watch{}, false
+	}
+	return git.Watch{Key: c.Namespace + "/" + c.Name, URL: g.URL, Branch: g.Revision,
+		Interval: interval, LastSeen: c.Status.LastSeenCommit}, true
 }
 
 func (s *Sources) onPolledCommit(ctx context.Context, key, commit string) error {
@@ -101,7 +107,7 @@ func (s *Sources) Webhooks() *webhook.Handler {
 // webhookSecrets returns the secrets of every component of the repository.
 func (s *Sources) webhookSecrets(ctx context.Context, repo string) ([]webhook.Secret, error) {
 	var comps []*v1alpha1.Component
-	err := s.eachComponent(ctx, func(c *v1alpha1.Component) {
+	_, err := eachComponent(ctx, s.reg, func(c *v1alpha1.Component) {
 		if g := c.Spec.Source.Git; g != nil && webhook.NormalizeURL(g.URL) == repo && c.Spec.Build != nil && c.Spec.Build.WebhookSecret != "" {
 			comps = append(comps, c)
 		}

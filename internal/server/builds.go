@@ -16,9 +16,12 @@ import (
 	"github.com/kilnbuild/kiln/internal/buildgroup"
 	"github.com/kilnbuild/kiln/internal/controller"
 	"github.com/kilnbuild/kiln/internal/git"
+	"github.com/kilnbuild/kiln/internal/integration"
 	"github.com/kilnbuild/kiln/internal/oci"
 	"github.com/kilnbuild/kiln/internal/registry"
+	"github.com/kilnbuild/kiln/internal/release"
 	"github.com/kilnbuild/kiln/internal/sandbox"
+	"github.com/kilnbuild/kiln/internal/snapshot"
 )
 
 // mountRegistry serves the embedded OCI registry at /v2/. Tenants
@@ -58,11 +61,22 @@ func (f *Factory) wireBuilds(api *apiserver.Server, mgr *controller.Manager, reg
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
-	build.Register(mgr, reg, f.executor(cache, sources), build.Options{Workers: workers, LogDir: f.dir("logs")}, f.cfg.Log)
+	exec := f.executor(cache, sources)
+	build.Register(mgr, reg, exec, build.Options{Workers: workers, NamespaceLimit: f.cfg.MaxBuildsPerNamespace, LogDir: f.dir("logs")}, f.cfg.Log)
 	groups := &buildgroup.Controller{Git: cache, CheckURL: sources.CheckURL, WorkDir: f.dir("work"), Log: f.cfg.Log}
 	buildgroup.Register(mgr, reg, groups)
 	sources.SetInputs(groups.Inputs)
+	f.wireReleases(mgr, reg, exec, workers)
 	return sources.Poller(f.dir("git/home"))
+}
+
+// wireReleases registers snapshots, integration tests and releases.
+func (f *Factory) wireReleases(mgr *controller.Manager, reg *registry.Registry, exec *build.PipelineExecutor, workers int) {
+	snapshot.Register(mgr, reg, &snapshot.Controller{Log: f.cfg.Log})
+	integration.Register(mgr, reg, &integration.Controller{Runner: exec, LogDir: f.dir("logs"), Log: f.cfg.Log}, workers)
+	checker := &release.PolicyChecker{BuilderKey: f.signer.PublicKey(), BuilderID: f.cfg.BuilderID, KeyID: build.KeyID(f.signer), Remote: exec.RemoteFor}
+	pub := &release.Publisher{Source: exec.RemoteFor, StaticDir: f.dir("repos"), Remote: oci.Remote{RootCAs: f.caPool()}}
+	release.Register(mgr, reg, &release.Controller{Runner: exec, Checker: checker, Publisher: pub, LogDir: f.dir("logs"), Log: f.cfg.Log}, 2)
 }
 
 // executor builds the pipeline executor. Builds run in the bubblewrap
@@ -98,7 +112,7 @@ const DefaultBuilderID = "https://kiln.dev/builder/v1"
 func (f *Factory) protectedPaths() []string {
 	var out []string
 	paths := []string{f.cfg.SigningKey}
-	for _, p := range []string{"keys", "signing", "evidence", "tls", "registry", "git", "logs", ClientConfigName, "kiln.db", "kiln.db-wal", "kiln.db-shm"} {
+	for _, p := range []string{"keys", "signing", "repos", "evidence", "tls", "registry", "git", "logs", ClientConfigName, "kiln.db", "kiln.db-wal", "kiln.db-shm"} {
 		paths = append(paths, f.dir(p))
 	}
 	for _, p := range paths {

@@ -52,6 +52,9 @@ type Config struct {
 	AllowFileSources bool
 	// BuildWorkers bounds concurrent builds (default: number of cores).
 	BuildWorkers int
+	// MaxBuildsPerNamespace bounds one namespace's concurrent builds
+	// (0: only BuildWorkers does); fair share applies either way.
+	MaxBuildsPerNamespace int
 	// RegistryNoSync skips fsync in the embedded registry (tests only).
 	RegistryNoSync bool
 	// PushRegistry, when set, receives build artifacts instead of the

@@ -1,0 +1,334 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kilnbuild/kiln/api/v1alpha1"
+	"github.com/kilnbuild/kiln/internal/build"
+	"github.com/kilnbuild/kiln/internal/controller"
+	"github.com/kilnbuild/kiln/internal/pipeline"
+	"github.com/kilnbuild/kiln/internal/registry"
+	"github.com/kilnbuild/kiln/internal/store"
+)
+
+var snapshotKind, itsKind = mustKind("Snapshot"), mustKind("IntegrationTestScenario")
+
+func mustKind(name string) *v1alpha1.Kind {
+	k, ok := v1alpha1.Lookup(name)
+	if !ok {
+		panic("kind not registered: " + name)
+	}
+	return k
+}
+
+// Runner runs a pipeline in the sandbox (build.PipelineExecutor).
+type Runner interface {
+	RunPipeline(ctx context.Context, r build.PipelineRun) (*pipeline.RunResult, string, error)
+}
+
+// Controller runs scenarios and records their results.
+type Controller struct {
+	reg    *registry.Registry
+	Runner Runner
+	// LogDir keeps one log per snapshot and scenario.
+	LogDir string
+	Log    *slog.Logger
+	Now    func() time.Time
+
+	mu      sync.Mutex
+	running map[string]bool // ns/snapshot/scenario run by this process
+}
+
+// Register adds the integration controller to m.
+func Register(m *controller.Manager, reg *registry.Registry, c *Controller, workers int) {
+	c.reg = reg
+	c.running = map[string]bool{}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	m.Register("integration", controller.ReconcileFunc(c.reconcile), controller.Options{Workers: workers},
+		controller.Source{Kind: "Snapshot", Map: live})
+}
+
+func live(ev store.Event) []controller.Request {
+	if ev.Type == store.Deleted {
+		return nil
+	}
+	return []controller.Request{{Namespace: ev.Object.Namespace, Name: ev.Object.Name}}
+}
+
+// LogPath is where a scenario's log of a snapshot is kept.
+func LogPath(dir, ns, snapshot, scenario string) string {
+	return filepath.Join(dir, "tests", ns, snapshot, scenario+".log")
+}
+
+func (c *Controller) reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
+	s, err := c.snapshot(ctx, req.Namespace, req.Name)
+	if apierrors.IsNotFound(err) {
+		return controller.Result{}, nil
+	}
+	if err != nil {
+		return controller.Result{}, err
+	}
+	scenarios, err := c.scenarios(ctx, s)
+	if err != nil {
+		return controller.Result{}, err
+	}
+	if changed, err := c.prepare(ctx, s, scenarios); changed || err != nil {
+		return controller.Result{RequeueAfter: requeueIf(err == nil)}, err
+	}
+	next := c.claimNext(s)
+	if next == "" {
+		return controller.Result{}, nil
+	}
+	defer c.unclaim(s, next)
+	if err := c.runScenario(ctx, s, next, scenarios); err != nil {
+		return controller.Result{}, err
+	}
+	return controller.Result{RequeueAfter: 10 * time.Millisecond}, nil
+}
+
+// prepare initialises the tests list, applies a re-run request and
+// recovers runs a crash interrupted; it reports whether it wrote.
+func (c *Controller) prepare(ctx context.Context, s *v1alpha1.Snapshot, scenarios []*v1alpha1.IntegrationTestScenario) (bool, error) {
+	if what := s.Labels[v1alpha1.LabelTestRun]; what != "" {
+		return true, c.rerun(ctx, s, what, scenarios)
+	}
+	tests, changed := s.Status.Tests, false
+	if meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionTestsPassed) == nil {
+		tests, changed = Initial(scenarios), true
+	}
+	for i := range tests {
+		if tests[i].State == v1alpha1.TestRunning && !c.isRunning(s, tests[i].Scenario) {
+			tests[i].State, tests[i].Note, changed = v1alpha1.TestPending, "interrupted by a restart; running again", true
+		}
+	}
+	if !changed {
+		return false, nil
+	}
+	return true, c.writeTests(ctx, s, tests)
+}
+
+func (c *Controller) rerun(ctx context.Context, s *v1alpha1.Snapshot, what string, scenarios []*v1alpha1.IntegrationTestScenario) error {
+	tests, err := Rerun(s.Status.Tests, what, scenarios)
+	if err != nil {
+		c.Log.Warn("test re-run refused", "namespace", s.Namespace, "snapshot", s.Name, "err", err)
+	} else if err := c.writeTests(ctx, s, tests); err != nil {
+		return err
+	}
+	fresh, err := c.snapshot(ctx, s.Namespace, s.Name)
+	if err != nil {
+		return err
+	}
+	delete(fresh.Labels, v1alpha1.LabelTestRun)
+	_, err = c.reg.Update(ctx, snapshotKind, fresh, registry.UpdateOptions{})
+	return err
+}
+
+// writeTests stores the tests list and the TestsPassed condition.
+func (c *Controller) writeTests(ctx context.Context, s *v1alpha1.Snapshot, tests []v1alpha1.SnapshotTest) error {
+	s.Status.Tests = tests
+	st, reason, msg := Verdict(tests)
+	meta.SetStatusCondition(&s.Status.Conditions, metav1.Condition{Type: v1alpha1.ConditionTestsPassed,
+		Status: metav1.ConditionStatus(st), Reason: reason, Message: msg, ObservedGeneration: s.Generation})
+	_, err := c.reg.Update(ctx, snapshotKind, s, registry.UpdateOptions{Subresource: "status"})
+	return err
+}
+
+// claimNext marks the first pending scenario as run by this process.
+func (c *Controller) claimNext(s *v1alpha1.Snapshot) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, t := range s.Status.Tests {
+		key := s.Namespace + "/" + s.Name + "/" + t.Scenario
+		if t.State == v1alpha1.TestPending && !c.running[key] {
+			c.running[key] = true
+			return t.Scenario
+		}
+	}
+	return ""
+}
+
+func (c *Controller) unclaim(s *v1alpha1.Snapshot, scenario string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.running, s.Namespace+"/"+s.Name+"/"+scenario)
+}
+
+func (c *Controller) isRunning(s *v1alpha1.Snapshot, scenario string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.running[s.Namespace+"/"+s.Name+"/"+scenario]
+}
+
+// runScenario marks the test Running, runs it and records the result.
+func (c *Controller) runScenario(ctx context.Context, s *v1alpha1.Snapshot, name string, scenarios []*v1alpha1.IntegrationTestScenario) error {
+	now := metav1.NewTime(c.Now())
+	if err := c.updateTest(ctx, s.Namespace, s.Name, name, func(t *v1alpha1.SnapshotTest) {
+		t.State, t.Attempts, t.StartTime, t.CompletionTime, t.Note = v1alpha1.TestRunning, t.Attempts+1, &now, nil, ""
+	}); err != nil {
+		return err
+	}
+	var its *v1alpha1.IntegrationTestScenario
+	for _, sc := range scenarios {
+		if sc.Name == name {
+			its = sc
+		}
+	}
+	out := c.run(ctx, s, its)
+	done := metav1.NewTime(c.Now())
+	return c.updateTest(ctx, s.Namespace, s.Name, name, func(t *v1alpha1.SnapshotTest) {
+		t.State, t.CompletionTime = v1alpha1.TestFinished, &done
+		t.Result, t.Successes, t.Failures, t.Warnings, t.Note = out.Result, out.Successes, out.Failures, out.Warnings, out.Note
+	})
+}
+
+// run runs one scenario's pipeline; every failure becomes an ERROR result.
+func (c *Controller) run(ctx context.Context, s *v1alpha1.Snapshot, its *v1alpha1.IntegrationTestScenario) TestOutput {
+	if its == nil {
+		return TestOutput{Result: v1alpha1.ResultError, Note: "the IntegrationTestScenario was deleted"}
+	}
+	logw, closeLog := c.openLog(s, its.Name)
+	defer closeLog()
+	arts, err := artifacts(s)
+	if err != nil {
+		return TestOutput{Result: v1alpha1.ResultError, Note: err.Error()}
+	}
+	params := map[string]any{}
+	for _, p := range its.Spec.Params {
+		params[p.Name] = p.Value
+	}
+	res, from, err := c.Runner.RunPipeline(ctx, build.PipelineRun{
+		Namespace: s.Namespace, Name: "test-" + s.Name + "-" + its.Name, Ref: its.Spec.ResolverRef,
+		Params: params, Offered: map[string]any{"SNAPSHOT": SnapshotParam(s)}, Artifacts: arts, Log: logw,
+	})
+	if err != nil {
+		fmt.Fprintf(logw, "==> error: %v\n", err)
+		return TestOutput{Result: v1alpha1.ResultError, Note: err.Error()}
+	}
+	out := outcome(res)
+	fmt.Fprintf(logw, "==> %s (%s): %s %s\n", its.Name, from, out.Result, out.Note)
+	return out
+}
+
+// outcome reads TEST_OUTPUT (a pipeline result, else any task's result).
+func outcome(res *pipeline.RunResult) TestOutput {
+	raw, ok := testOutput(res)
+	switch {
+	case ok:
+		out, err := ParseTestOutput(raw)
+		if err != nil {
+			return TestOutput{Result: v1alpha1.ResultError, Note: err.Error()}
+		}
+		if res.Status != pipeline.StatusSucceeded && out.Result == v1alpha1.ResultSuccess {
+			out.Result, out.Note = v1alpha1.ResultFailure, "the pipeline "+strings.ToLower(res.Status)+": "+res.Reason
+		}
+		return out
+	case res.Status == pipeline.StatusSucceeded:
+		return TestOutput{Result: v1alpha1.ResultSuccess, Note: "the pipeline succeeded (it reports no TEST_OUTPUT)"}
+	}
+	return TestOutput{Result: v1alpha1.ResultError, Note: "the pipeline " + strings.ToLower(res.Status) + ": " + res.Reason}
+}
+
+func testOutput(res *pipeline.RunResult) (string, bool) {
+	for _, r := range res.Results {
+		if r.Name == "TEST_OUTPUT" {
+			return r.Value.StringVal, true
+		}
+	}
+	for _, t := range res.Tasks {
+		for _, r := range t.Results {
+			if r.Name == "TEST_OUTPUT" {
+				return r.Value.StringVal, true
+			}
+		}
+	}
+	return "", false
+}
+
+// artifacts lists the Snapshot's images for /kiln/deps.
+func artifacts(s *v1alpha1.Snapshot) ([]v1alpha1.BuildInput, error) {
+	var out []v1alpha1.BuildInput
+	for _, c := range s.Spec.Components {
+		repo, digest, ok := build.SplitImage(c.ContainerImage)
+		if !ok {
+			return nil, fmt.Errorf("component %s: image %q is not pinned by digest", c.Name, c.ContainerImage)
+		}
+		out = append(out, v1alpha1.BuildInput{Component: c.Name, Repository: repo, Digest: digest})
+	}
+	return out, nil
+}
+
+func (c *Controller) openLog(s *v1alpha1.Snapshot, scenario string) (io.Writer, func()) {
+	if c.LogDir == "" {
+		return io.Discard, func() {}
+	}
+	p := LogPath(c.LogDir, s.Namespace, s.Name, scenario)
+	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+		return io.Discard, func() {}
+	}
+	f, err := os.Create(p)
+	if err != nil {
+		return io.Discard, func() {}
+	}
+	return f, func() { f.Close() }
+}
+
+// updateTest changes one test entry on a fresh copy of the Snapshot.
+func (c *Controller) updateTest(ctx context.Context, ns, name, scenario string, change func(*v1alpha1.SnapshotTest)) error {
+	s, err := c.snapshot(ctx, ns, name)
+	if err != nil {
+		return err
+	}
+	tests := append([]v1alpha1.SnapshotTest(nil), s.Status.Tests...)
+	for i := range tests {
+		if tests[i].Scenario == scenario {
+			change(&tests[i])
+		}
+	}
+	return c.writeTests(ctx, s, tests)
+}
+
+func (c *Controller) snapshot(ctx context.Context, ns, name string) (*v1alpha1.Snapshot, error) {
+	obj, err := c.reg.Get(ctx, snapshotKind, ns, name, registry.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*v1alpha1.Snapshot), nil
+}
+
+// scenarios lists the scenarios that apply to s.
+func (c *Controller) scenarios(ctx context.Context, s *v1alpha1.Snapshot) ([]*v1alpha1.IntegrationTestScenario, error) {
+	page, err := c.reg.List(ctx, itsKind, registry.ListOptions{Namespace: s.Namespace, FieldSelector: "spec.application=" + s.Spec.Application})
+	if err != nil {
+		return nil, err
+	}
+	var all []*v1alpha1.IntegrationTestScenario
+	for _, o := range page.Items {
+		all = append(all, o.(*v1alpha1.IntegrationTestScenario))
+	}
+	component := ""
+	if s.Labels[v1alpha1.LabelSnapshotType] == v1alpha1.SnapshotTypeComponent {
+		component = s.Labels[v1alpha1.LabelComponent]
+	}
+	return Select(all, s, component), nil
+}
+
+func requeueIf(ok bool) time.Duration {
+	if ok {
+		return 10 * time.Millisecond
+	}
+	return 0
+}

@@ -1,0 +1,588 @@
+package release
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kilnbuild/kiln/api/v1alpha1"
+	"github.com/kilnbuild/kiln/internal/build"
+	"github.com/kilnbuild/kiln/internal/controller"
+	"github.com/kilnbuild/kiln/internal/integration"
+	"github.com/kilnbuild/kiln/internal/pipeline"
+	"github.com/kilnbuild/kiln/internal/registry"
+	"github.com/kilnbuild/kiln/internal/store"
+)
+
+// maxRetries bounds the retries of a transient failure per phase.
+const maxRetries = 3
+
+var (
+	releaseKind  = mustKind("Release")
+	snapshotKind = mustKind("Snapshot")
+	planKind     = mustKind("ReleasePlan")
+	rpaKind      = mustKind("ReleasePlanAdmission")
+	policyKind   = mustKind("Policy")
+	nsKind       = mustKind("Namespace")
+	secretKind   = mustKind("Secret")
+)
+
+func mustKind(name string) *v1alpha1.Kind {
+	k, ok := v1alpha1.Lookup(name)
+	if !ok {
+		panic("kind not registered: " + name)
+	}
+	return k
+}
+
+// Controller runs Releases.
+type Controller struct {
+	reg       *registry.Registry
+	Runner    integration.Runner
+	Checker   *PolicyChecker
+	Publisher *Publisher
+	// LogDir keeps one log per Release.
+	LogDir string
+	Log    *slog.Logger
+	Now    func() time.Time
+}
+
+// Register adds the release and auto-release controllers to m.
+func Register(m *controller.Manager, reg *registry.Registry, c *Controller, workers int) {
+	c.reg = reg
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Publisher != nil && c.Publisher.Secrets == nil {
+		c.Publisher.Secrets = c.secret
+	}
+	m.Register("release", controller.ReconcileFunc(c.reconcile), controller.Options{Workers: workers},
+		controller.Source{Kind: "Release", Map: live})
+	// One worker: auto-release decisions are serialised, so two Snapshots
+	// passing at once cannot both be judged "newest".
+	m.Register("auto-release", controller.ReconcileFunc(c.autoRelease), controller.Options{Workers: 1},
+		controller.Source{Kind: "Snapshot", Map: live})
+}
+
+func live(ev store.Event) []controller.Request {
+	if ev.Type == store.Deleted {
+		return nil
+	}
+	return []controller.Request{{Namespace: ev.Object.Namespace, Name: ev.Object.Name}}
+}
+
+// LogPath is where a Release's log is kept.
+func LogPath(dir, ns, name string) string { return filepath.Join(dir, "releases", ns, name+".log") }
+
+func (c *Controller) reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
+	obj, err := c.reg.Get(ctx, releaseKind, req.Namespace, req.Name, registry.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return controller.Result{}, nil
+	}
+	if err != nil {
+		return controller.Result{}, err
+	}
+	r := obj.(*v1alpha1.Release)
+	if r.Finished() {
+		return c.expire(ctx, r)
+	}
+	if r.Status.Phase == "" {
+		return controller.Result{}, c.start(ctx, r)
+	}
+	logw, closeLog := c.openLog(r)
+	defer closeLog()
+	return c.step(ctx, r, logw)
+}
+
+// step runs the Release's current phase.
+func (c *Controller) step(ctx context.Context, r *v1alpha1.Release, log io.Writer) (controller.Result, error) {
+	switch r.Status.Phase {
+	case v1alpha1.ReleaseValidating:
+		return c.validate(ctx, r)
+	case v1alpha1.ReleaseTenant:
+		return controller.Result{}, c.tenant(ctx, r, log)
+	case v1alpha1.ReleasePolicy:
+		return controller.Result{}, c.policy(ctx, r, log)
+	case v1alpha1.ReleaseManaged:
+		return c.managed(ctx, r, log)
+	case v1alpha1.ReleaseFinal:
+		return controller.Result{}, c.final(ctx, r, log)
+	}
+	return controller.Result{}, nil
+}
+
+// start records who released and when, and enters validation.
+func (c *Controller) start(ctx context.Context, r *v1alpha1.Release) error {
+	now := metav1.NewTime(c.Now())
+	r.Status.StartTime = &now
+	r.Status.Phase = v1alpha1.ReleaseValidating
+	r.Status.Attribution = v1alpha1.ReleaseAttribution{Author: r.Labels[v1alpha1.LabelAuthor], Automated: r.Labels[v1alpha1.LabelAutomated] == "true"}
+	setCond(r, v1alpha1.ConditionReleased, metav1.ConditionUnknown, "Progressing", "validating")
+	return c.write(ctx, r)
+}
+
+func (c *Controller) validate(ctx context.Context, r *v1alpha1.Release) (controller.Result, error) {
+	in, err := c.inputs(ctx, r)
+	if err != nil {
+		var nf *missing
+		if errors.As(err, &nf) {
+			return controller.Result{}, c.fail(ctx, r, v1alpha1.ConditionValidated, "NotFound", err.Error())
+		}
+		return controller.Result{}, err
+	}
+	v := Validate(in)
+	switch {
+	case v.Wait:
+		if setCond(r, v1alpha1.ConditionValidated, metav1.ConditionUnknown, v.Reason, v.Message) {
+			if err := c.write(ctx, r); err != nil {
+				return controller.Result{}, err
+			}
+		}
+		return controller.Result{RequeueAfter: 2 * time.Second}, nil
+	case !v.OK():
+		return controller.Result{}, c.fail(ctx, r, v1alpha1.ConditionValidated, v.Reason, v.Message)
+	}
+	r.Status.Target = in.Plan.Spec.Target
+	r.Status.Admission = v.Admission.Namespace + "/" + v.Admission.Name
+	setCond(r, v1alpha1.ConditionValidated, metav1.ConditionTrue, "Valid",
+		fmt.Sprintf("admitted by %s; snapshot %s passed its tests", r.Status.Admission, in.Snapshot.Name))
+	r.Status.Phase = v1alpha1.ReleasePolicy
+	if in.Plan.Spec.TenantPipeline != nil {
+		r.Status.Phase = v1alpha1.ReleaseTenant
+	}
+	return controller.Result{}, c.write(ctx, r)
+}
+
+type missing struct{ msg string }
+
+func (m *missing) Error() string { return m.msg }
+
+// inputs loads what validation needs.
+func (c *Controller) inputs(ctx context.Context, r *v1alpha1.Release) (Inputs, error) {
+	in := Inputs{Release: r}
+	s, err := c.getSnapshot(ctx, r.Namespace, r.Spec.Snapshot)
+	if err != nil {
+		return in, notFound(err, "snapshot %s not found", r.Spec.Snapshot)
+	}
+	p, err := c.getPlan(ctx, r.Namespace, r.Spec.ReleasePlan)
+	if err != nil {
+		return in, notFound(err, "release plan %s not found", r.Spec.ReleasePlan)
+	}
+	in.Snapshot, in.Plan = s, p
+	nsObj, err := c.reg.Get(ctx, nsKind, "", p.Spec.Target, registry.GetOptions{})
+	if err == nil {
+		in.Target = nsObj.(*v1alpha1.Namespace)
+	} else if !apierrors.IsNotFound(err) {
+		return in, err
+	}
+	page, err := c.reg.List(ctx, rpaKind, registry.ListOptions{Namespace: p.Spec.Target, FieldSelector: "spec.origin=" + r.Namespace})
+	if err != nil {
+		return in, err
+	}
+	for _, o := range page.Items {
+		in.Admissions = append(in.Admissions, o.(*v1alpha1.ReleasePlanAdmission))
+	}
+	return in, nil
+}
+
+func notFound(err error, format string, args ...any) error {
+	if apierrors.IsNotFound(err) {
+		return &missing{fmt.Sprintf(format, args...)}
+	}
+	return err
+}
+
+func (c *Controller) tenant(ctx context.Context, r *v1alpha1.Release, log io.Writer) error {
+	p, err := c.getPlan(ctx, r.Namespace, r.Spec.ReleasePlan)
+	if err != nil {
+		return c.fail(ctx, r, v1alpha1.ConditionTenantPipelineProcessed, "NotFound", err.Error())
+	}
+	run, ok := c.runPipeline(ctx, r, "tenant", r.Namespace, p.Spec.TenantPipeline, log)
+	return c.advance(ctx, r.Namespace, r.Name, func(r *v1alpha1.Release) {
+		r.Status.Pipelines = append(r.Status.Pipelines, run)
+		if !ok {
+			failInPlace(r, v1alpha1.ConditionTenantPipelineProcessed, "PipelineFailed", run.Message)
+			return
+		}
+		setCond(r, v1alpha1.ConditionTenantPipelineProcessed, metav1.ConditionTrue, "Succeeded", run.Pipeline)
+		r.Status.Phase = v1alpha1.ReleasePolicy
+	})
+}
+
+func (c *Controller) policy(ctx context.Context, r *v1alpha1.Release, log io.Writer) error {
+	rpa, err := c.admission(ctx, r)
+	if err != nil {
+		return c.fail(ctx, r, v1alpha1.ConditionPolicyPassed, "NotFound", err.Error())
+	}
+	obj, err := c.reg.Get(ctx, policyKind, rpa.Namespace, rpa.Spec.Policy, registry.GetOptions{})
+	if err != nil {
+		return c.fail(ctx, r, v1alpha1.ConditionPolicyPassed, "NotFound", fmt.Sprintf("policy %s/%s: %v", rpa.Namespace, rpa.Spec.Policy, err))
+	}
+	s, err := c.getSnapshot(ctx, r.Namespace, r.Spec.Snapshot)
+	if err != nil {
+		return err
+	}
+	verdict, full, err := c.Checker.Check(ctx, obj.(*v1alpha1.Policy), s)
+	if err != nil {
+		return c.fail(ctx, r, v1alpha1.ConditionPolicyPassed, "PolicyError", err.Error())
+	}
+	for _, line := range full.Summary() {
+		fmt.Fprintln(log, line)
+	}
+	return c.advance(ctx, r.Namespace, r.Name, func(r *v1alpha1.Release) {
+		r.Status.Policy = verdict
+		if !verdict.Passed {
+			failInPlace(r, v1alpha1.ConditionPolicyPassed, "PolicyFailed", violationSummary(verdict))
+			return
+		}
+		setCond(r, v1alpha1.ConditionPolicyPassed, metav1.ConditionTrue, "Passed",
+			fmt.Sprintf("%s: %d rules passed, %d warnings", verdict.Policy, verdict.Successes, verdict.Warnings))
+		r.Status.Phase = v1alpha1.ReleaseManaged
+	})
+}
+
+// violationSummary names the first violations for the condition message.
+func violationSummary(v *v1alpha1.PolicyVerdict) string {
+	var parts []string
+	for _, c := range v.Components {
+		for _, x := range c.Violations {
+			if len(parts) < 5 {
+				parts = append(parts, fmt.Sprintf("%s: %s: %s", c.Name, x.Code, x.Message))
+			}
+		}
+	}
+	return fmt.Sprintf("%d violations (policy %s): %s", v.Violations, v.Policy, strings.Join(parts, "; "))
+}
+
+func (c *Controller) managed(ctx context.Context, r *v1alpha1.Release, log io.Writer) (controller.Result, error) {
+	rpa, err := c.admission(ctx, r)
+	if err != nil {
+		return controller.Result{}, c.fail(ctx, r, v1alpha1.ConditionManagedPipelineProcessed, "NotFound", err.Error())
+	}
+	if rpa.Spec.Pipeline == nil {
+		return controller.Result{}, c.advance(ctx, r.Namespace, r.Name, func(r *v1alpha1.Release) {
+			setCond(r, v1alpha1.ConditionManagedPipelineProcessed, metav1.ConditionTrue, "NoPipeline", "the admission runs no pipeline")
+			c.afterManaged(r)
+		})
+	}
+	if name, ok := Builtin(rpa.Spec.Pipeline.PipelineRef); ok {
+		if wait := c.retryWait(r); wait > 0 {
+			return controller.Result{RequeueAfter: wait}, nil
+		}
+		return c.builtin(ctx, r, rpa, name, log)
+	}
+	run, ok := c.runPipeline(ctx, r, "managed", rpa.Namespace, rpa.Spec.Pipeline, log)
+	return controller.Result{}, c.advance(ctx, r.Namespace, r.Name, func(r *v1alpha1.Release) {
+		r.Status.Pipelines = append(r.Status.Pipelines, run)
+		c.managedDone(r, ok, run.Message, nil)
+	})
+}
+
+// builtin runs a built-in release pipeline; transient errors are retried.
+func (c *Controller) builtin(ctx context.Context, r *v1alpha1.Release, rpa *v1alpha1.ReleasePlanAdmission, name string, log io.Writer) (controller.Result, error) {
+	s, err := c.getSnapshot(ctx, r.Namespace, r.Spec.Snapshot)
+	if err != nil {
+		return controller.Result{}, err
+	}
+	data, err := c.data(ctx, r, rpa)
+	if err != nil {
+		return controller.Result{}, err
+	}
+	start := metav1.NewTime(c.Now())
+	fmt.Fprintf(log, "==> managed pipeline catalog:%s in %s\n", name, rpa.Namespace)
+	arts, err := c.Publisher.Run(ctx, name, rpa.Namespace, s, buildNumbers(s), data, log)
+	end := metav1.NewTime(c.Now())
+	run := v1alpha1.ReleasePipelineRun{Role: "managed", Namespace: rpa.Namespace, Pipeline: "catalog:" + name,
+		Status: pipeline.StatusSucceeded, StartTime: &start, CompletionTime: &end}
+	if err != nil {
+		fmt.Fprintf(log, "==> error: %v\n", err)
+		if retries(r, v1alpha1.ReleaseManaged) < maxRetries && ctx.Err() == nil {
+			return controller.Result{RequeueAfter: backoff(retries(r, v1alpha1.ReleaseManaged))}, c.advance(ctx, r.Namespace, r.Name, func(r *v1alpha1.Release) {
+				r.Status.Retries = append(r.Status.Retries, v1alpha1.ReleaseRetry{Phase: v1alpha1.ReleaseManaged, Message: err.Error(), Time: end})
+			})
+		}
+		run.Status, run.Message = pipeline.StatusFailed, err.Error()
+	}
+	return controller.Result{}, c.advance(ctx, r.Namespace, r.Name, func(r *v1alpha1.Release) {
+		r.Status.Pipelines = append(r.Status.Pipelines, run)
+		c.managedDone(r, err == nil, run.Message, arts)
+	})
+}
+
+// retryWait is how long until the next attempt after a recorded retry.
+func (c *Controller) retryWait(r *v1alpha1.Release) time.Duration {
+	n := retries(r, v1alpha1.ReleaseManaged)
+	if n == 0 {
+		return 0
+	}
+	last := r.Status.Retries[len(r.Status.Retries)-1].Time.Time
+	return last.Add(backoff(n - 1)).Sub(c.Now())
+}
+
+func backoff(n int) time.Duration { return time.Duration(1<<n) * time.Second }
+
+func retries(r *v1alpha1.Release, phase string) int {
+	n := 0
+	for _, x := range r.Status.Retries {
+		if x.Phase == phase {
+			n++
+		}
+	}
+	return n
+}
+
+// managedDone records the managed pipeline's outcome; the final pipeline
+// runs either way.
+func (c *Controller) managedDone(r *v1alpha1.Release, ok bool, msg string, arts map[string]any) {
+	if arts != nil {
+		r.Status.Artifacts = arts
+	}
+	if !ok {
+		setCond(r, v1alpha1.ConditionManagedPipelineProcessed, metav1.ConditionFalse, "PipelineFailed", msg)
+	} else {
+		setCond(r, v1alpha1.ConditionManagedPipelineProcessed, metav1.ConditionTrue, "Succeeded", "published")
+	}
+	c.afterManaged(r)
+}
+
+// afterManaged moves to the final pipeline, or finishes.
+func (c *Controller) afterManaged(r *v1alpha1.Release) {
+	if c.hasFinal(r) {
+		r.Status.Phase = v1alpha1.ReleaseFinal
+		return
+	}
+	c.finish(r)
+}
+
+func (c *Controller) hasFinal(r *v1alpha1.Release) bool {
+	p, err := c.getPlan(context.Background(), r.Namespace, r.Spec.ReleasePlan)
+	return err == nil && p.Spec.FinalPipeline != nil
+}
+
+func (c *Controller) final(ctx context.Context, r *v1alpha1.Release, log io.Writer) error {
+	p, err := c.getPlan(ctx, r.Namespace, r.Spec.ReleasePlan)
+	if err != nil || p.Spec.FinalPipeline == nil {
+		return c.advance(ctx, r.Namespace, r.Name, c.finish)
+	}
+	run, ok := c.runPipeline(ctx, r, "final", r.Namespace, p.Spec.FinalPipeline, log)
+	return c.advance(ctx, r.Namespace, r.Name, func(r *v1alpha1.Release) {
+		r.Status.Pipelines = append(r.Status.Pipelines, run)
+		if ok {
+			setCond(r, v1alpha1.ConditionFinalPipelineProcessed, metav1.ConditionTrue, "Succeeded", run.Pipeline)
+		} else {
+			setCond(r, v1alpha1.ConditionFinalPipelineProcessed, metav1.ConditionFalse, "PipelineFailed", run.Message)
+		}
+		c.finish(r)
+	})
+}
+
+// finish ends the Release: released when the managed pipeline succeeded.
+func (c *Controller) finish(r *v1alpha1.Release) {
+	now := metav1.NewTime(c.Now())
+	r.Status.CompletionTime = &now
+	if cond := meta.FindStatusCondition(r.Status.Conditions, v1alpha1.ConditionManagedPipelineProcessed); cond != nil && cond.Status == metav1.ConditionTrue {
+		r.Status.Phase = v1alpha1.ReleaseSucceeded
+		setCond(r, v1alpha1.ConditionReleased, metav1.ConditionTrue, "Succeeded", "released into "+r.Status.Target)
+		return
+	}
+	r.Status.Phase = v1alpha1.ReleaseFailed
+	msg := "the managed pipeline failed"
+	if cond := meta.FindStatusCondition(r.Status.Conditions, v1alpha1.ConditionManagedPipelineProcessed); cond != nil {
+		msg += ": " + cond.Message
+	}
+	setCond(r, v1alpha1.ConditionReleased, metav1.ConditionFalse, "Failed", msg)
+}
+
+// fail ends the Release at a phase before the managed pipeline.
+func (c *Controller) fail(ctx context.Context, r *v1alpha1.Release, cond, reason, msg string) error {
+	return c.advance(ctx, r.Namespace, r.Name, func(r *v1alpha1.Release) { failInPlace(r, cond, reason, msg) })
+}
+
+func failInPlace(r *v1alpha1.Release, cond, reason, msg string) {
+	now := metav1.NewTime(time.Now())
+	setCond(r, cond, metav1.ConditionFalse, reason, msg)
+	setCond(r, v1alpha1.ConditionReleased, metav1.ConditionFalse, reason, msg)
+	r.Status.Phase, r.Status.CompletionTime = v1alpha1.ReleaseFailed, &now
+}
+
+// runPipeline runs a tenant, managed or final pipeline in the sandbox.
+func (c *Controller) runPipeline(ctx context.Context, r *v1alpha1.Release, role, ns string, p *v1alpha1.Pipeline, log io.Writer) (v1alpha1.ReleasePipelineRun, bool) {
+	start := metav1.NewTime(c.Now())
+	run := v1alpha1.ReleasePipelineRun{Role: role, Namespace: ns, StartTime: &start}
+	fmt.Fprintf(log, "==> %s pipeline in %s\n", role, ns)
+	offered, err := c.offered(ctx, r)
+	var res *pipeline.RunResult
+	if err == nil {
+		res, run.Pipeline, err = c.Runner.RunPipeline(ctx, build.PipelineRun{Namespace: ns, Name: "release-" + r.Name + "-" + role,
+			Ref: p.PipelineRef, Offered: offered, Log: log, Secret: c.pipelineSecrets(ns)})
+	}
+	end := metav1.NewTime(c.Now())
+	run.CompletionTime = &end
+	switch {
+	case err != nil:
+		run.Status, run.Message = pipeline.StatusFailed, err.Error()
+	case res.Status != pipeline.StatusSucceeded:
+		run.Status, run.Message = pipeline.StatusFailed, res.Status+": "+res.Reason
+	default:
+		run.Status = pipeline.StatusSucceeded
+	}
+	fmt.Fprintf(log, "==> %s pipeline %s %s\n", role, run.Status, run.Message)
+	return run, run.Status == pipeline.StatusSucceeded
+}
+
+// offered are the params release pipelines may declare.
+func (c *Controller) offered(ctx context.Context, r *v1alpha1.Release) (map[string]any, error) {
+	s, err := c.getSnapshot(ctx, r.Namespace, r.Spec.Snapshot)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{"SNAPSHOT": integration.SnapshotParam(s), "RELEASE": r.Name,
+		"RELEASE_PLAN": r.Spec.ReleasePlan, "TARGET": r.Status.Target}
+	if rpa, err := c.admission(ctx, r); err == nil {
+		if data, err := c.data(ctx, r, rpa); err == nil {
+			b, _ := json.Marshal(data)
+			out["RELEASE_DATA"] = string(b)
+		}
+		out["RELEASE_PLAN_ADMISSION"] = rpa.Name
+	}
+	return out, nil
+}
+
+// data merges Release ← ReleasePlan ← Admission; the admission wins.
+func (c *Controller) data(ctx context.Context, r *v1alpha1.Release, rpa *v1alpha1.ReleasePlanAdmission) (map[string]any, error) {
+	p, err := c.getPlan(ctx, r.Namespace, r.Spec.ReleasePlan)
+	if err != nil {
+		return nil, err
+	}
+	return MergeData(r.Spec.Data, p.Spec.Data, rpa.Spec.Data), nil
+}
+
+// pipelineSecrets resolves secretKeyRef in the namespace a pipeline runs
+// in: the managed pipeline sees the managed namespace's secrets, never
+// the tenant's, and the tenant's pipelines never see the managed ones.
+func (c *Controller) pipelineSecrets(ns string) func(context.Context, pipeline.SecretRef) (string, error) {
+	return func(ctx context.Context, ref pipeline.SecretRef) (string, error) {
+		b, err := c.secret(ctx, ns, ref.Name, ref.Key)
+		return string(b), err
+	}
+}
+
+func (c *Controller) secret(ctx context.Context, ns, name, key string) ([]byte, error) {
+	obj, err := c.reg.Get(ctx, secretKind, ns, name, registry.GetOptions{Reveal: true})
+	if err != nil {
+		return nil, fmt.Errorf("secret %s/%s: %w", ns, name, err)
+	}
+	s := obj.(*v1alpha1.Secret)
+	if v, ok := s.Data[key]; ok {
+		return v, nil
+	}
+	if v, ok := s.StringData[key]; ok {
+		return []byte(v), nil
+	}
+	return nil, fmt.Errorf("secret %s/%s has no key %q", ns, name, key)
+}
+
+func (c *Controller) admission(ctx context.Context, r *v1alpha1.Release) (*v1alpha1.ReleasePlanAdmission, error) {
+	ns, name, ok := strings.Cut(r.Status.Admission, "/")
+	if !ok {
+		return nil, fmt.Errorf("the release has no admission recorded")
+	}
+	obj, err := c.reg.Get(ctx, rpaKind, ns, name, registry.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("admission %s: %w", r.Status.Admission, err)
+	}
+	return obj.(*v1alpha1.ReleasePlanAdmission), nil
+}
+
+func (c *Controller) getSnapshot(ctx context.Context, ns, name string) (*v1alpha1.Snapshot, error) {
+	obj, err := c.reg.Get(ctx, snapshotKind, ns, name, registry.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*v1alpha1.Snapshot), nil
+}
+
+func (c *Controller) getPlan(ctx context.Context, ns, name string) (*v1alpha1.ReleasePlan, error) {
+	obj, err := c.reg.Get(ctx, planKind, ns, name, registry.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*v1alpha1.ReleasePlan), nil
+}
+
+// advance applies change to a fresh copy of the Release and writes it.
+func (c *Controller) advance(ctx context.Context, ns, name string, change func(*v1alpha1.Release)) error {
+	obj, err := c.reg.Get(ctx, releaseKind, ns, name, registry.GetOptions{})
+	if err != nil {
+		return err
+	}
+	r := obj.(*v1alpha1.Release)
+	change(r)
+	return c.write(ctx, r)
+}
+
+func (c *Controller) write(ctx context.Context, r *v1alpha1.Release) error {
+	_, err := c.reg.Update(ctx, releaseKind, r, registry.UpdateOptions{Subresource: "status"})
+	return err
+}
+
+// setCond sets a condition; it reports whether anything changed.
+func setCond(r *v1alpha1.Release, typ string, st metav1.ConditionStatus, reason, msg string) bool {
+	return meta.SetStatusCondition(&r.Status.Conditions, metav1.Condition{Type: typ, Status: st, Reason: reason, Message: msg, ObservedGeneration: r.Generation})
+}
+
+// expire deletes a finished Release after its grace period.
+func (c *Controller) expire(ctx context.Context, r *v1alpha1.Release) (controller.Result, error) {
+	days := r.Spec.GracePeriodDays
+	if days == 0 {
+		days = v1alpha1.DefaultReleaseGracePeriodDays
+		if p, err := c.getPlan(ctx, r.Namespace, r.Spec.ReleasePlan); err == nil && p.Spec.ReleaseGracePeriodDays > 0 {
+			days = p.Spec.ReleaseGracePeriodDays
+		}
+	}
+	if r.Status.CompletionTime == nil {
+		return controller.Result{}, nil
+	}
+	left := r.Status.CompletionTime.Add(time.Duration(days) * 24 * time.Hour).Sub(c.Now())
+	if left > 0 {
+		return controller.Result{RequeueAfter: min(left, 12*time.Hour)}, nil
+	}
+	_, _, err := c.reg.Delete(ctx, releaseKind, r.Namespace, r.Name, registry.DeleteOptions{})
+	if apierrors.IsNotFound(err) {
+		err = nil
+	}
+	return controller.Result{}, err
+}
+
+func (c *Controller) openLog(r *v1alpha1.Release) (io.Writer, func()) {
+	if c.LogDir == "" {
+		return io.Discard, func() {}
+	}
+	p := LogPath(c.LogDir, r.Namespace, r.Name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+		return io.Discard, func() {}
+	}
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+	if err != nil {
+		return io.Discard, func() {}
+	}
+	return f, func() { f.Close() }
+}
+
+// buildNumbers reads a Snapshot's AnnotationBuildNumbers.
+func buildNumbers(s *v1alpha1.Snapshot) map[string]int64 {
+	out := map[string]int64{}
+	_ = json.Unmarshal([]byte(s.Annotations[v1alpha1.AnnotationBuildNumbers]), &out)
+	return out
+}

@@ -1,0 +1,301 @@
+package snapshot
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/kilnbuild/kiln/api/v1alpha1"
+	"github.com/kilnbuild/kiln/internal/controller"
+	"github.com/kilnbuild/kiln/internal/registry"
+	"github.com/kilnbuild/kiln/internal/store"
+)
+
+// AnnotationSnapshot on a Build or BuildGroup records the Snapshot made
+// for it ("-" when none was needed), so a restart does not redo it.
+const AnnotationSnapshot = "kiln.dev/snapshot"
+
+var (
+	snapshotKind = mustKind("Snapshot")
+	appKind      = mustKind("Application")
+	buildKind    = mustKind("Build")
+	groupKind    = mustKind("BuildGroup")
+	compKind     = mustKind("Component")
+	releaseKind  = mustKind("Release")
+)
+
+func mustKind(name string) *v1alpha1.Kind {
+	k, ok := v1alpha1.Lookup(name)
+	if !ok {
+		panic("kind not registered: " + name)
+	}
+	return k
+}
+
+// Controller writes candidate lists and Snapshots.
+type Controller struct {
+	reg *registry.Registry
+	Log *slog.Logger
+	Now func() time.Time
+	// Keep is how many unreferenced Snapshots of each Application garbage
+	// collection keeps (newest first); default 50.
+	Keep int
+	// MinAge protects young Snapshots from collection; default 1 h.
+	MinAge time.Duration
+}
+
+// Register adds the snapshot controllers to m.
+func Register(m *controller.Manager, reg *registry.Registry, c *Controller) {
+	c.reg = reg
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Keep <= 0 {
+		c.Keep = 50
+	}
+	if c.MinAge <= 0 {
+		c.MinAge = time.Hour
+	}
+	// One worker: candidate-list and sequence updates of an Application
+	// are serialised (conflicts would only cost retries, but order is
+	// easier to reason about).
+	m.Register("snapshot", controller.ReconcileFunc(c.reconcile), controller.Options{Workers: 1},
+		controller.Source{Kind: "Build", Map: succeeded("b/")},
+		controller.Source{Kind: "BuildGroup", Map: finishedGroup},
+		controller.Source{Kind: "Snapshot", Map: unnumbered})
+	m.Register("snapshot-gc", controller.ReconcileFunc(c.collect), controller.Options{Workers: 1, Resync: 10 * time.Minute},
+		controller.Source{Kind: "Snapshot", OnList: applicationOf, Map: func(store.Event) []controller.Request { return nil }})
+}
+
+func succeeded(prefix string) func(store.Event) []controller.Request {
+	return func(ev store.Event) []controller.Request {
+		o := ev.Object
+		if ev.Type == store.Deleted || o.Fields["status.phase"] != v1alpha1.BuildSucceeded || o.Fields["spec.group"] != "" {
+			return nil
+		}
+		return []controller.Request{{Namespace: o.Namespace, Name: prefix + o.Name}}
+	}
+}
+
+func finishedGroup(ev store.Event) []controller.Request {
+	if ev.Type == store.Deleted {
+		return nil
+	}
+	return []controller.Request{{Namespace: ev.Object.Namespace, Name: "g/" + ev.Object.Name}}
+}
+
+// unnumbered maps Snapshots users created (overrides), to number them.
+func unnumbered(ev store.Event) []controller.Request {
+	if ev.Type == store.Deleted || ev.Object.Labels[v1alpha1.LabelSequence] != "" {
+		return nil
+	}
+	return []controller.Request{{Namespace: ev.Object.Namespace, Name: "s/" + ev.Object.Name}}
+}
+
+func applicationOf(o *store.Object) []controller.Request {
+	return []controller.Request{{Namespace: o.Namespace, Name: o.Fields["spec.application"]}}
+}
+
+func (c *Controller) reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
+	kind, name := req.Name[:2], req.Name[2:]
+	var err error
+	switch kind {
+	case "b/":
+		err = c.forBuild(ctx, req.Namespace, name)
+	case "g/":
+		err = c.forGroup(ctx, req.Namespace, name)
+	case "s/":
+		err = c.number(ctx, req.Namespace, name)
+	}
+	if apierrors.IsNotFound(err) {
+		return controller.Result{}, nil
+	}
+	return controller.Result{}, err
+}
+
+func (c *Controller) forBuild(ctx context.Context, ns, name string) error {
+	obj, err := c.reg.Get(ctx, buildKind, ns, name, registry.GetOptions{})
+	if err != nil {
+		return err
+	}
+	b := obj.(*v1alpha1.Build)
+	if b.Status.Phase != v1alpha1.BuildSucceeded || b.Spec.Group != "" || b.Annotations[AnnotationSnapshot] != "" || b.Status.Artifact == nil {
+		return nil
+	}
+	comp, err := c.component(ctx, ns, b.Spec.Component)
+	if err != nil {
+		return err
+	}
+	art, err := ArtifactOf(b, gitURL(comp))
+	if err != nil {
+		return err
+	}
+	ch := Change{Application: comp.Spec.Application, Artifacts: []Artifact{art}, Unchanged: b.Status.Unchanged,
+		PullRequest: b.Labels[v1alpha1.LabelEventType] == v1alpha1.EventPullRequest, Type: v1alpha1.SnapshotTypeComponent}
+	snap, err := c.apply(ctx, ns, ch, b.Name)
+	if err != nil {
+		return err
+	}
+	return c.mark(ctx, buildKind, b, snap)
+}
+
+func (c *Controller) forGroup(ctx context.Context, ns, name string) error {
+	obj, err := c.reg.Get(ctx, groupKind, ns, name, registry.GetOptions{})
+	if err != nil {
+		return err
+	}
+	g := obj.(*v1alpha1.BuildGroup)
+	if !g.Finished() || g.Annotations[AnnotationSnapshot] != "" || g.Spec.Application == "" && len(g.Status.Members) == 0 {
+		return nil
+	}
+	arts, app, err := c.groupArtifacts(ctx, g)
+	if err != nil || app == "" {
+		return err
+	}
+	ch := Change{Application: app, Artifacts: arts, Type: v1alpha1.SnapshotTypeGroup,
+		Unchanged: g.Status.Phase != v1alpha1.GroupSucceeded}
+	snap, err := c.apply(ctx, ns, ch, g.Name)
+	if err != nil {
+		return err
+	}
+	return c.mark(ctx, groupKind, g, snap)
+}
+
+// groupArtifacts are the new outputs of a group's members.
+func (c *Controller) groupArtifacts(ctx context.Context, g *v1alpha1.BuildGroup) ([]Artifact, string, error) {
+	var arts []Artifact
+	app := g.Spec.Application
+	for _, m := range g.Status.Members {
+		if m.State != v1alpha1.MemberSucceeded || !m.Changed || m.Build == "" {
+			continue
+		}
+		obj, err := c.reg.Get(ctx, buildKind, g.Namespace, m.Build, registry.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		b := obj.(*v1alpha1.Build)
+		comp, err := c.component(ctx, g.Namespace, m.Component)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		if app == "" {
+			app = comp.Spec.Application
+		}
+		if comp.Spec.Application != app {
+			continue // a group may span applications; the snapshot is of one
+		}
+		if a, err := ArtifactOf(b, gitURL(comp)); err == nil {
+			arts = append(arts, a)
+		}
+	}
+	return arts, app, nil
+}
+
+// apply writes the candidate list and sequence, then the Snapshot; it
+// returns the Snapshot's name, or "-" when none was needed.
+func (c *Controller) apply(ctx context.Context, ns string, ch Change, origin string) (string, error) {
+	obj, err := c.reg.Get(ctx, appKind, ns, ch.Application, registry.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("application %s: %w", ch.Application, err)
+	}
+	app := obj.(*v1alpha1.Application)
+	d := Next(app, ch)
+	if d.Candidates != nil || d.Snapshot != nil {
+		if d.Candidates != nil {
+			app.Status.Candidates = d.Candidates
+		}
+		if d.Snapshot != nil {
+			app.Status.SnapshotSequence = d.Sequence
+		}
+		if _, err := c.reg.Update(ctx, appKind, app, registry.UpdateOptions{Subresource: "status"}); err != nil {
+			return "", fmt.Errorf("updating the candidate list of %s: %w", app.Name, err)
+		}
+	}
+	if d.Snapshot == nil {
+		return "-", nil
+	}
+	event := v1alpha1.EventPush
+	if ch.PullRequest {
+		event = v1alpha1.EventPullRequest
+	}
+	s := &v1alpha1.Snapshot{Spec: *d.Snapshot}
+	s.Name, s.Namespace = Name(ch.Application, origin), ns
+	s.Labels = Labels(ch.Type, event, origin, d.Sequence)
+	nums, _ := json.Marshal(d.BuildNumbers)
+	s.Annotations = map[string]string{v1alpha1.AnnotationBuildNumbers: string(nums)}
+	if ch.Type == v1alpha1.SnapshotTypeComponent && len(ch.Artifacts) == 1 {
+		s.Labels[v1alpha1.LabelComponent] = ch.Artifacts[0].Component
+	}
+	if _, err := c.reg.Create(ctx, snapshotKind, s, registry.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return "", fmt.Errorf("creating snapshot %s: %w", s.Name, err)
+	}
+	c.Log.Info("snapshot", "namespace", ns, "name", s.Name, "type", ch.Type, "components", len(s.Spec.Components), "sequence", d.Sequence)
+	return s.Name, nil
+}
+
+// mark records the Snapshot on its build or group.
+func (c *Controller) mark(ctx context.Context, k *v1alpha1.Kind, obj v1alpha1.Object, snap string) error {
+	ann := obj.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[AnnotationSnapshot] = snap
+	obj.SetAnnotations(ann)
+	_, err := c.reg.Update(ctx, k, obj, registry.UpdateOptions{})
+	return err
+}
+
+// number gives a user-created Snapshot the next sequence number.
+func (c *Controller) number(ctx context.Context, ns, name string) error {
+	obj, err := c.reg.Get(ctx, snapshotKind, ns, name, registry.GetOptions{})
+	if err != nil {
+		return err
+	}
+	s := obj.(*v1alpha1.Snapshot)
+	if s.Labels[v1alpha1.LabelSequence] != "" {
+		return nil
+	}
+	aobj, err := c.reg.Get(ctx, appKind, ns, s.Spec.Application, registry.GetOptions{})
+	if err != nil {
+		return err
+	}
+	app := aobj.(*v1alpha1.Application)
+	app.Status.SnapshotSequence++
+	if _, err := c.reg.Update(ctx, appKind, app, registry.UpdateOptions{Subresource: "status"}); err != nil {
+		return err
+	}
+	if s.Labels == nil {
+		s.Labels = map[string]string{}
+	}
+	s.Labels[v1alpha1.LabelSequence] = fmt.Sprint(app.Status.SnapshotSequence)
+	if s.Labels[v1alpha1.LabelSnapshotType] == "" {
+		s.Labels[v1alpha1.LabelSnapshotType] = v1alpha1.SnapshotTypeOverride
+	}
+	_, err = c.reg.Update(ctx, snapshotKind, s, registry.UpdateOptions{})
+	return err
+}
+
+func (c *Controller) component(ctx context.Context, ns, name string) (*v1alpha1.Component, error) {
+	obj, err := c.reg.Get(ctx, compKind, ns, name, registry.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*v1alpha1.Component), nil
+}
+
+func gitURL(c *v1alpha1.Component) string {
+	if g := c.Spec.Source.Git; g != nil {
+		return g.URL
+	}
+	return ""
+}
