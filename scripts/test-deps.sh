@@ -24,6 +24,8 @@ busybox_static() {
   ! ldd "$b" >/dev/null 2>&1 # ldd fails on a static binary
 }
 busybox_static || need_apt+=(busybox-static)
+command -v createrepo_c >/dev/null 2>&1 || need_apt+=(createrepo-c)
+command -v rpmbuild >/dev/null 2>&1 || need_apt+=(rpm)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test-deps: installing ${need_apt[*]}" >&2

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kilnbuild/kiln/internal/controller"
 	"github.com/kilnbuild/kiln/internal/git"
 	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/secret"
@@ -167,5 +169,36 @@ func TestComponentFeedBatchKeepsLastStatePerComponent(t *testing.T) {
 	}
 	if want := []string{"team/a https://example.com/a.git", "team/b https://example.com/b.git"}; !slices.Equal(put, want) || len(c.Delete) != 0 || c.Reset {
 		t.Errorf("batch put %v, deleted %v; want put %v, nothing deleted", put, c.Delete, want)
+	}
+}
+
+// TestFirstBuildsSpareAnUnreachableHost: once one first build finds a
+// host unreachable, the next components on it start no git process (no
+// mirror appears); polled ones are left to the poller, others retried
+// after the host's back-off.
+func TestFirstBuildsSpareAnUnreachableHost(t *testing.T) {
+	t.Parallel()
+	e := setup(t, &fakeExecutor{})
+	const host = "http://127.0.0.1:1/" // nothing listens: connection refused
+	for _, c := range []struct{ name, build string }{{"a", ""}, {"b", ""}, {"c", `,"build":{"pollInterval":"0s"}`}} {
+		e.create(t, "Component", "team", `{"metadata":{"name":"`+c.name+`"},"spec":{"application":"app","source":{"git":{"url":"`+host+c.name+`.git"}}`+c.build+`}}`)
+	}
+	cache := &git.Cache{Dir: filepath.Join(e.dir, "git")}
+	s := NewSources(e.reg, cache, false, slog.New(slog.DiscardHandler))
+	for _, c := range []struct {
+		name    string
+		fetched bool
+		requeue bool
+	}{{"a", true, false}, {"b", false, false}, {"c", false, true}} {
+		res, err := s.firstBuild(t.Context(), controller.Request{Namespace: "team", Name: c.name})
+		if err != nil {
+			t.Fatalf("first build of %s: %v", c.name, err)
+		}
+		if _, statErr := os.Stat(cache.MirrorDir(host + c.name + ".git")); (statErr == nil) != c.fetched {
+			t.Errorf("%s fetched: %v; want %v", c.name, statErr == nil, c.fetched)
+		}
+		if (res.RequeueAfter > 0) != c.requeue {
+			t.Errorf("%s requeued after %v; want a requeue: %v", c.name, res.RequeueAfter, c.requeue)
+		}
 	}
 }

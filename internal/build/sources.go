@@ -27,6 +27,9 @@ type Sources struct {
 	trigger *Trigger
 	cache   *git.Cache
 	log     *slog.Logger
+	// hosts keeps first builds from fetching from a host that cannot be
+	// reached, one git process per new component.
+	hosts git.HostGate
 	// AllowFile permits file:// repositories (local mode only: a tenant
 	// could otherwise read repositories on the server's disk).
 	AllowFile bool
@@ -188,9 +191,31 @@ func (s *Sources) firstBuild(ctx context.Context, req controller.Request) (contr
 	if c.Status.LastSeenCommit != "" || c.Status.BuildCounter > 0 || g == nil || c.DeletionTimestamp != nil || s.CheckURL(g.URL) != nil {
 		return controller.Result{}, nil
 	}
-	commit, err := s.cache.Fetch(ctx, g.URL, g.Revision)
-	if err != nil {
-		return controller.Result{}, fmt.Errorf("first build of %s/%s: %w", c.Namespace, c.Name, err)
+	commit, res, err := s.fetchFirst(ctx, c)
+	if commit == "" {
+		return res, err
 	}
 	return controller.Result{}, s.trigger.OnCommit(ctx, c.Namespace, c.Name, commit, "new-component")
+}
+
+// fetchFirst fetches the head of c's branch for its first build, unless
+// c's host cannot be reached (see git.HostGate): then a polled component
+// is left to the poller, which reports its first head once the host
+// answers, and any other is retried after the host's back-off. commit is
+// "" when there is nothing to build now.
+func (s *Sources) fetchFirst(ctx context.Context, c *v1alpha1.Component) (string, controller.Result, error) {
+	g := c.Spec.Source.Git
+	_, polled := s.watchOf(c)
+	if wait, ok := s.hosts.Allow(g.URL); !ok {
+		if polled {
+			return "", controller.Result{}, nil
+		}
+		return "", controller.Result{RequeueAfter: wait}, nil
+	}
+	commit, err := s.cache.Fetch(ctx, g.URL, g.Revision)
+	s.hosts.Record(g.URL, err)
+	if err != nil && !(polled && git.Unreachable(err)) {
+		return "", controller.Result{}, fmt.Errorf("first build of %s/%s: %w", c.Namespace, c.Name, err)
+	}
+	return commit, controller.Result{}, nil
 }

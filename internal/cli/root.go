@@ -73,6 +73,7 @@ func NewRootCommand() *cobra.Command {
 		newWhoamiCommand(g), newConfigCommand(g), newVersionCommand(g),
 		newBuildCommand(g), newLogsCommand(g), newCancelCommand(g),
 		newKeysCommand(g), newVerifyCommand(g), newWhyCommand(g), newGraphCommand(g),
+		newReleaseCommand(g), newTestCommand(g),
 	)
 	rootGlobals[root] = g
 	root.AddCommand(newEvidenceCommands(g)...)

@@ -253,6 +253,13 @@ func registryRemote(cfg client.Config, ref string) (oci.Remote, error) {
 
 // extra describes a build's provenance, read from the server.
 func (o *describeOptions) extra(cmd *cobra.Command, c *client.Client, res client.Resource, obj client.Object) func(io.Writer) {
+	if obj.Kind() == "Release" && obj.Map("status", "policy") != nil {
+		return func(w io.Writer) {
+			if v, err := verdictOf(obj); err == nil {
+				describeVerdict(w, v)
+			}
+		}
+	}
 	if obj.Kind() != "Build" || obj.Map("status", "evidence") == nil {
 		return nil
 	}

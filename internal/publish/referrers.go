@@ -159,7 +159,9 @@ func parseImageManifest(d *remote.Descriptor) (*v1.Manifest, error) {
 // digest and the cosign signature annotation (two signatures of the same
 // payload differ only there).
 func missingLayers(has, add []v1.Descriptor) []v1.Descriptor {
-	key := func(l v1.Descriptor) string { return l.Digest.String() + " " + l.Annotations[attest.AnnotationSignature] }
+	key := func(l v1.Descriptor) string {
+		return l.Digest.String() + " " + l.Annotations[attest.AnnotationSignature]
+	}
 	var out []v1.Descriptor
 	for _, l := range add {
 		if !slices.ContainsFunc(has, func(h v1.Descriptor) bool { return key(h) == key(l) }) {

@@ -64,6 +64,9 @@ func Register(m *controller.Manager, reg *registry.Registry, c *Controller, work
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Checker != nil && c.Checker.Now == nil {
+		c.Checker.Now = c.Now
+	}
 	if c.Publisher != nil && c.Publisher.Secrets == nil {
 		c.Publisher.Secrets = c.secret
 	}
