@@ -310,7 +310,8 @@ func (c *Controller) builtin(ctx context.Context, r *v1alpha1.Release, rpa *v1al
 		Status: pipeline.StatusSucceeded, StartTime: &start, CompletionTime: &end}
 	if err != nil {
 		fmt.Fprintf(log, "==> error: %v\n", err)
-		if retries(r, v1alpha1.ReleaseManaged) < maxRetries && ctx.Err() == nil {
+		var cfgErr *ConfigError
+		if !errors.As(err, &cfgErr) && retries(r, v1alpha1.ReleaseManaged) < maxRetries && ctx.Err() == nil {
 			return controller.Result{RequeueAfter: backoff(retries(r, v1alpha1.ReleaseManaged))}, c.advance(ctx, r.Namespace, r.Name, func(r *v1alpha1.Release) {
 				r.Status.Retries = append(r.Status.Retries, v1alpha1.ReleaseRetry{Phase: v1alpha1.ReleaseManaged, Message: err.Error(), Time: end})
 			})

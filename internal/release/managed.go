@@ -106,6 +106,20 @@ func (d PushData) destination(comp string, vars publish.TagVars) (string, []stri
 
 var componentVar = regexp.MustCompile(`\{\{\s*component\s*\}\}`)
 
+// ConfigError is a release that cannot work as configured (data,
+// mapping, secrets): retrying does not help.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+func configErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &ConfigError{err}
+}
+
 // Secrets reads a Secret's key in a namespace.
 type Secrets func(ctx context.Context, ns, name, key string) ([]byte, error)
 
@@ -125,7 +139,7 @@ type Publisher struct {
 func (p *Publisher) Run(ctx context.Context, name, ns string, s *v1alpha1.Snapshot, counters map[string]int64, data map[string]any, log io.Writer) (map[string]any, error) {
 	d, err := decodeData(data)
 	if err != nil {
-		return nil, err
+		return nil, configErr(err)
 	}
 	switch name {
 	case PipelinePushToRegistry:
@@ -139,11 +153,11 @@ func (p *Publisher) Run(ctx context.Context, name, ns string, s *v1alpha1.Snapsh
 func (p *Publisher) push(ctx context.Context, ns string, s *v1alpha1.Snapshot, counters map[string]int64, d PushData, log io.Writer) (map[string]any, error) {
 	dst, err := p.destinationRemote(ctx, ns, d)
 	if err != nil {
-		return nil, err
+		return nil, configErr(err)
 	}
 	signer, err := p.releaseSigner(ctx, ns, d)
 	if err != nil {
-		return nil, err
+		return nil, configErr(err)
 	}
 	out := map[string]any{}
 	for _, c := range s.Spec.Components {
@@ -164,7 +178,7 @@ func (p *Publisher) pushOne(ctx context.Context, c v1alpha1.SnapshotComponent, c
 	}
 	repo, tags, err := d.destination(c.Name, vars)
 	if err != nil {
-		return nil, err
+		return nil, configErr(err)
 	}
 	res, err := publish.Copy(ctx, publish.CopyRequest{Source: c.ContainerImage, Destination: repo, Tags: tags,
 		SourceRemote: p.Source(c.ContainerImage), DestinationRemote: dst})

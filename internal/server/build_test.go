@@ -15,7 +15,7 @@ import (
 
 // gitRepo creates a real git repository with files and returns its
 // file:// URL and a function that commits changes.
-func gitRepo(t *testing.T, files map[string]string) (string, func(map[string]string) string) {
+func gitRepo(t testing.TB, files map[string]string) (string, func(map[string]string) string) {
 	t.Helper()
 	dir := t.TempDir()
 	run := func(args ...string) string {
@@ -130,7 +130,7 @@ func TestCommitToArtifact(t *testing.T) {
 }
 
 // waitBuild waits for the component's build number n to finish.
-func waitBuild(t *testing.T, a api, component string, n int) map[string]any {
+func waitBuild(t testing.TB, a api, component string, n int) map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {

@@ -38,7 +38,7 @@ func quietLog() *slog.Logger {
 
 // api is a minimal raw HTTP client for tests, independent of internal/client.
 type api struct {
-	t     *testing.T
+	t     testing.TB
 	base  string
 	token string
 	hc    *http.Client

@@ -281,8 +281,29 @@ func (c *Controller) number(ctx context.Context, ns, name string) error {
 	if s.Labels[v1alpha1.LabelSnapshotType] == "" {
 		s.Labels[v1alpha1.LabelSnapshotType] = v1alpha1.SnapshotTypeOverride
 	}
+	if s.Annotations[v1alpha1.AnnotationBuildNumbers] == "" {
+		if nums := knownBuildNumbers(app, s); len(nums) > 0 {
+			b, _ := json.Marshal(nums)
+			if s.Annotations == nil {
+				s.Annotations = map[string]string{}
+			}
+			s.Annotations[v1alpha1.AnnotationBuildNumbers] = string(b)
+		}
+	}
 	_, err = c.reg.Update(ctx, snapshotKind, s, registry.UpdateOptions{})
 	return err
+}
+
+// knownBuildNumbers gives the build numbers of a user's Snapshot's
+// images that are the Application's current candidates.
+func knownBuildNumbers(app *v1alpha1.Application, s *v1alpha1.Snapshot) map[string]int64 {
+	out := map[string]int64{}
+	for _, comp := range s.Spec.Components {
+		if c := app.Candidate(comp.Name); c != nil && c.ContainerImage == comp.ContainerImage {
+			out[comp.Name] = c.BuildNumber
+		}
+	}
+	return out
 }
 
 func (c *Controller) component(ctx context.Context, ns, name string) (*v1alpha1.Component, error) {
