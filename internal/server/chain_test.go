@@ -120,6 +120,7 @@ func TestDependencyChainRebuildsInOrderWithEarlyCutoff(t *testing.T) {
 	if got := runBundle(t, f, str(img, "status", "artifact", "repository")+"@"+str(img, "status", "artifact", "digest")); !strings.Contains(got, "greet-cli: hello v2") {
 		t.Fatalf("bundle runs: %q", got)
 	}
+	checkGroupSnapshot(t, a, str(grp, "metadata", "name"), map[string]map[string]any{"greet-cli": cli, "greet-web": web, "greet-image": img})
 
 	// A comment-only change: the library is rebuilt, its output is
 	// identical, nothing downstream runs.
@@ -260,5 +261,43 @@ func dump(t *testing.T, a api) {
 			o := it.(map[string]any)
 			t.Logf("%s %s: spec=%v status=%v", kind, str(o, "metadata", "name"), o["spec"], o["status"])
 		}
+	}
+}
+
+// checkGroupSnapshot: a finished group makes one Snapshot holding every
+// member's new artifact, and the candidate list moves to them.
+func checkGroupSnapshot(t *testing.T, a api, group string, builds map[string]map[string]any) {
+	t.Helper()
+	var snap map[string]any
+	eventuallyFor(t, "group snapshot", 30*time.Second, func() bool {
+		list := a.must(200, "GET", nsPath("default", "snapshots")+"?labelSelector=kiln.dev%2Fbuild-group%3D"+group, nil).Obj
+		items := list["items"].([]any)
+		if len(items) == 1 {
+			snap = items[0].(map[string]any)
+		}
+		return snap != nil
+	})
+	if snap["metadata"].(map[string]any)["labels"].(map[string]any)["test.appstudio.openshift.io/type"] != "group" {
+		t.Fatalf("group snapshot labels: %v", snap["metadata"])
+	}
+	images := map[string]string{}
+	for _, c := range snap["spec"].(map[string]any)["components"].([]any) {
+		m := c.(map[string]any)
+		images[m["name"].(string)] = m["containerImage"].(string)
+	}
+	app := a.must(200, "GET", nsPath("default", "applications")+"/greet", nil).Obj
+	cands := map[string]string{}
+	for _, c := range app["status"].(map[string]any)["candidates"].([]any) {
+		m := c.(map[string]any)
+		cands[m["component"].(string)] = m["containerImage"].(string)
+	}
+	for name, b := range builds {
+		want := str(b, "status", "artifact", "repository") + "@" + str(b, "status", "artifact", "digest")
+		if images[name] != want || cands[name] != want {
+			t.Fatalf("%s: snapshot has %q, candidates %q, want %q", name, images[name], cands[name], want)
+		}
+	}
+	if len(images) != 4 {
+		t.Fatalf("group snapshot should hold all 4 components (3 rebuilt + libgreet's candidate): %v", images)
 	}
 }

@@ -119,6 +119,7 @@ func TestReleaseEndToEnd(t *testing.T) {
 		t.Fatalf("release: %v", rel["status"])
 	}
 	checkReleased(t, env, b, rel)
+	checkRerunFailedOnly(t, env, snap)
 	checkAdversarial(t, env)
 }
 
@@ -338,5 +339,36 @@ func checkAdversarial(t *testing.T, env releaseEnv) {
 	alice.must(403, "POST", nsPath("prod", "releaseplanadmissions"), rpa)
 	if r := alice.do("POST", nsPath("team-a", "releaseplanadmissions"), rpa); r.Code != 400 || !strings.Contains(string(r.Body), "managed namespaces") {
 		t.Fatalf("admission in a tenant namespace: %d %s", r.Code, r.Body)
+	}
+}
+
+// checkRerunFailedOnly re-runs the failed scenario (the optional lint)
+// with the CLI; the passed smoke test is not run again.
+func checkRerunFailedOnly(t *testing.T, env releaseEnv, snap string) {
+	t.Helper()
+	kiln := kilnCLI(t, env.f)
+	if out, err := kiln("test", "rerun", snap, "--failed"); err != nil || !strings.Contains(out, "re-run of failed requested") {
+		t.Fatalf("kiln test rerun: %v\n%s", err, out)
+	}
+	attempts := func(s map[string]any) map[string]string {
+		out := map[string]string{}
+		tests, _ := s["status"].(map[string]any)["tests"].([]any)
+		for _, x := range tests {
+			m := x.(map[string]any)
+			out[m["scenario"].(string)] = str(m, "attempts") + "/" + str(m, "state")
+		}
+		return out
+	}
+	var got map[string]string
+	eventuallyFor(t, "lint re-run", 60*time.Second, func() bool {
+		s := env.a.must(200, "GET", nsPath("default", "snapshots")+"/"+snap, nil).Obj
+		got = attempts(s)
+		return got["lint"] == "2/Finished" && s["metadata"].(map[string]any)["labels"].(map[string]any)["test.appstudio.openshift.io/run"] == nil
+	})
+	if got["smoke"] != "1/Finished" {
+		t.Fatalf("re-running failed tests re-ran a passed one: %v", got)
+	}
+	if out, err := kiln("test", "rerun", snap, "nosuch"); err != nil {
+		t.Fatalf("rerun of an unknown scenario should be accepted by the API and ignored by Kiln: %v %s", err, out)
 	}
 }
