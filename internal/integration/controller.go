@@ -232,7 +232,7 @@ func outcome(res *pipeline.RunResult) TestOutput {
 		if err != nil {
 			return TestOutput{Result: v1alpha1.ResultError, Note: err.Error()}
 		}
-		if res.Status != pipeline.StatusSucceeded && out.Result == v1alpha1.ResultSuccess {
+		if res.Status != pipeline.StatusSucceeded && out.Result != v1alpha1.ResultFailure && out.Result != v1alpha1.ResultError {
 			out.Result, out.Note = v1alpha1.ResultFailure, "the pipeline "+strings.ToLower(res.Status)+": "+res.Reason
 		}
 		return out

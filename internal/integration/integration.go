@@ -148,8 +148,7 @@ type TestOutput struct {
 // FAILURE, WARNING, SKIPPED or ERROR.
 func ParseTestOutput(s string) (TestOutput, error) {
 	var out TestOutput
-	dec := json.NewDecoder(strings.NewReader(s))
-	if err := dec.Decode(&out); err != nil {
+	if err := json.Unmarshal([]byte(strings.TrimSpace(s)), &out); err != nil {
 		return out, fmt.Errorf("TEST_OUTPUT is not JSON like {\"result\":\"SUCCESS\",\"successes\":1,\"failures\":0,\"warnings\":0}: %v", err)
 	}
 	switch out.Result {

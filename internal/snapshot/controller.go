@@ -19,6 +19,10 @@ import (
 // for it ("-" when none was needed), so a restart does not redo it.
 const AnnotationSnapshot = "kiln.dev/snapshot"
 
+// AnnotationSnapshotOf names the Build or BuildGroup a Snapshot was made
+// for, in full (the label may be shortened).
+const AnnotationSnapshotOf = "kiln.dev/snapshot-of"
+
 var (
 	snapshotKind = mustKind("Snapshot")
 	appKind      = mustKind("Application")
@@ -232,9 +236,9 @@ func (c *Controller) apply(ctx context.Context, ns string, ch Change, origin str
 	s.Name, s.Namespace = Name(ch.Application, origin), ns
 	s.Labels = Labels(ch.Type, event, origin, d.Sequence)
 	nums, _ := json.Marshal(d.BuildNumbers)
-	s.Annotations = map[string]string{v1alpha1.AnnotationBuildNumbers: string(nums)}
+	s.Annotations = map[string]string{v1alpha1.AnnotationBuildNumbers: string(nums), AnnotationSnapshotOf: origin}
 	if ch.Type == v1alpha1.SnapshotTypeComponent && len(ch.Artifacts) == 1 {
-		s.Labels[v1alpha1.LabelComponent] = ch.Artifacts[0].Component
+		s.Labels[v1alpha1.LabelComponent] = LabelValue(ch.Artifacts[0].Component)
 	}
 	if _, err := c.reg.Create(ctx, snapshotKind, s, registry.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return "", fmt.Errorf("creating snapshot %s: %w", s.Name, err)
