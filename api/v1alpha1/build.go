@@ -27,12 +27,20 @@ const (
 	ReasonDependencyChange = "dependency-change"
 	// ReasonCycle: a cycle's second pass, its members' inputs changed.
 	ReasonCycle = "cycle-pass"
+	// ReasonPullRequest: the head commit of a pull request (labelled
+	// LabelEventType pull_request and LabelPullRequest).
+	ReasonPullRequest = "pull-request"
 )
 
 // Label keys Kiln sets on builds.
 const (
 	LabelComponent   = "kiln.dev/component"
 	LabelApplication = "kiln.dev/application"
+	// LabelPullRequest is the number of the pull request (GitLab: merge
+	// request) a build is for; such a build also has LabelEventType
+	// pull_request. A pull request build never becomes the component's
+	// current artifact and its Snapshot is never released.
+	LabelPullRequest = "pac.test.appstudio.openshift.io/pull-request"
 )
 
 // Build is one run of a component's pipeline on one commit. Kiln creates
@@ -232,13 +240,40 @@ func (b *Build) Finished() bool {
 	return false
 }
 
+// PullRequest reports whether the build is of a pull request (labelled
+// LabelEventType pull_request): it leaves the component's status alone.
+func (b *Build) PullRequest() bool {
+	return b.Labels[LabelEventType] == EventPullRequest
+}
+
 // Validate checks the spec.
 func (b *Build) Validate() field.ErrorList {
 	p := field.NewPath("spec")
 	errs := refName(p.Child("component"), b.Spec.Component, "Component")
 	errs = append(errs, validateParams(p.Child("params"), b.Spec.Params)...)
 	if t := b.Spec.Reason.Type; t != "" {
-		errs = append(errs, oneOf(p.Child("reason", "type"), t, ReasonNewComponent, ReasonSourceChange, ReasonManual, ReasonRetry, ReasonDependencyChange, ReasonCycle)...)
+		errs = append(errs, oneOf(p.Child("reason", "type"), t, ReasonNewComponent, ReasonSourceChange, ReasonManual, ReasonRetry,
+			ReasonDependencyChange, ReasonCycle, ReasonPullRequest)...)
+	}
+	return append(errs, b.validatePullRequest()...)
+}
+
+// validatePullRequest keeps a pull request build's reason and labels in
+// agreement.
+func (b *Build) validatePullRequest() field.ErrorList {
+	labels := field.NewPath("metadata", "labels")
+	var errs field.ErrorList
+	if n, ok := b.Labels[LabelPullRequest]; ok {
+		if v, err := strconv.Atoi(n); err != nil || v <= 0 {
+			errs = append(errs, field.Invalid(labels.Key(LabelPullRequest), n, "must be the pull request's number"))
+		}
+	}
+	if b.Spec.Reason.Type == ReasonPullRequest && (!b.PullRequest() || b.Labels[LabelPullRequest] == "") {
+		errs = append(errs, field.Invalid(field.NewPath("spec", "reason", "type"), ReasonPullRequest, "a pull-request build needs the labels "+
+			LabelEventType+": "+EventPullRequest+" and "+LabelPullRequest+": <number>"))
+	}
+	if b.PullRequest() && b.Spec.Group != "" {
+		errs = append(errs, field.Invalid(labels.Key(LabelEventType), EventPullRequest, "a build group's builds cannot be pull request builds"))
 	}
 	return errs
 }

@@ -119,6 +119,9 @@ type GroupMember struct {
 	Priority float64 `json:"priority,omitempty"`
 	// Build is the member's current build.
 	Build string `json:"build,omitempty"`
+	// Revision is the commit the member builds: its branch head when the
+	// group was planned (its capabilities were read at that commit).
+	Revision string `json:"revision,omitempty"`
 	// Builds are all its builds in this group (a cycle's second pass adds
 	// one).
 	Builds []string `json:"builds,omitempty"`

@@ -44,6 +44,10 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, ri requestInfo, de
 		s.writeError(w, r, err)
 		return
 	}
+	if !wantsTable(r) && ri.Kind.Kind != "Namespace" && registry.CanListRaw(ri.Kind) {
+		s.listRaw(w, r, ri, opts)
+		return
+	}
 	res, err := s.reg.List(r.Context(), ri.Kind, opts)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -61,6 +65,35 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, ri requestInfo, de
 		return
 	}
 	writeList(w, ri.Kind, items, res.Continue, rv)
+}
+
+// listRaw serves a JSON list from the stored documents, without decoding
+// them.
+func (s *Server) listRaw(w http.ResponseWriter, r *http.Request, ri requestInfo, opts registry.ListOptions) {
+	res, err := s.reg.ListRaw(r.Context(), ri.Kind, opts)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeListHead(w, ri.Kind, res.Continue, strconv.FormatInt(res.ResourceVersion, 10))
+	for i, doc := range res.Items {
+		if i > 0 {
+			_, _ = w.Write([]byte{','})
+		}
+		_, _ = w.Write(doc)
+	}
+	_, _ = w.Write([]byte("]}\n"))
+}
+
+func writeListHead(w http.ResponseWriter, k *v1alpha1.Kind, cont, rv string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	meta, _ := json.Marshal(map[string]string{"resourceVersion": rv, "continue": cont})
+	var b strings.Builder
+	b.WriteString(`{"apiVersion":"` + k.APIVersion() + `","kind":"` + k.Kind + `List","metadata":`)
+	b.Write(meta)
+	b.WriteString(`,"items":[`)
+	_, _ = w.Write([]byte(b.String()))
 }
 
 // writeList streams a kube-style list.

@@ -38,8 +38,12 @@ func (f *fakeExecutor) Execute(ctx context.Context, job Job) (Outcome, error) {
 	if f.started != nil {
 		f.started <- job.Build.Name
 	}
+	commit := "c0ffee"
+	if r := job.Build.Spec.Revision; r != "" {
+		commit = r
+	}
 	if prev, ok := job.Cached(ctx, f.inputs); ok {
-		return Outcome{Commit: "c0ffee", InputsDigest: f.inputs, Artifact: prev.Status.Artifact, CachedFrom: prev.Name}, nil
+		return Outcome{Commit: commit, InputsDigest: f.inputs, Artifact: prev.Status.Artifact, CachedFrom: prev.Name}, nil
 	}
 	if f.block != nil {
 		select {
@@ -52,7 +56,7 @@ func (f *fakeExecutor) Execute(ctx context.Context, job Job) (Outcome, error) {
 	if f.fail {
 		return Outcome{Commit: "c0ffee", Failed: true, Message: "step build/make exited 2"}, nil
 	}
-	return Outcome{Commit: "c0ffee", InputsDigest: f.inputs, Artifact: &v1alpha1.BuildArtifact{Repository: "r/ns/c", Digest: "sha256:" + strings.Repeat("a", 64)}}, nil
+	return Outcome{Commit: commit, InputsDigest: f.inputs, Artifact: &v1alpha1.BuildArtifact{Repository: "r/ns/c", Digest: "sha256:" + strings.Repeat("a", 64)}}, nil
 }
 
 func (f *fakeExecutor) count() int { f.mu.Lock(); defer f.mu.Unlock(); return f.runs }

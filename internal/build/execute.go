@@ -112,7 +112,9 @@ func (c *Controllers) progressWriter(ctx context.Context, b *v1alpha1.Build) fun
 }
 
 // record writes the final status of the build and, on success, the
-// component's.
+// component's: unless the build is a pull request's, which never becomes
+// the component's current state (commit, artifact, capabilities), nor is
+// compared with it (a pull request's output is never "unchanged").
 func (c *Controllers) record(ctx, base context.Context, b *v1alpha1.Build, out Outcome, err error, log interface{ Write([]byte) (int, error) }) error {
 	cur, gerr := c.getBuild(base, controller.Request{Namespace: b.Namespace, Name: b.Name})
 	if gerr != nil {
@@ -120,7 +122,8 @@ func (c *Controllers) record(ctx, base context.Context, b *v1alpha1.Build, out O
 	}
 	applyOutcome(cur, out)
 	phase, msg := outcomePhase(ctx, out, err)
-	if phase == v1alpha1.BuildSucceeded {
+	pr := cur.PullRequest()
+	if phase == v1alpha1.BuildSucceeded && !pr {
 		cur.Status.Unchanged = c.sameOutput(base, b, out)
 		if cur.Status.Unchanged {
 			msg += "; output identical to the previous artifact: it stays current"
@@ -130,7 +133,7 @@ func (c *Controllers) record(ctx, base context.Context, b *v1alpha1.Build, out O
 	if err := c.finish(base, cur, phase, msg); err != nil {
 		return err
 	}
-	if phase != v1alpha1.BuildSucceeded {
+	if phase != v1alpha1.BuildSucceeded || pr {
 		return nil
 	}
 	return c.updateComponent(base, b.Namespace, b.Spec.Component, func(comp *v1alpha1.Component) {
@@ -183,7 +186,11 @@ func outcomePhase(ctx context.Context, out Outcome, err error) (string, string) 
 }
 
 // cached returns the lookup for earlier successful builds of the same
-// component with identical inputs, newest first.
+// component with identical inputs, newest first. A branch build does not
+// reuse a pull request build's artifact: its evidence (provenance) names
+// the pull request's commit, which the branch's Snapshot would not match,
+// and a pull request's build must not become the branch's. A pull request
+// build may reuse any.
 func (c *Controllers) cached(b *v1alpha1.Build) func(context.Context, string) (*v1alpha1.Build, bool) {
 	return func(ctx context.Context, digest string) (*v1alpha1.Build, bool) {
 		if b.Spec.NoCache || digest == "" {
@@ -196,7 +203,8 @@ func (c *Controllers) cached(b *v1alpha1.Build) func(context.Context, string) (*
 		}
 		var hits []*v1alpha1.Build
 		for _, o := range res.Items {
-			if ob := o.(*v1alpha1.Build); ob.Status.InputsDigest == digest && ob.Status.Artifact != nil && ob.Name != b.Name {
+			ob := o.(*v1alpha1.Build)
+			if ob.Status.InputsDigest == digest && ob.Status.Artifact != nil && ob.Name != b.Name && (b.PullRequest() || !ob.PullRequest()) {
 				hits = append(hits, ob)
 			}
 		}

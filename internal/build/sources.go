@@ -104,7 +104,7 @@ func (s *Sources) onPolledCommit(ctx context.Context, key, commit string) error 
 
 // Webhooks returns the forge webhook handler, to mount at /hooks/.
 func (s *Sources) Webhooks() *webhook.Handler {
-	return &webhook.Handler{Secrets: s.webhookSecrets, OnPush: s.onPush, Log: s.log}
+	return &webhook.Handler{Secrets: s.webhookSecrets, OnPush: s.onPush, OnPullRequest: s.onPullRequest, Log: s.log}
 }
 
 // webhookSecrets returns the secrets of every component of the repository.
@@ -147,28 +147,85 @@ func (s *Sources) secretValue(ctx context.Context, ns, name, key string) ([]byte
 // verified it, and only when their branch moved. The push is a hint: the
 // branch head is fetched rather than taken from the payload.
 func (s *Sources) onPush(ctx context.Context, ev webhook.PushEvent) error {
-	for _, key := range ev.VerifiedBy {
+	comps, err := s.verified(ctx, ev.VerifiedBy, ev.Branch)
+	if err != nil || ev.Deleted {
+		return err
+	}
+	for _, c := range comps {
+		g := c.Spec.Source.Git
+		commit, err := s.cache.Fetch(ctx, g.URL, g.Revision)
+		if err != nil {
+			return fmt.Errorf("fetching %s after a push: %w", git.Redact(g.URL), err)
+		}
+		if err := s.trigger.OnCommit(ctx, c.Namespace, c.Name, commit, "webhook:"+ev.Forge); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// verified returns the components named by keys ("namespace/name", the
+// secrets that verified a delivery) that build branch.
+func (s *Sources) verified(ctx context.Context, keys []string, branch string) ([]*v1alpha1.Component, error) {
+	var out []*v1alpha1.Component
+	for _, key := range keys {
 		ns, name, _ := strings.Cut(key, "/")
 		obj, err := s.reg.Get(ctx, componentKind, ns, name, registry.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
+			return nil, err
+		}
+		c := obj.(*v1alpha1.Component)
+		if g := c.Spec.Source.Git; g != nil && branch != "" && branch == g.Revision {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// onPullRequest builds a verified pull request's head for the components
+// whose branch is its target branch. Unlike a push, the head commit is
+// taken from the payload (and fetched): the pull request's builds are named
+// after it, so a redelivery builds nothing new.
+func (s *Sources) onPullRequest(ctx context.Context, ev webhook.PullRequestEvent) error {
+	comps, err := s.verified(ctx, ev.VerifiedBy, ev.BaseRef)
+	if err != nil {
+		return err
+	}
+	for _, c := range comps {
+		commit, err := s.fetchPullRequest(ctx, c.Spec.Source.Git.URL, ev)
+		if err != nil {
 			return err
 		}
-		g := obj.(*v1alpha1.Component).Spec.Source.Git
-		if ev.Deleted || g == nil || ev.Branch != g.Revision {
-			continue
-		}
-		commit, err := s.cache.Fetch(ctx, g.URL, g.Revision)
-		if err != nil {
-			return fmt.Errorf("fetching %s after a push: %w", git.Redact(g.URL), err)
-		}
-		if err := s.trigger.OnCommit(ctx, ns, name, commit, "webhook:"+ev.Forge); err != nil {
+		pr := PullRequest{Number: ev.Number, Commit: commit, HeadRef: ev.HeadRef}
+		if err := s.trigger.OnPullRequest(ctx, c.Namespace, c.Name, pr, "webhook:"+ev.Forge); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// fetchPullRequest brings a pull request's head into the mirror: by its
+// commit, or, when the remote does not serve a commit by hash (or the
+// head is in a fork), by the ref the forge keeps for the pull request
+// (refs/pull/N/head, GitLab's refs/merge-requests/N/head). It returns the
+// commit fetched, which may be newer than ev's when the head moved since.
+func (s *Sources) fetchPullRequest(ctx context.Context, url string, ev webhook.PullRequestEvent) (string, error) {
+	commit, err := s.cache.Fetch(ctx, url, ev.HeadSHA)
+	if err == nil {
+		return commit, nil
+	}
+	commit, refErr := s.cache.Fetch(ctx, url, ev.HeadRefName())
+	if refErr != nil {
+		return "", fmt.Errorf("fetching pull request #%d of %s: by commit: %w; by ref: %w", ev.Number, git.Redact(url), err, refErr)
+	}
+	if commit != ev.HeadSHA {
+		s.log.Info("pull request head moved since the event", "repo", git.Redact(url), "number", ev.Number,
+			"event", ev.HeadSHA, "fetched", commit)
+	}
+	return commit, nil
 }
 
 // RegisterFirstBuilds adds a controller that builds new components at once

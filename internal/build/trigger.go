@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -65,6 +66,13 @@ func (t *Trigger) create(ctx context.Context, comp *v1alpha1.Component, commit, 
 		reason = v1alpha1.BuildReason{Type: v1alpha1.ReasonSourceChange, By: by, PreviousCommit: prev,
 			Message: fmt.Sprintf("%s moved from %s to %s", branch(comp), short(prev), short(commit))}
 	}
+	return t.createBuild(ctx, comp, AutoBuildName(comp.Name, commit), commit, reason, nil)
+}
+
+// createBuild creates the build name of comp at commit, pinning the
+// current artifacts of what comp requires; a build of that name already
+// existing is success (triggers are idempotent).
+func (t *Trigger) createBuild(ctx context.Context, comp *v1alpha1.Component, name, commit string, reason v1alpha1.BuildReason, labels map[string]string) error {
 	b := &v1alpha1.Build{Spec: v1alpha1.BuildSpec{Component: comp.Name, Revision: commit, Reason: reason}}
 	if t.Inputs != nil {
 		inputs, err := t.Inputs(ctx, comp.Namespace, comp.Name)
@@ -73,13 +81,59 @@ func (t *Trigger) create(ctx context.Context, comp *v1alpha1.Component, commit, 
 		}
 		b.Spec.Inputs = inputs
 	}
-	b.Name, b.Namespace = AutoBuildName(comp.Name, commit), comp.Namespace
+	b.Name, b.Namespace = name, comp.Namespace
 	b.Labels = map[string]string{v1alpha1.LabelComponent: comp.Name, v1alpha1.LabelApplication: comp.Spec.Application}
+	for k, v := range labels {
+		b.Labels[k] = v
+	}
 	_, err := t.reg.Create(ctx, buildKind, b, registry.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		return nil
 	}
 	return err
+}
+
+// PullRequest is a pull request's head, to build.
+type PullRequest struct {
+	// Number is the pull request's (GitLab: merge request's) number.
+	Number int
+	// Commit is the head commit, already fetched.
+	Commit string
+	// HeadRef is the source branch, for the build's reason.
+	HeadRef string
+}
+
+// OnPullRequest creates the build of a pull request's head commit of
+// component ns/name, labelled as a pull request build, unless one exists:
+// a redelivery, or another event for the same head, creates nothing. It
+// leaves the component's status alone (the branch did not move). by names
+// the trigger ("webhook:github").
+func (t *Trigger) OnPullRequest(ctx context.Context, ns, name string, pr PullRequest, by string) error {
+	obj, err := t.reg.Get(ctx, componentKind, ns, name, registry.GetOptions{})
+	if apierrors.IsNotFound(err) || pr.Commit == "" {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	comp := obj.(*v1alpha1.Component)
+	reason := v1alpha1.BuildReason{Type: v1alpha1.ReasonPullRequest, By: by,
+		Message: fmt.Sprintf("pull request #%d: %s at %s", pr.Number, pr.HeadRef, short(pr.Commit))}
+	return t.createBuild(ctx, comp, PullRequestBuildName(comp.Name, pr.Number, pr.Commit), pr.Commit, reason,
+		PullRequestLabels(pr.Number))
+}
+
+// PullRequestLabels mark a build as pull request number's.
+func PullRequestLabels(number int) map[string]string {
+	return map[string]string{v1alpha1.LabelEventType: v1alpha1.EventPullRequest,
+		v1alpha1.LabelPullRequest: strconv.Itoa(number)}
+}
+
+// PullRequestBuildName is the name of the build of pull request number at
+// commit: apart from the branch's builds, so building a commit for a pull
+// request never stands in for building it on the branch.
+func PullRequestBuildName(component string, number int, commit string) string {
+	return AutoBuildName(component+"-pr"+strconv.Itoa(number), commit)
 }
 
 func (t *Trigger) markSeen(ctx context.Context, comp *v1alpha1.Component, commit string) error {

@@ -59,10 +59,12 @@ func Register(m *controller.Manager, reg *registry.Registry, c *Controller) {
 		controller.Source{Kind: "Build", Map: finishedOutsideGroup})
 }
 
-// finishedOutsideGroup maps succeeded builds that belong to no group.
+// finishedOutsideGroup maps succeeded builds that belong to no group and
+// are not a pull request's.
 func finishedOutsideGroup(ev store.Event) []controller.Request {
 	f := ev.Object.Fields
-	if f["spec.group"] != "" || f["status.phase"] != v1alpha1.BuildSucceeded {
+	if f["spec.group"] != "" || f["status.phase"] != v1alpha1.BuildSucceeded ||
+		ev.Object.Labels[v1alpha1.LabelEventType] == v1alpha1.EventPullRequest {
 		return nil
 	}
 	return []controller.Request{{Namespace: ev.Object.Namespace, Name: ev.Object.Name}}
@@ -73,7 +75,8 @@ func finishedOutsideGroup(ev store.Event) []controller.Request {
 const recentBuild = time.Hour
 
 // dependants starts a group rebuilding what depends on a component whose
-// build, outside any group, produced a new output.
+// build, outside any group, produced a new output. A pull request's build
+// does not: its output is not the component's.
 func (c *Controller) dependants(ctx context.Context, req controller.Request) (controller.Result, error) {
 	obj, err := c.reg.Get(ctx, buildKind, req.Namespace, req.Name, registry.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -84,7 +87,7 @@ func (c *Controller) dependants(ctx context.Context, req controller.Request) (co
 	}
 	b := obj.(*v1alpha1.Build)
 	st := b.Status
-	if b.Spec.Group != "" || st.Phase != v1alpha1.BuildSucceeded || st.Unchanged || st.Artifact == nil || st.CachedFrom != "" ||
+	if b.Spec.Group != "" || b.PullRequest() || st.Phase != v1alpha1.BuildSucceeded || st.Unchanged || st.Artifact == nil || st.CachedFrom != "" ||
 		st.CompletionTime == nil || c.Now().Sub(st.CompletionTime.Time) > recentBuild {
 		return controller.Result{}, nil
 	}
@@ -152,25 +155,32 @@ func (c *Controller) plan(ctx context.Context, g *v1alpha1.BuildGroup) error {
 	if err != nil {
 		return err
 	}
+	byName := map[string]*v1alpha1.Component{}
 	for _, comp := range comps {
 		if comp.Status.Capabilities == nil {
 			c.scan(ctx, comp)
 		}
-	}
-	res, err := GraphOf(comps, c.durations(ctx, g.Namespace, comps))
-	if err != nil {
-		return c.fail(ctx, g, err.Error())
-	}
-	members, cycles, err := Plan(res.Graph, g.Spec.Components)
-	if err != nil {
-		return c.fail(ctx, g, err.Error())
-	}
-	byName := map[string]*v1alpha1.Component{}
-	for _, comp := range comps {
 		byName[comp.Name] = comp
+	}
+	members, cycles, err := c.planMembers(ctx, g, comps)
+	if err != nil {
+		return c.fail(ctx, g, err.Error())
+	}
+	// Pin every member to its branch head, and plan with the capabilities
+	// of that exact commit: if a member's provides/requires moved, plan
+	// again (once) with the new ones.
+	heads := c.heads(ctx, byName, memberNames(members))
+	if c.refresh(ctx, byName, heads) {
+		if members, cycles, err = c.planMembers(ctx, g, comps); err != nil {
+			return c.fail(ctx, g, err.Error())
+		}
+		for name, commit := range c.heads(ctx, byName, missingHeads(members, heads)) {
+			heads[name] = commit
+		}
 	}
 	for i := range members {
 		members[i].PreviousDigest = byName[members[i].Component].Status.LatestArtifact
+		members[i].Revision = heads[members[i].Component]
 	}
 	now := metav1.NewTime(c.Now())
 	g.Status = v1alpha1.BuildGroupStatus{Phase: v1alpha1.GroupRunning, Members: members, Cycles: cycles,
@@ -180,6 +190,34 @@ func (c *Controller) plan(ctx context.Context, g *v1alpha1.BuildGroup) error {
 	}
 	c.Log.Info("planned build group", "group", g.Namespace+"/"+g.Name, "members", len(members), "cycles", len(cycles))
 	return c.write(ctx, g)
+}
+
+// planMembers computes the members and cycles from the components'
+// current capabilities.
+func (c *Controller) planMembers(ctx context.Context, g *v1alpha1.BuildGroup, comps []*v1alpha1.Component) ([]v1alpha1.GroupMember, []v1alpha1.GroupCycle, error) {
+	res, err := GraphOf(comps, c.durations(ctx, g.Namespace, comps))
+	if err != nil {
+		return nil, nil, err
+	}
+	return Plan(res.Graph, g.Spec.Components)
+}
+
+func memberNames(ms []v1alpha1.GroupMember) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Component
+	}
+	return out
+}
+
+func missingHeads(ms []v1alpha1.GroupMember, heads map[string]string) []string {
+	var out []string
+	for _, m := range ms {
+		if _, ok := heads[m.Component]; !ok {
+			out = append(out, m.Component)
+		}
+	}
+	return out
 }
 
 // adoptFromBuild takes spec.fromBuild as the group's build of its
@@ -280,7 +318,7 @@ func (c *Controller) createBuild(ctx context.Context, g *v1alpha1.BuildGroup, m 
 		reason.Type = v1alpha1.ReasonManual
 	}
 	b := &v1alpha1.Build{Spec: v1alpha1.BuildSpec{Component: m.Component, Group: g.Name, Inputs: s.Inputs,
-		Reason: reason, NoCache: g.Spec.NoCache}}
+		Reason: reason, NoCache: g.Spec.NoCache, Revision: m.Revision}}
 	b.Name, b.Namespace = m.Build, g.Namespace
 	b.Labels = map[string]string{v1alpha1.LabelComponent: m.Component, LabelGroup: g.Name}
 	_, err := c.reg.Create(ctx, buildKind, b, registry.CreateOptions{})
@@ -452,6 +490,11 @@ func (c *Controller) detect(ctx context.Context, comp *v1alpha1.Component, g *v1
 	if err != nil {
 		return nil, err
 	}
+	return c.detectAt(ctx, comp, g, commit)
+}
+
+// detectAt reads a component's capabilities at one commit.
+func (c *Controller) detectAt(ctx context.Context, comp *v1alpha1.Component, g *v1alpha1.GitSource, commit string) (*v1alpha1.Capabilities, error) {
 	if err := os.MkdirAll(c.WorkDir, 0o700); err != nil {
 		return nil, err
 	}

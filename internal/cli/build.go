@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 	"time"
 
@@ -22,9 +23,10 @@ func newBuildCommand(g *globals) *cobra.Command {
 		group    bool
 		app      string
 		params   []string
+		pr       int
 	)
 	cmd := &cobra.Command{
-		Use:   "build COMPONENT... | --app A [--revision REF] [--wait | -f]",
+		Use:   "build COMPONENT... | --app A [--revision REF [--pull-request N]] [--wait | -f]",
 		Short: "Build components by hand; several (or --app, or --group) build as one group in dependency order",
 		Long: "Start a build of a component: the head of its branch, or --revision (a commit,\n" +
 			"branch or tag), against the current artifacts of what it requires. The build is\n" +
@@ -32,13 +34,21 @@ func newBuildCommand(g *globals) *cobra.Command {
 			"and exits non-zero if it failed; -f streams its log.\n\n" +
 			"With several components, --app or --group, Kiln creates one BuildGroup: the\n" +
 			"components and everything depending on them, built in dependency order as soon as\n" +
-			"each one's requirements are ready. Watch it with `kiln get buildgroup NAME -w`.",
+			"each one's requirements are ready. Watch it with `kiln get buildgroup NAME -w`.\n\n" +
+			"With --pull-request N the build is pull request N's, at --revision (its head\n" +
+			"commit), as a webhook would create it: it does not change the component's\n" +
+			"latest artifact, and its Snapshot does not touch the candidate list and is never\n" +
+			"released.",
 		Example: "  kiln build libgreet -n team-greet\n  kiln build libgreet --revision v1.2.0 -f\n" +
-			"  kiln build libgreet greet-cli --wait\n  kiln build --app greet",
+			"  kiln build libgreet greet-cli --wait\n  kiln build --app greet\n" +
+			"  kiln build libgreet --revision 9f3e2d1c0b4a59687766554433221100ffeeddcc --pull-request 42",
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 && app == "" {
 				return fmt.Errorf("name a component to build, or --app APPLICATION")
+			}
+			if err := checkPullRequest(cmd, pr, revision, len(args) > 1 || app != "" || group); err != nil {
+				return err
 			}
 			if len(args) > 1 || app != "" || group {
 				return startGroup(cmd, g, args, app, noCache, wait)
@@ -48,6 +58,9 @@ func newBuildCommand(g *globals) *cobra.Command {
 				return err
 			}
 			obj := buildObject(args[0], revision, noCache, params, whoami(cmd.Context(), c))
+			if pr > 0 {
+				asPullRequest(obj, pr, revision)
+			}
 			if err := addInputs(cmd, g, obj, args[0]); err != nil {
 				return err
 			}
@@ -73,7 +86,37 @@ func newBuildCommand(g *globals) *cobra.Command {
 	f.StringArrayVarP(&params, "param", "p", nil, "pipeline parameter NAME=VALUE (repeatable)")
 	f.BoolVar(&group, "group", false, "build as a group: the component and everything depending on it")
 	f.StringVar(&app, "app", "", "build every component of the application, as one group")
+	f.IntVar(&pr, "pull-request", 0, "build --revision as the head of pull request N (not the component's new state)")
 	return cmd
+}
+
+// checkPullRequest refuses --pull-request where it cannot apply.
+func checkPullRequest(cmd *cobra.Command, pr int, revision string, group bool) error {
+	if !cmd.Flags().Changed("pull-request") {
+		return nil
+	}
+	switch {
+	case pr <= 0:
+		return fmt.Errorf("--pull-request takes the pull request's number (1 or more), got %d", pr)
+	case revision == "":
+		return fmt.Errorf("--pull-request needs --revision: the pull request's head commit")
+	case group:
+		return fmt.Errorf("--pull-request builds one component: name exactly one, without --app or --group")
+	}
+	return nil
+}
+
+// asPullRequest makes obj pull request pr's build, as the webhook does.
+func asPullRequest(obj client.Object, pr int, revision string) {
+	meta := obj["metadata"].(map[string]any)
+	meta["labels"] = map[string]any{"pac.test.appstudio.openshift.io/event-type": "pull_request",
+		"pac.test.appstudio.openshift.io/pull-request": strconv.Itoa(pr)}
+	reason := obj["spec"].(map[string]any)["reason"].(map[string]any)
+	short := revision
+	if len(short) > 7 {
+		short = short[:7]
+	}
+	reason["type"], reason["message"] = "pull-request", fmt.Sprintf("pull request #%d at %s, by hand", pr, short)
 }
 
 func buildObject(component, revision string, noCache bool, params []string, by string) client.Object {

@@ -1,6 +1,7 @@
-// Package webhook receives push events from GitHub, GitLab, Forgejo and
-// Gitea, authenticates them with the webhook secrets configured for the
-// repository, and hands verified pushes to Kiln in one forge-neutral shape.
+// Package webhook receives push and pull request events from GitHub,
+// GitLab, Forgejo and Gitea, authenticates them with the webhook secrets
+// configured for the repository, and hands verified pushes and pull
+// requests to Kiln in one forge-neutral shape.
 //
 // The Handler is a public route: forges cannot log in, so each delivery
 // proves itself with a signature (GitHub, Forgejo, Gitea: HMAC-SHA256 of
@@ -42,16 +43,22 @@ type SecretLookup func(ctx context.Context, repoURL string) ([]Secret, error)
 
 // Handler serves /<prefix>/github, /<prefix>/gitlab, /<prefix>/forgejo and
 // /<prefix>/gitea (the last path segment picks the forge). It answers 202
-// when OnPush took a verified push, 200 "ignored: ..." for verified
-// deliveries Kiln does not act on (pings, other events, deletions), 401
-// for a missing or wrong signature, 400 for a malformed payload and 413
-// for a body over MaxBody.
+// when OnPush took a verified push (or OnPullRequest a pull request that
+// was opened, reopened or got new commits), 200 "ignored: ..." for verified
+// deliveries Kiln does not act on (pings, other events and actions,
+// deletions), 401 for a missing or wrong signature, 400 for a malformed
+// payload and 413 for a body over MaxBody.
 type Handler struct {
 	// Secrets finds the candidate secrets of a repository. Required.
 	Secrets SecretLookup
 	// OnPush receives verified pushes. Required. An error answers 500, so
 	// the forge shows the delivery as failed and may redeliver it.
 	OnPush func(ctx context.Context, ev PushEvent) error
+	// OnPullRequest receives verified pull requests (GitLab: merge
+	// requests) that were opened, reopened or got new commits. Optional:
+	// when nil, pull request deliveries are answered "ignored". An error
+	// answers 500, as for OnPush.
+	OnPullRequest func(ctx context.Context, ev PullRequestEvent) error
 	// MaxBody defaults to DefaultMaxBody.
 	MaxBody int64
 	Log     *slog.Logger
@@ -113,6 +120,7 @@ type delivery struct {
 	event    string
 	id       string
 	body     []byte // as signed
+	doc      []byte // the JSON document (body, or its payload form field)
 	payload  *payload
 	verified []string
 }
@@ -140,6 +148,7 @@ func (h *Handler) read(r *http.Request, f *forge) (*delivery, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.doc = doc
 	if d.payload, err = decode(doc); err != nil {
 		return nil, fail(http.StatusBadRequest, "%v", err)
 	}
@@ -219,11 +228,22 @@ func (d *delivery) isPush() bool {
 	return d.event == "push"
 }
 
-// dispatch passes a verified push on, or says why not.
+// isPullRequest reports whether the delivery is about a pull request
+// (GitLab: a merge request).
+func (d *delivery) isPullRequest() bool {
+	if d.forge.name == "gitlab" {
+		return d.payload.ObjectKind == "merge_request"
+	}
+	return d.event == "pull_request"
+}
+
+// dispatch passes a verified push or pull request on, or says why not.
 func (h *Handler) dispatch(ctx context.Context, d *delivery) (*reply, error) {
 	switch {
 	case d.isPing():
 		return &reply{http.StatusOK, "ignored: ping"}, nil
+	case d.isPullRequest():
+		return h.pullRequest(ctx, d)
 	case !d.isPush():
 		return &reply{http.StatusOK, fmt.Sprintf("ignored: %q is not a push event", d.event)}, nil
 	}
@@ -240,6 +260,32 @@ func (h *Handler) dispatch(ctx context.Context, d *delivery) (*reply, error) {
 	}
 	h.log().Info("push accepted", "forge", ev.Forge, "repo", ev.RepoURLs[0], "ref", ev.Ref,
 		"after", ev.After, "delivery", ev.Delivery, "for", strings.Join(ev.VerifiedBy, ","))
+	return &reply{http.StatusAccepted, "accepted"}, nil
+}
+
+// pullRequest passes a verified pull request with a new head on.
+func (h *Handler) pullRequest(ctx context.Context, d *delivery) (*reply, error) {
+	if h.OnPullRequest == nil {
+		return &reply{http.StatusOK, "ignored: pull requests are not built here"}, nil
+	}
+	pr, err := decodePR(d.doc)
+	if err != nil {
+		return nil, fail(http.StatusBadRequest, "%v", err)
+	}
+	if a := pr.action(); !newHead(d.forge.name, a) {
+		return &reply{http.StatusOK, fmt.Sprintf("ignored: pull request action %q", a)}, nil
+	}
+	ev, err := pullRequest(d.forge.name, d.payload, pr)
+	if err != nil {
+		return nil, fail(http.StatusBadRequest, "%v", err)
+	}
+	ev.Delivery, ev.VerifiedBy = d.id, d.verified
+	if err := h.OnPullRequest(ctx, ev); err != nil {
+		return nil, fmt.Errorf("handling pull request #%d of %s: %w", ev.Number, ev.RepoURLs[0], err)
+	}
+	h.log().Info("pull request accepted", "forge", ev.Forge, "repo", ev.RepoURLs[0], "number", ev.Number,
+		"head", ev.HeadSHA, "base", ev.BaseRef, "fork", ev.Fork, "author", ev.Author, "delivery", ev.Delivery,
+		"for", strings.Join(ev.VerifiedBy, ","))
 	return &reply{http.StatusAccepted, "accepted"}, nil
 }
 

@@ -16,11 +16,13 @@ import (
 
 const secret = "It's a Secret to Everybody"
 
-// recorder is a Handler whose lookup and OnPush record their calls.
+// recorder is a Handler whose lookup, OnPush and OnPullRequest record
+// their calls.
 type recorder struct {
 	mu      sync.Mutex
 	lookups []string
 	pushes  []PushEvent
+	prs     []PullRequestEvent
 	secrets map[string][]Secret // normalised URL → secrets
 	pushErr error
 }
@@ -49,6 +51,12 @@ func (rec *recorder) handler() *Handler {
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
 			rec.pushes = append(rec.pushes, ev)
+			return rec.pushErr
+		},
+		OnPullRequest: func(_ context.Context, ev PullRequestEvent) error {
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			rec.prs = append(rec.prs, ev)
 			return rec.pushErr
 		},
 	}

@@ -1,0 +1,39 @@
+package buildgroup
+
+import (
+	"testing"
+
+	"github.com/kilnbuild/kiln/api/v1alpha1"
+	"github.com/kilnbuild/kiln/internal/store"
+)
+
+// A pull request's build never starts a dependants group: its output is
+// not the component's.
+func TestDependantsIgnorePullRequestBuilds(t *testing.T) {
+	t.Parallel()
+	event := func(group, phase string, labels map[string]string) store.Event {
+		return store.Event{Type: store.Modified, Object: &store.Object{Kind: "Build", Namespace: "team", Name: "b",
+			Labels: labels, Fields: map[string]string{"spec.group": group, "status.phase": phase}}}
+	}
+	pr := map[string]string{v1alpha1.LabelEventType: v1alpha1.EventPullRequest, v1alpha1.LabelPullRequest: "4"}
+	push := map[string]string{v1alpha1.LabelEventType: v1alpha1.EventPush}
+	for name, tc := range map[string]struct {
+		ev   store.Event
+		want int
+	}{
+		"branch build":       {event("", v1alpha1.BuildSucceeded, nil), 1},
+		"push-labelled":      {event("", v1alpha1.BuildSucceeded, push), 1},
+		"pull request build": {event("", v1alpha1.BuildSucceeded, pr), 0},
+		"group member":       {event("g", v1alpha1.BuildSucceeded, nil), 0},
+		"failed":             {event("", v1alpha1.BuildFailed, nil), 0},
+	} {
+		if got := finishedOutsideGroup(tc.ev); len(got) != tc.want {
+			t.Errorf("%s: %v; want %d requests", name, got, tc.want)
+		}
+	}
+	b := &v1alpha1.Build{}
+	b.Labels = pr
+	if !b.PullRequest() {
+		t.Error("a build labelled event-type pull_request is not a pull request build")
+	}
+}
