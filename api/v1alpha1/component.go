@@ -126,6 +126,10 @@ type ComponentStatus struct {
 	// LastSeenCommit is the branch head Kiln last saw (by polling or a
 	// webhook), so a restart does not trigger the same commit again.
 	LastSeenCommit string `json:"lastSeenCommit,omitempty"`
+	// PendingCommit is a new branch head waiting (a second or so) to be
+	// built together with other components' changes; Kiln builds it again
+	// after a restart if it was not built yet.
+	PendingCommit string `json:"pendingCommit,omitempty"`
 	// LatestContentDigest is the content digest of the latest artifact
 	// (file paths, modes and contents; timestamps ignored), for early
 	// cutoff.

@@ -85,6 +85,7 @@ Use --database postgres://... to run on PostgreSQL.`,
 		"push build artifacts to this registry (host[:port][/prefix]) instead of the embedded one; credentials from KILN_PUSH_REGISTRY_USERNAME and KILN_PUSH_REGISTRY_PASSWORD")
 	f.BoolVar(&cfg.PushRegistry.PlainHTTP, "push-registry-plain-http", false, "talk plain HTTP to --push-registry (local test registries only)")
 	f.IntVar(&cfg.BuildWorkers, "build-workers", 0, "concurrent builds (default: number of cores)")
+	f.DurationVar(&cfg.BatchWindow, "batch-window", 0, "how long a new commit waits for other components' commits, to build them as one group in dependency order (default 1s; negative: no batching)")
 	f.IntVar(&cfg.MaxBuildsPerNamespace, "max-builds-per-namespace", 0, "concurrent builds of one namespace (0: only --build-workers limits them; a Namespace's kiln.dev/max-concurrent-builds annotation can lower it)")
 	f.StringVar(&cfg.SigningKey, "signing-key", os.Getenv("KILN_SIGNING_KEY"),
 		"PEM file with the builder's ECDSA P-256 private key (default DATA_DIR/signing/cosign.key, created on first start; env KILN_SIGNING_KEY)")

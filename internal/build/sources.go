@@ -35,6 +35,10 @@ type Sources struct {
 	AllowFile bool
 }
 
+// SetBatchWindow sets how long commits wait for others of the same
+// application to be built as one group (0 or less: no batching).
+func (s *Sources) SetBatchWindow(d time.Duration) { s.trigger.SetBatchWindow(d, s.log) }
+
 // SetInputs makes triggered builds pin their dependencies' artifacts.
 func (s *Sources) SetInputs(fn func(ctx context.Context, ns, component string) ([]v1alpha1.BuildInput, error)) {
 	s.trigger.Inputs = fn
@@ -245,6 +249,10 @@ func (s *Sources) firstBuild(ctx context.Context, req controller.Request) (contr
 	}
 	c := obj.(*v1alpha1.Component)
 	g := c.Spec.Source.Git
+	if p := c.Status.PendingCommit; p != "" && p != c.Status.LastSeenCommit && c.DeletionTimestamp == nil {
+		// A commit batched but not built before a restart.
+		return controller.Result{}, s.trigger.OnCommit(ctx, c.Namespace, c.Name, p, "pending")
+	}
 	if c.Status.LastSeenCommit != "" || c.Status.BuildCounter > 0 || g == nil || c.DeletionTimestamp != nil || s.CheckURL(g.URL) != nil {
 		return controller.Result{}, nil
 	}

@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"log/slog"
 	"fmt"
 	"strconv"
 	"strings"
@@ -17,7 +18,9 @@ import (
 // component and commit, so two triggers seeing the same commit (a webhook
 // and a poll) create one build.
 type Trigger struct {
-	reg *registry.Registry
+	reg   *registry.Registry
+	batch *batcher
+	log   *slog.Logger
 	// Inputs pins the artifacts a component requires (nil: none).
 	Inputs func(ctx context.Context, ns, component string) ([]v1alpha1.BuildInput, error)
 }
@@ -40,10 +43,21 @@ func (t *Trigger) OnCommit(ctx context.Context, ns, name, commit, by string) err
 	if comp.Status.LastSeenCommit == commit || commit == "" {
 		return nil
 	}
-	if err := t.create(ctx, comp, commit, by); err != nil {
-		return err
+	if t.batch == nil {
+		if err := t.create(ctx, comp, commit, by); err != nil {
+			return err
+		}
+		return t.markSeen(ctx, comp, commit)
 	}
-	return t.markSeen(ctx, comp, commit)
+	if comp.Status.PendingCommit != commit {
+		err := UpdateComponentStatus(ctx, t.reg, ns, name, func(cur *v1alpha1.Component) { cur.Status.PendingCommit = commit })
+		if err != nil {
+			return fmt.Errorf("recording %s/%s's new commit: %w", ns, name, err)
+		}
+	}
+	t.batch.add(ns, comp.Spec.Application, pending{name: name, commit: commit, by: by,
+		newComponent: comp.Status.LastSeenCommit == "" && comp.Status.BuildCounter == 0})
+	return nil
 }
 
 // AutoBuildName is the name of the automatic build of commit.
@@ -139,6 +153,9 @@ func PullRequestBuildName(component string, number int, commit string) string {
 func (t *Trigger) markSeen(ctx context.Context, comp *v1alpha1.Component, commit string) error {
 	return UpdateComponentStatus(ctx, t.reg, comp.Namespace, comp.Name, func(cur *v1alpha1.Component) {
 		cur.Status.LastSeenCommit = commit
+		if cur.Status.PendingCommit == commit {
+			cur.Status.PendingCommit = ""
+		}
 	})
 }
 

@@ -55,6 +55,11 @@ func (f *Factory) mountRegistry(api *apiserver.Server, authn *auth.Authenticator
 func (f *Factory) wireBuilds(api *apiserver.Server, mgr *controller.Manager, reg *registry.Registry) *git.Poller {
 	cache := &git.Cache{Dir: f.dir("git")}
 	sources := build.NewSources(reg, cache, f.cfg.AllowFileSources, f.cfg.Log)
+	window := f.cfg.BatchWindow
+	if window == 0 {
+		window = build.DefaultBatchWindow
+	}
+	sources.SetBatchWindow(window)
 	sources.RegisterFirstBuilds(mgr)
 	api.Handle("/hooks/", sources.Webhooks(), true)
 	workers := f.cfg.BuildWorkers

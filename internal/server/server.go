@@ -52,6 +52,10 @@ type Config struct {
 	AllowFileSources bool
 	// BuildWorkers bounds concurrent builds (default: number of cores).
 	BuildWorkers int
+	// BatchWindow is how long a new commit waits for commits of other
+	// components of its application, to build them as one group
+	// (0: build.DefaultBatchWindow; negative: no batching).
+	BatchWindow time.Duration
 	// MaxBuildsPerNamespace bounds one namespace's concurrent builds
 	// (0: only BuildWorkers does); fair share applies either way.
 	MaxBuildsPerNamespace int
