@@ -2,8 +2,8 @@ package build
 
 import (
 	"context"
-	"log/slog"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 
