@@ -65,6 +65,10 @@ func resourceList(group, version string) (*metav1.APIResourceList, bool) {
 				Verbs: metav1.Verbs{"get", "patch", "update"},
 			})
 		}
+		if k.Kind == "Release" || k.Kind == "Snapshot" {
+			list.APIResources = append(list.APIResources, metav1.APIResource{
+				Name: k.Plural + "/log", Namespaced: true, Kind: k.Kind, Verbs: metav1.Verbs{"get"}})
+		}
 		if k.Kind == "Build" {
 			for _, sub := range []string{"log", "provenance", "sbom"} {
 				list.APIResources = append(list.APIResources, metav1.APIResource{

@@ -7,19 +7,30 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
 	"github.com/kilnbuild/kiln/internal/registry"
 )
 
-// serveLog streams a build's log: GET …/builds/NAME/log[?follow=true].
-// With follow it keeps streaming until the build finishes.
+// logKinds are the kinds with a log subresource.
+var logKinds = map[string]bool{"Build": true, "Release": true, "Snapshot": true}
+
+// serveLog streams a log: GET …/builds/NAME/log[?follow=true] (with
+// follow it keeps streaming until the build finishes),
+// …/releases/NAME/log, …/snapshots/NAME/log?scenario=S.
 func (s *Server) serveLog(w http.ResponseWriter, r *http.Request, ri requestInfo) {
-	if s.logPath == nil || ri.Kind.Kind != "Build" {
+	if s.logPath == nil || !logKinds[ri.Kind.Kind] {
 		s.writeError(w, r, notFound(ri.Kind.Plural+" have no log"))
 		return
 	}
+	part := r.URL.Query().Get("scenario")
+	if ri.Kind.Kind == "Snapshot" && part == "" {
+		s.writeError(w, r, badRequest("a snapshot has one log per integration test scenario: add ?scenario=NAME (kiln logs snapshot/"+ri.Name+" --scenario NAME)"))
+		return
+	}
+	ri.Part = part
 	if _, err := s.reg.Get(r.Context(), ri.Kind, ri.Namespace, ri.Name, registry.GetOptions{}); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -40,12 +51,12 @@ func (s *Server) serveLog(w http.ResponseWriter, r *http.Request, ri requestInfo
 // start writing it.
 func (s *Server) waitForLog(ctx context.Context, ri requestInfo, follow bool) (*os.File, error) {
 	for {
-		f, err := os.Open(s.logPath(ri.Namespace, ri.Name))
+		f, err := os.Open(s.logPath(ri.Kind.Kind, ri.Namespace, ri.Name, ri.Part))
 		if err == nil || !errors.Is(err, os.ErrNotExist) {
 			return f, err
 		}
 		if !follow || s.buildFinished(ctx, ri) {
-			return nil, notFound("build " + ri.Name + " has no log yet: it has not started")
+			return nil, notFound(strings.ToLower(ri.Kind.Kind) + " " + ri.Name + " has no log yet: it has not started")
 		}
 		if !sleepCtx(ctx, 200*time.Millisecond) {
 			return nil, ctx.Err()

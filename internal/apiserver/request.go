@@ -18,6 +18,8 @@ type requestInfo struct {
 	Subresource    string
 	Verb           string
 	Kind           *v1alpha1.Kind
+	// Part selects within a subresource (a snapshot log's scenario).
+	Part string
 }
 
 // parsePath splits /api/v1/... and /apis/GROUP/VERSION/... paths. ok is false

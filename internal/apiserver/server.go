@@ -25,7 +25,7 @@ type Server struct {
 	version string
 	mux     *http.ServeMux
 	extra   []route
-	logPath func(ns, name string) string
+	logPath func(kind, ns, name, part string) string
 	evPath  func(ns, name, file string) string
 	builder BuilderInfo
 }
@@ -43,8 +43,9 @@ type Config struct {
 	Authorizer    *auth.Authorizer
 	Log           *slog.Logger
 	Version       string
-	// BuildLogPath locates a build's log file (the log subresource).
-	BuildLogPath func(ns, name string) string
+	// LogPath locates the log file of a Build, a Release, or one scenario
+	// (part) of a Snapshot: the log subresource.
+	LogPath func(kind, ns, name, part string) string
 	// EvidencePath locates a build's kept evidence file (provenance.json,
 	// sbom.spdx.json, sbom.cdx.json) for the provenance and sbom
 	// subresources.
@@ -66,7 +67,7 @@ type BuilderInfo struct {
 // New returns a Server.
 func New(cfg Config) *Server {
 	return &Server{reg: cfg.Registry, authn: cfg.Authenticator, authz: cfg.Authorizer, log: cfg.Log, version: cfg.Version,
-		logPath: cfg.BuildLogPath, evPath: cfg.EvidencePath, builder: cfg.Builder}
+		logPath: cfg.LogPath, evPath: cfg.EvidencePath, builder: cfg.Builder}
 }
 
 // Handle mounts an extra handler (e.g. the OCI registry or webhooks). Public

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -190,16 +192,23 @@ func waitBuild(cmd *cobra.Command, c *client.Client, res client.Resource, ns, na
 }
 
 func followBuild(cmd *cobra.Command, c *client.Client, res client.Resource, ns, name string) error {
-	if err := streamLog(cmd.Context(), c, res, ns, name, true, cmd.OutOrStdout()); err != nil {
+	if err := streamLog(cmd.Context(), c, res, ns, name, true, "", cmd.OutOrStdout()); err != nil {
 		return err
 	}
 	return waitBuild(cmd, c, res, ns, name)
 }
 
-func streamLog(ctx context.Context, c *client.Client, res client.Resource, ns, name string, follow bool, w io.Writer) error {
-	path := res.Path(ns, name, "log")
+func streamLog(ctx context.Context, c *client.Client, res client.Resource, ns, name string, follow bool, scenario string, w io.Writer) error {
+	q := url.Values{}
 	if follow {
-		path += "?follow=true"
+		q.Set("follow", "true")
+	}
+	if scenario != "" {
+		q.Set("scenario", scenario)
+	}
+	path := res.Path(ns, name, "log")
+	if len(q) > 0 {
+		path += "?" + q.Encode()
 	}
 	body, err := c.Stream(ctx, path)
 	if err != nil {
@@ -212,20 +221,39 @@ func streamLog(ctx context.Context, c *client.Client, res client.Resource, ns, n
 
 func newLogsCommand(g *globals) *cobra.Command {
 	var follow bool
+	var scenario string
 	cmd := &cobra.Command{
-		Use:     "logs BUILD [-f]",
-		Short:   "Print a build's log; -f follows it until the build ends",
-		Example: "  kiln logs libgreet-x7k2p -n team-greet\n  kiln logs libgreet-x7k2p -f",
-		Args:    cobra.ExactArgs(1),
+		Use:   "logs BUILD | release/NAME | snapshot/NAME --scenario S [-f]",
+		Short: "Print a build's log (-f follows it until the build ends), a release's, or one integration test's",
+		Example: `  kiln logs libgreet-x7k2p -n team-greet
+  kiln logs libgreet-x7k2p -f
+  kiln logs release/greet-hello-7-to-prod
+  kiln logs snapshot/greet-hello-7 --scenario smoke`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, res, err := g.builds(cmd)
+			kind, name, found := strings.Cut(args[0], "/")
+			if !found {
+				kind, name = "builds", args[0]
+			}
+			c, err := g.client(cmd)
 			if err != nil {
 				return err
 			}
-			return streamLog(cmd.Context(), c, res, g.ns(), args[0], follow, cmd.OutOrStdout())
+			res, err := c.ResolveResource(cmd.Context(), kind)
+			if err != nil {
+				return err
+			}
+			switch {
+			case res.Kind == "Snapshot" && scenario == "":
+				return fmt.Errorf("a snapshot has one log per scenario: add --scenario NAME (kiln get snapshot %s -o yaml lists them)", name)
+			case res.Kind != "Snapshot" && scenario != "":
+				return fmt.Errorf("--scenario is for snapshot logs")
+			}
+			return streamLog(cmd.Context(), c, res, g.ns(), name, follow, scenario, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "stream new output until the build finishes")
+	cmd.Flags().StringVar(&scenario, "scenario", "", "the integration test scenario, for a snapshot's log")
 	return cmd
 }
 

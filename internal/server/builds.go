@@ -109,6 +109,18 @@ func (f *Factory) executor(cache *git.Cache, sources *build.Sources) *build.Pipe
 	return e
 }
 
+// logPath locates the log of a Build, a Release, or one scenario of a
+// Snapshot.
+func (f *Factory) logPath(kind, ns, name, part string) string {
+	switch kind {
+	case "Release":
+		return release.LogPath(f.dir("logs"), ns, name)
+	case "Snapshot":
+		return integration.LogPath(f.dir("logs"), ns, name, filepath.Base(part))
+	}
+	return build.LogPath(f.dir("logs"), ns, name)
+}
+
 // DefaultBuilderID is the SLSA builder id when the operator sets none.
 const DefaultBuilderID = "https://kiln.dev/builder/v1"
 

@@ -239,6 +239,16 @@ func checkReleased(t *testing.T, env releaseEnv, b, rel map[string]any) {
 	if out, err := kiln("release", "verdict", name, "--junit"); err != nil || !strings.Contains(out, "<testsuites") {
 		t.Fatalf("release verdict --junit: %v\n%s", err, out)
 	}
+	if out, err := kiln("logs", "release/"+name); err != nil || !strings.Contains(out, "push-to-registry") || !strings.Contains(out, "hello") {
+		t.Fatalf("kiln logs release/%s: %v\n%s", name, err, out)
+	}
+	snap := str(rel, "spec", "snapshot")
+	if out, err := kiln("logs", "snapshot/"+snap, "--scenario", "smoke"); err != nil || !strings.Contains(out, "SUCCESS") {
+		t.Fatalf("kiln logs snapshot/%s --scenario smoke: %v\n%s", snap, err, out)
+	}
+	if out, err := kiln("logs", "snapshot/"+snap); err == nil || !strings.Contains(err.Error(), "--scenario") {
+		t.Fatalf("a snapshot log without a scenario: %v\n%s", err, out)
+	}
 }
 
 // checkReleaseKeySignature runs the real cosign with the release key

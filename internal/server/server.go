@@ -202,7 +202,7 @@ func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store)
 	authn, authz := auth.NewAuthenticator(st), auth.NewAuthorizer(st)
 	api := apiserver.New(apiserver.Config{
 		Registry: reg, Authenticator: authn, Authorizer: authz, Log: f.cfg.Log, Version: f.cfg.Version,
-		BuildLogPath: func(ns, name string) string { return build.LogPath(f.dir("logs"), ns, name) },
+		LogPath:      f.logPath,
 		EvidencePath: func(ns, name, file string) string { return build.EvidencePath(f.dir("evidence"), ns, name, file) },
 		Builder:      apiserver.BuilderInfo{BuilderID: f.cfg.BuilderID, PublicKey: string(f.signer.PublicKeyPEM()), KeyID: build.KeyID(f.signer)},
 	})
