@@ -13,8 +13,9 @@ import (
 	"github.com/kilnbuild/kiln/internal/server"
 )
 
-// runDemo creates the demo repositories and application and follows the
-// first builds.
+// runDemo creates the demo repositories, application, test scenario and
+// release configuration, and follows the first builds through tests to a
+// release.
 func runDemo(ctx context.Context, cmd *cobra.Command, f *server.Factory, dataDir string) error {
 	out := cmd.OutOrStdout()
 	dir, err := filepath.Abs(filepath.Join(dataDir, "demo"))
@@ -36,13 +37,20 @@ func runDemo(ctx context.Context, cmd *cobra.Command, f *server.Factory, dataDir
 	fmt.Fprintln(out, "\nBuilding (each step runs in the bubblewrap sandbox, outputs are pushed to the embedded registry):")
 	fctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	if err := demo.Follow(fctx, f.Registry, "demo", len(urls), out); err != nil {
+	o, err := demo.Follow(fctx, f.Registry, demo.Namespace, len(demo.Repos), out)
+	if err != nil {
 		return err
+	}
+	verdict := "RELEASE"
+	if o.Release != "" {
+		verdict = o.Release
 	}
 	fmt.Fprintf(out, "\nTry, while Kiln runs (from this directory):\n"+
 		"  go run ./cmd/kiln get builds -n demo\n"+
 		"  go run ./cmd/kiln logs -n demo $(go run ./cmd/kiln get builds -n demo -o name | head -1 | cut -d/ -f2)\n"+
-		"  (cd %s/libgreet && echo '/* tweak */' >> greet.c && git commit -qam tweak)   # a new build within 5 s\n"+
-		"  go run ./cmd/kiln build greet-cli -n demo -f\n", dir)
+		"  go run ./cmd/kiln get snapshots,releases -n demo\n"+
+		"  go run ./cmd/kiln release verdict %s -n demo   # the policy's verdict, rule by rule\n"+
+		"  (cd %s/libgreet && echo '/* tweak */' >> greet.c && git commit -qam tweak)   # a new build within 5 s, then a snapshot, its test and a release\n"+
+		"  go run ./cmd/kiln build greet-cli -n demo -f\n", verdict, dir)
 	return nil
 }

@@ -1,7 +1,9 @@
 // Package demo sets up `kiln up --demo`: local git repositories with real
-// code (a C library, a Go command-line tool and a documentation bundle),
-// an application with a component for each, and a live view of them
-// building into artifacts.
+// code (a C library, a Go command-line tool and a documentation bundle)
+// and a repository of integration tests; an application with a component
+// for each code repository, a test scenario, and a release into a managed
+// namespace that publishes a static repository. Follow shows it all live:
+// builds, snapshots tested in the sandbox, policy-gated releases.
 package demo
 
 import (
@@ -19,7 +21,7 @@ type Repo struct {
 	Files map[string]string
 }
 
-// Repos are the demo's repositories.
+// Repos are the demo's code repositories, one Component each.
 var Repos = []Repo{
 	{Name: "libgreet", Files: map[string]string{
 		"greet.h": "#ifndef GREET_H\n#define GREET_H\nconst char *greet(const char *name);\n#endif\n",
@@ -77,12 +79,20 @@ spec:
               done
 `
 
-// CreateRepos writes the repositories under dir (one git repository each,
-// on branch main) and returns their file:// URLs by name. Existing
-// repositories are left as they are.
+// TestsRepo holds the integration test pipeline the demo's
+// IntegrationTestScenario resolves (resolver git).
+var TestsRepo = Repo{Name: "greet-tests", Files: map[string]string{
+	".tekton/smoke.yaml": smokePipeline,
+	"README.md": "# greet-tests\n\nIntegration tests of the greet application, run by Kiln against every snapshot\n" +
+		"(IntegrationTestScenario `smoke`). The snapshot's artifacts are mounted read-only under /kiln/deps/<component>.\n",
+}}
+
+// CreateRepos writes the repositories (Repos and TestsRepo) under dir (one
+// git repository each, on branch main) and returns their file:// URLs by
+// name. Existing repositories are left as they are.
 func CreateRepos(ctx context.Context, dir string) (map[string]string, error) {
 	urls := map[string]string{}
-	for _, r := range Repos {
+	for _, r := range append(append([]Repo(nil), Repos...), TestsRepo) {
 		path := filepath.Join(dir, r.Name)
 		urls[r.Name] = "file://" + path
 		if _, err := os.Stat(filepath.Join(path, ".git")); err == nil {
@@ -124,54 +134,4 @@ func Git(ctx context.Context, dir string, args ...string) error {
 		return fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, out)
 	}
 	return nil
-}
-
-// Manifest is the demo's namespace, application and components, pointing
-// at the repositories.
-func Manifest(urls map[string]string) string {
-	return fmt.Sprintf(`apiVersion: v1
-kind: Namespace
-metadata:
-  name: demo
----
-apiVersion: kiln.dev/v1alpha1
-kind: Application
-metadata: {name: greet, namespace: demo}
-spec:
-  description: "The Kiln demo: a C library, a Go CLI and docs, built from local git repositories."
----
-apiVersion: kiln.dev/v1alpha1
-kind: Component
-metadata: {name: libgreet, namespace: demo}
-spec:
-  application: greet
-  source: {git: {url: %q}}
-  build:
-    pipelineRef: script
-    pollInterval: 5s
-    params:
-      - {name: image, value: host}
-      - {name: outputs, value: '["out/lib", "out/include"]'}
----
-apiVersion: kiln.dev/v1alpha1
-kind: Component
-metadata: {name: greet-cli, namespace: demo}
-spec:
-  application: greet
-  source: {git: {url: %q}}
-  build:
-    pipelineRef: go
-    pollInterval: 5s
-    params:
-      - {name: image, value: host}
----
-apiVersion: kiln.dev/v1alpha1
-kind: Component
-metadata: {name: greet-docs, namespace: demo}
-spec:
-  application: greet
-  source: {git: {url: %q}}
-  build:
-    pollInterval: 5s
-`, urls["libgreet"], urls["greet-cli"], urls["greet-docs"])
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -238,8 +239,10 @@ func (p *Publisher) static(ctx context.Context, ns string, s *v1alpha1.Snapshot,
 	}
 	out := map[string]any{}
 	for _, c := range s.Spec.Components {
+		// One directory per component, each with its own SHA256SUMS,
+		// index.json and (for RPMs) yum metadata.
 		res, err := publish.PublishFiles(ctx, publish.StaticRequest{Artifact: c.ContainerImage, Remote: p.Source(c.ContainerImage),
-			Dir: filepath.Join(p.StaticDir, ns), Subdir: sub})
+			Dir: filepath.Join(p.StaticDir, ns), Subdir: path.Join(sub, c.Name)})
 		if err != nil {
 			return out, err
 		}
