@@ -227,8 +227,11 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, ri requestInfo) {
 			return
 		}
 	}
-	out, err := s.reg.Patch(r.Context(), ri.Kind, ri.Namespace, ri.Name, r.Header.Get("Content-Type"), body,
-		registry.UpdateOptions{Subresource: ri.Subresource})
+	opts := registry.UpdateOptions{Subresource: ri.Subresource}
+	if ri.Subresource == "" {
+		opts.Admit = func(old, obj v1alpha1.Object) error { return s.admitChange(r.Context(), ri.Kind, old, obj) }
+	}
+	out, err := s.reg.Patch(r.Context(), ri.Kind, ri.Namespace, ri.Name, r.Header.Get("Content-Type"), body, opts)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -55,6 +55,11 @@ func (r *Registry) patchOnce(ctx context.Context, k *v1alpha1.Kind, ns, name, pa
 	if obj.GetName() != name || (k.Namespaced && obj.GetNamespace() != ns) {
 		return nil, apierrors.NewBadRequest("a patch cannot change metadata.name or metadata.namespace")
 	}
+	if opts.Admit != nil {
+		if err := opts.Admit(cur, obj); err != nil {
+			return nil, err
+		}
+	}
 	if obj.GetResourceVersion() == "" {
 		obj.SetResourceVersion(cur.GetResourceVersion())
 	}

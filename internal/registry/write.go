@@ -65,6 +65,9 @@ type UpdateOptions struct {
 	// Subresource "status" replaces only the status; "" replaces everything
 	// else and keeps the stored status.
 	Subresource string
+	// Admit, when set, checks a patched object (old, new) before it is
+	// written: rules that depend on who asks.
+	Admit func(old, obj v1alpha1.Object) error
 }
 
 // Update replaces an object. A non-empty metadata.resourceVersion must match
