@@ -49,12 +49,23 @@ type Controller struct {
 
 	mu      sync.Mutex
 	running map[string]bool // ns/snapshot/scenario run by this process
+	// slots bounds the scenario runs in progress, across snapshots.
+	slots chan struct{}
+	runs  sync.WaitGroup
 }
+
+// Wait returns when every scenario run started has ended (after the
+// manager's context is cancelled, they end promptly).
+func (c *Controller) Wait() { c.runs.Wait() }
 
 // Register adds the integration controller to m.
 func Register(m *controller.Manager, reg *registry.Registry, c *Controller, workers int) {
 	c.reg = reg
 	c.running = map[string]bool{}
+	if workers <= 0 {
+		workers = 2
+	}
+	c.slots = make(chan struct{}, workers)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -89,15 +100,28 @@ func (c *Controller) reconcile(ctx context.Context, req controller.Request) (con
 	if changed, err := c.prepare(ctx, s, scenarios); changed || err != nil {
 		return controller.Result{RequeueAfter: requeueIf(err == nil)}, err
 	}
-	next := c.claimNext(s)
-	if next == "" {
-		return controller.Result{}, nil
+	// Every pending scenario starts now, in parallel, as slots allow; the
+	// reconcile does not wait for them (their results are status writes,
+	// which bring the Snapshot back here).
+	for _, name := range c.claimPending(s) {
+		c.runs.Add(1)
+		go func() { defer c.runs.Done(); c.runClaimed(ctx, s, name, scenarios) }()
 	}
-	defer c.unclaim(s, next)
-	if err := c.runScenario(ctx, s, next, scenarios); err != nil {
-		return controller.Result{}, err
+	return controller.Result{}, nil
+}
+
+// runClaimed runs one claimed scenario when a slot is free.
+func (c *Controller) runClaimed(ctx context.Context, s *v1alpha1.Snapshot, name string, scenarios []*v1alpha1.IntegrationTestScenario) {
+	defer c.unclaim(s, name)
+	select {
+	case c.slots <- struct{}{}:
+	case <-ctx.Done():
+		return
 	}
-	return controller.Result{RequeueAfter: 10 * time.Millisecond}, nil
+	defer func() { <-c.slots }()
+	if err := c.runScenario(ctx, s, name, scenarios); err != nil && ctx.Err() == nil {
+		c.Log.Warn("integration test", "namespace", s.Namespace, "snapshot", s.Name, "scenario", name, "err", err)
+	}
 }
 
 // prepare initialises the tests list, applies a re-run request and
@@ -147,18 +171,20 @@ func (c *Controller) writeTests(ctx context.Context, s *v1alpha1.Snapshot, tests
 	return err
 }
 
-// claimNext marks the first pending scenario as run by this process.
-func (c *Controller) claimNext(s *v1alpha1.Snapshot) string {
+// claimPending marks every pending scenario not yet running as run by
+// this process, and returns them.
+func (c *Controller) claimPending(s *v1alpha1.Snapshot) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var out []string
 	for _, t := range s.Status.Tests {
 		key := s.Namespace + "/" + s.Name + "/" + t.Scenario
 		if t.State == v1alpha1.TestPending && !c.running[key] {
 			c.running[key] = true
-			return t.Scenario
+			out = append(out, t.Scenario)
 		}
 	}
-	return ""
+	return out
 }
 
 func (c *Controller) unclaim(s *v1alpha1.Snapshot, scenario string) {
@@ -286,19 +312,25 @@ func (c *Controller) openLog(s *v1alpha1.Snapshot, scenario string) (io.Writer, 
 	return f, func() { f.Close() }
 }
 
-// updateTest changes one test entry on a fresh copy of the Snapshot.
+// updateTest changes one test entry on a fresh copy of the Snapshot,
+// again on a conflict (scenarios of one Snapshot finish concurrently).
 func (c *Controller) updateTest(ctx context.Context, ns, name, scenario string, change func(*v1alpha1.SnapshotTest)) error {
-	s, err := c.snapshot(ctx, ns, name)
-	if err != nil {
-		return err
-	}
-	tests := append([]v1alpha1.SnapshotTest(nil), s.Status.Tests...)
-	for i := range tests {
-		if tests[i].Scenario == scenario {
-			change(&tests[i])
+	for attempt := 0; ; attempt++ {
+		s, err := c.snapshot(ctx, ns, name)
+		if err != nil {
+			return err
+		}
+		tests := append([]v1alpha1.SnapshotTest(nil), s.Status.Tests...)
+		for i := range tests {
+			if tests[i].Scenario == scenario {
+				change(&tests[i])
+			}
+		}
+		err = c.writeTests(ctx, s, tests)
+		if !apierrors.IsConflict(err) || attempt == 10 {
+			return err
 		}
 	}
-	return c.writeTests(ctx, s, tests)
 }
 
 func (c *Controller) snapshot(ctx context.Context, ns, name string) (*v1alpha1.Snapshot, error) {

@@ -78,7 +78,8 @@ func (f *Factory) wireBuilds(api *apiserver.Server, mgr *controller.Manager, reg
 // wireReleases registers snapshots, integration tests and releases.
 func (f *Factory) wireReleases(mgr *controller.Manager, reg *registry.Registry, exec *build.PipelineExecutor, workers int) {
 	snapshot.Register(mgr, reg, &snapshot.Controller{Log: f.cfg.Log})
-	integration.Register(mgr, reg, &integration.Controller{Runner: exec, LogDir: f.dir("logs"), Log: f.cfg.Log}, workers)
+	f.tests = &integration.Controller{Runner: exec, LogDir: f.dir("logs"), Log: f.cfg.Log}
+	integration.Register(mgr, reg, f.tests, workers)
 	checker := &release.PolicyChecker{BuilderKey: f.signer.PublicKey(), BuilderID: f.cfg.BuilderID, KeyID: build.KeyID(f.signer), Remote: exec.RemoteFor}
 	pub := &release.Publisher{Source: exec.RemoteFor, StaticDir: f.dir("repos"), Remote: oci.Remote{RootCAs: f.caPool()}}
 	release.Register(mgr, reg, &release.Controller{Runner: exec, Checker: checker, Publisher: pub, LogDir: f.dir("logs"), Log: f.cfg.Log}, 2)

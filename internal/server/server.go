@@ -25,6 +25,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/build"
 	"github.com/kilnbuild/kiln/internal/controller"
 	"github.com/kilnbuild/kiln/internal/gc"
+	"github.com/kilnbuild/kiln/internal/integration"
 	"github.com/kilnbuild/kiln/internal/oci"
 	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/secret"
@@ -123,6 +124,8 @@ type Factory struct {
 	// systemToken lets Kiln's own controllers push to the embedded registry;
 	// it lives only in memory.
 	systemToken string
+	// tests runs integration scenarios (in goroutines, waited for on Stop).
+	tests *integration.Controller
 	// signer signs build evidence; its key never enters a sandbox.
 	signer *attest.Signer
 	cancel context.CancelFunc
@@ -237,6 +240,9 @@ func (f *Factory) Stop() error {
 	defer cancel()
 	err := f.httpSrv.Shutdown(ctx)
 	f.wg.Wait()
+	if f.tests != nil {
+		f.tests.Wait() // scenario runs outlive their reconcile
+	}
 	if f.oci != nil {
 		_ = f.oci.Close()
 	}
