@@ -56,6 +56,11 @@ type ComponentBuild struct {
 	// WebhookSecret names a Secret in the namespace whose "webhook-secret"
 	// key verifies forge push events for this component's repository.
 	WebhookSecret string `json:"webhookSecret,omitempty"`
+	// PullRequestAuthors are the forge users whose pull requests from
+	// forks are built ("*": anyone). Pull requests from branches of the
+	// repository itself are always built; from forks only for these
+	// authors, since their code runs (sandboxed) and is signed.
+	PullRequestAuthors []string `json:"pullRequestAuthors,omitempty"`
 	// Provides lists capabilities the component provides besides those
 	// Kiln detects in its source (e.g. "libgreet.so.1", "pkgconfig(greet)").
 	Provides []string `json:"provides,omitempty"`

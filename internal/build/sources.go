@@ -193,12 +193,30 @@ func (s *Sources) verified(ctx context.Context, keys []string, branch string) ([
 // whose branch is its target branch. Unlike a push, the head commit is
 // taken from the payload (and fetched): the pull request's builds are named
 // after it, so a redelivery builds nothing new.
+// forkAllowed reports whether a fork's pull request by author is built.
+func forkAllowed(c *v1alpha1.Component, author string) bool {
+	if c.Spec.Build == nil {
+		return false
+	}
+	for _, a := range c.Spec.Build.PullRequestAuthors {
+		if a == "*" || (author != "" && strings.EqualFold(a, author)) {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Sources) onPullRequest(ctx context.Context, ev webhook.PullRequestEvent) error {
 	comps, err := s.verified(ctx, ev.VerifiedBy, ev.BaseRef)
 	if err != nil {
 		return err
 	}
 	for _, c := range comps {
+		if ev.Fork && !forkAllowed(c, ev.Author) {
+			s.log.Info("pull request from a fork not built: its author is not in spec.build.pullRequestAuthors",
+				"component", c.Namespace+"/"+c.Name, "number", ev.Number, "author", ev.Author)
+			continue
+		}
 		commit, err := s.fetchPullRequest(ctx, c.Spec.Source.Git.URL, ev)
 		if err != nil {
 			return err

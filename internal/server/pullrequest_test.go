@@ -141,3 +141,52 @@ func waitObject(t *testing.T, a api, path string) map[string]any {
 	t.Fatalf("%s never appeared", path)
 	return nil
 }
+
+// TestForkPullRequestsNeedAnAllowedAuthor: a pull request from a fork is
+// built only for an author listed in spec.build.pullRequestAuthors.
+func TestForkPullRequestsNeedAnAllowedAuthor(t *testing.T) {
+	t.Parallel()
+	requireSandbox(t)
+	url, commit := gitRepo(t, map[string]string{"Makefile": makefile, "VERSION": "1\n"})
+	_, a := buildFactory(t, Config{})
+	a.must(201, "POST", "/api/v1/namespaces/default/secrets", map[string]any{"metadata": map[string]any{"name": "hook"},
+		"stringData": map[string]any{"webhook-secret": "s3cret"}})
+	a.must(201, "POST", nsPath("default", "components"), scriptComponent("hello", url, map[string]any{"webhookSecret": "hook",
+		"pullRequestAuthors": []any{"alice"}}))
+	waitBuild(t, a, "hello", 1)
+	gitAt(t, url, "checkout", "-q", "-b", "feature")
+	head := commit(map[string]string{"VERSION": "2\n"})
+	gitAt(t, url, "checkout", "-q", "main")
+	fork := func(number int, author string) {
+		base := map[string]any{"full_name": "local/hello", "clone_url": url, "html_url": url}
+		theirs := map[string]any{"full_name": author + "/hello", "clone_url": url, "html_url": url}
+		payload, _ := json.Marshal(map[string]any{"action": "opened", "number": number,
+			"pull_request": map[string]any{"number": number, "user": map[string]any{"login": author},
+				"head": map[string]any{"ref": "feature", "sha": head, "repo": theirs},
+				"base": map[string]any{"ref": "main", "repo": base}},
+			"repository": base, "sender": map[string]any{"login": author}})
+		r := a.do("POST", "/hooks/github", payload, "X-GitHub-Event", "pull_request", "X-Hub-Signature-256", "sha256="+webhook.Sign(payload, []byte("s3cret")))
+		if r.Code != 202 {
+			t.Fatalf("fork pull request #%d: %d %s", number, r.Code, r.Body)
+		}
+	}
+	fork(8, "mallory")
+	fork(9, "alice")
+	names := map[string]bool{}
+	eventually(t, "alice's pull request built", func() bool {
+		for _, it := range a.must(200, "GET", nsPath("default", "builds"), nil).Obj["items"].([]any) {
+			names[str(it.(map[string]any), "metadata", "name")] = true
+		}
+		for n := range names {
+			if strings.HasPrefix(n, "hello-pr9-") {
+				return true
+			}
+		}
+		return false
+	})
+	for n := range names {
+		if strings.HasPrefix(n, "hello-pr8-") {
+			t.Fatalf("a fork's pull request by an author not allowed was built: %s", n)
+		}
+	}
+}
