@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -48,6 +49,11 @@ type Options struct {
 	// Protected host paths (the server's data dir, its keys) may not be
 	// mounted into a step, wholly or in part.
 	Protected []string
+	// DisableSeccomp runs steps without the default seccomp filter. For
+	// debugging only (to strace a step, or to tell whether a failure comes
+	// from the filter); KILN_SANDBOX_SECCOMP=off in the server's environment
+	// does the same without a code change.
+	DisableSeccomp bool
 }
 
 // Bubblewrap runs steps with bubblewrap (bwrap). It is safe for concurrent
@@ -61,6 +67,7 @@ type Bubblewrap struct {
 	cgroups   *cgroupV1
 	enforced  Enforcement
 	protected []string
+	seccomp   seccompFilter
 }
 
 var _ Runner = (*Bubblewrap)(nil)
@@ -93,6 +100,9 @@ func configure(opts Options) (*Bubblewrap, error) {
 		b.opts.GID = 1000
 	}
 	if b.protected, err = cleanPaths(opts.Protected); err != nil {
+		return nil, err
+	}
+	if b.seccomp, err = newSeccompFilter(opts.DisableSeccomp); err != nil {
 		return nil, err
 	}
 	return b, checkProtected(b.protected)
@@ -186,8 +196,16 @@ func (b *Bubblewrap) hostIDs() (uid, gid int) {
 // Name identifies the backend in provenance.
 func (b *Bubblewrap) Name() string { return "bubblewrap" }
 
-// Enforcement reports how memory and process limits are enforced.
-func (b *Bubblewrap) Enforcement() Enforcement { return b.enforced }
+// Enforcement reports how memory and process limits are enforced, and
+// which seccomp filter steps run under.
+func (b *Bubblewrap) Enforcement() Enforcement {
+	e := b.enforced
+	e.Seccomp = b.seccomp.digest
+	if b.seccomp.note != "" {
+		e.Note = strings.TrimPrefix(e.Note+"; "+b.seccomp.note, "; ")
+	}
+	return e
+}
 
 // Close removes the runner's generated files.
 func (b *Bubblewrap) Close() error {

@@ -131,7 +131,8 @@ func writeEtc(uid, gid int) (string, error) {
 }
 
 // args builds bwrap's command line for one step. Descriptor 3 is the JSON
-// status pipe, descriptor 4 the pipe bwrap blocks on before running the step.
+// status pipe, descriptor 4 the pipe bwrap blocks on before running the step,
+// descriptor 5 (with a filter) the seccomp program.
 func (b *Bubblewrap) args(step Step, lim Limits) ([]string, error) {
 	args := b.namespaceArgs(step.Network)
 	env, err := envArgs(step.Env)
@@ -151,7 +152,11 @@ func (b *Bubblewrap) args(step Step, lim Limits) ([]string, error) {
 	if !filepath.IsAbs(workDir) {
 		return nil, fmt.Errorf("working directory %q is not absolute", workDir)
 	}
-	args = append(args, "--chdir", workDir, "--json-status-fd", "3", "--block-fd", "4", "--")
+	args = append(args, "--chdir", workDir, "--json-status-fd", "3", "--block-fd", "4")
+	if b.seccomp.program != nil {
+		args = append(args, "--seccomp", strconv.Itoa(seccompFD))
+	}
+	args = append(args, "--")
 	return append(args, step.Command...), nil
 }
 

@@ -47,13 +47,18 @@ func (b *Bubblewrap) start(args []string, step Step, lim Limits) (*execution, er
 		return nil, fmt.Errorf("creating bwrap's status and start pipes: %w", err)
 	}
 	statusR, statusW, blockR, blockW := pipes[0], pipes[1], pipes[2], pipes[3]
+	seccompR, err := b.seccomp.pipe()
+	if err != nil {
+		closeAll(pipes...)
+		return nil, fmt.Errorf("passing the seccomp filter to bwrap: %w", err)
+	}
 	e.statusR, e.blockW, e.status = statusR, blockW, json.NewDecoder(statusR)
-	e.cmd = b.command(args, step, e.out, statusW, blockR)
+	e.cmd = b.command(args, step, e.out, statusW, blockR, seccompR)
 	e.start = time.Now()
 	if err = closeOnExec(); err == nil {
 		err = startOnSpawner(e.cmd)
 	}
-	closeAll(statusW, blockR)
+	closeAll(statusW, blockR, seccompR)
 	if err != nil {
 		closeAll(statusR, blockW)
 		return nil, fmt.Errorf("starting bwrap: %w", err)
@@ -80,13 +85,16 @@ func newPipes(n int) ([]*os.File, error) {
 	return files, nil
 }
 
-func (b *Bubblewrap) command(args []string, step Step, out *output, statusW, blockR *os.File) *exec.Cmd {
+func (b *Bubblewrap) command(args []string, step Step, out *output, statusW, blockR, seccompR *os.File) *exec.Cmd {
 	cmd := exec.Command(b.path, args...)
 	cmd.Env = []string{"LANG=C"} // nothing of the server's environment
 	cmd.Dir = "/"
 	cmd.Stdin = step.Stdin
 	cmd.Stdout, cmd.Stderr = out.writers(step.Stdout, step.Stderr)
 	cmd.ExtraFiles = []*os.File{statusW, blockR} // descriptors 3 and 4
+	if seccompR != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, seccompR) // seccompFD, 5
+	}
 	cmd.WaitDelay = time.Second
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if b.opts.HostUID != 0 {

@@ -66,10 +66,14 @@ type Runner interface {
 }
 
 // Enforcement says how a runner bounds memory and processes on this machine:
-// "cgroup-v1", "rlimit", or "none" when the limit cannot be enforced.
+// "cgroup-v1", "rlimit", or "none" when the limit cannot be enforced; and
+// which seccomp filter every step runs under.
 type Enforcement struct {
 	Memory    string
 	Processes string
+	// Seccomp identifies the syscall filter: "sha256:" and the first 12 hex
+	// digits of the program's digest (its version), or "none".
+	Seccomp string
 	// Note says why a preferred mechanism is not in force, if it is not.
 	Note string
 }
