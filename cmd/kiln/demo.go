@@ -49,8 +49,11 @@ func runDemo(ctx context.Context, cmd *cobra.Command, f *server.Factory, dataDir
 		"  go run ./cmd/kiln get builds -n demo\n"+
 		"  go run ./cmd/kiln logs -n demo $(go run ./cmd/kiln get builds -n demo -o name | head -1 | cut -d/ -f2)\n"+
 		"  go run ./cmd/kiln get snapshots,releases -n demo\n"+
-		"  go run ./cmd/kiln release verdict %s -n demo   # the policy's verdict, rule by rule\n"+
-		"  (cd %s/libgreet && echo '/* tweak */' >> greet.c && git commit -qam tweak)   # a new build within 5 s, then a snapshot, its test and a release\n"+
+		"  go run ./cmd/kiln release verdict %[1]s -n demo   # the policy's verdict, rule by rule\n"+
+		"  (cd %[2]s/libgreet && echo '/* tweak */' >> greet.c && git commit -qam tweak)   # rebuilt within 5 s; identical output: no new snapshot (early cutoff)\n"+
+		"  (cd %[2]s/libgreet && echo 'int greet_version(void) { return 2; }' >> greet.c && git commit -qam v2)   # new output: a snapshot, its test, a release\n"+
+		"  (cd %[2]s/libgreet && sed -i 's/Hello, %%s!/Howdy, %%s!/' greet.c && git commit -qam howdy)   # the smoke test fails: no release\n"+
+		"  go run ./cmd/kiln logs -n demo snapshot/<snapshot> --scenario smoke\n"+
 		"  go run ./cmd/kiln build greet-cli -n demo -f\n", verdict, dir)
 	return nil
 }
