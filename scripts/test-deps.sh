@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Kiln's tests need on a fresh Debian 12 machine: PostgreSQL
 # server binaries (the store conformance suite starts a real cluster),
-# kubectl (the Kubernetes-compatibility test drives the real client), and
-# bubblewrap plus a static busybox (the sandbox conformance suite).
+# kubectl (the Kubernetes-compatibility test drives the real client),
+# bubblewrap plus a static busybox (the sandbox conformance suite), and
+# createrepo_c and rpmbuild (release destinations publish a real yum repo).
 # Idempotent; needs root for apt-get only when something is missing.
 set -euo pipefail
 
