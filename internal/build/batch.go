@@ -27,6 +27,11 @@ import (
 // is batched, so a crash inside the window loses nothing: the first-build
 // controller finds pending commits when Kiln starts and batches them again.
 
+// byPending is the trigger of a commit batched again from
+// status.pendingCommit (after a restart, or by the first-build controller
+// seeing the status write): any real trigger of the same commit wins.
+const byPending = "pending"
+
 // DefaultBatchWindow is how long Kiln waits for more commits after one
 // arrives before it builds.
 const DefaultBatchWindow = time.Second
@@ -73,8 +78,8 @@ func (b *batcher) add(ns, app string, p pending) {
 	}
 	if old, ok := bt.items[p.name]; ok {
 		p.newComponent = p.newComponent || old.newComponent
-		if old.commit == p.commit {
-			p.by = old.by // the same commit again (a poll after the webhook): keep the first trigger
+		if old.commit == p.commit && (old.by != byPending || p.by == byPending) {
+			p.by = old.by // the same commit again (a poll after the webhook): keep the first real trigger
 		}
 	}
 	bt.items[p.name] = p

@@ -21,6 +21,7 @@ func TestBatcherGroupsByApplicationAndWindow(t *testing.T) {
 		mu.Unlock()
 		done <- struct{}{}
 	})
+	b.add("team", "greet", pending{name: "lib", commit: "a1", by: byPending}) // the status write seen first
 	b.add("team", "greet", pending{name: "lib", commit: "a1", by: "webhook:github"})
 	b.add("team", "other", pending{name: "x", commit: "c1", by: "poll"})
 	time.Sleep(10 * time.Millisecond)

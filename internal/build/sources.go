@@ -269,7 +269,7 @@ func (s *Sources) firstBuild(ctx context.Context, req controller.Request) (contr
 	g := c.Spec.Source.Git
 	if p := c.Status.PendingCommit; p != "" && p != c.Status.LastSeenCommit && c.DeletionTimestamp == nil {
 		// A commit batched but not built before a restart.
-		return controller.Result{}, s.trigger.OnCommit(ctx, c.Namespace, c.Name, p, "pending")
+		return controller.Result{}, s.trigger.OnCommit(ctx, c.Namespace, c.Name, p, byPending)
 	}
 	if c.Status.LastSeenCommit != "" || c.Status.BuildCounter > 0 || g == nil || c.DeletionTimestamp != nil || s.CheckURL(g.URL) != nil {
 		return controller.Result{}, nil
