@@ -111,10 +111,12 @@ func TestTwoNamespacesInterleaveUnderLoad(t *testing.T) {
 	t.Parallel()
 	g := newGate()
 	e, c := tenantEnv(t, g, Options{Workers: 1}, nil)
-	e.builds(t, "a", 1, 4)
+	e.builds(t, "a", 1, 1)
 	if got := g.next(t); got != "a/lib-1" {
 		t.Fatalf("first build %s, want a/lib-1", got)
 	}
+	e.builds(t, "a", 2, 4)
+	c.waitWaiting(t, 3)
 	e.builds(t, "b", 1, 4)
 	c.waitWaiting(t, 7)
 	var order []string
@@ -157,10 +159,11 @@ func TestNamespaceAnnotationLeavesASlotForOthers(t *testing.T) {
 	g := newGate()
 	e, c := tenantEnv(t, g, Options{Workers: 2},
 		map[string]string{"a": `"` + AnnotationMaxConcurrentBuilds + `":"1"`})
-	e.builds(t, "a", 1, 3)
+	e.builds(t, "a", 1, 1)
 	if got := g.next(t); got != "a/lib-1" {
 		t.Fatalf("first build %s, want a/lib-1", got)
 	}
+	e.builds(t, "a", 2, 3)
 	c.waitWaiting(t, 2) // a is at its limit although a worker is free
 	e.builds(t, "b", 1, 1)
 	if got := g.next(t); got != "b/lib-1" {
