@@ -37,7 +37,7 @@ func runDemo(ctx context.Context, cmd *cobra.Command, f *server.Factory, dataDir
 	fmt.Fprintln(out, "\nBuilding (each step runs in the bubblewrap sandbox, outputs are pushed to the embedded registry):")
 	fctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	o, err := demo.Follow(fctx, f.Registry, demo.Namespace, len(demo.Repos), out)
+	o, err := demo.Follow(fctx, f.Registry, demo.Namespace, len(demo.Repos), filepath.Join(dataDir, "repos"), out)
 	if err != nil {
 		return err
 	}

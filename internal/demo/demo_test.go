@@ -41,7 +41,7 @@ func TestDemoBuildsTestsAndReleases(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	var out strings.Builder
-	o, err := Follow(ctx, f.Registry, Namespace, len(Repos), &out)
+	o, err := Follow(ctx, f.Registry, Namespace, len(Repos), filepath.Join(dir, "data", "repos"), &out)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}

@@ -213,7 +213,7 @@ func (f *follower) finish(st state) Outcome {
 		fmt.Fprintf(f.out, "\nThe newest snapshot, %s, was not released: %s.\n", s.Name, testsMessage(s))
 		return o
 	}
-	o.Release, o.Released, o.StaticDir = r.Name, r.Status.Phase == v1alpha1.ReleaseSucceeded, staticDir(r)
+	o.Release, o.Released, o.StaticDir = r.Name, r.Status.Phase == v1alpha1.ReleaseSucceeded, staticDir(f.staticRoot, r)
 	fmt.Fprintf(f.out, "\nRelease %s of snapshot %s into %s: %s.\n", r.Name, s.Name, r.Status.Target, r.Status.Phase)
 	if o.StaticDir != "" {
 		fmt.Fprintf(f.out, "Published static repository: %s\n", o.StaticDir)
@@ -229,8 +229,9 @@ func testsMessage(s *v1alpha1.Snapshot) string {
 	return "no tests ran"
 }
 
-// staticDir is where publish-static wrote (status.artifacts.<component>.dir).
-func staticDir(r *v1alpha1.Release) string {
+// staticDir is where publish-static wrote: the static root joined with
+// status.artifacts.<component>.path, whose parent holds every component.
+func staticDir(root string, r *v1alpha1.Release) string {
 	names := make([]string, 0, len(r.Status.Artifacts))
 	for name := range r.Status.Artifacts {
 		names = append(names, name)
@@ -238,8 +239,8 @@ func staticDir(r *v1alpha1.Release) string {
 	sort.Strings(names)
 	for _, name := range names {
 		if a, ok := r.Status.Artifacts[name].(map[string]any); ok {
-			if dir, ok := a["dir"].(string); ok && dir != "" {
-				return filepath.Dir(dir) // the components' directories are side by side
+			if p, ok := a["path"].(string); ok && p != "" {
+				return filepath.Join(root, filepath.Dir(filepath.FromSlash(p))) // the components' directories are side by side
 			}
 		}
 	}

@@ -30,8 +30,8 @@ type Outcome struct {
 // Snapshots' test results and the Releases, until the newest Snapshot's
 // Release finished (or its tests failed, or nothing releases it). When
 // ctx ends first, it says what is still pending.
-func Follow(ctx context.Context, reg *registry.Registry, ns string, components int, out io.Writer) (Outcome, error) {
-	f := &follower{reg: reg, ns: ns, components: components, out: out,
+func Follow(ctx context.Context, reg *registry.Registry, ns string, components int, staticRoot string, out io.Writer) (Outcome, error) {
+	f := &follower{reg: reg, ns: ns, components: components, out: out, staticRoot: staticRoot,
 		builds: map[string]string{}, printed: map[string]bool{}}
 	for {
 		st, err := f.poll(ctx)
@@ -58,6 +58,7 @@ type follower struct {
 	builds     map[string]string // build name → last phase printed
 	printed    map[string]bool   // test results and releases printed
 	built      bool              // every component has a finished build
+	staticRoot string            // DATA_DIR/repos: publish-static paths start there
 }
 
 // state is one poll of the namespace.

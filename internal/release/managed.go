@@ -247,7 +247,10 @@ func (p *Publisher) static(ctx context.Context, ns string, s *v1alpha1.Snapshot,
 			return out, err
 		}
 		fmt.Fprintf(log, "==> %s: %d files written, %d unchanged, to %s (repodata: %v)\n", c.Name, len(res.Written), len(res.Skipped), res.Dir, res.Repodata)
-		out[c.Name] = map[string]any{"dir": res.Dir, "written": len(res.Written), "skipped": len(res.Skipped), "repodata": res.Repodata}
+		// The path below the static root: a tenant reads this status, the
+		// server's directory layout is not theirs to know.
+		rel, _ := filepath.Rel(p.StaticDir, res.Dir)
+		out[c.Name] = map[string]any{"path": filepath.ToSlash(rel), "written": len(res.Written), "skipped": len(res.Skipped), "repodata": res.Repodata}
 	}
 	return out, nil
 }

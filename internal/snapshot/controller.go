@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -240,11 +241,37 @@ func (c *Controller) apply(ctx context.Context, ns string, ch Change, origin str
 	if ch.Type == v1alpha1.SnapshotTypeComponent && len(ch.Artifacts) == 1 {
 		s.Labels[v1alpha1.LabelComponent] = LabelValue(ch.Artifacts[0].Component)
 	}
-	if _, err := c.reg.Create(ctx, snapshotKind, s, registry.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return "", fmt.Errorf("creating snapshot %s: %w", s.Name, err)
+	if err := c.create(ctx, s, origin); err != nil {
+		return "", err
 	}
 	c.Log.Info("snapshot", "namespace", ns, "name", s.Name, "type", ch.Type, "components", len(s.Spec.Components), "sequence", d.Sequence)
 	return s.Name, nil
+}
+
+// create creates s; if a Snapshot of that name exists it must be the one
+// made for origin (a retry after a crash), else s gets a suffix.
+func (c *Controller) create(ctx context.Context, s *v1alpha1.Snapshot, origin string) error {
+	base := s.Name
+	for i := 1; ; i++ {
+		_, err := c.reg.Create(ctx, snapshotKind, s, registry.CreateOptions{})
+		if err == nil || !apierrors.IsAlreadyExists(err) {
+			if err != nil {
+				return fmt.Errorf("creating snapshot %s: %w", s.Name, err)
+			}
+			return nil
+		}
+		obj, gerr := c.reg.Get(ctx, snapshotKind, s.Namespace, s.Name, registry.GetOptions{})
+		if gerr != nil {
+			return gerr
+		}
+		if obj.GetAnnotations()[AnnotationSnapshotOf] == origin {
+			return nil
+		}
+		if i == 10 {
+			return fmt.Errorf("creating the snapshot of %s: names %s to %s are taken by other snapshots", origin, base, s.Name)
+		}
+		s.Name = fmt.Sprintf("%s-%d", strings.TrimRight(base[:min(len(base), 250)], "-."), i+1)
+	}
 }
 
 // mark records the Snapshot on its build or group.

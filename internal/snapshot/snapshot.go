@@ -130,6 +130,9 @@ func components(cands []v1alpha1.Candidate, arts []Artifact) []v1alpha1.Snapshot
 // group: creating it twice (after a crash) finds the first one.
 func Name(app, origin string) string {
 	n := app + "-" + origin
+	if strings.HasPrefix(origin, app+"-") {
+		n = origin // a batch group "<app>-batch-…" is not named "<app>-<app>-batch-…"
+	}
 	if len(n) > 253 {
 		n = n[len(n)-253:]
 	}

@@ -184,6 +184,7 @@ func TestName(t *testing.T) {
 		name, app, origin, want string
 	}{
 		{"short", "shop", "api-7", "shop-api-7"},
+		{"origin already names the application", "shop", "shop-batch-0a1b2c", "shop-batch-0a1b2c"},
 		{"exactly 253", "shop", strings.Repeat("x", 248), "shop-" + strings.Repeat("x", 248)},
 		{"too long keeps the end", "shop", long, long[len(long)-253:]},
 		{"too long by one drops the first character", "shop", strings.Repeat("x", 249), "hop-" + strings.Repeat("x", 249)},
