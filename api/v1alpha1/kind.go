@@ -195,3 +195,23 @@ func KindOf(obj Object) (*Kind, bool) {
 func (k *Kind) SetTypeMeta(obj Object) {
 	obj.GetObjectKind().SetGroupVersionKind(k.GVK())
 }
+
+// MustLookup is Lookup for kinds the program registers itself; it panics
+// on an unknown name (a programming error, found at start-up).
+func MustLookup(name string) *Kind {
+	k, ok := Lookup(name)
+	if !ok {
+		panic("kind not registered: " + name)
+	}
+	return k
+}
+
+// FitName makes a generated object name fit the 253-character limit: it
+// keeps the end (where the distinguishing part is: a commit, a counter)
+// and never starts with '-' or '.'.
+func FitName(name string) string {
+	if len(name) > 253 {
+		name = name[len(name)-253:]
+	}
+	return strings.TrimLeft(name, "-.")
+}

@@ -19,7 +19,7 @@ import (
 // per-namespace limit, never raise it: namespace admins may set it.
 const AnnotationMaxConcurrentBuilds = "kiln.dev/max-concurrent-builds"
 
-var groupKind, namespaceKind = mustKind("BuildGroup"), mustKind("Namespace")
+var groupKind, namespaceKind = v1alpha1.MustLookup("BuildGroup"), v1alpha1.MustLookup("Namespace")
 
 // admission holds the fair queue between the build-admission controller,
 // which feeds it from the store, and the build-executor controller, which

@@ -193,11 +193,7 @@ func (t *Trigger) createGroup(ctx context.Context, ns, app string, comps map[str
 
 // BatchGroupName names the group of a batch of commits.
 func BatchGroupName(app, hash string) string {
-	name := app + "-batch-" + hash
-	if len(name) > 253 {
-		name = name[len(name)-253:]
-	}
-	return strings.TrimLeft(name, "-.")
+	return v1alpha1.FitName(app + "-batch-" + hash)
 }
 
 // batchReason explains a batch: new components, or branches that moved.

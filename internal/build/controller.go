@@ -65,15 +65,7 @@ func Register(m *controller.Manager, reg *registry.Registry, exec Executor, opts
 	return c
 }
 
-var buildKind, componentKind = mustKind("Build"), mustKind("Component")
-
-func mustKind(name string) *v1alpha1.Kind {
-	k, ok := v1alpha1.Lookup(name)
-	if !ok {
-		panic("kind not registered: " + name)
-	}
-	return k
-}
+var buildKind, componentKind = v1alpha1.MustLookup("Build"), v1alpha1.MustLookup("Component")
 
 func (c *Controllers) getBuild(ctx context.Context, req controller.Request) (*v1alpha1.Build, error) {
 	obj, err := c.reg.Get(ctx, buildKind, req.Namespace, req.Name, registry.GetOptions{})

@@ -66,11 +66,7 @@ func AutoBuildName(component, commit string) string {
 	if len(c) > 12 {
 		c = c[:12]
 	}
-	name := component + "-" + c
-	if len(name) > 253 {
-		name = name[len(name)-253:]
-	}
-	return strings.ToLower(name)
+	return strings.ToLower(v1alpha1.FitName(component + "-" + c))
 }
 
 func (t *Trigger) create(ctx context.Context, comp *v1alpha1.Component, commit, by string) error {

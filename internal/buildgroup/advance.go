@@ -49,12 +49,7 @@ type Start struct {
 // BuildName is the deterministic name of a member's n-th build (from 1), so
 // a retried reconcile never creates a build twice.
 func BuildName(group, component string, n int) string {
-	name := fmt.Sprintf("%s-%s-%d", group, component, n)
-	if len(name) > 253 {
-		name = name[len(name)-253:]
-		name = strings.TrimLeft(name, "-.")
-	}
-	return name
+	return v1alpha1.FitName(fmt.Sprintf("%s-%s-%d", group, component, n))
 }
 
 // Advance moves members along until nothing changes and returns the builds

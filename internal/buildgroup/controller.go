@@ -22,15 +22,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/store"
 )
 
-var groupKind, buildKind, componentKind = mustKind("BuildGroup"), mustKind("Build"), mustKind("Component")
-
-func mustKind(name string) *v1alpha1.Kind {
-	k, ok := v1alpha1.Lookup(name)
-	if !ok {
-		panic("kind not registered: " + name)
-	}
-	return k
-}
+var groupKind, buildKind, componentKind = v1alpha1.MustLookup("BuildGroup"), v1alpha1.MustLookup("Build"), v1alpha1.MustLookup("Component")
 
 // Controller plans groups and applies Advance's decisions: it creates the
 // member builds, cancels them, and records progress.
@@ -115,11 +107,7 @@ func (c *Controller) dependants(ctx context.Context, req controller.Request) (co
 }
 
 func dependantsGroupName(build string) string {
-	name := build + "-deps"
-	if len(name) > 253 {
-		name = name[len(name)-253:]
-	}
-	return name
+	return v1alpha1.FitName(build + "-deps")
 }
 
 // groupOfBuild maps a member build's events to its group.

@@ -23,15 +23,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/store"
 )
 
-var snapshotKind, itsKind = mustKind("Snapshot"), mustKind("IntegrationTestScenario")
-
-func mustKind(name string) *v1alpha1.Kind {
-	k, ok := v1alpha1.Lookup(name)
-	if !ok {
-		panic("kind not registered: " + name)
-	}
-	return k
-}
+var snapshotKind, itsKind = v1alpha1.MustLookup("Snapshot"), v1alpha1.MustLookup("IntegrationTestScenario")
 
 // Runner runs a pipeline in the sandbox (build.PipelineExecutor).
 type Runner interface {
@@ -98,7 +90,7 @@ func (c *Controller) reconcile(ctx context.Context, req controller.Request) (con
 		return controller.Result{}, err
 	}
 	if changed, err := c.prepare(ctx, s, scenarios); changed || err != nil {
-		return controller.Result{RequeueAfter: requeueIf(err == nil)}, err
+		return controller.Result{}, err // the write brings the Snapshot back here
 	}
 	// Every pending scenario starts now, in parallel, as slots allow; the
 	// reconcile does not wait for them (their results are status writes,
@@ -356,11 +348,4 @@ func (c *Controller) scenarios(ctx context.Context, s *v1alpha1.Snapshot) ([]*v1
 		component = s.Labels[v1alpha1.LabelComponent]
 	}
 	return Select(all, s, component), nil
-}
-
-func requeueIf(ok bool) time.Duration {
-	if ok {
-		return 10 * time.Millisecond
-	}
-	return 0
 }

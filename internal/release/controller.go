@@ -29,22 +29,14 @@ import (
 const maxRetries = 3
 
 var (
-	releaseKind  = mustKind("Release")
-	snapshotKind = mustKind("Snapshot")
-	planKind     = mustKind("ReleasePlan")
-	rpaKind      = mustKind("ReleasePlanAdmission")
-	policyKind   = mustKind("Policy")
-	nsKind       = mustKind("Namespace")
-	secretKind   = mustKind("Secret")
+	releaseKind  = v1alpha1.MustLookup("Release")
+	snapshotKind = v1alpha1.MustLookup("Snapshot")
+	planKind     = v1alpha1.MustLookup("ReleasePlan")
+	rpaKind      = v1alpha1.MustLookup("ReleasePlanAdmission")
+	policyKind   = v1alpha1.MustLookup("Policy")
+	nsKind       = v1alpha1.MustLookup("Namespace")
+	secretKind   = v1alpha1.MustLookup("Secret")
 )
-
-func mustKind(name string) *v1alpha1.Kind {
-	k, ok := v1alpha1.Lookup(name)
-	if !ok {
-		panic("kind not registered: " + name)
-	}
-	return k
-}
 
 // Controller runs Releases.
 type Controller struct {
@@ -276,7 +268,7 @@ func (c *Controller) managed(ctx context.Context, r *v1alpha1.Release, log io.Wr
 	if rpa.Spec.Pipeline == nil {
 		return controller.Result{}, c.advance(ctx, r.Namespace, r.Name, func(r *v1alpha1.Release) {
 			setCond(r, v1alpha1.ConditionManagedPipelineProcessed, metav1.ConditionTrue, "NoPipeline", "the admission runs no pipeline")
-			c.afterManaged(r)
+			r.Status.Phase = v1alpha1.ReleaseFinal // final() finishes at once when the plan has none
 		})
 	}
 	if name, ok := Builtin(rpa.Spec.Pipeline.PipelineRef); ok {
@@ -357,21 +349,7 @@ func (c *Controller) managedDone(r *v1alpha1.Release, ok bool, msg string, arts 
 	} else {
 		setCond(r, v1alpha1.ConditionManagedPipelineProcessed, metav1.ConditionTrue, "Succeeded", "published")
 	}
-	c.afterManaged(r)
-}
-
-// afterManaged moves to the final pipeline, or finishes.
-func (c *Controller) afterManaged(r *v1alpha1.Release) {
-	if c.hasFinal(r) {
-		r.Status.Phase = v1alpha1.ReleaseFinal
-		return
-	}
-	c.finish(r)
-}
-
-func (c *Controller) hasFinal(r *v1alpha1.Release) bool {
-	p, err := c.getPlan(context.Background(), r.Namespace, r.Spec.ReleasePlan)
-	return err == nil && p.Spec.FinalPipeline != nil
+	r.Status.Phase = v1alpha1.ReleaseFinal
 }
 
 func (c *Controller) final(ctx context.Context, r *v1alpha1.Release, log io.Writer) error {

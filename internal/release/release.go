@@ -16,7 +16,6 @@ package release
 import (
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
 )
@@ -36,7 +35,7 @@ func mergeMap(dst, src map[string]any) map[string]any {
 	for k, v := range src {
 		if sm, ok := v.(map[string]any); ok {
 			if dm, ok := dst[k].(map[string]any); ok {
-				dst[k] = mergeMap(copyMap(dm), sm)
+				dst[k] = mergeMap(dm, sm) // dm is already the result's own copy
 				continue
 			}
 			dst[k] = mergeMap(map[string]any{}, sm)
@@ -45,14 +44,6 @@ func mergeMap(dst, src map[string]any) map[string]any {
 		dst[k] = v
 	}
 	return dst
-}
-
-func copyMap(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // Inputs are the objects a Release is validated against.
@@ -154,9 +145,5 @@ func ShouldAutoRelease(s *v1alpha1.Snapshot, plan *v1alpha1.ReleasePlan, release
 
 // AutoName is the deterministic name of an automatic Release.
 func AutoName(snapshot, plan string) string {
-	n := snapshot + "-" + plan
-	if len(n) > 253 {
-		n = n[len(n)-253:]
-	}
-	return strings.TrimLeft(n, "-.")
+	return v1alpha1.FitName(snapshot + "-" + plan)
 }

@@ -25,21 +25,13 @@ const AnnotationSnapshot = "kiln.dev/snapshot"
 const AnnotationSnapshotOf = "kiln.dev/snapshot-of"
 
 var (
-	snapshotKind = mustKind("Snapshot")
-	appKind      = mustKind("Application")
-	buildKind    = mustKind("Build")
-	groupKind    = mustKind("BuildGroup")
-	compKind     = mustKind("Component")
-	releaseKind  = mustKind("Release")
+	snapshotKind = v1alpha1.MustLookup("Snapshot")
+	appKind      = v1alpha1.MustLookup("Application")
+	buildKind    = v1alpha1.MustLookup("Build")
+	groupKind    = v1alpha1.MustLookup("BuildGroup")
+	compKind     = v1alpha1.MustLookup("Component")
+	releaseKind  = v1alpha1.MustLookup("Release")
 )
-
-func mustKind(name string) *v1alpha1.Kind {
-	k, ok := v1alpha1.Lookup(name)
-	if !ok {
-		panic("kind not registered: " + name)
-	}
-	return k
-}
 
 // Controller writes candidate lists and Snapshots.
 type Controller struct {

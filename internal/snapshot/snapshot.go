@@ -133,10 +133,7 @@ func Name(app, origin string) string {
 	if strings.HasPrefix(origin, app+"-") {
 		n = origin // a batch group "<app>-batch-…" is not named "<app>-<app>-batch-…"
 	}
-	if len(n) > 253 {
-		n = n[len(n)-253:]
-	}
-	return strings.TrimLeft(n, "-.")
+	return v1alpha1.FitName(n)
 }
 
 // Labels are a new Snapshot's labels.
