@@ -2,21 +2,7 @@ package attest
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"io"
-	"log"
-	"log/slog"
-	"math/big"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kilnbuild/kiln/internal/oci"
+	"github.com/kilnbuild/kiln/internal/oci/ocitest"
 )
 
 const (
@@ -46,44 +33,8 @@ func startRegistry(t testing.TB) *testRegistry {
 // startRegistryWith chooses the storage: noSync skips fsync.
 func startRegistryWith(t testing.TB, noSync bool) *testRegistry {
 	t.Helper()
-	reg, err := oci.NewRegistry(oci.Config{
-		Dir: t.TempDir(), NoSync: noSync, Log: slog.New(slog.DiscardHandler),
-		Authorizer: oci.AuthorizerFunc(func(_ context.Context, token, _ string, _ oci.Action) error {
-			if token != testToken {
-				return oci.ErrUnauthenticated
-			}
-			return nil
-		}),
-	})
-	must(t, err)
-	mux := http.NewServeMux()
-	mux.Handle("/v2/", reg)
-	srv := httptest.NewUnstartedServer(mux)
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}
-	srv.StartTLS()
-	t.Cleanup(func() { srv.Close(); reg.Close() })
-	pool := x509.NewCertPool()
-	pool.AddCert(srv.Certificate())
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	must(t, os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644))
-	return &testRegistry{host: srv.Listener.Addr().String(), rem: oci.Remote{Token: testToken, RootCAs: pool}, caFile: caFile}
-}
-
-// selfSigned is an ECDSA P-256 certificate for 127.0.0.1.
-func selfSigned(t testing.TB) tls.Certificate {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	must(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kiln attest test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, IsCA: true, BasicConstraintsValid: true,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	must(t, err)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	s := ocitest.StartRegistry(t, testToken, noSync)
+	return &testRegistry{host: s.Host, rem: s.Remote, caFile: s.CAFile}
 }
 
 // pushArtifact pushes files as an artifact under repo:tag and returns the

@@ -2,24 +2,11 @@ package publish
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log"
-	"log/slog"
-	"math/big"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +14,7 @@ import (
 
 	"github.com/kilnbuild/kiln/internal/attest"
 	"github.com/kilnbuild/kiln/internal/oci"
+	"github.com/kilnbuild/kiln/internal/oci/ocitest"
 )
 
 const (
@@ -47,19 +35,8 @@ func (r *testRegistry) ref(s string) string { return r.host + "/" + s }
 // token auth), where builds push.
 func startSource(t testing.TB) *testRegistry {
 	t.Helper()
-	reg, err := oci.NewRegistry(oci.Config{
-		Dir: t.TempDir(), NoSync: true, Log: slog.New(slog.DiscardHandler),
-		Authorizer: oci.AuthorizerFunc(func(_ context.Context, token, _ string, _ oci.Action) error {
-			if token != testToken {
-				return oci.ErrUnauthenticated
-			}
-			return nil
-		}),
-	})
-	must(t, err)
-	host := serveTLS(t, reg)
-	t.Cleanup(func() { reg.Close() })
-	return &testRegistry{host: host, rem: oci.Remote{Token: testToken, RootCAs: testPool(t)}}
+	s := ocitest.StartRegistry(t, testToken, true)
+	return &testRegistry{host: s.Host, rem: s.Remote}
 }
 
 // startProduction is go-containerregistry's registry, the "production"
@@ -67,65 +44,12 @@ func startSource(t testing.TB) *testRegistry {
 // schema fallback.
 func startProduction(t testing.TB, referrersAPI bool) *testRegistry {
 	t.Helper()
-	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithReferrersSupport(referrersAPI))
-	return &testRegistry{host: serveTLS(t, h), rem: oci.Remote{RootCAs: testPool(t)}}
+	s := ocitest.Serve(t, registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithReferrersSupport(referrersAPI)))
+	return &testRegistry{host: s.Host, rem: s.Remote}
 }
 
-func serveTLS(t testing.TB, h http.Handler) string {
-	t.Helper()
-	mux := http.NewServeMux()
-	mux.Handle("/v2/", h)
-	srv := httptest.NewUnstartedServer(mux)
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{testCert(t)}}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	return srv.Listener.Addr().String()
-}
-
-var (
-	certOnce sync.Once
-	cert     tls.Certificate
-	certErr  error
-)
-
-// testCert is one self-signed ECDSA P-256 certificate for 127.0.0.1, shared
-// by every test server, so one CA file serves cosign for both registries.
-func testCert(t testing.TB) tls.Certificate {
-	certOnce.Do(func() {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			certErr = err
-			return
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kiln publish test"},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
-			KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, IsCA: true, BasicConstraintsValid: true,
-			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-		cert, certErr = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, err
-	})
-	must(t, certErr)
-	return cert
-}
-
-func testPool(t testing.TB) *x509.CertPool {
-	c, err := x509.ParseCertificate(testCert(t).Certificate[0])
-	must(t, err)
-	pool := x509.NewCertPool()
-	pool.AddCert(c)
-	return pool
-}
-
-// caFile writes the test certificate as PEM (cosign's SSL_CERT_FILE).
-func caFile(t testing.TB) string {
-	p := filepath.Join(t.TempDir(), "ca.pem")
-	must(t, os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: testCert(t).Certificate[0]}), 0o644))
-	return p
-}
+// caFile is the test servers' certificate as PEM (cosign's SSL_CERT_FILE).
+func caFile(t testing.TB) string { return ocitest.CAFile(t) }
 
 func must(t testing.TB, err error) {
 	t.Helper()
