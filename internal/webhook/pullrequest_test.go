@@ -2,11 +2,8 @@ package webhook
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -24,27 +21,7 @@ func TestParsePullRequestGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ev, err := ParsePullRequest(forge, fixture(t, name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := json.MarshalIndent(ev, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			golden := filepath.Join("testdata", name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("ParsePullRequest(%s) =\n%s\nwant (%s)\n%s", name, got, golden, want)
-			}
+			checkGolden(t, name, ev, err)
 		})
 	}
 }

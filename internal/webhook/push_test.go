@@ -24,28 +24,35 @@ func TestParsePushGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ev, err := ParsePush(forge, fixture(t, name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := json.MarshalIndent(ev, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			golden := filepath.Join("testdata", name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("ParsePush(%s) =\n%s\nwant (%s)\n%s", name, got, golden, want)
-			}
+			checkGolden(t, name, ev, err)
 		})
+	}
+}
+
+// checkGolden compares a parsed event, as indented JSON, with
+// testdata/<name>.golden (rewritten by go test -update).
+func checkGolden(t *testing.T, name string, ev any, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := json.MarshalIndent(ev, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	golden := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s =\n%s\nwant (%s)\n%s", name, got, golden, want)
 	}
 }
 
