@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -168,6 +170,11 @@ func newTestCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if len(args) == 2 {
+				if err := checkScenario(cmd, g, c, res, args[0], what); err != nil {
+					return err
+				}
+			}
 			patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]string{v1alpha1.LabelTestRun: what}}})
 			if _, err := c.Patch(cmd.Context(), res, g.ns(), args[0], "application/merge-patch+json", patch); err != nil {
 				return err
@@ -179,6 +186,41 @@ func newTestCommand(g *globals) *cobra.Command {
 	rerun.Flags().BoolVar(&failed, "failed", false, "only the scenarios that failed or errored")
 	cmd.AddCommand(rerun)
 	return cmd
+}
+
+// checkScenario refuses a scenario that neither ran on the snapshot nor
+// belongs to its application (Kiln would ignore the request).
+func checkScenario(cmd *cobra.Command, g *globals, c *client.Client, res client.Resource, snapshot, scenario string) error {
+	snap, err := c.Get(cmd.Context(), res, g.ns(), snapshot)
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	for _, t := range snap.Slice("status", "tests") {
+		if m, ok := t.(map[string]any); ok {
+			known[fmt.Sprint(m["scenario"])] = true
+		}
+	}
+	itsRes, err := c.ResolveResource(cmd.Context(), "integrationtestscenarios")
+	if err != nil {
+		return err
+	}
+	list, err := c.List(cmd.Context(), itsRes, g.ns(), client.ListOptions{FieldSelector: "spec.application=" + snap.String("spec", "application")})
+	if err != nil {
+		return err
+	}
+	for _, its := range list.Items {
+		known[its.Name()] = true
+	}
+	if known[scenario] {
+		return nil
+	}
+	names := make([]string, 0, len(known))
+	for n := range known {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return fmt.Errorf("snapshot %s has no scenario %q (its scenarios: %s); use a name, --failed, or no argument for all", snapshot, scenario, strings.Join(names, ", "))
 }
 
 // resource returns the client and a resource by plural name.

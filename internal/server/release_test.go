@@ -378,7 +378,7 @@ func checkRerunFailedOnly(t *testing.T, env releaseEnv, snap string) {
 	if got["smoke"] != "1/Finished" {
 		t.Fatalf("re-running failed tests re-ran a passed one: %v", got)
 	}
-	if out, err := kiln("test", "rerun", snap, "nosuch"); err != nil {
-		t.Fatalf("rerun of an unknown scenario should be accepted by the API and ignored by Kiln: %v %s", err, out)
+	if out, err := kiln("test", "rerun", snap, "nosuch"); err == nil || !strings.Contains(err.Error(), `no scenario "nosuch"`) || !strings.Contains(err.Error(), "lint, smoke") {
+		t.Fatalf("rerun of an unknown scenario: %v %s", err, out)
 	}
 }
