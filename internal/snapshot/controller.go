@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,24 @@ const AnnotationSnapshot = "kiln.dev/snapshot"
 // AnnotationSnapshotOf names the Build or BuildGroup a Snapshot was made
 // for, in full (the label may be shortened).
 const AnnotationSnapshotOf = "kiln.dev/snapshot-of"
+
+// AnnotationSnapshotAttempt on a BuildGroup is the status.retried value
+// (the attempt) AnnotationSnapshot was written for: a group that failed
+// ("-", no Snapshot) and is retried gets its Snapshot when the retry
+// succeeds. Missing means attempt 0.
+const AnnotationSnapshotAttempt = "kiln.dev/snapshot-attempt"
+
+// GroupDone reports whether the snapshot controller is done with the
+// group's current attempt: it made the group's Snapshot, or decided none
+// was needed for this very attempt (a failed attempt may be retried).
+func GroupDone(g *v1alpha1.BuildGroup) bool {
+	mark := g.Annotations[AnnotationSnapshot]
+	if mark == "" {
+		return false
+	}
+	attempt, _ := strconv.Atoi(g.Annotations[AnnotationSnapshotAttempt])
+	return mark != "-" || attempt >= g.Status.Retried
+}
 
 var (
 	snapshotKind = v1alpha1.MustLookup("Snapshot")
@@ -137,7 +156,7 @@ func (c *Controller) forBuild(ctx context.Context, ns, name string) error {
 	if err != nil {
 		return err
 	}
-	return c.mark(ctx, buildKind, b, snap)
+	return c.mark(ctx, buildKind, b, snap, "")
 }
 
 func (c *Controller) forGroup(ctx context.Context, ns, name string) error {
@@ -146,7 +165,7 @@ func (c *Controller) forGroup(ctx context.Context, ns, name string) error {
 		return err
 	}
 	g := obj.(*v1alpha1.BuildGroup)
-	if !g.Finished() || g.Annotations[AnnotationSnapshot] != "" || g.Spec.Application == "" && len(g.Status.Members) == 0 {
+	if !g.Finished() || GroupDone(g) || g.Spec.Application == "" && len(g.Status.Members) == 0 {
 		return nil
 	}
 	arts, app, err := c.groupArtifacts(ctx, g)
@@ -159,7 +178,7 @@ func (c *Controller) forGroup(ctx context.Context, ns, name string) error {
 	if err != nil {
 		return err
 	}
-	return c.mark(ctx, groupKind, g, snap)
+	return c.mark(ctx, groupKind, g, snap, strconv.Itoa(g.Status.Retried))
 }
 
 // groupArtifacts are the new outputs of a group's members.
@@ -266,13 +285,17 @@ func (c *Controller) create(ctx context.Context, s *v1alpha1.Snapshot, origin st
 	}
 }
 
-// mark records the Snapshot on its build or group.
-func (c *Controller) mark(ctx context.Context, k *v1alpha1.Kind, obj v1alpha1.Object, snap string) error {
+// mark records the Snapshot on its build or group, and for a group the
+// attempt it was made for.
+func (c *Controller) mark(ctx context.Context, k *v1alpha1.Kind, obj v1alpha1.Object, snap, attempt string) error {
 	ann := obj.GetAnnotations()
 	if ann == nil {
 		ann = map[string]string{}
 	}
 	ann[AnnotationSnapshot] = snap
+	if attempt != "" {
+		ann[AnnotationSnapshotAttempt] = attempt
+	}
 	obj.SetAnnotations(ann)
 	_, err := c.reg.Update(ctx, k, obj, registry.UpdateOptions{})
 	return err
