@@ -41,6 +41,8 @@ const (
 	// pull_request. A pull request build never becomes the component's
 	// current artifact and its Snapshot is never released.
 	LabelPullRequest = "pac.test.appstudio.openshift.io/pull-request"
+	// LabelGroup names the BuildGroup a member build belongs to.
+	LabelGroup = "kiln.dev/buildgroup"
 )
 
 // Build is one run of a component's pipeline on one commit. Kiln creates

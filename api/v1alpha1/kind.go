@@ -205,13 +205,3 @@ func MustLookup(name string) *Kind {
 	}
 	return k
 }
-
-// FitName makes a generated object name fit the 253-character limit: it
-// keeps the end (where the distinguishing part is: a commit, a counter)
-// and never starts with '-' or '.'.
-func FitName(name string) string {
-	if len(name) > 253 {
-		name = name[len(name)-253:]
-	}
-	return strings.TrimLeft(name, "-.")
-}

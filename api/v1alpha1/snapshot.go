@@ -31,6 +31,17 @@ const (
 	// AnnotationBuildNumbers maps each component to the build number of
 	// its artifact (JSON), for release tag templates ({{ build_counter }}).
 	AnnotationBuildNumbers = "kiln.dev/build-numbers"
+	// AnnotationSnapshot on a Build or BuildGroup records the Snapshot made
+	// for it ("-" when none was needed), so a restart does not redo it.
+	AnnotationSnapshot = "kiln.dev/snapshot"
+	// AnnotationSnapshotOf names the Build or BuildGroup a Snapshot was
+	// made for, in full (the label may be shortened).
+	AnnotationSnapshotOf = "kiln.dev/snapshot-of"
+	// AnnotationSnapshotAttempt on a BuildGroup is the status.retried value
+	// (the attempt) AnnotationSnapshot was written for: a group that failed
+	// ("-", no Snapshot) and is retried gets its Snapshot when the retry
+	// succeeds. Missing means attempt 0.
+	AnnotationSnapshotAttempt = "kiln.dev/snapshot-attempt"
 )
 
 // Snapshot types and event types.

@@ -320,7 +320,7 @@ func (c *Controller) createBuild(ctx context.Context, g *v1alpha1.BuildGroup, m 
 }
 
 // LabelGroup marks a group's builds.
-const LabelGroup = "kiln.dev/buildgroup"
+const LabelGroup = v1alpha1.LabelGroup
 
 func indexOf(ms []v1alpha1.GroupMember) map[string]int {
 	idx := make(map[string]int, len(ms))

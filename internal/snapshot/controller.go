@@ -17,19 +17,12 @@ import (
 	"github.com/kilnbuild/kiln/internal/store"
 )
 
-// AnnotationSnapshot on a Build or BuildGroup records the Snapshot made
-// for it ("-" when none was needed), so a restart does not redo it.
-const AnnotationSnapshot = "kiln.dev/snapshot"
-
-// AnnotationSnapshotOf names the Build or BuildGroup a Snapshot was made
-// for, in full (the label may be shortened).
-const AnnotationSnapshotOf = "kiln.dev/snapshot-of"
-
-// AnnotationSnapshotAttempt on a BuildGroup is the status.retried value
-// (the attempt) AnnotationSnapshot was written for: a group that failed
-// ("-", no Snapshot) and is retried gets its Snapshot when the retry
-// succeeds. Missing means attempt 0.
-const AnnotationSnapshotAttempt = "kiln.dev/snapshot-attempt"
+// Annotations the snapshot controller writes (see v1alpha1).
+const (
+	AnnotationSnapshot        = v1alpha1.AnnotationSnapshot
+	AnnotationSnapshotOf      = v1alpha1.AnnotationSnapshotOf
+	AnnotationSnapshotAttempt = v1alpha1.AnnotationSnapshotAttempt
+)
 
 // GroupDone reports whether the snapshot controller is done with the
 // group's current attempt: it made the group's Snapshot, or decided none
@@ -250,7 +243,7 @@ func (c *Controller) apply(ctx context.Context, ns string, ch Change, origin str
 	nums, _ := json.Marshal(d.BuildNumbers)
 	s.Annotations = map[string]string{v1alpha1.AnnotationBuildNumbers: string(nums), AnnotationSnapshotOf: origin}
 	if ch.Type == v1alpha1.SnapshotTypeComponent && len(ch.Artifacts) == 1 {
-		s.Labels[v1alpha1.LabelComponent] = LabelValue(ch.Artifacts[0].Component)
+		s.Labels[v1alpha1.LabelComponent] = v1alpha1.LabelValue(ch.Artifacts[0].Component)
 	}
 	if err := c.create(ctx, s, origin); err != nil {
 		return "", err
