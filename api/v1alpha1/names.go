@@ -23,7 +23,7 @@ const (
 // a hash of the whole, so two long names never fit to the same one; it
 // never starts with '-' or '.'.
 func FitName(name string) string {
-	return strings.TrimLeft(fit(name, MaxNameLength), "-.")
+	return strings.TrimLeft(Fit(name, MaxNameLength), "-.")
 }
 
 // LabelValue fits a name (an object name, up to 253 characters, or any
@@ -44,9 +44,10 @@ func LabelValue(name string) string {
 	return head + "-" + hashOf(name)
 }
 
-// fit shortens s to at most max characters: s itself when it fits, else
-// a head ending in a letter or digit, '-' and a hash of s.
-func fit(s string, max int) string {
+// Fit shortens s to at most max bytes (max > 17): s itself when it fits,
+// else a head not ending in '-', '_' or '.', then '-' and 16 hex digits of
+// a hash of s — distinct long strings stay distinct.
+func Fit(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}

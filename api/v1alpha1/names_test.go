@@ -66,3 +66,43 @@ func TestAuthorLabel(t *testing.T) {
 		}
 	}
 }
+
+// Component and Application names become label values: new ones are at
+// most 63 characters, with a message saying why; stored ones are not
+// judged again on update (they could not be deleted otherwise).
+func TestShortNames(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"Component", "Application"} {
+		k := MustLookup(kind)
+		for n, ok := range map[int]bool{1: true, 63: true, 64: false, 253: false} {
+			obj := k.New()
+			obj.SetName(strings.Repeat("n", n))
+			errs := Admit(k, obj)
+			named := false
+			for _, e := range errs {
+				named = named || e.Field == "metadata.name" && strings.Contains(e.Detail, "label value")
+			}
+			if named == ok {
+				t.Errorf("%s named with %d characters: %v", kind, n, errs)
+			}
+			if !ok {
+				for _, e := range AdmitUpdate(k, obj, obj) {
+					if e.Field == "metadata.name" {
+						t.Errorf("%s of %d characters, already stored, refused on update: %v", kind, n, e)
+					}
+				}
+			}
+		}
+	}
+	snap := &Snapshot{Spec: SnapshotSpec{Application: "app", Components: []SnapshotComponent{{Name: strings.Repeat("c", 64),
+		ContainerImage: "r/x@sha256:" + strings.Repeat("0", 64)}}}}
+	snap.Name, snap.Namespace = "s", "team"
+	if errs := Admit(MustLookup("Snapshot"), snap); len(errs) != 1 || errs[0].Field != "spec.components[0].name" {
+		t.Errorf("snapshot with a 64-character component: %v", errs)
+	}
+	g := &BuildGroup{Spec: BuildGroupSpec{Components: []string{strings.Repeat("c", 253)}}}
+	g.Name, g.Namespace = strings.Repeat("g", 253), "team"
+	if errs := Admit(MustLookup("BuildGroup"), g); len(errs) != 1 || errs[0].Field != "spec.components[0]" {
+		t.Errorf("group of a 253-character component: %v", errs)
+	}
+}

@@ -231,6 +231,17 @@ func validatePinnedImage(p *field.Path, img string) field.ErrorList {
 	return nil
 }
 
+// ValidateCreate requires component names that fit a label value, as
+// Component names do: a Snapshot's component is tested and published
+// under its name.
+func (s *Snapshot) ValidateCreate() field.ErrorList {
+	var errs field.ErrorList
+	for i, c := range s.Spec.Components {
+		errs = append(errs, shortName(field.NewPath("spec", "components").Index(i).Child("name"), c.Name, "Component", componentNameUse)...)
+	}
+	return errs
+}
+
 // ValidateUpdate rejects any change to the spec.
 func (s *Snapshot) ValidateUpdate(old Object) field.ErrorList {
 	return immutableSpec("Snapshot", old, s)

@@ -111,9 +111,10 @@ func (c *Controllers) number(ctx context.Context, b *v1alpha1.Build) error {
 	return c.writeStatus(ctx, b)
 }
 
-// label makes every build selectable by component and application.
+// label makes every build selectable by component and application (names
+// fitted to label values).
 func (c *Controllers) label(ctx context.Context, b *v1alpha1.Build) error {
-	if b.Labels[v1alpha1.LabelComponent] == b.Spec.Component && b.Labels[v1alpha1.LabelApplication] != "" {
+	if b.Labels[v1alpha1.LabelComponent] == v1alpha1.LabelValue(b.Spec.Component) && b.Labels[v1alpha1.LabelApplication] != "" {
 		return nil
 	}
 	comp, err := c.reg.Get(ctx, componentKind, b.Namespace, b.Spec.Component, registry.GetOptions{})
@@ -123,8 +124,8 @@ func (c *Controllers) label(ctx context.Context, b *v1alpha1.Build) error {
 	if b.Labels == nil {
 		b.Labels = map[string]string{}
 	}
-	b.Labels[v1alpha1.LabelComponent] = b.Spec.Component
-	b.Labels[v1alpha1.LabelApplication] = comp.(*v1alpha1.Component).Spec.Application
+	b.Labels[v1alpha1.LabelComponent] = v1alpha1.LabelValue(b.Spec.Component)
+	b.Labels[v1alpha1.LabelApplication] = v1alpha1.LabelValue(comp.(*v1alpha1.Component).Spec.Application)
 	out, err := c.reg.Update(ctx, buildKind, b, registry.UpdateOptions{})
 	if err != nil {
 		return err
@@ -212,7 +213,7 @@ func (c *Controllers) isRunning(req controller.Request) bool {
 
 // LogPath is where a build's log is kept.
 func LogPath(logDir, ns, name string) string {
-	return filepath.Join(logDir, ns, name+".log")
+	return filepath.Join(logDir, ns, FileName(name, ".log"))
 }
 
 func (c *Controllers) openLog(b *v1alpha1.Build) (*os.File, error) {

@@ -80,7 +80,7 @@ func (c *Controllers) run(ctx, base context.Context, b *v1alpha1.Build) error {
 	}
 	logf, err := c.openLog(b)
 	if err != nil {
-		return err
+		return c.finish(base, b, v1alpha1.BuildFailed, "opening the build log: "+err.Error())
 	}
 	defer logf.Close()
 	fmt.Fprintf(logf, "==> build %s/%s #%d (attempt %d) of component %s\n", b.Namespace, b.Name, b.Status.BuildNumber, b.Status.Attempts, b.Spec.Component)

@@ -165,3 +165,69 @@ func TestRetriedGroupGetsASnapshot(t *testing.T) {
 		t.Fatalf("snapshot %s: components %v, labels %v", s.Name, s.Spec.Components, s.Labels)
 	}
 }
+
+// Names as long as the API takes flow into labels, build names, log
+// files and Snapshot names: a group named with 253 characters, of an
+// application and components named with 63, finishes and gets its
+// Snapshot; so does a 253-character build outside any group. Longer
+// component and application names are refused when created.
+func TestLongNamesFlowThrough(t *testing.T) {
+	t.Parallel()
+	f := startFlow(t, &flakyExecutor{})
+	app, api, web := strings.Repeat("a", 63), strings.Repeat("b", 63), strings.Repeat("c", 62)+"x"
+	f.app(t, app, api, web)
+	group := strings.Repeat("g", 253)
+	f.create(t, "BuildGroup", "team", map[string]any{"metadata": map[string]any{"name": group},
+		"spec": map[string]any{"application": app, "components": []string{api, web}}})
+	g := f.waitGroup(t, group)
+	if g.Status.Phase != v1alpha1.GroupSucceeded || g.Annotations[snapshot.AnnotationSnapshot] == "-" {
+		t.Fatalf("group: phase %s (%s), snapshot %q", g.Status.Phase, g.Status.Message, g.Annotations[snapshot.AnnotationSnapshot])
+	}
+	for _, m := range g.Status.Members {
+		obj, err := f.reg.Get(t.Context(), buildKind, "team", m.Build, registry.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := obj.GetLabels(); l[v1alpha1.LabelComponent] != m.Component || l[LabelGroup] != v1alpha1.LabelValue(group) {
+			t.Errorf("build %s: labels %v", m.Build, l)
+		}
+	}
+	name := strings.Repeat("z", 253)
+	f.create(t, "Build", "team", map[string]any{"metadata": map[string]any{"name": name}, "spec": map[string]any{"component": api}})
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		obj, err := f.reg.Get(t.Context(), buildKind, "team", name, registry.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := obj.(*v1alpha1.Build); b.Finished() && b.Annotations[snapshot.AnnotationSnapshot] != "" {
+			if b.Status.Phase != v1alpha1.BuildSucceeded || b.Annotations[snapshot.AnnotationSnapshot] == "-" {
+				t.Fatalf("long build: %s (%s), snapshot %q", b.Status.Phase, b.Status.Message, b.Annotations[snapshot.AnnotationSnapshot])
+			}
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := len(f.snapshots(t)); n != 2 {
+		t.Fatalf("%d snapshots, want the group's and the build's", n)
+	}
+	for _, n := range []int{64, 253} {
+		for _, kind := range []string{"Component", "Application"} {
+			doc := map[string]any{"metadata": map[string]any{"name": strings.Repeat("l", n)},
+				"spec": map[string]any{"application": app, "source": map[string]any{"git": map[string]any{"url": "https://example.com/l.git"}}}}
+			if kind == "Application" {
+				doc["spec"] = map[string]any{}
+			}
+			raw, _ := json.Marshal(doc)
+			obj, err := v1alpha1.DecodeAs(v1alpha1.MustLookup(kind), raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			obj.SetNamespace("team")
+			_, err = f.reg.Create(t.Context(), v1alpha1.MustLookup(kind), obj, registry.CreateOptions{})
+			if err == nil || !strings.Contains(err.Error(), "at most 63 characters") {
+				t.Errorf("%s named with %d characters: %v; want refused", kind, n, err)
+			}
+		}
+	}
+}

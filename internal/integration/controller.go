@@ -74,7 +74,7 @@ func live(ev store.Event) []controller.Request {
 
 // LogPath is where a scenario's log of a snapshot is kept.
 func LogPath(dir, ns, snapshot, scenario string) string {
-	return filepath.Join(dir, "tests", ns, snapshot, scenario+".log")
+	return filepath.Join(dir, "tests", ns, build.FileName(snapshot, ""), build.FileName(scenario, ".log"))
 }
 
 func (c *Controller) reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {

@@ -78,7 +78,9 @@ func live(ev store.Event) []controller.Request {
 }
 
 // LogPath is where a Release's log is kept.
-func LogPath(dir, ns, name string) string { return filepath.Join(dir, "releases", ns, name+".log") }
+func LogPath(dir, ns, name string) string {
+	return filepath.Join(dir, "releases", ns, build.FileName(name, ".log"))
+}
 
 func (c *Controller) reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
 	obj, err := c.reg.Get(ctx, releaseKind, req.Namespace, req.Name, registry.GetOptions{})
