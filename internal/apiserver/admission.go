@@ -89,7 +89,7 @@ func GrantRole(ctx context.Context, reg *registry.Registry, ns, role, user strin
 	k, _ := v1alpha1.Lookup("RoleBinding")
 	obj := k.New()
 	raw, _ := json.Marshal(map[string]any{
-		"metadata": map[string]any{"name": role + "-" + sanitize(user), "namespace": ns},
+		"metadata": map[string]any{"name": v1alpha1.FitName(role + "-" + sanitize(user)), "namespace": ns},
 		"spec":     map[string]any{"role": role, "subjects": []map[string]string{{"kind": "User", "name": user}}},
 	})
 	if err := json.Unmarshal(raw, obj); err != nil {
