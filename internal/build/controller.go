@@ -198,7 +198,18 @@ func (c *Controllers) recover(ctx context.Context, b *v1alpha1.Build) error {
 	return c.writeStatus(ctx, b)
 }
 
+// finish ends the build. A build that started and does not succeed loses
+// the build-N tag any of its attempts applied (an attempt tags its outputs
+// last, but a crash can still come between the tags and the status), so
+// build-N only ever names the artifact of a succeeded build; a tag that
+// cannot be removed is said in the message.
 func (c *Controllers) finish(ctx context.Context, b *v1alpha1.Build, phase, msg string) error {
+	if u, ok := c.exec.(Untagger); ok && phase != v1alpha1.BuildSucceeded && b.Status.Attempts > 0 {
+		if err := u.Untag(ctx, b); err != nil {
+			c.log.Error("removing the tag of a build that did not succeed", "build", b.Namespace+"/"+b.Name, "err", err)
+			msg += fmt.Sprintf("; its tag build-%d could not be removed (%v): delete it by hand", b.Status.BuildNumber, err)
+		}
+	}
 	now := metav1.NewTime(c.now())
 	b.Status.Phase, b.Status.Message, b.Status.CompletionTime = phase, msg, &now
 	return c.writeStatus(ctx, b)
