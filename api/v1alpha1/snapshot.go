@@ -154,10 +154,37 @@ type SnapshotTest struct {
 	Note string `json:"note,omitempty"`
 	// Attempts counts the runs (re-runs included).
 	Attempts int `json:"attempts,omitempty"`
+	// Interrupted is set when a server restart interrupted a run: it is
+	// run again once; a second interruption ends it with ERROR. A
+	// requested re-run clears it.
+	Interrupted bool `json:"interrupted,omitempty"`
 	// StartTime and CompletionTime bound the last run.
 	StartTime *metav1.Time `json:"startTime,omitempty"`
 	// CompletionTime is when the last run finished.
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// Runs records each run, interrupted ones included (the last
+	// MaxTestRuns; Attempts counts them all).
+	Runs []SnapshotTestRun `json:"runs,omitempty"`
+}
+
+// MaxTestRuns bounds SnapshotTest.Runs.
+const MaxTestRuns = 20
+
+// SnapshotTestRun is one run of a scenario against a Snapshot.
+type SnapshotTestRun struct {
+	// Attempt numbers the run, from 1.
+	Attempt int `json:"attempt"`
+	// StartTime is when it started.
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// CompletionTime is when it ended (or when Kiln found it interrupted).
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// Result is the run's result, as SnapshotTest.Result; empty while it
+	// runs and for an interrupted run.
+	Result string `json:"result,omitempty"`
+	// Interrupted is set when a server restart ended the run.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Note is TEST_OUTPUT's note or why the run ended.
+	Note string `json:"note,omitempty"`
 }
 
 // Passed reports whether a finished test counts as passed: SUCCESS,
