@@ -3,6 +3,8 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -162,4 +164,62 @@ func checkBuildAndReleaseLabels(t *testing.T, a api) {
 	}
 	rejectsKey(t, a.do("PATCH", rels+"/by-alice", map[string]any{"metadata": map[string]any{"labels": map[string]any{v1alpha1.LabelAuthor: "bob"}}},
 		"Content-Type", "application/merge-patch+json"), "release author changed", v1alpha1.LabelAuthor)
+}
+
+const konfluxOverride = `apiVersion: appstudio.redhat.com/v1alpha1
+kind: Application
+metadata:
+  name: greet
+---
+apiVersion: appstudio.redhat.com/v1alpha1
+kind: Snapshot
+metadata:
+  name: snapshot-sample
+  labels:
+    test.appstudio.openshift.io/type: override
+    appstudio.openshift.io/application: greet
+spec:
+  application: greet
+  components:
+    - name: component-sample
+      containerImage: quay.io/redhat-user-workloads/ws/greet/component-sample@sha256:0db0a473a6abf5c15c424ab07cfbd5c40c06622fe648d4fe6a6b6abc224a0d0c
+      source:
+        git:
+          url: https://github.com/sample-org/sample-repo
+          revision: fa8b89274a61ef0f1c257b7a84c37aa2ec844109
+`
+
+// TestApplyKeepsKilnsSystemLabels: Konflux's override Snapshot applies
+// unchanged with kiln apply, and re-applies after Kiln numbered it; the
+// same with kubectl (in Kiln's group); kubectl label cannot change the
+// number Kiln gave it, nor can a forged one be applied.
+func TestApplyKeepsKilnsSystemLabels(t *testing.T) {
+	t.Parallel()
+	f, kubectl := kubectlEnv(t)
+	kiln := kilnCLI(t, f)
+	dir := t.TempDir()
+	konflux, native, forged := filepath.Join(dir, "konflux.yaml"), filepath.Join(dir, "native.yaml"), filepath.Join(dir, "forged.yaml")
+	_ = os.WriteFile(konflux, []byte(konfluxOverride), 0o644)
+	_ = os.WriteFile(native, []byte(strings.ReplaceAll(strings.ReplaceAll(konfluxOverride, "appstudio.redhat.com", "kiln.dev"), "snapshot-sample", "native")), 0o644)
+	_ = os.WriteFile(forged, []byte(strings.Replace(strings.ReplaceAll(strings.ReplaceAll(konfluxOverride, "appstudio.redhat.com", "kiln.dev"), "snapshot-sample", "forged"),
+		"type: override", "type: override\n    kiln.dev/sequence: \"999999\"", 1)), 0o644)
+	mustKubectl(t, kubectl, "create", "namespace", "team-k")
+	for i := range 2 { // the second time, after Kiln numbered them
+		if out, err := kiln("apply", "-n", "team-k", "-f", konflux); err != nil {
+			t.Fatalf("kiln apply of Konflux YAML (%d): %v\n%s", i, err, out)
+		}
+		mustKubectl(t, kubectl, "apply", "-n", "team-k", "-f", native)
+		for _, name := range []string{"snapshot-sample", "native"} {
+			eventually(t, "Kiln numbers "+name, func() bool {
+				seq, _ := kubectl("get", "snapshot", name, "-n", "team-k", "-o", "jsonpath={.metadata.labels.kiln\\.dev/sequence}")
+				return strings.TrimSpace(seq) != ""
+			})
+		}
+	}
+	if out, err := kubectl("label", "--overwrite", "snapshot", "native", "-n", "team-k", v1alpha1.LabelSequence+"=999999"); err == nil || !strings.Contains(out, v1alpha1.LabelSequence) {
+		t.Fatalf("kubectl label of the sequence: %v\n%s", err, out)
+	}
+	if out, err := kubectl("apply", "-n", "team-k", "-f", forged); err == nil || !strings.Contains(out, v1alpha1.LabelSequence) {
+		t.Fatalf("kubectl apply of a forged sequence: %v\n%s", err, out)
+	}
 }
