@@ -45,7 +45,7 @@ func (e *PipelineExecutor) RunPipeline(ctx context.Context, r PipelineRun) (*pip
 	if e.Runner == nil {
 		return nil, "", fmt.Errorf("this server cannot run pipelines: %w", e.RunnerErr)
 	}
-	ws := filepath.Join(e.WorkDir, "runs", r.Namespace, r.Name)
+	ws := filepath.Join(e.WorkDir, "runs", r.Namespace, FileName(r.Name, ""))
 	_ = os.RemoveAll(ws)
 	defer os.RemoveAll(ws)
 	p, from, err := e.ResolvePipeline(ctx, r.Ref, filepath.Join(ws, "pipeline"))

@@ -218,12 +218,12 @@ func (e *PipelineExecutor) runnerName() string {
 // reuse tags the earlier build's artifact for this build.
 func (e *PipelineExecutor) reuse(ctx context.Context, job Job, out Outcome, prev *v1alpha1.Build) (Outcome, error) {
 	a := *prev.Status.Artifact
-	tags := e.tags(job, out.Commit)
 	ref := a.Repository + "@" + a.Digest
-	if err := oci.Tag(ctx, ref, tags, e.Remote); err != nil {
-		return out, fmt.Errorf("tagging %s: %w", ref, err)
+	a.Tags = e.tags(job, out.Commit)
+	if err := e.tagOutputs(ctx, job, []v1alpha1.BuildArtifact{a}); err != nil {
+		return out, err
 	}
-	a.Tags = tags
+	out.Outputs = []v1alpha1.BuildArtifact{a}
 	out.Artifact, out.CachedFrom = &a, prev.Name
 	out.Steps = prev.Status.Steps
 	out.Evidence, out.ContentDigest = prev.Status.Evidence, prev.Status.ContentDigest
@@ -237,12 +237,19 @@ func (e *PipelineExecutor) reuse(ctx context.Context, job Job, out Outcome, prev
 }
 
 func (e *PipelineExecutor) tags(job Job, commit string) []string {
-	return []string{commit, "build-" + strconv.FormatInt(job.Build.Status.BuildNumber, 10)}
+	return []string{commit, buildTag(job.Build.Status.BuildNumber)}
 }
+
+// buildTag is the tag naming the artifact of a component's n-th build.
+func buildTag(n int64) string { return "build-" + strconv.FormatInt(n, 10) }
 
 // repo is where a component's artifacts go in the embedded registry.
 func (e *PipelineExecutor) repo(job Job) string {
-	return e.Registry + "/" + job.Build.Namespace + "/" + job.Component.Name
+	return e.repoOf(job.Build.Namespace, job.Component.Name)
+}
+
+func (e *PipelineExecutor) repoOf(ns, component string) string {
+	return e.Registry + "/" + ns + "/" + component
 }
 
 // remoteFor picks credentials for an image reference: the system's for the

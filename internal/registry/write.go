@@ -22,6 +22,9 @@ func (r *Registry) Create(ctx context.Context, k *v1alpha1.Kind, obj v1alpha1.Ob
 	if err := r.prepareCreate(k, obj, opts); err != nil {
 		return nil, err
 	}
+	if err := AdmitUser(ctx, k, nil, obj); err != nil {
+		return nil, err
+	}
 	if err := r.admit(ctx, k, obj, nil); err != nil {
 		return nil, err
 	}
@@ -97,6 +100,9 @@ func (r *Registry) nextVersion(ctx context.Context, k *v1alpha1.Kind, old, obj v
 		copyStatus(next, obj)
 		return next, nil
 	case "":
+		if err := AdmitUser(ctx, k, old, obj); err != nil {
+			return nil, err
+		}
 		keepSystemMeta(obj, old)
 		copyStatus(obj, old)
 		normalizeSecret(k, obj)
