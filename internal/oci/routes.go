@@ -109,6 +109,10 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if !r.authorize(w, req, rt) {
 		return
 	}
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		r.writes.RLock()
+		defer r.writes.RUnlock()
+	}
 	switch {
 	case rt.kind == routeReferrers && (req.Method == http.MethodGet || req.Method == http.MethodHead):
 		r.serveReferrers(w, req, rt)
