@@ -20,7 +20,11 @@ func (e *PipelineExecutor) stepImages(ctx context.Context, ns string) func(strin
 		if err := e.checkImage(ns, image); err != nil {
 			return "", "", err
 		}
-		return oci.Unpack(ctx, image, e.imageCacheDir(ns), e.remoteFor(image))
+		rootfs, digest, err := oci.Unpack(ctx, image, e.imageCacheDir(ns), e.remoteFor(image))
+		if err != nil {
+			return "", "", fmt.Errorf("namespace %s cannot pull it (check the reference, and that the image is in a repository the namespace may read): %w", ns, err)
+		}
+		return rootfs, digest, nil
 	}
 }
 

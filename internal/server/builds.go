@@ -36,10 +36,12 @@ func (f *Factory) mountRegistry(api *apiserver.Server, authn *auth.Authenticator
 	kiln := oci.KilnAuthorizer(authn, authz)
 	system := []byte(f.systemToken)
 	authorizer := oci.AuthorizerFunc(func(ctx context.Context, token, ns string, a oci.Action) error {
-		if subtle.ConstantTimeCompare([]byte(token), system) == 1 {
-			return nil
+		if subtle.ConstantTimeCompare([]byte(token), system) != 1 {
+			if err := kiln.Authorize(ctx, token, ns, a); err != nil {
+				return err
+			}
 		}
-		return kiln.Authorize(ctx, token, ns, a)
+		return f.writable(ctx, ns, a)
 	})
 	reg, err := oci.NewRegistry(oci.Config{Dir: f.dir("registry"), Authorizer: authorizer, Log: f.cfg.Log, NoSync: f.cfg.RegistryNoSync})
 	if err != nil {
@@ -51,8 +53,9 @@ func (f *Factory) mountRegistry(api *apiserver.Server, authn *auth.Authenticator
 }
 
 // wireBuilds registers the build controllers, first builds of new
-// components, webhooks at /hooks/, and returns the git poller.
-func (f *Factory) wireBuilds(api *apiserver.Server, mgr *controller.Manager, reg *registry.Registry) *git.Poller {
+// components, webhooks at /hooks/, and returns the git poller and the
+// executor.
+func (f *Factory) wireBuilds(api *apiserver.Server, mgr *controller.Manager, reg *registry.Registry) (*git.Poller, *build.PipelineExecutor) {
 	cache := &git.Cache{Dir: f.dir("git")}
 	sources := build.NewSources(reg, cache, f.cfg.AllowFileSources, f.cfg.Log)
 	window := f.cfg.BatchWindow
@@ -72,7 +75,7 @@ func (f *Factory) wireBuilds(api *apiserver.Server, mgr *controller.Manager, reg
 	buildgroup.Register(mgr, reg, groups)
 	sources.SetInputs(groups.Inputs)
 	f.wireReleases(mgr, reg, exec, workers)
-	return sources.Poller(f.dir("git/home"))
+	return sources.Poller(f.dir("git/home")), exec
 }
 
 // wireReleases registers snapshots, integration tests and releases.
