@@ -52,6 +52,12 @@ func (a *activity) stop(ns string) int {
 	return len(a.byNS[ns])
 }
 
+// Track registers work of namespace ns done outside the executor (built-in
+// release steps): PurgeNamespace cancels it and waits for done.
+func (e *PipelineExecutor) Track(ctx context.Context, ns string) (context.Context, func()) {
+	return e.active.start(ctx, ns)
+}
+
 // PurgeNamespace deletes what builds and runs of namespace ns left on this
 // server's disk: unpacked step images, work directories and kept
 // evidence. It first stops the namespace's builds and runs still in

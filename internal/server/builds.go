@@ -84,7 +84,7 @@ func (f *Factory) wireReleases(mgr *controller.Manager, reg *registry.Registry, 
 	f.tests = &integration.Controller{Runner: exec, LogDir: f.dir("logs"), Log: f.cfg.Log}
 	integration.Register(mgr, reg, f.tests, workers)
 	checker := &release.PolicyChecker{BuilderKey: f.signer.PublicKey(), BuilderID: f.cfg.BuilderID, KeyID: build.KeyID(f.signer), Remote: exec.RemoteFor}
-	pub := &release.Publisher{Source: exec.RemoteFor, StaticDir: f.dir("repos"), Remote: oci.Remote{RootCAs: f.caPool()}}
+	pub := &release.Publisher{Source: exec.RemoteFor, StaticDir: f.dir("repos"), Remote: oci.Remote{RootCAs: f.caPool()}, Track: exec.Track}
 	release.Register(mgr, reg, &release.Controller{Runner: exec, Checker: checker, Publisher: pub, LogDir: f.dir("logs"), Log: f.cfg.Log}, 2)
 }
 
