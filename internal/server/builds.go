@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"crypto/x509"
 	"encoding/hex"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -93,8 +94,13 @@ func (f *Factory) wireReleases(mgr *controller.Manager, reg *registry.Registry, 
 // fails saying why.
 func (f *Factory) executor(cache *git.Cache, sources *build.Sources) *build.PipelineExecutor {
 	runner, err := sandbox.NewBubblewrap(sandbox.Options{Protected: f.protectedPaths()})
+	// Earlier versions shared one cache of step images, by digest, across
+	// namespaces (DATA_DIR/images); it is only a cache, and nothing reads it.
+	if err := os.RemoveAll(f.dir("images")); err != nil {
+		f.cfg.Log.Warn("cannot remove the old shared image cache", "dir", f.dir("images"), "err", err)
+	}
 	e := &build.PipelineExecutor{
-		Git: cache, WorkDir: f.dir("work"), ImageCache: f.dir("images"), CheckURL: sources.CheckURL,
+		Git: cache, WorkDir: f.dir("work"), ImageCache: f.dir("step-images"), CheckURL: sources.CheckURL,
 		Registry: strings.TrimPrefix(f.URL, "https://"),
 		Remote:   oci.Remote{Token: f.systemToken, RootCAs: f.caPool()},
 		Attestor: &build.Attestor{Signer: f.signer, BuilderID: f.cfg.BuilderID, Version: f.cfg.Version, Dir: f.dir("evidence")},

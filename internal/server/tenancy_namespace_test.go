@@ -43,7 +43,7 @@ func namespaceData(dataDir, ns string) []string {
 		filepath.Join(dataDir, "registry", "referrers", ns),
 		build.LogPath(logs, ns, "b1"), integration.LogPath(logs, ns, "s1", "smoke"), release.LogPath(logs, ns, "r1"),
 		build.EvidencePath(filepath.Join(dataDir, "evidence"), ns, "b1", build.EvidenceProvenance),
-		filepath.Join(dataDir, "images", ns), filepath.Join(dataDir, "work", "builds", ns), filepath.Join(dataDir, "work", "runs", ns),
+		filepath.Join(dataDir, "step-images", ns), filepath.Join(dataDir, "work", "builds", ns), filepath.Join(dataDir, "work", "runs", ns),
 		filepath.Join(dataDir, "repos", ns, "greet", "hello", "file.txt"),
 	}
 }
