@@ -79,10 +79,11 @@ func (c *Controllers) getBuild(ctx context.Context, req controller.Request) (*v1
 // interrupted. It never blocks on a running build.
 func (c *Controllers) schedule(ctx context.Context, req controller.Request) (controller.Result, error) {
 	b, err := c.getBuild(ctx, req)
-	if apierrors.IsNotFound(err) || (err == nil && b.Finished()) {
+	if apierrors.IsNotFound(err) {
+		c.stopRunning(req) // deleted while running: nothing may write for it any more
 		return controller.Result{}, nil
 	}
-	if err != nil {
+	if err != nil || b.Finished() {
 		return controller.Result{}, err
 	}
 	switch {
@@ -173,17 +174,24 @@ func (c *Controllers) writeStatus(ctx context.Context, b *v1alpha1.Build) error 
 }
 
 func (c *Controllers) cancel(ctx context.Context, req controller.Request, b *v1alpha1.Build) error {
-	c.mu.Lock()
-	stop := c.running[req]
-	c.mu.Unlock()
-	if stop != nil {
-		stop() // the executor writes the final status
-		return nil
+	if c.stopRunning(req) {
+		return nil // the executor writes the final status
 	}
 	if b.Status.Phase == v1alpha1.BuildRunning {
 		return nil // running elsewhere; it will see the cancel
 	}
 	return c.finish(ctx, b, v1alpha1.BuildCancelled, "cancelled before it started")
+}
+
+// stopRunning cancels the build's attempt if this process runs it.
+func (c *Controllers) stopRunning(req controller.Request) bool {
+	c.mu.Lock()
+	stop := c.running[req]
+	c.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	return stop != nil
 }
 
 // recover handles a build left Running by a crash: it is retried once.

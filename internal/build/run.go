@@ -31,7 +31,7 @@ func (e *PipelineExecutor) run(ctx context.Context, job Job, plan *pipeline.Plan
 	tracker := &stepTracker{job: job}
 	res, err := pipeline.Run(ctx, plan, pipeline.RunOptions{
 		Runner: e.Runner, WorkspaceDir: filepath.Join(ws, "run"), SourceDir: src, Buildroot: buildroot,
-		ImageResolver: e.imageResolver(ctx, job), Log: job.Log, StepLog: tracker.stepLog,
+		ImageResolver: e.stepImages(ctx, job.Build.Namespace), Log: job.Log, StepLog: tracker.stepLog,
 		Env: []string{"SOURCE_DATE_EPOCH=" + strconv.FormatInt(out.epoch.Unix(), 10)}, Limits: e.Limits,
 	})
 	tm.mark("steps")
@@ -288,7 +288,7 @@ func (e *PipelineExecutor) pushImage(ctx context.Context, job Job, o pipeline.Ou
 	}
 	var layers []string
 	if cfg.Base != "" {
-		rootfs, _, err := e.imageResolver(ctx, job)(cfg.Base)
+		rootfs, _, err := e.stepImages(ctx, job.Build.Namespace)(cfg.Base)
 		if err != nil {
 			return oci.Descriptor{}, "", fmt.Errorf("base image %s: %w", cfg.Base, err)
 		}
@@ -323,18 +323,4 @@ func firstNonEmpty(a, b string) string {
 		return a
 	}
 	return b
-}
-
-// imageResolver pulls and unpacks step images. Images from the embedded
-// registry must belong to the build's namespace: the system credentials
-// must not let a tenant read another tenant's images.
-func (e *PipelineExecutor) imageResolver(ctx context.Context, job Job) func(string) (string, string, error) {
-	return func(image string) (string, string, error) {
-		if rest, ok := strings.CutPrefix(image, e.embedded()+"/"); ok {
-			if ns, _, _ := strings.Cut(rest, "/"); ns != job.Build.Namespace {
-				return "", "", fmt.Errorf("image %s belongs to namespace %q: builds may only use embedded-registry images of their own namespace (%s)", image, ns, job.Build.Namespace)
-			}
-		}
-		return oci.Unpack(ctx, image, e.ImageCache, e.remoteFor(image))
-	}
 }

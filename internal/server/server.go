@@ -210,12 +210,12 @@ func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store)
 		Builder:      apiserver.BuilderInfo{BuilderID: f.cfg.BuilderID, PublicKey: string(f.signer.PublicKeyPEM()), KeyID: build.KeyID(f.signer)},
 	})
 	mgr := controller.NewManager(st, f.cfg.Log)
-	gc.Register(mgr, reg, f.cfg.Log)
 	if err := f.mountRegistry(api, authn, authz); err != nil {
 		cancel()
 		return err
 	}
-	poller := f.wireBuilds(api, mgr, reg)
+	poller, exec := f.wireBuilds(api, mgr, reg)
+	gc.Register(mgr, reg, f.cfg.Log, f.purgers(exec)...)
 	f.httpSrv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return runCtx }}
 	f.wg.Add(3)
