@@ -149,6 +149,10 @@ func Start(ctx context.Context, cfg Config) (*Factory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening database %s: %w", redactURL(cfg.Database), err)
 	}
+	if err := secureDataDir(cfg.DataDir); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
 	f, err := start(ctx, cfg, st)
 	if err != nil {
 		_ = st.Close()
