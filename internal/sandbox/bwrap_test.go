@@ -14,8 +14,8 @@ import (
 	"github.com/kilnbuild/kiln/internal/sandbox/sandboxtest"
 )
 
-// requireBwrap skips when bubblewrap or a static busybox (which the suite's
-// steps use) is not installed, unless CI or KILN_REQUIRE_SANDBOX is set: then
+// requireBwrap skips when bubblewrap, a static busybox (which the suite's
+// steps use) or slirp4netns (network steps) is not installed, unless CI or KILN_REQUIRE_SANDBOX is set: then
 // their absence fails the test.
 func requireBwrap(t testing.TB) {
 	t.Helper()
@@ -24,6 +24,8 @@ func requireBwrap(t testing.TB) {
 		missing = "bwrap (apt-get install bubblewrap)"
 	} else if bb, err := exec.LookPath("busybox"); err != nil || exec.Command("ldd", bb).Run() == nil {
 		missing = "a static busybox (apt-get install busybox-static)"
+	} else if _, err := exec.LookPath("slirp4netns"); err != nil {
+		missing = "slirp4netns (apt-get install slirp4netns)"
 	}
 	if missing == "" {
 		return
@@ -181,6 +183,18 @@ func TestEmptyStepMedian(t *testing.T) {
 func BenchmarkEmptyStep(b *testing.B) {
 	r := newRunner(b, sandbox.Options{})
 	step := sandbox.Step{Command: []string{"/bin/true"}}
+	for b.Loop() {
+		if res, err := r.Run(context.Background(), step); err != nil || res.ExitCode != 0 {
+			b.Fatalf("/bin/true: %+v %v", res, err)
+		}
+	}
+}
+
+// BenchmarkNetworkStep: go test -run '^$' -bench NetworkStep ./internal/sandbox/
+// (an empty prefetch step: its own network namespace and slirp4netns).
+func BenchmarkNetworkStep(b *testing.B) {
+	r := newRunner(b, sandbox.Options{})
+	step := sandbox.Step{Command: []string{"/bin/true"}, Network: true}
 	for b.Loop() {
 		if res, err := r.Run(context.Background(), step); err != nil || res.ExitCode != 0 {
 			b.Fatalf("/bin/true: %+v %v", res, err)

@@ -89,7 +89,7 @@ func (f *Factory) wireReleases(mgr *controller.Manager, reg *registry.Registry, 
 // sandbox; if it is unavailable, the server still starts and every build
 // fails saying why.
 func (f *Factory) executor(cache *git.Cache, sources *build.Sources) *build.PipelineExecutor {
-	runner, err := sandbox.NewBubblewrap(sandbox.Options{Protected: f.protectedPaths()})
+	runner, err := sandbox.NewBubblewrap(sandbox.Options{Protected: f.protectedPaths(), HostIDs: f.cfg.SandboxHostIDs})
 	e := &build.PipelineExecutor{
 		Git: cache, WorkDir: f.dir("work"), ImageCache: f.dir("images"), CheckURL: sources.CheckURL,
 		Registry: strings.TrimPrefix(f.URL, "https://"),

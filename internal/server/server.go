@@ -28,6 +28,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/integration"
 	"github.com/kilnbuild/kiln/internal/oci"
 	"github.com/kilnbuild/kiln/internal/registry"
+	"github.com/kilnbuild/kiln/internal/sandbox"
 	"github.com/kilnbuild/kiln/internal/secret"
 	"github.com/kilnbuild/kiln/internal/store"
 	"github.com/kilnbuild/kiln/internal/store/sqlstore"
@@ -68,6 +69,9 @@ type Config struct {
 	// SigningKey is a PEM file with the builder's ECDSA P-256 private key
 	// (default DataDir/signing/cosign.key, created on first start).
 	SigningKey string
+	// SandboxHostIDs are the host uids and gids build steps run as when the
+	// server runs as root, one per run (zero: sandbox.DefaultHostIDs).
+	SandboxHostIDs sandbox.HostIDs
 	// BuilderID is the SLSA builder id written into provenance (default
 	// https://kiln.dev/builder/v1); verifiers pin it.
 	BuilderID string
