@@ -73,6 +73,7 @@ type Bubblewrap struct {
 	dir       string   // the runner's files: etc/ and stage/
 	etcDir    string   // generated passwd, group, hosts, resolv.conf
 	stage     *stage   // where bind sources are staged, as root
+	stageNote string   // why there is no stage, as root
 	cgroups   *cgroupV1
 	enforced  Enforcement
 	protected []string
@@ -155,7 +156,7 @@ func (b *Bubblewrap) prepare() error {
 	}
 	if os.Geteuid() == 0 { // steps run as other users: stage their sources
 		if b.stage, err = newStage(b.dir); err != nil {
-			return err
+			b.stageNote = fmt.Sprintf("mount sources are not staged (%v): they must be searchable by the sandbox's host users", err)
 		}
 	}
 	if b.hostRoot, err = hostRootArgs(); err != nil {
@@ -235,8 +236,10 @@ func (b *Bubblewrap) Enforcement() Enforcement {
 	e.Seccomp = b.seccomp.digest
 	e.HostUser = b.hostUserNote()
 	e.Network = b.network.describe()
-	if b.seccomp.note != "" {
-		e.Note = strings.TrimPrefix(e.Note+"; "+b.seccomp.note, "; ")
+	for _, n := range []string{b.seccomp.note, b.stageNote} {
+		if n != "" {
+			e.Note = strings.TrimPrefix(e.Note+"; "+n, "; ")
+		}
 	}
 	return e
 }

@@ -79,7 +79,34 @@ func (r HostIDs) check(files []accountFile) error {
 			return err
 		}
 	}
+	for _, m := range []string{"/proc/self/uid_map", "/proc/self/gid_map"} {
+		if err := r.checkMapped(m); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// checkMapped refuses a range this process cannot switch to: in a user
+// namespace (a container), only the ids its map names exist.
+func (r HostIDs) checkMapped(file string) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("checking host id range against %s: %w", file, err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(l)
+		if len(f) != 3 {
+			continue
+		}
+		first, err1 := strconv.Atoi(f[0])
+		count, err2 := strconv.Atoi(f[2])
+		if err1 == nil && err2 == nil && first <= r.First && r.Last() <= first+count-1 {
+			return nil
+		}
+	}
+	return fmt.Errorf("host id range %s is not mapped in this user namespace (%s): choose a range "+
+		"it maps (kiln up --sandbox-host-ids FIRST:COUNT)", r, file)
 }
 
 func (r HostIDs) checkFile(file accountFile) error {

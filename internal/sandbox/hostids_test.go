@@ -64,3 +64,19 @@ func TestIDPool(t *testing.T) {
 	b.put(x)
 	b.put(y)
 }
+
+func TestHostIDsMapped(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	m := filepath.Join(dir, "uid_map")
+	if err := os.WriteFile(m, []byte("         0     100000      65536\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := (HostIDs{First: 1000, Count: 100}).checkMapped(m); err != nil {
+		t.Fatalf("a mapped range: %v", err)
+	}
+	err := (HostIDs{First: 2000000000, Count: 10}).checkMapped(m)
+	if err == nil || !strings.Contains(err.Error(), "not mapped") {
+		t.Fatalf("a range outside the user namespace's map: want an error, got %v", err)
+	}
+}
