@@ -69,14 +69,17 @@ type slirp struct {
 //
 // slirp4netns runs as the step's host user when that user may open
 // /dev/net/tun (udev's default mode 0666), joining the user namespace that
-// owns the step's network namespace; otherwise, with the server root, as
-// root in slirp4netns's own sandbox (--enable-sandbox: no capability but
+// owns the step's network namespace (unprivileged, no capabilities on the
+// host; --enable-seccomp); otherwise, with the server root, as root in
+// slirp4netns's own sandbox (--enable-sandbox: no capability but
 // CAP_NET_BIND_SERVICE, an empty root; --enable-seccomp).
 func (h netHelper) start(child, pidfd int, user hostUser) (*slirp, error) {
 	if err := waitSetUp(child, pidfd); err != nil {
 		return nil, fmt.Errorf("connecting the step's network: %w", err)
 	}
-	asRoot := os.Geteuid() == 0 && !tunUsableBy(user)
+	usable := false
+	onSpawner(func() { usable = tunUsableBy(user) }) // as slirp4netns will see it
+	asRoot := os.Geteuid() == 0 && !usable
 	ns, err := namespaceFiles(child, pidfd, !asRoot)
 	if err != nil {
 		return nil, fmt.Errorf("connecting the step's network: %w", err)
@@ -112,10 +115,16 @@ func (h netHelper) start(child, pidfd int, user hostUser) (*slirp, error) {
 // 4 (exit), 5 (the network namespace) and, to join it, 6 (the user
 // namespace owning the network namespace).
 func (h netHelper) command(files []*os.File, out io.Writer, user hostUser, asRoot bool) *exec.Cmd {
-	args := []string{"--configure", "--mtu=65520", "--disable-host-loopback",
-		"--enable-sandbox", "--enable-seccomp", "--ready-fd=3", "--exit-fd=4", "--netns-type=path"}
+	args := []string{"--configure", "--mtu=65520", "--disable-host-loopback", "--enable-seccomp",
+		"--ready-fd=3", "--exit-fd=4", "--netns-type=path"}
 	if len(files) > 3 {
 		args = append(args, "--userns-path=/proc/self/fd/6")
+	}
+	if asRoot {
+		// Not as the step's user: slirp4netns (1.2) then joins the user
+		// namespace of a pid only, not the one --userns-path names, and
+		// fails to become its root.
+		args = append(args, "--enable-sandbox")
 	}
 	cmd := exec.Command(h.path, append(args, "/proc/self/fd/5", "tap0")...)
 	cmd.Env = []string{"LANG=C"}
