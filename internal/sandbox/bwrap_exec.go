@@ -43,31 +43,10 @@ type execution struct {
 // network are thus in force before the step's first instruction: there is
 // no window in which the step runs unconfined.
 func (b *Bubblewrap) start(cl *commandLine, step Step, lim Limits, user hostUser) (*execution, error) {
-	e := &execution{pidfd: -1, reason: make(chan string, 1), overflow: make(chan struct{}), staged: cl.staged}
-	e.out = &output{limit: lim.Output, exceeded: func() { close(e.overflow) }}
-	pipes, err := newPipes(2)
+	e, err := b.launch(cl, step, lim, user)
 	if err != nil {
 		cl.close()
-		return nil, fmt.Errorf("creating bwrap's status and start pipes: %w", err)
-	}
-	statusR, statusW, blockR, blockW := pipes[0], pipes[1], pipes[2], pipes[3]
-	seccompR, err := b.seccomp.pipe()
-	if err != nil {
-		closeAll(pipes...)
-		cl.close()
-		return nil, fmt.Errorf("passing the seccomp filter to bwrap: %w", err)
-	}
-	e.statusR, e.blockW, e.status = statusR, blockW, json.NewDecoder(statusR)
-	e.cmd = b.command(cl, step, e.out, []*os.File{statusW, blockR, seccompR}, user)
-	e.start = time.Now()
-	if err = closeOnExec(); err == nil {
-		err = startOnSpawner(e.cmd)
-	}
-	closeAll(statusW, blockR, seccompR)
-	if err != nil {
-		closeAll(statusR, blockW)
-		cl.close()
-		return nil, fmt.Errorf("starting bwrap: %w", err)
+		return nil, err
 	}
 	if err := b.confine(e, lim, user); err != nil {
 		e.abort()
@@ -84,6 +63,34 @@ func (b *Bubblewrap) start(cl *commandLine, step Step, lim Limits, user hostUser
 		}
 	}
 	e.release()
+	return e, nil
+}
+
+// launch starts bwrap with its status, start and seccomp pipes.
+func (b *Bubblewrap) launch(cl *commandLine, step Step, lim Limits, user hostUser) (*execution, error) {
+	e := &execution{pidfd: -1, reason: make(chan string, 1), overflow: make(chan struct{}), staged: cl.staged}
+	e.out = &output{limit: lim.Output, exceeded: func() { close(e.overflow) }}
+	pipes, err := newPipes(2)
+	if err != nil {
+		return nil, fmt.Errorf("creating bwrap's status and start pipes: %w", err)
+	}
+	statusR, statusW, blockR, blockW := pipes[0], pipes[1], pipes[2], pipes[3]
+	seccompR, err := b.seccomp.pipe()
+	if err != nil {
+		closeAll(pipes...)
+		return nil, fmt.Errorf("passing the seccomp filter to bwrap: %w", err)
+	}
+	e.statusR, e.blockW, e.status = statusR, blockW, json.NewDecoder(statusR)
+	e.cmd = b.command(cl, step, e.out, []*os.File{statusW, blockR, seccompR}, user)
+	e.start = time.Now()
+	if err = closeOnExec(); err == nil {
+		err = startOnSpawner(e.cmd)
+	}
+	closeAll(statusW, blockR, seccompR)
+	if err != nil {
+		closeAll(statusR, blockW)
+		return nil, fmt.Errorf("starting bwrap: %w", err)
+	}
 	return e, nil
 }
 

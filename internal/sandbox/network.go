@@ -85,6 +85,12 @@ func (h netHelper) start(child, pidfd int, user hostUser) (*slirp, error) {
 		return nil, fmt.Errorf("connecting the step's network: %w", err)
 	}
 	defer closeAll(ns...)
+	return h.spawn(ns, user, asRoot)
+}
+
+// spawn starts slirp4netns on the namespaces ns and waits until it is
+// ready.
+func (h netHelper) spawn(ns []*os.File, user hostUser, asRoot bool) (*slirp, error) {
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("connecting the step's network: %w", err)
