@@ -80,6 +80,10 @@ func (h netHelper) start(child, pidfd int, user hostUser) (*slirp, error) {
 	usable := false
 	onSpawner(func() { usable = tunUsableBy(user) }) // as slirp4netns will see it
 	asRoot := os.Geteuid() == 0 && !usable
+	if !usable && !asRoot {
+		return nil, fmt.Errorf("network (prefetch) steps need %s, which uid %d may not open: make it usable "+
+			"by every user (chmod 0666 %s, udev's default) or run the server as root", tunPath, user.uid, tunPath)
+	}
 	ns, err := namespaceFiles(child, pidfd, !asRoot)
 	if err != nil {
 		return nil, fmt.Errorf("connecting the step's network: %w", err)
@@ -111,8 +115,9 @@ func (h netHelper) spawn(ns []*os.File, user hostUser, asRoot bool) (*slirp, err
 	go func() { s.done <- s.cmd.Wait() }()
 	closeAll(readyW)
 	if err := s.waitReady(readyR); err != nil {
-		s.stop()
-		return nil, err
+		s.stop() // and its output is all there
+		return nil, fmt.Errorf("slirp4netns could not connect the step's network namespace: %w (%s)",
+			err, strings.TrimSpace(s.out.String()))
 	}
 	return s, nil
 }
@@ -225,11 +230,7 @@ func (s *slirp) waitReady(readyR *os.File) error {
 	case <-timer.C:
 		err = fmt.Errorf("not ready after %v", slirpTimeout)
 	}
-	if err != nil {
-		return fmt.Errorf("slirp4netns could not connect the step's network namespace: %w (%s)",
-			err, strings.TrimSpace(s.out.String()))
-	}
-	return nil
+	return err
 }
 
 // stop ends slirp4netns: closing the exit pipe asks it to, a kill follows
