@@ -105,7 +105,7 @@ func (f *Factory) executor(cache *git.Cache, sources *build.Sources) *build.Pipe
 		f.cfg.Log.Warn("builds cannot run: no sandbox", "err", err)
 		e.RunnerErr = err
 	} else {
-		e.Runner = runner
+		e.Runner, f.sandbox = runner, runner
 	}
 	return e
 }

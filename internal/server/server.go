@@ -130,6 +130,8 @@ type Factory struct {
 	systemToken string
 	// tests runs integration scenarios (in goroutines, waited for on Stop).
 	tests *integration.Controller
+	// sandbox runs build steps; nil when it is unavailable.
+	sandbox *sandbox.Bubblewrap
 	// signer signs build evidence; its key never enters a sandbox.
 	signer *attest.Signer
 	cancel context.CancelFunc
@@ -253,6 +255,9 @@ func (f *Factory) Stop() error {
 	}
 	if f.oci != nil {
 		_ = f.oci.Close()
+	}
+	if f.sandbox != nil {
+		_ = f.sandbox.Close()
 	}
 	if cerr := f.Store.Close(); err == nil {
 		err = cerr
