@@ -190,9 +190,13 @@ func (x *extractor) file(name string, h *tar.Header, r io.Reader, mode fs.FileMo
 	return x.root.Chtimes(name, h.ModTime, h.ModTime)
 }
 
-// fileMode keeps permission and setuid/setgid/sticky bits.
+// fileMode keeps permission bits and the sticky bit (/tmp-like
+// directories). Setuid and setgid bits are dropped: unpacked files belong
+// to the image's uids (root, mostly) on the host, where a setuid-root file
+// of a tenant's image would be a way to root for anyone who reaches it,
+// and sandboxed steps run with no_new_privs, which ignores them anyway.
 func fileMode(m fs.FileMode) fs.FileMode {
-	return m & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	return m & (fs.ModePerm | fs.ModeSticky)
 }
 
 // chown keeps the layer's ownership when Kiln runs as root.

@@ -93,7 +93,7 @@ func (f *Factory) wireReleases(mgr *controller.Manager, reg *registry.Registry, 
 // sandbox; if it is unavailable, the server still starts and every build
 // fails saying why.
 func (f *Factory) executor(cache *git.Cache, sources *build.Sources) *build.PipelineExecutor {
-	runner, err := sandbox.NewBubblewrap(sandbox.Options{Protected: f.protectedPaths()})
+	runner, err := sandbox.NewBubblewrap(sandbox.Options{Protected: f.protectedPaths(), HostIDs: f.cfg.SandboxHostIDs})
 	// Earlier versions shared one cache of step images, by digest, across
 	// namespaces (DATA_DIR/images); it is only a cache, and nothing reads it.
 	if err := os.RemoveAll(f.dir("images")); err != nil {
@@ -114,7 +114,7 @@ func (f *Factory) executor(cache *git.Cache, sources *build.Sources) *build.Pipe
 		f.cfg.Log.Warn("builds cannot run: no sandbox", "err", err)
 		e.RunnerErr = err
 	} else {
-		e.Runner = runner
+		e.Runner, f.sandbox = runner, runner
 	}
 	return e
 }
