@@ -370,10 +370,25 @@ func (e *executor) finish(ctx context.Context) {
 	}
 	r.Results = e.pipelineResults()
 	r.Images = e.images.used()
-	for _, o := range e.plan.Outputs {
-		r.Outputs = append(r.Outputs, OutputResult{Output: o, Path: filepath.Join(e.dirs.workspace(o.Workspace), filepath.FromSlash(o.SubPath))})
-	}
+	e.outputs()
 	sort.Slice(r.Images, func(i, j int) bool { return r.Images[i].Image < r.Images[j].Image })
+}
+
+// outputs lists the plan's outputs. An output is read by the server after
+// the run (packed, digested, listed in the SBOM): it must be a real
+// directory of its workspace, not below a link a step planted.
+func (e *executor) outputs() {
+	r := e.res
+	for _, o := range e.plan.Outputs {
+		p, err := e.dirs.realDir(filepath.Join(e.dirs.workspace(o.Workspace), filepath.FromSlash(o.SubPath)), false)
+		if err != nil {
+			if r.Status == StatusSucceeded {
+				r.Status, r.Reason = StatusFailed, fmt.Sprintf("output %s: %v", o.Name, err)
+			}
+			continue
+		}
+		r.Outputs = append(r.Outputs, OutputResult{Output: o, Path: p})
+	}
 }
 
 // pipelineResults computes the pipeline's results; those that use missing
