@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kilnbuild/kiln/internal/oci"
 )
@@ -49,6 +50,7 @@ type leakEnv struct {
 	hostDir   string // a private host directory outside the data directory
 	serverLog *lockedBuffer
 	secrets   []string // content that must never show up anywhere
+	extra     []string // more text a tenant can read (logs)
 }
 
 func newLeakEnv(t *testing.T) *leakEnv {
@@ -394,6 +396,7 @@ func (e *leakEnv) checkNoLeak(t *testing.T) {
 		}
 	}
 	texts = append(texts, e.serverLog.String())
+	texts = append(texts, e.extra...)
 	e.grepArtifacts(t, list["items"].([]any))
 	for i, text := range texts {
 		for _, s := range e.secrets {
@@ -440,5 +443,154 @@ func (e *leakEnv) grepTree(t *testing.T, what, dir string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTenantLinksNeverLeakFromTestsAndReleases: IntegrationTestScenario and
+// ReleasePlan(Admission) git resolver pathInRepo values that are links
+// (or paths) out of the pipeline repository, and a TEST_OUTPUT result a
+// step made a link to a JSON file of the data directory, fail the test or
+// release with a message naming the link; no secret reaches the
+// Snapshot's or Release's status, or their logs.
+func TestTenantLinksNeverLeakFromTestsAndReleases(t *testing.T) {
+	t.Parallel()
+	requireSandbox(t)
+	env := newLeakEnv(t)
+	a := env.a
+	secret, keys := env.secretFile(), filepath.Join(env.data, "keys")
+	note := filepath.Join(keys, "note.json")
+	writeFile(t, note, `{"result":"SUCCESS","successes":1,"failures":0,"warnings":0,"note":"KILN-DATA-MARKER-7c1f2e"}`)
+	fromRepo, err := filepath.Rel(t.TempDir(), secret) // a t.TempDir is as deep as the repository below
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipes := linkRepo(t, map[string]string{"note.yaml": notePipeline(note)}, map[string]string{
+		"abs.yaml": secret, "chain.yaml": "a.yaml", "a.yaml": ways(t, secret)["cwd"], "keys": keys, "dir/up.yaml": "../abs.yaml"})
+	scenarios := map[string]string{ // scenario -> what its note must say
+		"its-abs":      "abs.yaml is a symbolic link leaving the repository",
+		"its-chain":    "chain.yaml is a symbolic link leaving the repository",
+		"its-dirlink":  "keys is a symbolic link leaving the repository",
+		"its-up":       "dir/up.yaml is a symbolic link leaving the repository",
+		"its-dotdot":   "is not a relative path inside the repository",
+		"its-absolute": "is not a relative path inside the repository",
+		"its-note":     "result TEST_OUTPUT: TEST_OUTPUT is a symbolic link leaving the task's results directory",
+	}
+	paths := map[string]string{"its-abs": "abs.yaml", "its-chain": "chain.yaml", "its-dirlink": "keys/secret.key", "its-up": "dir/up.yaml",
+		"its-dotdot": fromRepo, "its-absolute": secret, "its-note": "note.yaml"}
+	a.must(201, "POST", nsPath("default", "applications"), app("greet"))
+	for name, p := range paths {
+		a.must(201, "POST", nsPath("default", "integrationtestscenarios"), scenario(name, pipes, p, true, ""))
+	}
+	env.component(t, "hello", "greet", linkRepo(t, map[string]string{"VERSION": "1\n"}, nil), scriptBuild("mkdir -p out; cp VERSION out/"))
+	b := env.waitBuild(t, "hello")
+	if b.phase() != "Succeeded" {
+		t.Fatalf("build: %s\n%s", b.status, b.log)
+	}
+	snap := "greet-" + str(b.obj, "metadata", "name")
+	checkScenarioNotes(t, waitAllTests(t, a, snap, len(scenarios)), scenarios)
+	checkReleaseLinks(t, env, pipes, snap)
+	for scenario := range scenarios {
+		env.extra = append(env.extra, string(a.do("GET", nsPath("default", "snapshots")+"/"+snap+"/log?scenario="+scenario, nil).Body))
+	}
+	env.checkKeysIntact(t)
+	env.checkNoLeak(t)
+}
+
+// waitAllTests waits for n tests of the snapshot to finish (optional ones
+// do not hold TestsPassed back).
+func waitAllTests(t *testing.T, a api, snap string, n int) map[string]any {
+	t.Helper()
+	var s map[string]any
+	eventuallyFor(t, "every test of "+snap+" finished", 90*time.Second, func() bool {
+		s = a.must(200, "GET", nsPath("default", "snapshots")+"/"+snap, nil).Obj
+		tests, _ := s["status"].(map[string]any)["tests"].([]any)
+		done := 0
+		for _, it := range tests {
+			if str(it.(map[string]any), "state") == "Finished" {
+				done++
+			}
+		}
+		return done == n
+	})
+	return s
+}
+
+// notePipeline reports a TEST_OUTPUT that is a link to file.
+func notePipeline(file string) string {
+	return `apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata:
+  name: note
+spec:
+  results:
+    - name: TEST_OUTPUT
+      value: $(tasks.report.results.TEST_OUTPUT)
+  tasks:
+    - name: report
+      taskSpec:
+        results: [{name: TEST_OUTPUT}]
+        steps:
+          - name: report
+            image: host
+            script: ln -s ` + file + ` $(results.TEST_OUTPUT.path)
+`
+}
+
+func checkScenarioNotes(t *testing.T, s map[string]any, want map[string]string) {
+	t.Helper()
+	tests, _ := s["status"].(map[string]any)["tests"].([]any)
+	seen := 0
+	for _, it := range tests {
+		tc := it.(map[string]any)
+		name := str(tc, "scenario")
+		says, ok := want[name]
+		if !ok {
+			continue
+		}
+		seen++
+		if r := str(tc, "result"); r == "SUCCESS" || !strings.Contains(str(tc, "note"), says) {
+			t.Errorf("scenario %s: result %s, note %q; want it to say %q", name, r, str(tc, "note"), says)
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("snapshot tests: %v", s["status"])
+	}
+}
+
+// checkReleaseLinks: a tenant pipeline and a managed pipeline whose
+// pathInRepo are links out of the repository fail their Release.
+func checkReleaseLinks(t *testing.T, env *leakEnv, pipes, snap string) {
+	t.Helper()
+	a := env.a
+	ref := func(path string) map[string]any {
+		return map[string]any{"pipelineRef": map[string]any{"resolver": "git", "params": []any{
+			map[string]any{"name": "url", "value": pipes}, map[string]any{"name": "pathInRepo", "value": path}}}}
+	}
+	a.must(201, "POST", "/api/v1/namespaces", map[string]any{"metadata": map[string]any{"name": "prod"}, "spec": map[string]any{"type": "managed"}})
+	a.must(201, "POST", nsPath("prod", "policies"), map[string]any{"metadata": map[string]any{"name": "release"},
+		"spec": map[string]any{"sources": []any{map[string]any{"name": "kiln", "policy": []any{"kiln://rules"},
+			"config": map[string]any{"include": []any{"@minimal"}, "exclude": []any{"builder.isolated_steps"}}}}}})
+	a.must(201, "POST", nsPath("prod", "releaseplanadmissions"), map[string]any{"metadata": map[string]any{"name": "greet"},
+		"spec": map[string]any{"applications": []any{"greet"}, "origin": "default", "policy": "release", "pipeline": ref("keys/pipeline.yaml")}})
+	plans := map[string]map[string]any{"tenant": ref("abs.yaml"), "managed": nil}
+	wants := map[string]string{"tenant": "abs.yaml is a symbolic link leaving the repository",
+		"managed": "keys is a symbolic link leaving the repository"}
+	for name, tenant := range plans {
+		spec := map[string]any{"application": "greet", "target": "prod"}
+		if tenant != nil {
+			spec["tenantPipeline"] = tenant
+		}
+		a.must(201, "POST", nsPath("default", "releaseplans"), map[string]any{"metadata": map[string]any{"name": name,
+			"labels": map[string]any{"release.appstudio.openshift.io/auto-release": "false"}}, "spec": spec})
+		a.must(201, "POST", nsPath("default", "releases"), map[string]any{"metadata": map[string]any{"name": name},
+			"spec": map[string]any{"snapshot": snap, "releasePlan": name}})
+	}
+	for name, want := range wants {
+		r := waitRelease(t, a, name)
+		log := string(a.do("GET", nsPath("default", "releases")+"/"+name+"/log", nil).Body)
+		env.extra = append(env.extra, log)
+		if str(r, "status", "phase") != "Failed" || !strings.Contains(fmt.Sprint(r["status"]), want) {
+			t.Errorf("release %s: %v, want Failed saying %q\nlog:\n%s", name, r["status"], want, log)
+		}
 	}
 }
