@@ -81,7 +81,10 @@ func (d runDirs) writeScript(task string, i int, s *PlanStep) (string, error) {
 // mounts are a step's mounts: its task's workspaces (read-only for prefetch
 // steps), results, scripts, home and the prefetch directory (writable for
 // prefetch steps only). Every source is a real directory of the run: a
-// sub-path that a step turned into a symbolic link is refused.
+// sub-path that a step turned into a symbolic link is refused, and the
+// sandbox resolves each source again inside its Within directory when it
+// mounts it (a link swapped in by a step running in parallel meanwhile
+// cannot lead the mount out of the workspace).
 func (d runDirs) mounts(t *PlanTask, prefetch bool) ([]sandbox.Mount, error) {
 	var ms []sandbox.Mount
 	for _, w := range t.Workspaces {
@@ -89,17 +92,17 @@ func (d runDirs) mounts(t *PlanTask, prefetch bool) ([]sandbox.Mount, error) {
 			continue
 		}
 		src := filepath.Join(d.workspace(w.Workspace), filepath.FromSlash(w.SubPath))
-		ms = append(ms, sandbox.Mount{Source: src, Target: w.MountPath, Writable: !w.ReadOnly && !prefetch})
+		ms = append(ms, sandbox.Mount{Source: src, Target: w.MountPath, Writable: !w.ReadOnly && !prefetch, Within: d.workspace(w.Workspace)})
 	}
 	home := d.home(t.Name)
 	if prefetch {
 		home = filepath.Join(home, "prefetch")
 	}
 	ms = append(ms,
-		sandbox.Mount{Source: d.results(t.Name), Target: ResultsDir, Writable: true},
-		sandbox.Mount{Source: d.scripts(t.Name), Target: ScriptsDir},
-		sandbox.Mount{Source: home, Target: HomeDir, Writable: true},
-		sandbox.Mount{Source: d.prefetch(), Target: PrefetchDir, Writable: prefetch},
+		sandbox.Mount{Source: d.results(t.Name), Target: ResultsDir, Writable: true, Within: d.task(t.Name)},
+		sandbox.Mount{Source: d.scripts(t.Name), Target: ScriptsDir, Within: d.task(t.Name)},
+		sandbox.Mount{Source: home, Target: HomeDir, Writable: true, Within: d.task(t.Name)},
+		sandbox.Mount{Source: d.prefetch(), Target: PrefetchDir, Writable: prefetch, Within: d.root},
 	)
 	for i := range ms {
 		src, err := d.realDir(ms[i].Source, true)

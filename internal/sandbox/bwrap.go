@@ -224,11 +224,12 @@ func (b *Bubblewrap) Run(ctx context.Context, step Step) (Result, error) {
 		return Result{}, errors.New("step has no command")
 	}
 	lim := fillLimits(step.Limits, b.defaults)
-	args, err := b.args(step, lim)
+	args, files, err := b.args(step, lim)
 	if err != nil {
 		return Result{}, err
 	}
-	e, err := b.start(args, step, lim)
+	e, err := b.start(args, files, step, lim)
+	closeAll(files...)
 	if err != nil {
 		return Result{}, err
 	}

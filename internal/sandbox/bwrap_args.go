@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Host directories a build needs from the host root, bound read-only (or
@@ -132,17 +133,19 @@ func writeEtc(uid, gid int) (string, error) {
 
 // args builds bwrap's command line for one step. Descriptor 3 is the JSON
 // status pipe, descriptor 4 the pipe bwrap blocks on before running the step,
-// descriptor 5 (with a filter) the seccomp program.
-func (b *Bubblewrap) args(step Step, lim Limits) ([]string, error) {
+// descriptor 5 (with a filter) the seccomp program, descriptors from
+// mountFD on the sources of Mounts with Within (returned, in order; the
+// caller closes them).
+func (b *Bubblewrap) args(step Step, lim Limits) ([]string, []*os.File, error) {
 	args := b.namespaceArgs(step.Network)
 	env, err := envArgs(step.Env)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	args = append(args, env...)
-	fs, err := b.filesystemArgs(step, lim)
+	fs, files, err := b.filesystemArgs(step, lim)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	args = append(args, fs...)
 	workDir := step.WorkDir
@@ -150,14 +153,15 @@ func (b *Bubblewrap) args(step Step, lim Limits) ([]string, error) {
 		workDir = "/"
 	}
 	if !filepath.IsAbs(workDir) {
-		return nil, fmt.Errorf("working directory %q is not absolute", workDir)
+		closeAll(files...)
+		return nil, nil, fmt.Errorf("working directory %q is not absolute", workDir)
 	}
 	args = append(args, "--chdir", workDir, "--json-status-fd", "3", "--block-fd", "4")
 	if b.seccomp.program != nil {
 		args = append(args, "--seccomp", strconv.Itoa(seccompFD))
 	}
 	args = append(args, "--")
-	return append(args, step.Command...), nil
+	return append(args, step.Command...), files, nil
 }
 
 func (b *Bubblewrap) namespaceArgs(network bool) []string {
@@ -199,7 +203,7 @@ func envArgs(env []string) ([]string, error) {
 // filesystemArgs composes the step's root: the host's or the image's
 // read-only, fresh /dev, /proc and /tmp, the step's mounts, and finally the
 // root itself remounted read-only.
-func (b *Bubblewrap) filesystemArgs(step Step, lim Limits) ([]string, error) {
+func (b *Bubblewrap) filesystemArgs(step Step, lim Limits) ([]string, []*os.File, error) {
 	var args []string
 	if step.RootFS == "" {
 		args = append(args, b.hostRoot...)
@@ -209,57 +213,117 @@ func (b *Bubblewrap) filesystemArgs(step Step, lim Limits) ([]string, error) {
 	} else {
 		root, err := imageRootArgs(step.RootFS, step.Mounts)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		args = append(args, root...)
 	}
 	args = append(args, "--dev", "/dev", "--proc", "/proc",
 		"--perms", "01777", "--size", strconv.FormatInt(lim.Memory, 10), "--tmpfs", "/tmp")
-	mounts, err := b.mountArgs(step.Mounts)
+	mounts, files, err := b.mountArgs(step.Mounts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	args = append(args, mounts...)
-	return append(args, "--remount-ro", "/"), nil
+	return append(args, "--remount-ro", "/"), files, nil
 }
 
-func (b *Bubblewrap) mountArgs(mounts []Mount) ([]string, error) {
+// mountFD is the first descriptor of mount sources bound by descriptor.
+const mountFD = seccompFD + 1
+
+// mountArgs binds every mount; those with Within are opened here and
+// bound by descriptor (the files returned, in descriptor order).
+func (b *Bubblewrap) mountArgs(mounts []Mount) ([]string, []*os.File, error) {
 	var args []string
+	var files []*os.File
 	for _, m := range mounts {
-		src, err := b.checkMount(m)
-		if err != nil {
-			return nil, err
-		}
 		flag := "--ro-bind"
 		if m.Writable {
 			flag = "--bind"
 		}
-		args = append(args, flag, src, filepath.Clean(m.Target))
+		if m.Within == "" {
+			src, err := b.checkMount(m)
+			if err != nil {
+				closeAll(files...)
+				return nil, nil, err
+			}
+			args = append(args, flag, src, filepath.Clean(m.Target))
+			continue
+		}
+		f, err := b.openMount(m)
+		if err != nil {
+			closeAll(files...)
+			return nil, nil, err
+		}
+		args = append(args, flag+"-fd", strconv.Itoa(mountFD+len(files)), filepath.Clean(m.Target))
+		files = append(files, f)
 	}
-	return args, nil
+	return args, files, nil
 }
 
 // checkMount rejects relative paths, mounts over the root, and any source
 // that is, contains or lies inside a protected path. It returns the source
 // with symlinks resolved, which is what gets mounted.
 func (b *Bubblewrap) checkMount(m Mount) (string, error) {
-	if !filepath.IsAbs(m.Source) || !filepath.IsAbs(m.Target) {
-		return "", fmt.Errorf("mount %s -> %s: paths must be absolute", m.Source, m.Target)
-	}
-	if filepath.Clean(m.Target) == "/" {
-		return "", fmt.Errorf("mount %s -> /: cannot replace the root filesystem", m.Source)
+	if err := checkTarget(m); err != nil {
+		return "", err
 	}
 	src, err := filepath.EvalSymlinks(m.Source)
 	if err != nil {
 		return "", fmt.Errorf("mount %s: %w", m.Source, err)
 	}
+	return src, b.checkProtectedSource(m, src)
+}
+
+func checkTarget(m Mount) error {
+	if !filepath.IsAbs(m.Source) || !filepath.IsAbs(m.Target) {
+		return fmt.Errorf("mount %s -> %s: paths must be absolute", m.Source, m.Target)
+	}
+	if filepath.Clean(m.Target) == "/" {
+		return fmt.Errorf("mount %s -> /: cannot replace the root filesystem", m.Source)
+	}
+	return nil
+}
+
+func (b *Bubblewrap) checkProtectedSource(m Mount, src string) error {
 	for _, p := range b.protected {
 		if within(src, p) || within(p, src) {
-			return "", fmt.Errorf("mount %s would expose protected path %s: mount a directory "+
+			return fmt.Errorf("mount %s would expose protected path %s: mount a directory "+
 				"outside the server's data directory", m.Source, p)
 		}
 	}
-	return src, nil
+	return nil
+}
+
+// openMount opens the directory m.Source inside m.Within (never following
+// a link out of it) and checks the directory it really is against the
+// protected paths. bwrap binds the descriptor itself, so what is checked
+// is what is mounted.
+func (b *Bubblewrap) openMount(m Mount) (*os.File, error) {
+	if err := checkTarget(m); err != nil {
+		return nil, err
+	}
+	rel, err := filepath.Rel(m.Within, m.Source)
+	if err != nil || !filepath.IsLocal(rel) && rel != "." {
+		return nil, fmt.Errorf("mount %s: not a path inside %s", m.Source, m.Within)
+	}
+	root, err := os.OpenRoot(m.Within)
+	if err != nil {
+		return nil, fmt.Errorf("mount %s: %w", m.Source, err)
+	}
+	defer root.Close()
+	f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("mount %s: not a directory inside %s: %w", m.Source, m.Within, err)
+	}
+	real, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+	if err == nil {
+		err = b.checkProtectedSource(m, real)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // checkProtected refuses protected paths that the host root would expose.

@@ -39,7 +39,7 @@ type execution struct {
 // before running the command), applies the limits to it, then releases it.
 // Limits are thus in force before the step's first instruction: there is no
 // window in which the step runs unconfined.
-func (b *Bubblewrap) start(args []string, step Step, lim Limits) (*execution, error) {
+func (b *Bubblewrap) start(args []string, mounts []*os.File, step Step, lim Limits) (*execution, error) {
 	e := &execution{pidfd: -1, reason: make(chan string, 1), overflow: make(chan struct{})}
 	e.out = &output{limit: lim.Output, exceeded: func() { close(e.overflow) }}
 	pipes, err := newPipes(2)
@@ -53,7 +53,7 @@ func (b *Bubblewrap) start(args []string, step Step, lim Limits) (*execution, er
 		return nil, fmt.Errorf("passing the seccomp filter to bwrap: %w", err)
 	}
 	e.statusR, e.blockW, e.status = statusR, blockW, json.NewDecoder(statusR)
-	e.cmd = b.command(args, step, e.out, statusW, blockR, seccompR)
+	e.cmd = b.command(args, step, e.out, append([]*os.File{statusW, blockR, seccompR}, mounts...))
 	e.start = time.Now()
 	if err = closeOnExec(); err == nil {
 		err = startOnSpawner(e.cmd)
@@ -85,16 +85,15 @@ func newPipes(n int) ([]*os.File, error) {
 	return files, nil
 }
 
-func (b *Bubblewrap) command(args []string, step Step, out *output, statusW, blockR, seccompR *os.File) *exec.Cmd {
+// command is bwrap's command; files are descriptors 3 (status), 4 (block),
+// 5 (seccomp, may be nil) and mountFD on.
+func (b *Bubblewrap) command(args []string, step Step, out *output, files []*os.File) *exec.Cmd {
 	cmd := exec.Command(b.path, args...)
 	cmd.Env = []string{"LANG=C"} // nothing of the server's environment
 	cmd.Dir = "/"
 	cmd.Stdin = step.Stdin
 	cmd.Stdout, cmd.Stderr = out.writers(step.Stdout, step.Stderr)
-	cmd.ExtraFiles = []*os.File{statusW, blockR} // descriptors 3 and 4
-	if seccompR != nil {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, seccompR) // seccompFD, 5
-	}
+	cmd.ExtraFiles = files
 	cmd.WaitDelay = time.Second
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if b.opts.HostUID != 0 {

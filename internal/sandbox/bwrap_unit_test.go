@@ -96,15 +96,32 @@ func TestMountChecks(t *testing.T) {
 		{Source: link, Target: "/x"}, {Source: "relative", Target: "/x"}, {Source: ws, Target: "x"},
 		{Source: ws, Target: "/"}, {Source: "/nonexistent/kiln", Target: "/x"},
 	} {
-		if _, err := b.mountArgs([]Mount{m}); err == nil {
+		if _, _, err := b.mountArgs([]Mount{m}); err == nil {
 			t.Errorf("mount %s -> %s: want an error", m.Source, m.Target)
 		}
 	}
-	got, err := b.mountArgs([]Mount{{Source: ws, Target: "/workspace/", Writable: true}, {Source: ws, Target: "/in"}})
+	got, _, err := b.mountArgs([]Mount{{Source: ws, Target: "/workspace/", Writable: true}, {Source: ws, Target: "/in"}})
 	want := []string{"--bind", ws, "/workspace", "--ro-bind", ws, "/in"}
 	if err != nil || !slices.Equal(got, want) {
 		t.Fatalf("mountArgs = %q, %v; want %q", got, err, want)
 	}
+	// Within: resolved inside, bound by descriptor.
+	for _, m := range []Mount{
+		{Source: link, Target: "/x", Within: ws}, {Source: keys, Target: "/x", Within: data},
+		{Source: filepath.Join(ws, "missing"), Target: "/x", Within: ws}, {Source: data, Target: "/x", Within: ws},
+		{Source: ws, Target: "/", Within: ws},
+	} {
+		if _, files, err := b.mountArgs([]Mount{m}); err == nil || len(files) != 0 {
+			t.Errorf("mount %s within %s: want an error", m.Source, m.Within)
+		}
+	}
+	got, files, err := b.mountArgs([]Mount{{Source: ws, Target: "/workspace", Writable: true, Within: ws}, {Source: ws, Target: "/in"},
+		{Source: ws, Target: "/ro", Within: filepath.Dir(ws)}})
+	want = []string{"--bind-fd", "6", "/workspace", "--ro-bind", ws, "/in", "--ro-bind-fd", "7", "/ro"}
+	if err != nil || !slices.Equal(got, want) || len(files) != 2 {
+		t.Fatalf("mountArgs = %q, %d files, %v; want %q", got, len(files), err, want)
+	}
+	closeAll(files...)
 }
 
 func TestProtectedUnderHostRootRefused(t *testing.T) {

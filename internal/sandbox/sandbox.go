@@ -18,6 +18,12 @@ type Mount struct {
 	Source   string // host path
 	Target   string // path inside the sandbox
 	Writable bool
+	// Within, when set, is a directory Source lies in whose content steps
+	// write (a run's workspaces). Source is then resolved inside Within
+	// only (a symbolic link leaving it is an error) and mounted by
+	// descriptor, so a link a running step swaps in after the check cannot
+	// redirect the mount to another host directory.
+	Within string
 }
 
 // Limits bound one step. Zero values select the backend's defaults.

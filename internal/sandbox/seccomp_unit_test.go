@@ -116,7 +116,7 @@ func TestSeccompArgsAndDescriptor(t *testing.T) {
 		t.Skipf("no seccomp filter here: %s", f.note)
 	}
 	b := &Bubblewrap{seccomp: f, opts: Options{UID: 1000, GID: 1000}}
-	args, err := b.args(Step{Command: []string{"true"}, RootFS: t.TempDir()}, DefaultLimits)
+	args, _, err := b.args(Step{Command: []string{"true"}, RootFS: t.TempDir()}, DefaultLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestSeccompArgsAndDescriptor(t *testing.T) {
 		t.Fatalf("pipe holds %d bytes, want the %d-byte program", n, len(f.program))
 	}
 	b.seccomp = seccompFilter{digest: "none"}
-	if args, _ := b.args(Step{Command: []string{"true"}, RootFS: t.TempDir()}, DefaultLimits); slices.Contains(args, "--seccomp") {
+	if args, _, _ := b.args(Step{Command: []string{"true"}, RootFS: t.TempDir()}, DefaultLimits); slices.Contains(args, "--seccomp") {
 		t.Fatalf("no filter, yet --seccomp: %q", args)
 	}
 }
