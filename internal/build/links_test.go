@@ -60,3 +60,31 @@ func TestContentDigestNeverFollowsLinks(t *testing.T) {
 		t.Fatal("the digest ignores the output's own files")
 	}
 }
+
+// TestPrefixedStaysInside: an image prefix climbing with ".." (Compile
+// refuses it; this is the second line) cannot move the output out of the
+// layer directory.
+func TestPrefixedStaysInside(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	out := filepath.Join(base, "run", "output")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	layer, err := prefixed(out, "/../../../escaped/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Dir(layer) != filepath.Join(base, "run") {
+		t.Fatalf("layer directory %s", layer)
+	}
+	if _, err := os.Stat(filepath.Join(layer, "escaped", "app", "f")); err != nil {
+		t.Fatalf("the output is not under the prefix inside the layer: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(base, "escaped")); err == nil {
+		t.Fatal("the output was moved out of the layer directory")
+	}
+}
