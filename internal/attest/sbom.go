@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/kilnbuild/kiln/internal/tenantfs"
 )
 
 // SBOMInput describes what an SBOM lists.
@@ -200,22 +200,25 @@ func ociRepository(ref string) string {
 	return ref
 }
 
-// walkFiles hashes every regular file under dir, in lexical order.
+// walkFiles hashes every regular file under dir, in lexical order. A
+// build's steps wrote dir: links are not followed and nothing outside dir
+// is read.
 func walkFiles(dir string) ([]fileEntry, error) {
+	tree, err := tenantfs.Open(dir, "the artifact")
+	if err != nil {
+		return nil, fmt.Errorf("listing artifact files: %w", err)
+	}
+	defer tree.Close()
 	var out []fileEntry
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err = tree.WalkDir(".", func(rel string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
 			return err
 		}
-		rel, err := filepath.Rel(dir, p)
+		e, err := hashFile(tree, rel)
 		if err != nil {
 			return err
 		}
-		e, err := hashFile(p)
-		if err != nil {
-			return err
-		}
-		e.path = "./" + filepath.ToSlash(rel)
+		e.path = "./" + rel
 		out = append(out, e)
 		return nil
 	})
@@ -225,8 +228,8 @@ func walkFiles(dir string) ([]fileEntry, error) {
 	return out, nil
 }
 
-func hashFile(p string) (fileEntry, error) {
-	f, err := os.Open(p)
+func hashFile(tree *tenantfs.Tree, rel string) (fileEntry, error) {
+	f, _, err := tree.Open(rel)
 	if err != nil {
 		return fileEntry{}, err
 	}
@@ -234,7 +237,7 @@ func hashFile(p string) (fileEntry, error) {
 	s1, s256 := sha1.New(), sha256.New() //nolint:gosec // required by SPDX
 	n, err := io.Copy(io.MultiWriter(s1, s256), f)
 	if err != nil {
-		return fileEntry{}, fmt.Errorf("hashing %s: %w", p, err)
+		return fileEntry{}, fmt.Errorf("hashing %s: %w", rel, err)
 	}
 	return fileEntry{sha1: hex.EncodeToString(s1.Sum(nil)), sha256: hex.EncodeToString(s256.Sum(nil)), size: n}, nil
 }

@@ -6,51 +6,67 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 
 	"golang.org/x/mod/modfile"
+
+	"github.com/kilnbuild/kiln/internal/tenantfs"
 )
 
 // languageComponents reads dependency manifests at the top of the source
 // directory: go.mod (Go modules) and package.json (npm packages, exact
 // versions from package-lock.json when present). They are cheap to read and
 // say what the build was meant to use; nothing is resolved over the network.
+// They are read inside dir only: a manifest that is a link out of the
+// repository is an error naming it.
 func languageComponents(dir string) ([]component, error) {
 	if dir == "" {
 		return nil, nil
 	}
-	goMods, err := goModules(filepath.Join(dir, "go.mod"))
+	repo, err := tenantfs.Open(dir, "the repository")
 	if err != nil {
 		return nil, err
 	}
-	npm, err := npmPackages(dir)
+	defer repo.Close()
+	goMods, err := goModules(repo)
+	if err != nil {
+		return nil, err
+	}
+	npm, err := npmPackages(repo)
 	if err != nil {
 		return nil, err
 	}
 	return append(goMods, npm...), nil
 }
 
+// Bounds of the manifests read.
+const (
+	maxManifest = 8 << 20
+	maxLockfile = 64 << 20
+)
+
 // readOptional returns nil, nil when the file does not exist.
-func readOptional(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+func readOptional(repo *tenantfs.Tree, name string, limit int64) ([]byte, error) {
+	b, err := repo.ReadFile(name, limit)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	return b, err
+	if err != nil {
+		return nil, fmt.Errorf("reading the SBOM's dependencies: %w", err)
+	}
+	return b, nil
 }
 
 // goModules lists go.mod's requirements. Since Go 1.17 go.mod lists every
 // module the main module's packages need, so this is the build list less
 // test-only modules of dependencies.
-func goModules(path string) ([]component, error) {
-	b, err := readOptional(path)
+func goModules(repo *tenantfs.Tree) ([]component, error) {
+	b, err := readOptional(repo, "go.mod", maxManifest)
 	if err != nil || b == nil {
 		return nil, err
 	}
-	f, err := modfile.Parse(path, b, nil)
+	f, err := modfile.Parse("go.mod", b, nil)
 	if err != nil {
 		return nil, fmt.Errorf("reading go.mod: %w", err)
 	}
@@ -101,8 +117,8 @@ type packageLock struct {
 var exactSemver = regexp.MustCompile(`^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$`)
 
 // npmPackages lists package.json's runtime dependencies.
-func npmPackages(dir string) ([]component, error) {
-	b, err := readOptional(filepath.Join(dir, "package.json"))
+func npmPackages(repo *tenantfs.Tree) ([]component, error) {
+	b, err := readOptional(repo, "package.json", maxManifest)
 	if err != nil || b == nil {
 		return nil, err
 	}
@@ -110,7 +126,7 @@ func npmPackages(dir string) ([]component, error) {
 	if err := json.Unmarshal(b, &pkg); err != nil {
 		return nil, fmt.Errorf("reading package.json: %w", err)
 	}
-	lock, err := readLock(dir)
+	lock, err := readLock(repo)
 	if err != nil {
 		return nil, err
 	}
@@ -133,8 +149,8 @@ func npmPackages(dir string) ([]component, error) {
 }
 
 // readLock returns a lookup of locked versions by package name.
-func readLock(dir string) (func(string) string, error) {
-	b, err := readOptional(filepath.Join(dir, "package-lock.json"))
+func readLock(repo *tenantfs.Tree) (func(string) string, error) {
+	b, err := readOptional(repo, "package-lock.json", maxLockfile)
 	if err != nil || b == nil {
 		return func(string) string { return "" }, err
 	}

@@ -122,11 +122,7 @@ func (e *PipelineExecutor) gitPipeline(ctx context.Context, params map[string]st
 	if _, err := e.Git.Checkout(ctx, url, commit, dir, ""); err != nil {
 		return nil, from, fmt.Errorf("checking out %s: %w", from, err)
 	}
-	file := filepath.Join(dir, filepath.FromSlash(path))
-	if rel, err := filepath.Rel(dir, file); err != nil || strings.HasPrefix(rel, "..") {
-		return nil, from, fmt.Errorf("resolverRef: pathInRepo %q leaves the repository", path)
-	}
-	p, _, err := pipeline.ParseFiles(file)
+	p, err := pipeline.LoadRepoFile(dir, path)
 	if err != nil {
 		return nil, from, fmt.Errorf("loading %s: %w", from, err)
 	}

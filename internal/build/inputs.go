@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/attest"
 	"github.com/kilnbuild/kiln/internal/capability"
 	"github.com/kilnbuild/kiln/internal/oci"
+	"github.com/kilnbuild/kiln/internal/tenantfs"
 )
 
 // CapabilitiesOf records a detected set: provides, build requirements ("a|b"
@@ -94,34 +94,20 @@ func dependencies(inputs []v1alpha1.BuildInput) []attest.Artifact {
 // ContentDigest digests a directory's regular files and symlinks by path,
 // mode and content, ignoring timestamps and ownership: two builds with
 // equal digests produced the same output even if archive metadata differs.
+// A build's steps wrote dir: links are digested as links (never followed)
+// and nothing outside dir is read.
 func ContentDigest(dir string) (string, error) {
+	out, err := tenantfs.Open(dir, "the output")
+	if err != nil {
+		return "", fmt.Errorf("digesting %s: %w", dir, err)
+	}
+	defer out.Close()
 	h := sha256.New()
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err = out.WalkDir(".", func(rel string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(dir, p)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(h, "L %s %s\n", rel, target)
-		case d.IsDir():
-			fmt.Fprintf(h, "D %s %o\n", rel, info.Mode().Perm())
-		case d.Type().IsRegular():
-			sum, err := fileSHA256(p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(h, "F %s %o %s\n", rel, info.Mode().Perm(), sum)
-		}
-		return nil
+		return digestEntry(h, out, rel, d)
 	})
 	if err != nil {
 		return "", fmt.Errorf("digesting %s: %w", dir, err)
@@ -129,8 +115,32 @@ func ContentDigest(dir string) (string, error) {
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func fileSHA256(p string) (string, error) {
-	f, err := os.Open(p)
+func digestEntry(h io.Writer, out *tenantfs.Tree, rel string, d fs.DirEntry) error {
+	info, err := d.Info()
+	if err != nil {
+		return err
+	}
+	switch {
+	case d.Type()&fs.ModeSymlink != 0:
+		target, err := out.Readlink(rel)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "L %s %s\n", rel, target)
+	case d.IsDir():
+		fmt.Fprintf(h, "D %s %o\n", rel, info.Mode().Perm())
+	case d.Type().IsRegular():
+		sum, err := fileSHA256(out, rel)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "F %s %o %s\n", rel, info.Mode().Perm(), sum)
+	}
+	return nil
+}
+
+func fileSHA256(out *tenantfs.Tree, rel string) (string, error) {
+	f, _, err := out.Open(rel)
 	if err != nil {
 		return "", err
 	}

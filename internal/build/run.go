@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -302,9 +303,11 @@ func (e *PipelineExecutor) pushImage(ctx context.Context, job Job, o pipeline.Ou
 }
 
 // prefixed returns a directory holding dir's content under prefix (dir
-// itself is moved; the run's workspace is discarded afterwards).
+// itself is moved; the run's workspace is discarded afterwards). The
+// prefix is the pipeline's: it is cleaned as an absolute path, so that it
+// cannot lead the move out of the new directory.
 func prefixed(dir, prefix string) (string, error) {
-	p := strings.Trim(prefix, "/")
+	p := strings.Trim(path.Clean("/"+prefix), "/")
 	if p == "" {
 		return dir, nil
 	}

@@ -9,10 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/kilnbuild/kiln/internal/tenantfs"
 )
 
 // Provide is one capability a component provides.
@@ -63,9 +64,10 @@ type Options struct {
 // maxFileSize bounds what is read of any one manifest.
 const maxFileSize = 8 << 20
 
-// Detect reads the checked-out source context directory dir. Symbolic
-// links that lead out of dir are not followed. Among several spec files it
-// prefers the one named after dir.
+// Detect reads the checked-out source context directory dir. Files are
+// read inside dir only: a symbolic link that leads out of dir (or a FIFO,
+// or a manifest over 8 MiB) is an error naming it, never followed. Among
+// several spec files it prefers the one named after dir.
 func Detect(dir string) (*Set, error) { return DetectWith(dir, Options{}) }
 
 // DetectWith is Detect with options; dir's own name is tried after
@@ -75,13 +77,13 @@ func DetectWith(dir string, opts Options) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("detecting capabilities: %w", err)
 	}
-	root, err := os.OpenRoot(abs)
+	repo, err := tenantfs.Open(abs, "the repository")
 	if err != nil {
 		return nil, fmt.Errorf("detecting capabilities: %w", err)
 	}
-	defer root.Close()
+	defer repo.Close()
 	opts.Names = append(slices.Clip(opts.Names), filepath.Base(abs))
-	return DetectFSWith(root.FS(), opts)
+	return DetectFSWith(repo.FS(maxFileSize), opts)
 }
 
 // DetectFS reads the source tree fsys (its root is the context directory).
@@ -149,7 +151,7 @@ func (c *collector) read(name string) (data []byte, ok bool, err error) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("reading %s: %w", name, err)
+		return nil, false, readError(name, err)
 	}
 	if !info.Mode().IsRegular() {
 		return nil, false, &Error{File: name, Msg: "not a regular file"}
@@ -159,9 +161,17 @@ func (c *collector) read(name string) (data []byte, ok bool, err error) {
 	}
 	data, err = fs.ReadFile(c.fsys, name)
 	if err != nil {
-		return nil, false, fmt.Errorf("reading %s: %w", name, err)
+		return nil, false, readError(name, err)
 	}
 	return data, true, nil
+}
+
+// readError keeps a tenantfs error as it is: it names the file already.
+func readError(name string, err error) error {
+	if te := (*tenantfs.Error)(nil); errors.As(err, &te) {
+		return err
+	}
+	return fmt.Errorf("reading %s: %w", name, err)
 }
 
 // at formats a source position: "file:line", or "file" when line is 0.

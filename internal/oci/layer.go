@@ -9,11 +9,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/kilnbuild/kiln/internal/tenantfs"
 )
 
 // gzipLevel is fixed: the same tar always compresses to the same bytes
@@ -22,13 +23,14 @@ const gzipLevel = 6
 
 // Reproducible tar rules: entries in lexical walk order, every mtime = the
 // epoch, uid/gid 0 without names, modes 0755 for directories and executable
-// files and 0644 for others, symlinks kept as links.
-func tarHeader(path, rel string, d fs.DirEntry, epoch time.Time) (*tar.Header, error) {
+// files and 0644 for others, symlinks kept as links (never followed: dir is
+// what a build's steps wrote, and nothing outside it is read).
+func tarHeader(tree *tenantfs.Tree, rel string, d fs.DirEntry, epoch time.Time) (*tar.Header, error) {
 	info, err := d.Info()
 	if err != nil {
 		return nil, err
 	}
-	h := &tar.Header{Name: filepath.ToSlash(rel), ModTime: epoch, Mode: 0o644}
+	h := &tar.Header{Name: rel, ModTime: epoch, Mode: 0o644}
 	switch mode := info.Mode(); {
 	case mode.IsDir():
 		h.Typeflag, h.Name, h.Mode = tar.TypeDir, h.Name+"/", 0o755
@@ -39,7 +41,7 @@ func tarHeader(path, rel string, d fs.DirEntry, epoch time.Time) (*tar.Header, e
 		}
 	case mode&fs.ModeSymlink != 0:
 		h.Typeflag, h.Mode = tar.TypeSymlink, 0o777
-		if h.Linkname, err = os.Readlink(path); err != nil {
+		if h.Linkname, err = tree.Readlink(rel); err != nil {
 			return nil, err
 		}
 	default:
@@ -50,16 +52,17 @@ func tarHeader(path, rel string, d fs.DirEntry, epoch time.Time) (*tar.Header, e
 
 // writeTar writes dir's content (not dir itself) as a reproducible tar.
 func writeTar(dir string, epoch time.Time, w io.Writer) error {
+	tree, err := tenantfs.Open(dir, "the directory")
+	if err != nil {
+		return err
+	}
+	defer tree.Close()
 	tw := tar.NewWriter(w)
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, path)
+	err = tree.WalkDir(".", func(rel string, d fs.DirEntry, err error) error {
 		if err != nil || rel == "." {
 			return err
 		}
-		h, err := tarHeader(path, rel, d, epoch)
+		h, err := tarHeader(tree, rel, d, epoch)
 		if err != nil {
 			return err
 		}
@@ -67,7 +70,7 @@ func writeTar(dir string, epoch time.Time, w io.Writer) error {
 			return err
 		}
 		if h.Typeflag == tar.TypeReg {
-			return copyFile(tw, path)
+			return copyFile(tw, tree, rel, h.Size)
 		}
 		return nil
 	})
@@ -77,13 +80,14 @@ func writeTar(dir string, epoch time.Time, w io.Writer) error {
 	return tw.Close()
 }
 
-func copyFile(w io.Writer, path string) error {
-	f, err := os.Open(path)
+// copyFile writes the file's size bytes as the walk saw it.
+func copyFile(w io.Writer, tree *tenantfs.Tree, rel string, size int64) error {
+	f, _, err := tree.Open(rel)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	_, err = io.Copy(w, f)
+	_, err = io.CopyN(w, f, size)
 	return err
 }
 

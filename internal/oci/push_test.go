@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -173,5 +174,46 @@ func TestPushRefErrors(t *testing.T) {
 	mustNil(t, mkfifo(filepath.Join(dir, "pipe")))
 	if _, err := PushDirectory(ctx, tr.ref("team-a/app:v1"), dir, PushOptions{Remote: tr.remote(tokenA)}); err == nil {
 		t.Fatal("a FIFO was archived")
+	}
+}
+
+// TestLayerNeverFollowsLinksOut: a build's output holding links to a
+// secret outside it (absolute, "..", /proc/self/root, a linked directory)
+// is archived with the links as links; the secret's bytes are not in the
+// layer.
+func TestLayerNeverFollowsLinksOut(t *testing.T) {
+	t.Parallel()
+	secretDir := t.TempDir()
+	secret := filepath.Join(secretDir, "secret.key")
+	mustNil(t, os.WriteFile(secret, []byte("SECRET-BYTES-4e1d"), 0o600))
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"f": "x"})
+	links := map[string]string{"abs": secret, "dotdot": strings.Repeat("../", 30) + secret[1:],
+		"proc": "/proc/self/root" + secret, "keys": secretDir}
+	for name, target := range links {
+		mustNil(t, os.Symlink(target, filepath.Join(dir, name)))
+	}
+	var buf bytes.Buffer
+	mustNil(t, writeTar(dir, time.Unix(0, 0), &buf))
+	if bytes.Contains(buf.Bytes(), []byte("SECRET-BYTES")) {
+		t.Fatal("the layer holds the secret")
+	}
+	tr := tar.NewReader(&buf)
+	got := map[string]string{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		mustNil(t, err)
+		got[h.Name] = h.Linkname
+	}
+	for name, target := range links {
+		if got[name] != target {
+			t.Errorf("%s: link %q, want %q", name, got[name], target)
+		}
+	}
+	if _, ok := got["keys/secret.key"]; ok {
+		t.Error("the walk entered a linked directory")
 	}
 }

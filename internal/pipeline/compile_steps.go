@@ -317,8 +317,11 @@ func imageConfig(p map[string]ParamValue) (*ImageConfig, error) {
 		WorkingDir: p["working-dir"].StringVal, User: p["user"].StringVal,
 	}
 	var errs []error
-	if !strings.HasPrefix(img.Prefix, "/") {
+	switch {
+	case !strings.HasPrefix(img.Prefix, "/"):
 		errs = append(errs, fmt.Errorf("prefix %q: expected an absolute path", img.Prefix))
+	case slices.Contains(strings.Split(img.Prefix, "/"), ".."):
+		errs = append(errs, fmt.Errorf("prefix %q: \"..\" is not allowed: name a directory of the image, e.g. /app", img.Prefix))
 	}
 	for _, e := range img.Env {
 		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {

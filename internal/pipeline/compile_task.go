@@ -374,7 +374,25 @@ func (c *compiler) bindWorkspaces(r *resolved) map[string]Mount {
 		}
 		mounts[w.Name] = m
 	}
+	c.checkNesting(r, mounts)
 	return mounts
+}
+
+// checkNesting refuses a workspace mounted inside another one: the
+// sandbox would create the inner mount point inside the outer workspace,
+// following any symbolic link an earlier step left there (onto the host).
+func (c *compiler) checkNesting(r *resolved, mounts map[string]Mount) {
+	names := sortedNames(mounts)
+	for _, outer := range names {
+		for _, inner := range names {
+			o, i := mounts[outer], mounts[inner]
+			if outer != inner && o.Workspace != "" && i.Workspace != "" && (i.MountPath == o.MountPath || strings.HasPrefix(i.MountPath, strings.TrimSuffix(o.MountPath, "/")+"/")) {
+				c.fail(r.scope()+".workspaces", "workspace %q is mounted at %s, inside workspace %q at %s: mount workspaces side by side (e.g. /workspace/%s)",
+					inner, i.MountPath, outer, o.MountPath, inner)
+				return
+			}
+		}
+	}
 }
 
 func (c *compiler) bindOne(fp string, r *resolved, b WorkspaceTaskBinding, decls map[string]WorkspaceDeclaration, mounts map[string]Mount) {

@@ -3,12 +3,15 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/kilnbuild/kiln/internal/tenantfs"
 )
 
 // Pipeline is a loaded pipeline definition: the Pipeline's spec, the Tasks
@@ -66,32 +69,57 @@ const (
 // pipeline; the caller may fall back to a catalog pipeline.
 var ErrNoPipeline = errors.New("no pipeline found")
 
+// MaxPipelineFile bounds each pipeline file read from a repository.
+const MaxPipelineFile = 4 << 20
+
+// repository is how errors name the tree pipelines are read from.
+const repository = "the repository"
+
 // LoadFromRepo reads the pipeline of the repository checked out at dir:
 // .kiln/pipeline.yaml if it exists, else every .tekton/*.yaml (and *.yml)
 // file. The files together may hold Tasks and one Pipeline, Tasks and
 // PipelineRuns (the push one is chosen, see Parse), or a single Task.
+// Files are read inside dir only: a symbolic link leaving the repository
+// (or a FIFO, or a file over MaxPipelineFile) is an error naming it.
 func LoadFromRepo(dir string) (*Pipeline, Source, error) {
-	kiln := filepath.Join(dir, filepath.FromSlash(KilnPipelineFile))
-	if _, err := os.Stat(kiln); err == nil {
-		p, src, err := loadFiles(dir, []string{KilnPipelineFile})
+	repo, err := tenantfs.Open(dir, repository)
+	if err != nil {
+		return nil, Source{}, err
+	}
+	defer repo.Close()
+	if _, err := repo.Lstat(KilnPipelineFile); !errors.Is(err, fs.ErrNotExist) {
+		p, src, err := loadFiles(repo, []string{KilnPipelineFile})
 		src.Kind = "kiln"
 		return p, src, err
 	}
-	files, err := tektonFiles(dir)
+	files, err := tektonFiles(repo)
 	if err != nil {
 		return nil, Source{}, err
 	}
 	if len(files) == 0 {
 		return nil, Source{}, fmt.Errorf("%w in %s: add %s or %s/*.yaml", ErrNoPipeline, dir, KilnPipelineFile, TektonDir)
 	}
-	p, src, err := loadFiles(dir, files)
+	p, src, err := loadFiles(repo, files)
 	src.Kind = "tekton"
 	return p, src, err
 }
 
-func tektonFiles(dir string) ([]string, error) {
-	entries, err := os.ReadDir(filepath.Join(dir, TektonDir))
-	if errors.Is(err, os.ErrNotExist) {
+// LoadRepoFile reads the pipeline in the file name (slash-separated,
+// relative) of the repository checked out at dir, as LoadFromRepo does:
+// never outside dir.
+func LoadRepoFile(dir, name string) (*Pipeline, error) {
+	repo, err := tenantfs.Open(dir, repository)
+	if err != nil {
+		return nil, err
+	}
+	defer repo.Close()
+	p, _, err := loadFiles(repo, []string{name})
+	return p, err
+}
+
+func tektonFiles(repo *tenantfs.Tree) ([]string, error) {
+	entries, err := repo.ReadDir(TektonDir)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
@@ -107,20 +135,14 @@ func tektonFiles(dir string) ([]string, error) {
 	return files, nil
 }
 
-// ParseFiles reads a pipeline from files, as LoadFromRepo does from a
-// repository's files.
+// ParseFiles reads a pipeline from files of the local machine (kiln run
+// -f), as LoadFromRepo does from a repository's files.
 func ParseFiles(paths ...string) (*Pipeline, Source, error) {
-	p, src, err := loadFiles("", paths)
-	src.Kind = "files"
-	return p, src, err
-}
-
-func loadFiles(dir string, files []string) (*Pipeline, Source, error) {
-	src := Source{Files: files}
+	src := Source{Kind: "files", Files: paths}
 	var docs []*document
 	var errs []error
-	for _, f := range files {
-		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f)))
+	for _, f := range paths {
+		data, err := os.ReadFile(f)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("reading pipeline: %w", err))
 			continue
@@ -129,6 +151,28 @@ func loadFiles(dir string, files []string) (*Pipeline, Source, error) {
 		docs = append(docs, d...)
 		errs = append(errs, err)
 	}
+	return assembleFiles(src, docs, errs)
+}
+
+// loadFiles reads and assembles files of a repository.
+func loadFiles(repo *tenantfs.Tree, files []string) (*Pipeline, Source, error) {
+	src := Source{Files: files}
+	var docs []*document
+	var errs []error
+	for _, f := range files {
+		data, err := repo.ReadFile(f, MaxPipelineFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reading the pipeline: %w", err))
+			continue
+		}
+		d, err := parseDocuments(f, data)
+		docs = append(docs, d...)
+		errs = append(errs, err)
+	}
+	return assembleFiles(src, docs, errs)
+}
+
+func assembleFiles(src Source, docs []*document, errs []error) (*Pipeline, Source, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, src, err
 	}

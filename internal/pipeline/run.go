@@ -383,10 +383,25 @@ func (e *executor) finish(ctx context.Context) {
 	}
 	r.Results = e.pipelineResults()
 	r.Images = e.images.used()
-	for _, o := range e.plan.Outputs {
-		r.Outputs = append(r.Outputs, OutputResult{Output: o, Path: filepath.Join(e.dirs.workspace(o.Workspace), filepath.FromSlash(o.SubPath))})
-	}
+	e.outputs()
 	sort.Slice(r.Images, func(i, j int) bool { return r.Images[i].Image < r.Images[j].Image })
+}
+
+// outputs lists the plan's outputs. An output is read by the server after
+// the run (packed, digested, listed in the SBOM): it must be a real
+// directory of its workspace, not below a link a step planted.
+func (e *executor) outputs() {
+	r := e.res
+	for _, o := range e.plan.Outputs {
+		p, err := e.dirs.realDir(filepath.Join(e.dirs.workspace(o.Workspace), filepath.FromSlash(o.SubPath)), false)
+		if err != nil {
+			if r.Status == StatusSucceeded {
+				r.Status, r.Reason = StatusFailed, fmt.Sprintf("output %s: %v", o.Name, err)
+			}
+			continue
+		}
+		r.Outputs = append(r.Outputs, OutputResult{Output: o, Path: p})
+	}
 }
 
 // pipelineResults computes the pipeline's results; those that use missing
@@ -436,10 +451,22 @@ func ownWorkspace(opts RunOptions) error {
 	return nil
 }
 
+// newRunDirs lays the run out in opts.WorkspaceDir. With a lease of
+// another host user, directories made while the steps run are that user's.
+func newRunDirs(opts RunOptions) runDirs {
+	d := runDirs{root: opts.WorkspaceDir}
+	if l, ok := opts.Runner.(sandbox.Lease); ok {
+		if uid, gid := l.HostUser(); uid != os.Geteuid() {
+			d.owner = &hostUser{uid: uid, gid: gid}
+		}
+	}
+	return d
+}
+
 // prepareDirs creates the workspaces, .kiln/ and every task's directories,
 // copies the source, and gives it all to the steps' host user.
 func prepareDirs(plan *Plan, opts RunOptions) (runDirs, error) {
-	d := runDirs{root: opts.WorkspaceDir}
+	d := newRunDirs(opts)
 	for _, w := range plan.Workspaces {
 		if err := os.MkdirAll(d.workspace(w), 0o755); err != nil {
 			return d, fmt.Errorf("creating workspace %s: %w", w, err)

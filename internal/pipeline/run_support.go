@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/kilnbuild/kiln/internal/sandbox"
+	"github.com/kilnbuild/kiln/internal/tenantfs"
 )
 
 // runDirs is the layout of RunOptions.WorkspaceDir:
@@ -25,7 +26,16 @@ import (
 //	.kiln/tasks/<task>/results/       /tekton/results
 //	.kiln/tasks/<task>/scripts/       /tekton/scripts
 //	.kiln/tasks/<task>/home/          /tekton/home (and home/prefetch for prefetch steps)
-type runDirs struct{ root string }
+type runDirs struct {
+	root string
+	// owner, when set, is the host user the run's steps run as: the
+	// directories made for them while they run (a missing sub-path) are
+	// that user's.
+	owner *hostUser
+}
+
+// hostUser is a sandbox lease's host user.
+type hostUser struct{ uid, gid int }
 
 func (d runDirs) workspace(name string) string { return filepath.Join(d.root, name) }
 func (d runDirs) prefetch() string             { return filepath.Join(d.root, ".kiln", "prefetch") }
@@ -37,11 +47,33 @@ func (d runDirs) home(task string) string      { return filepath.Join(d.task(tas
 // prepareTask creates the task's directories (idempotent).
 func (d runDirs) prepareTask(t *PlanTask) error {
 	for _, dir := range []string{d.results(t.Name), d.scripts(t.Name), filepath.Join(d.home(t.Name), "prefetch")} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if _, err := d.realDir(dir, true); err != nil {
 			return fmt.Errorf("creating task directory: %w", err)
 		}
 	}
 	return nil
+}
+
+// realDir checks that every component of dir (a path under the run's
+// root) below the root is a real directory; with create, it makes those
+// that are missing. Steps
+// write in the run's directories: a link one of them planted (say a
+// workspace's sub-path made a link to a host directory) must never become
+// the source of a bind mount.
+func (d runDirs) realDir(dir string, create bool) (string, error) {
+	rel, err := filepath.Rel(d.root, dir)
+	if err != nil {
+		return "", err
+	}
+	run, err := tenantfs.Open(d.root, "the run's workspaces")
+	if err != nil {
+		return "", err
+	}
+	defer run.Close()
+	if create && d.owner != nil {
+		return run.DirPathFor(filepath.ToSlash(rel), d.owner.uid, d.owner.gid)
+	}
+	return run.DirPath(filepath.ToSlash(rel), create)
 }
 
 // writeScript writes a step's script and returns its path in the sandbox.
@@ -60,66 +92,103 @@ func (d runDirs) writeScript(task string, i int, s *PlanStep) (string, error) {
 
 // mounts are a step's mounts: its task's workspaces (read-only for prefetch
 // steps), results, scripts, home and the prefetch directory (writable for
-// prefetch steps only).
-func (d runDirs) mounts(t *PlanTask, prefetch bool) []sandbox.Mount {
+// prefetch steps only). Every source is a real directory of the run: a
+// sub-path that a step turned into a symbolic link is refused, and the
+// sandbox resolves each source again inside its Within directory when it
+// mounts it (a link swapped in by a step running in parallel meanwhile
+// cannot lead the mount out of the workspace).
+func (d runDirs) mounts(t *PlanTask, prefetch bool) ([]sandbox.Mount, error) {
 	var ms []sandbox.Mount
 	for _, w := range t.Workspaces {
 		if w.Workspace == "" {
 			continue
 		}
 		src := filepath.Join(d.workspace(w.Workspace), filepath.FromSlash(w.SubPath))
-		ms = append(ms, sandbox.Mount{Source: src, Target: w.MountPath, Writable: !w.ReadOnly && !prefetch})
+		ms = append(ms, sandbox.Mount{Source: src, Target: w.MountPath, Writable: !w.ReadOnly && !prefetch, Within: d.workspace(w.Workspace)})
 	}
 	home := d.home(t.Name)
 	if prefetch {
 		home = filepath.Join(home, "prefetch")
 	}
-	return append(ms,
-		sandbox.Mount{Source: d.results(t.Name), Target: ResultsDir, Writable: true},
-		sandbox.Mount{Source: d.scripts(t.Name), Target: ScriptsDir},
-		sandbox.Mount{Source: home, Target: HomeDir, Writable: true},
-		sandbox.Mount{Source: d.prefetch(), Target: PrefetchDir, Writable: prefetch},
+	ms = append(ms,
+		sandbox.Mount{Source: d.results(t.Name), Target: ResultsDir, Writable: true, Within: d.task(t.Name)},
+		sandbox.Mount{Source: d.scripts(t.Name), Target: ScriptsDir, Within: d.task(t.Name)},
+		sandbox.Mount{Source: home, Target: HomeDir, Writable: true, Within: d.task(t.Name)},
+		sandbox.Mount{Source: d.prefetch(), Target: PrefetchDir, Writable: prefetch, Within: d.root},
 	)
+	for i := range ms {
+		src, err := d.realDir(ms[i].Source, true)
+		if err != nil {
+			return nil, fmt.Errorf("mounting %s: %w", ms[i].Target, err)
+		}
+		ms[i].Source = src
+	}
+	return ms, nil
 }
 
-// copyTree copies src into dst (created), keeping modes and symlinks. The
-// directory skip (the run's own directory, when it is inside src) is left
-// out.
+// copyTree copies src into dst (created), keeping modes and symlinks (as
+// links, never followed). The directory skip (the run's own directory,
+// when it is inside src) is left out. Reads stay inside src and writes
+// inside dst: a link an earlier run left in dst is replaced, not written
+// through.
 func copyTree(src, dst, skip string) error {
 	same, err := samePath(src, dst)
 	if err != nil || same {
 		return err
 	}
-	return filepath.WalkDir(src, func(path string, de fs.DirEntry, err error) error {
+	from, err := tenantfs.Open(src, "the source directory")
+	if err != nil {
+		return err
+	}
+	defer from.Close()
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	to, err := os.OpenRoot(dst)
+	if err != nil {
+		return err
+	}
+	defer to.Close()
+	return from.WalkDir(".", func(rel string, de fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if de.IsDir() && path != src {
-			if inside, _ := samePath(path, skip); inside {
+		if de.IsDir() && rel != "." {
+			if inside, _ := samePath(filepath.Join(src, rel), skip); inside {
 				return filepath.SkipDir
 			}
 		}
-		rel, _ := filepath.Rel(src, path)
-		target := filepath.Join(dst, rel)
-		info, err := de.Info()
+		return copyEntry(from, to, rel, de)
+	})
+}
+
+// copyEntry copies one entry of a walk of from into to.
+func copyEntry(from *tenantfs.Tree, to *os.Root, rel string, de fs.DirEntry) error {
+	info, err := de.Info()
+	if err != nil {
+		return err
+	}
+	switch {
+	case de.IsDir():
+		if fi, err := to.Lstat(rel); err == nil && !fi.IsDir() {
+			if err := removeFile(to, rel); err != nil {
+				return err
+			}
+		}
+		return to.MkdirAll(rel, info.Mode().Perm()|0o700)
+	case info.Mode()&fs.ModeSymlink != 0:
+		link, err := from.Readlink(rel)
 		if err != nil {
 			return err
 		}
-		switch {
-		case de.IsDir():
-			return os.MkdirAll(target, info.Mode().Perm()|0o700)
-		case info.Mode()&fs.ModeSymlink != 0:
-			link, err := os.Readlink(path)
-			if err != nil {
-				return err
-			}
-			_ = os.Remove(target) // from an earlier run in the same directory
-			return os.Symlink(link, target)
-		case info.Mode().IsRegular():
-			return copyFile(path, target, info.Mode().Perm())
+		if err := removeFile(to, rel); err != nil {
+			return err
 		}
-		return nil // sockets, devices: not part of a source tree
-	})
+		return to.Symlink(link, rel)
+	case info.Mode().IsRegular():
+		return copyFile(from, to, rel, info.Mode().Perm())
+	}
+	return nil // sockets, devices: not part of a source tree
 }
 
 func samePath(a, b string) (bool, error) {
@@ -134,13 +203,24 @@ func samePath(a, b string) (bool, error) {
 	return err == nil && os.SameFile(ia, ib), err
 }
 
-func copyFile(src, dst string, perm fs.FileMode) error {
-	in, err := os.Open(src)
+// removeFile removes what an earlier run left at rel, if anything.
+func removeFile(root *os.Root, rel string) error {
+	if err := root.Remove(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+func copyFile(from *tenantfs.Tree, to *os.Root, rel string, perm fs.FileMode) error {
+	in, _, err := from.Open(rel)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err := removeFile(to, rel); err != nil {
+		return err
+	}
+	out, err := to.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return err
 	}
@@ -152,26 +232,32 @@ func copyFile(src, dst string, perm fs.FileMode) error {
 }
 
 // recordFiles lists the regular files under dir with their SHA-256.
+// Prefetch steps wrote dir: links and special files are not recorded, and
+// nothing outside dir is read.
 func recordFiles(dir string) []FileRecord {
+	tree, err := tenantfs.Open(dir, "the prefetch directory")
+	if err != nil {
+		return nil
+	}
+	defer tree.Close()
 	var out []FileRecord
-	_ = filepath.WalkDir(dir, func(path string, de fs.DirEntry, err error) error {
+	_ = tree.WalkDir(".", func(rel string, de fs.DirEntry, err error) error {
 		if err != nil || !de.Type().IsRegular() {
 			return nil
 		}
-		sum, size, err := hashFile(path)
+		sum, size, err := hashFile(tree, rel)
 		if err != nil {
 			return nil
 		}
-		rel, _ := filepath.Rel(dir, path)
-		out = append(out, FileRecord{Path: filepath.ToSlash(rel), Size: size, SHA256: sum})
+		out = append(out, FileRecord{Path: rel, Size: size, SHA256: sum})
 		return nil
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
 }
 
-func hashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
+func hashFile(tree *tenantfs.Tree, rel string) (string, int64, error) {
+	f, _, err := tree.Open(rel)
 	if err != nil {
 		return "", 0, err
 	}

@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
+	"io/fs"
 	"strings"
 	"time"
 
 	"github.com/kilnbuild/kiln/internal/sandbox"
+	"github.com/kilnbuild/kiln/internal/tenantfs"
 )
 
 // errUnavailable marks a reference to a result that does not exist because
@@ -249,9 +248,14 @@ func (e *executor) aggregateStatus() string {
 // readResults reads the task's result files.
 func (e *executor) readResults(t *PlanTask) (string, string) {
 	tr := e.runs[t.Name]
+	results, err := tenantfs.Open(e.dirs.results(t.Name), "the task's results directory ("+ResultsDir+")")
+	if err != nil {
+		return StatusFailed, err.Error()
+	}
+	defer results.Close()
 	got := map[string]ParamValue{}
 	for _, r := range t.Results {
-		v, ok, err := readResult(e.dirs.results(t.Name), r, e.opts.MaxResultSize)
+		v, ok, err := readResult(results, r, e.opts.MaxResultSize)
 		if err != nil {
 			return StatusFailed, err.Error()
 		}
@@ -267,22 +271,20 @@ func (e *executor) readResults(t *PlanTask) (string, string) {
 }
 
 // readResult reads one result file; a missing file is no result. One
-// trailing newline is dropped.
-func readResult(dir string, r ResultDecl, limit int64) (ParamValue, bool, error) {
-	f, err := os.Open(filepath.Join(dir, r.Name))
-	if errors.Is(err, os.ErrNotExist) {
+// trailing newline is dropped. A step writes the file: it must be a
+// regular file of the results directory, not a link out of it nor a FIFO.
+func readResult(results *tenantfs.Tree, r ResultDecl, limit int64) (ParamValue, bool, error) {
+	buf, err := results.ReadFile(r.Name, limit)
+	if errors.Is(err, fs.ErrNotExist) {
 		return ParamValue{}, false, nil
+	}
+	if errors.Is(err, tenantfs.ErrEscapes) || errors.Is(err, tenantfs.ErrNotRegular) {
+		return ParamValue{}, false, fmt.Errorf("result %s: %w; write the value into $(results.%s.path) itself", r.Name, err, r.Name)
 	}
 	if err != nil {
 		return ParamValue{}, false, fmt.Errorf("result %s: %w", r.Name, err)
 	}
-	defer f.Close()
-	buf := make([]byte, limit+1)
-	n, _ := io.ReadFull(f, buf)
-	if int64(n) > limit {
-		return ParamValue{}, false, fmt.Errorf("result %s: larger than the limit of %d bytes", r.Name, limit)
-	}
-	s := strings.TrimSuffix(string(buf[:n]), "\n")
+	s := strings.TrimSuffix(string(buf), "\n")
 	if r.Type == TypeString {
 		return String(s), true, nil
 	}
@@ -363,7 +365,10 @@ func (e *executor) sandboxStep(ctx context.Context, t *PlanTask, i int, s *PlanS
 	if wd == "" {
 		wd = "/"
 	}
-	mounts := e.dirs.mounts(t, s.Prefetch)
+	mounts, err := e.dirs.mounts(t, s.Prefetch)
+	if err != nil {
+		return sandbox.Step{}, err
+	}
 	if e.opts.Buildroot != "" {
 		mounts = append(mounts, sandbox.Mount{Source: e.opts.Buildroot, Target: BuildrootDir})
 	}

@@ -380,7 +380,7 @@ func TestRunResultProblems(t *testing.T) {
         steps: [{image: host, script: echo $(params.x)}]
 `, RunOptions{MaxResultSize: 64, Concurrency: 4})
 	b.wantStatus(t, map[string]string{"big": StatusFailed, "silent": StatusSucceeded, "bad-json": StatusFailed})
-	if r := b.task(t, "big").Reason; r != "result r: larger than the limit of 64 bytes" {
+	if r := b.task(t, "big").Reason; r != "result r: r is larger than the limit of 64 bytes" {
 		t.Errorf("big: %q", r)
 	}
 	if r := b.task(t, "bad-json").Reason; !strings.HasPrefix(r, "result list: expected a JSON array") {

@@ -14,28 +14,33 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/kilnbuild/kiln/internal/tenantfs"
 )
 
-// syncTree copies the pulled tree stage into root, entry by entry.
+// syncTree copies the pulled tree stage into root, entry by entry. The
+// artifact's links are recreated, never followed, and nothing outside
+// stage is read.
 func syncTree(stage string, root *os.Root, res *StaticResult) error {
-	return filepath.WalkDir(stage, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == stage {
+	tree, err := tenantfs.Open(stage, "the artifact")
+	if err != nil {
+		return err
+	}
+	defer tree.Close()
+	return tree.WalkDir(".", func(rel string, d fs.DirEntry, err error) error {
+		if err != nil || rel == "." {
 			return err
 		}
-		rel, err := filepath.Rel(stage, p)
-		if err != nil {
-			return err
-		}
-		if err := checkName(filepath.ToSlash(rel)); err != nil {
+		if err := checkName(rel); err != nil {
 			return err
 		}
 		switch {
 		case d.IsDir():
 			return syncDir(rel, root)
 		case d.Type()&fs.ModeSymlink != 0:
-			return syncLink(p, rel, root, res)
+			return syncLink(tree, rel, root, res)
 		case d.Type().IsRegular():
-			return syncFile(p, rel, root, res)
+			return syncFile(tree, rel, root, res)
 		}
 		return fmt.Errorf("%s is a %s, not a file, directory or symlink", rel, d.Type())
 	})
@@ -63,8 +68,8 @@ func syncDir(rel string, root *os.Root) error {
 }
 
 // syncLink recreates a symlink whose target stays inside the destination.
-func syncLink(p, rel string, root *os.Root, res *StaticResult) error {
-	target, err := os.Readlink(p)
+func syncLink(tree *tenantfs.Tree, rel string, root *os.Root, res *StaticResult) error {
+	target, err := tree.Readlink(rel)
 	if err != nil {
 		return err
 	}
@@ -110,30 +115,28 @@ func localLink(rel, target string) bool {
 
 // syncFile writes a regular file unless the destination has it already,
 // and adds it to the index.
-func syncFile(p, rel string, root *os.Root, res *StaticResult) error {
-	slashRel := filepath.ToSlash(rel)
-	sum, size, err := hashFile(os.Open(p))
-	if err != nil {
-		return err
-	}
-	res.Index.Files = append(res.Index.Files, FileEntry{Path: slashRel, Size: size, SHA256: sum})
-	if sameFile(root, rel, sum, size) {
-		res.Skipped = append(res.Skipped, slashRel)
-		return nil
-	}
-	info, err := os.Stat(p)
-	if err != nil {
-		return err
-	}
-	src, err := os.Open(p)
+func syncFile(tree *tenantfs.Tree, rel string, root *os.Root, res *StaticResult) error {
+	src, info, err := tree.Open(rel)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	if err := writeAtomic(root, rel, src, info.Mode().Perm()); err != nil {
-		return fmt.Errorf("writing %s: %w", slashRel, err)
+	sum, size, err := hashReader(src)
+	if err != nil {
+		return err
 	}
-	res.Written = append(res.Written, slashRel)
+	res.Index.Files = append(res.Index.Files, FileEntry{Path: rel, Size: size, SHA256: sum})
+	if sameFile(root, rel, sum, size) {
+		res.Skipped = append(res.Skipped, rel)
+		return nil
+	}
+	if _, err := src.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if err := writeAtomic(root, rel, io.LimitReader(src, size), info.Mode().Perm()); err != nil {
+		return fmt.Errorf("writing %s: %w", rel, err)
+	}
+	res.Written = append(res.Written, rel)
 	return nil
 }
 
@@ -153,8 +156,12 @@ func hashFile(f *os.File, err error) (string, int64, error) {
 		return "", 0, err
 	}
 	defer f.Close()
+	return hashReader(f)
+}
+
+func hashReader(r io.Reader) (string, int64, error) {
 	h := sha256.New()
-	n, err := io.Copy(h, f)
+	n, err := io.Copy(h, r)
 	if err != nil {
 		return "", 0, err
 	}

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 // Host directories a build needs from the host root, bound read-only (or
@@ -183,7 +181,8 @@ func writeEtc(dir string, uid, gid int) error {
 
 // commandLine builds bwrap's command line for one step. Descriptor 3 is
 // the JSON status pipe, descriptor 4 the pipe bwrap blocks on before
-// running the step, descriptor 5 (with a filter) the seccomp program.
+// running the step, descriptor 5 (with a filter) the seccomp program, and
+// without a stage, descriptors from mountFD on are the mounts' sources.
 func (b *Bubblewrap) commandLine(step Step, lim Limits, user hostUser) (*commandLine, error) {
 	env, err := envArgs(step.Env)
 	if err != nil {
@@ -215,37 +214,36 @@ func (b *Bubblewrap) commandLine(step Step, lim Limits, user hostUser) (*command
 	return c, nil
 }
 
-// stageSources checks the step's mounts, resolves its root filesystem and
-// mount sources (symlinks resolved, in place in step) and stages them with
-// the generated /etc files.
+// stageSources checks the step's mounts and resolves its root filesystem
+// (in place in step), then opens, checks and stages every source: the
+// generated /etc files, the root filesystem and the mounts' sources.
 func (b *Bubblewrap) stageSources(step *Step, user hostUser) (*commandLine, error) {
-	sources := []string{b.etcDir}
+	srcs := []source{{path: b.etcDir}}
 	if step.RootFS != "" {
 		rootfs, err := filepath.EvalSymlinks(step.RootFS)
 		if err != nil {
 			return nil, fmt.Errorf("root filesystem: %w", err)
 		}
 		step.RootFS = rootfs
-		sources = append(sources, rootfs)
+		srcs = append(srcs, source{path: rootfs})
 	}
+	c := &commandLine{firstMount: len(srcs)}
 	mounts := make([]Mount, len(step.Mounts))
 	for i, m := range step.Mounts {
-		src, err := b.checkMount(m)
-		if err == nil && m.Writable && !user.self() {
-			err = checkWritable(src, user)
-		}
+		src, err := b.mountSource(m, user)
 		if err != nil {
 			return nil, err
 		}
-		mounts[i] = Mount{Source: src, Target: filepath.Clean(m.Target), Writable: m.Writable}
-		sources = append(sources, src)
+		mounts[i] = Mount{Source: src.path, Target: filepath.Clean(m.Target), Writable: m.Writable, Within: src.within}
+		srcs = append(srcs, src)
 	}
 	step.Mounts = mounts
-	st, err := b.stage.bind(sources)
+	st, err := b.stage.bind(srcs)
 	if err != nil {
 		return nil, err
 	}
-	return &commandLine{staged: st}, nil
+	c.staged = st
+	return c, nil
 }
 
 // namespaceArgs: every step gets its own namespaces, the network one
@@ -302,59 +300,27 @@ func (b *Bubblewrap) filesystemArgs(c *commandLine, step Step, lim Limits) error
 	}
 	c.add("--dev", "/dev", "--proc", "/proc", "--remount-ro", "/proc",
 		"--perms", "01777", "--size", strconv.FormatInt(lim.Memory, 10), "--tmpfs", "/tmp")
-	for _, m := range step.Mounts {
-		c.bind(m.Source, m.Target, m.Writable)
+	for i, m := range step.Mounts {
+		c.mount(c.firstMount+i, m.Target, m.Writable)
 	}
 	c.add("--remount-ro", "/")
 	return nil
 }
 
-// checkWritable refuses a writable mount whose source the step's host user
-// cannot write: the step would fail on its first write.
-func checkWritable(source string, user hostUser) error {
-	var st unix.Stat_t
-	if err := unix.Stat(source, &st); err != nil {
-		return fmt.Errorf("mount %s: %w", source, err)
-	}
-	mode := st.Mode
-	if int(st.Uid) == user.uid && mode&0o200 != 0 || int(st.Gid) == user.gid && mode&0o020 != 0 || mode&0o002 != 0 {
-		return nil
-	}
-	return fmt.Errorf("mount %s is writable but its owner is uid %d, not the step's host user %d: "+
-		"run the steps through a sandbox Lease and give it the directory with Lease.Own", source, st.Uid, user.uid)
-}
-
-// checkMount rejects relative paths, mounts over the root or into the
-// step's /proc, /sys and /dev, sources in the host's kernel filesystems,
-// and any source that is, contains or lies inside a protected path. It
-// returns the source with symlinks resolved, which is what gets mounted.
+// checkMount opens and checks a mount's source as the step's will be
+// (with Within: below it, no link on the way) and returns the path of
+// what it really is, which Run without a lease gives to the step's user.
 func (b *Bubblewrap) checkMount(m Mount) (string, error) {
-	if !filepath.IsAbs(m.Source) || !filepath.IsAbs(m.Target) {
-		return "", fmt.Errorf("mount %s -> %s: paths must be absolute", m.Source, m.Target)
-	}
-	target := filepath.Clean(m.Target)
-	if target == "/" {
-		return "", fmt.Errorf("mount %s -> /: cannot replace the root filesystem", m.Source)
-	}
-	for _, d := range kernelDirs {
-		if within(target, d) {
-			return "", fmt.Errorf("mount %s -> %s: %s belongs to the sandbox; mount elsewhere", m.Source, target, d)
-		}
-	}
-	src, err := filepath.EvalSymlinks(m.Source)
+	src, err := b.mountSource(m, hostUser{uid: os.Geteuid(), gid: os.Getegid()})
 	if err != nil {
-		return "", fmt.Errorf("mount %s: %w", m.Source, err)
+		return "", err
 	}
-	if err := checkKernelFS(src); err != nil {
-		return "", fmt.Errorf("mount %s: %w", m.Source, err)
+	f, err := src.openChecked()
+	if err != nil {
+		return "", err
 	}
-	for _, p := range b.protected {
-		if within(src, p) || within(p, src) {
-			return "", fmt.Errorf("mount %s would expose protected path %s: mount a directory "+
-				"outside the server's data directory", m.Source, p)
-		}
-	}
-	return src, nil
+	defer f.Close()
+	return fdPath(f)
 }
 
 // checkProtected refuses protected paths that the host root would expose.

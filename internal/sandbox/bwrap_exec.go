@@ -81,12 +81,14 @@ func (b *Bubblewrap) launch(cl *commandLine, step Step, lim Limits, user hostUse
 		return nil, fmt.Errorf("passing the seccomp filter to bwrap: %w", err)
 	}
 	e.statusR, e.blockW, e.status = statusR, blockW, json.NewDecoder(statusR)
-	e.cmd = b.command(cl, step, e.out, []*os.File{statusW, blockR, seccompR}, user)
+	files := append([]*os.File{statusW, blockR, seccompR}, cl.staged.files...)
+	e.cmd = b.command(cl, step, e.out, files, user)
 	e.start = time.Now()
 	if err = closeOnExec(); err == nil {
 		err = startOnSpawner(e.cmd)
 	}
 	closeAll(statusW, blockR, seccompR)
+	cl.staged.passed()
 	if err != nil {
 		closeAll(statusR, blockW)
 		return nil, fmt.Errorf("starting bwrap: %w", err)
@@ -108,16 +110,17 @@ func newPipes(n int) ([]*os.File, error) {
 	return files, nil
 }
 
-// command is bwrap's command. pipes are the status, start and seccomp
-// pipes (descriptors 3, 4 and 5; a nil seccomp pipe leaves 5 closed). bwrap
-// runs as user, without supplementary groups.
-func (b *Bubblewrap) command(cl *commandLine, step Step, out *output, pipes []*os.File, user hostUser) *exec.Cmd {
+// command is bwrap's command. files are the status, start and seccomp
+// pipes (descriptors 3, 4 and 5; a nil seccomp pipe leaves 5 closed), then
+// the mount sources bound by descriptor (mountFD on). bwrap runs as user,
+// without supplementary groups.
+func (b *Bubblewrap) command(cl *commandLine, step Step, out *output, files []*os.File, user hostUser) *exec.Cmd {
 	cmd := exec.Command(b.path, cl.args...)
 	cmd.Env = []string{"LANG=C"} // nothing of the server's environment
 	cmd.Dir = "/"
 	cmd.Stdin = step.Stdin
 	cmd.Stdout, cmd.Stderr = out.writers(step.Stdout, step.Stderr)
-	cmd.ExtraFiles = pipes
+	cmd.ExtraFiles = files
 	cmd.WaitDelay = time.Second
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if !user.self() {

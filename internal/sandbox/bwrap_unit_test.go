@@ -80,11 +80,18 @@ func TestMountChecks(t *testing.T) {
 	data := t.TempDir()
 	keys := filepath.Join(data, "keys")
 	ws := t.TempDir()
-	if err := os.Mkdir(keys, 0o700); err != nil {
-		t.Fatal(err)
+	for _, d := range []string{keys, filepath.Join(ws, "sub")} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
 	}
 	link := filepath.Join(ws, "link-to-keys")
-	if err := os.Symlink(keys, link); err != nil {
+	for target, name := range map[string]string{keys: link, "sub": filepath.Join(ws, "inside")} {
+		if err := os.Symlink(target, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(ws, "file"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	b := &Bubblewrap{protected: []string{data}}
@@ -96,18 +103,42 @@ func TestMountChecks(t *testing.T) {
 		{Source: ws, Target: "/proc/sys"}, {Source: ws, Target: "/sys"}, {Source: ws, Target: "/dev/x"},
 		{Source: "/proc", Target: "/x"}, {Source: "/sys/kernel", Target: "/x"}, {Source: "/dev/shm", Target: "/x"},
 		{Source: "/sys/fs/cgroup/memory", Target: "/x"},
+		// Within: reached through real directories of Within only.
+		{Source: link, Target: "/x", Within: ws}, {Source: keys, Target: "/x", Within: data},
+		{Source: filepath.Join(ws, "inside"), Target: "/x", Within: ws}, {Source: filepath.Join(ws, "file"), Target: "/x", Within: ws},
+		{Source: filepath.Join(ws, "missing"), Target: "/x", Within: ws}, {Source: data, Target: "/x", Within: ws},
+		{Source: ws + "/sub/../../x", Target: "/x", Within: ws}, {Source: ws, Target: "/", Within: ws},
+		{Source: "/proc/self", Target: "/x", Within: "/proc"},
 	} {
-		if _, err := b.stageSources(&Step{Mounts: []Mount{m}}, self); err == nil {
-			t.Errorf("mount %s -> %s: want an error", m.Source, m.Target)
+		if c, err := b.stageSources(&Step{Mounts: []Mount{m}}, self); err == nil {
+			c.close()
+			t.Errorf("mount %s -> %s (within %q): want an error", m.Source, m.Target, m.Within)
 		}
 	}
-	step := Step{Mounts: []Mount{{Source: ws + "/", Target: "/workspace/", Writable: true}, {Source: ws, Target: "/in"}}}
-	if _, err := b.stageSources(&step, self); err != nil {
+	step := Step{Mounts: []Mount{{Source: ws + "/", Target: "/workspace/", Writable: true}, {Source: ws, Target: "/in"},
+		{Source: ws, Target: "/ro", Within: filepath.Dir(ws)}, {Source: filepath.Join(ws, "sub"), Target: "/sub", Within: ws}}}
+	c, err := b.stageSources(&step, self)
+	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Mount{{Source: ws, Target: "/workspace", Writable: true}, {Source: ws, Target: "/in"}}
+	defer c.close()
+	want := []Mount{{Source: ws, Target: "/workspace", Writable: true}, {Source: ws, Target: "/in"},
+		{Source: ws, Target: "/ro", Within: filepath.Dir(ws)}, {Source: filepath.Join(ws, "sub"), Target: "/sub", Within: ws}}
 	if !slices.Equal(step.Mounts, want) {
 		t.Fatalf("checked mounts %+v, want %+v", step.Mounts, want)
+	}
+	// Without a stage, every mount is bound by the descriptor opened here.
+	for i, m := range step.Mounts {
+		c.mount(c.firstMount+i, m.Target, m.Writable)
+	}
+	wantArgs := []string{"--bind-fd", "6", "/workspace", "--ro-bind-fd", "7", "/in", "--ro-bind-fd", "8", "/ro", "--ro-bind-fd", "9", "/sub"}
+	if !slices.Equal(c.args, wantArgs) || len(c.staged.files) != 4 {
+		t.Fatalf("mount arguments %q with %d descriptors, want %q", c.args, len(c.staged.files), wantArgs)
+	}
+	for i, f := range c.staged.files {
+		if p, err := fdPath(f); err != nil || p != step.Mounts[i].Source {
+			t.Errorf("descriptor %d is %s (%v), want %s", mountFD+i, p, err, step.Mounts[i].Source)
+		}
 	}
 }
 

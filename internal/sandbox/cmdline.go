@@ -8,11 +8,13 @@ import (
 )
 
 // commandLine is bwrap's arguments for one step and the step's staged
-// bind sources (stage.go), which bind and topLevel name by their staged
-// paths.
+// bind sources (stage.go): bind and topLevel name the generated /etc and
+// the image root by their staged paths, mount binds a Mount's source by
+// its staged path or its descriptor.
 type commandLine struct {
-	args   []string
-	staged *staged
+	args       []string
+	staged     *staged
+	firstMount int // the staged source of the step's first Mount
 }
 
 func (c *commandLine) add(args ...string) { c.args = append(c.args, args...) }
@@ -24,6 +26,11 @@ func (c *commandLine) bind(src, dst string, writable bool) {
 		flag = "--bind"
 	}
 	c.add(flag, c.staged.path(src), dst)
+}
+
+// mount binds the step's i-th source, a Mount's, at dst.
+func (c *commandLine) mount(i int, dst string, writable bool) {
+	c.add(c.staged.mountArgs(i, dst, writable)...)
 }
 
 // topLevel exposes src at dst read-only: a symlink is recreated, anything
@@ -62,16 +69,12 @@ var kernelFSMagic = map[int64]string{
 }
 
 // checkKernelFS refuses a source in the host's /proc, /sys or /dev or on
-// a kernel filesystem mounted elsewhere.
-func checkKernelFS(src string) error {
+// a kernel filesystem mounted elsewhere; st is the source's statfs.
+func checkKernelFS(src string, st *unix.Statfs_t) error {
 	for _, d := range kernelDirs {
 		if within(src, d) {
 			return fmt.Errorf("the host's %s is never mounted into a step", d)
 		}
-	}
-	var st unix.Statfs_t
-	if err := unix.Statfs(src, &st); err != nil {
-		return err
 	}
 	if name, ok := kernelFSMagic[int64(st.Type)]; ok {
 		return fmt.Errorf("it is on a %s filesystem, which exposes the host's kernel", name)

@@ -20,6 +20,13 @@ type Mount struct {
 	Source   string // host path
 	Target   string // path inside the sandbox
 	Writable bool
+	// Within, when set, is a directory Source lies in whose content steps
+	// write (a run's workspaces). Source must then be a directory reached
+	// from Within through real directories only (a symbolic link on the
+	// way, even one staying inside, is an error). Every source is mounted
+	// by the descriptor the server opened and checked, so a link a running
+	// step swaps in after the check cannot redirect the mount.
+	Within string
 }
 
 // Limits bound one step. Zero values select the backend's defaults.

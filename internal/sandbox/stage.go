@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,9 +18,10 @@ import (
 // searchable by that user (a test's t.TempDir is 0700), so the sources are
 // staged: the spawner thread, from which every bwrap is forked, has its own
 // mount namespace (a slave of the host's), where each step's sources are
-// bound under a tmpfs only that namespace sees, at paths the sandbox user
-// can search. bwrap inherits that namespace and binds from there. The
-// host's mount table never changes, and the namespace dies with the server.
+// opened (source.go), checked, and bound by descriptor under a tmpfs only
+// that namespace sees, at paths the sandbox user can search. bwrap
+// inherits that namespace and binds from there. The host's mount table
+// never changes, and the namespace dies with the server.
 
 // privateNS is the spawner thread's mount namespace, made once.
 var privateNS struct {
@@ -79,24 +79,32 @@ func (s *stage) close() error {
 	return wrapErr("unmounting the sandbox's staging directory", err)
 }
 
-// staged is one step's staged sources.
+// mountFD is the first descriptor of the mount sources bwrap binds with
+// --bind-fd (without a stage); 3, 4 and 5 are its status, start and
+// seccomp pipes.
+const mountFD = seccompFD + 1
+
+// staged is one step's sources, each opened and checked on the spawner
+// thread and then bound by its descriptor under the stage; without a
+// stage, a Mount's descriptor is kept for bwrap's --bind-fd instead, and
+// the generated /etc and the image root are bound by their host paths.
 type staged struct {
-	dir    string
-	paths  map[string]string // source (a host path) -> where it is staged
-	mounts []string
+	dir    string // the step's directory in the stage; "" without a stage
+	srcs   []source
+	at     []string   // where srcs[i] is bound from: its mount point in the stage, or its host path
+	fds    []int      // the descriptor bwrap binds srcs[i] from (--bind-fd), or -1
+	files  []*os.File // those descriptors, numbered from mountFD
+	mounts []string   // mount points in the stage, to unmount
 }
 
-// bind stages each source (a path without symlinks, opened with
-// RESOLVE_NO_SYMLINKS so that nothing swapped in since is followed). A nil
-// stage stages nothing: paths stay the host's.
-func (s *stage) bind(sources []string) (*staged, error) {
-	st := &staged{paths: map[string]string{}}
-	if s == nil {
-		return st, nil
+// bind opens, checks and stages each source. A nil stage stages nothing.
+func (s *stage) bind(srcs []source) (*staged, error) {
+	st := &staged{srcs: srcs}
+	if s != nil {
+		st.dir = filepath.Join(s.dir, strconv.FormatInt(s.next.Add(1), 10))
 	}
-	st.dir = filepath.Join(s.dir, strconv.FormatInt(s.next.Add(1), 10))
 	var err error
-	onSpawner(func() { err = st.mount(sources) })
+	onSpawner(func() { err = st.addAll() })
 	if err != nil {
 		st.remove()
 		return nil, err
@@ -104,65 +112,107 @@ func (s *stage) bind(sources []string) (*staged, error) {
 	return st, nil
 }
 
-// mount runs on the spawner thread.
-func (st *staged) mount(sources []string) error {
-	if err := os.Mkdir(st.dir, 0o711); err != nil {
-		return fmt.Errorf("staging mount sources: %w", err)
-	}
-	for i, src := range sources {
-		if _, ok := st.paths[src]; ok {
-			continue
+// addAll runs on the spawner thread: a descriptor can be bind-mounted
+// only in the mount namespace it was opened in.
+func (st *staged) addAll() error {
+	if st.dir != "" {
+		if err := os.Mkdir(st.dir, 0o711); err != nil {
+			return fmt.Errorf("staging mount sources: %w", err)
 		}
-		mp := filepath.Join(st.dir, strconv.Itoa(i))
-		if err := bindAt(src, mp); err != nil {
+	}
+	for i, src := range st.srcs {
+		if err := st.add(i, src); err != nil {
 			return err
 		}
-		st.paths[src] = mp
-		st.mounts = append(st.mounts, mp)
 	}
 	return nil
 }
 
-// bindAt binds src on a new mount point mp.
-func bindAt(src, mp string) error {
-	f, err := openPath(src)
+func (st *staged) add(i int, src source) error {
+	if st.dir == "" && !src.isMount() {
+		st.at, st.fds = append(st.at, src.path), append(st.fds, -1)
+		return nil
+	}
+	f, err := src.openChecked()
 	if err != nil {
 		return err
 	}
+	if st.dir == "" {
+		st.at, st.fds = append(st.at, src.path), append(st.fds, mountFD+len(st.files))
+		st.files = append(st.files, f)
+		return nil
+	}
 	defer f.Close()
+	mp := filepath.Join(st.dir, strconv.Itoa(i))
+	if err := bindFD(f, mp); err != nil {
+		return fmt.Errorf("staging %s: %w", src.path, err)
+	}
+	st.mounts, st.at, st.fds = append(st.mounts, mp), append(st.at, mp), append(st.fds, -1)
+	return nil
+}
+
+// bindFD binds what f is open on at a new mount point mp. The kernel
+// follows /proc/self/fd/N to the very mount and dentry f holds: no path
+// is resolved again, so nothing swapped in since f was opened is bound.
+func bindFD(f *os.File, mp string) error {
 	var st unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return fmt.Errorf("staging %s: %w", src, err)
+		return err
 	}
+	var err error
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		err = os.Mkdir(mp, 0o700)
 	} else {
 		err = os.WriteFile(mp, nil, 0o600)
 	}
-	if err == nil {
-		err = unix.Mount(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), mp, "", unix.MS_BIND, "")
+	if err != nil {
+		return err
 	}
-	return wrapErr("staging "+src, err)
+	return unix.Mount(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), mp, "", unix.MS_BIND, "")
 }
 
-// path is where p, a source or a path under one, is staged.
+// path is where p, the generated /etc, the image root or a path under
+// one of them, is bound from.
 func (st *staged) path(p string) string {
-	if st == nil {
-		return p
-	}
 	best, out := -1, p
-	for src, mp := range st.paths {
-		rel, ok := strings.CutPrefix(p, src)
-		if ok && (rel == "" || strings.HasPrefix(rel, "/")) && len(src) > best {
-			best, out = len(src), mp+rel
+	for i, src := range st.srcs {
+		rel, ok := strings.CutPrefix(p, src.path)
+		if !src.isMount() && ok && (rel == "" || strings.HasPrefix(rel, "/")) && len(src.path) > best {
+			best, out = len(src.path), st.at[i]+rel
 		}
 	}
 	return out
 }
 
-// remove unmounts the step's staged sources.
+// mountArgs are the bwrap arguments binding srcs[i] at dst: by its staged
+// path, or by descriptor without a stage.
+func (st *staged) mountArgs(i int, dst string, writable bool) []string {
+	flag := "--ro-bind"
+	if writable {
+		flag = "--bind"
+	}
+	if st.fds[i] >= 0 {
+		return []string{flag + "-fd", strconv.Itoa(st.fds[i]), dst}
+	}
+	return []string{flag, st.at[i], dst}
+}
+
+// passed gives up the descriptors bwrap was started with (it holds its
+// own copies).
+func (st *staged) passed() {
+	if st != nil {
+		closeAll(st.files...)
+		st.files = nil
+	}
+}
+
+// remove unmounts the step's staged sources and closes its descriptors.
 func (st *staged) remove() {
-	if st == nil || st.dir == "" {
+	if st == nil {
+		return
+	}
+	st.passed()
+	if st.dir == "" {
 		return
 	}
 	onSpawner(func() {
@@ -172,20 +222,4 @@ func (st *staged) remove() {
 		_ = os.RemoveAll(st.dir)
 	})
 	st.dir = ""
-}
-
-// openPath opens path as an O_PATH descriptor, refusing symlinks anywhere
-// in it.
-func openPath(path string) (*os.File, error) {
-	fd, err := unix.Openat2(unix.AT_FDCWD, path, &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-	})
-	if errors.Is(err, unix.ENOSYS) { // Linux < 5.6
-		fd, err = unix.Open(path, unix.O_PATH|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("opening %s to mount it: %w", path, err)
-	}
-	return os.NewFile(uintptr(fd), path), nil
 }

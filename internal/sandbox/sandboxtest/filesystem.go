@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/kilnbuild/kiln/internal/sandbox"
@@ -147,5 +148,68 @@ func writeFile(t *testing.T, path, content string) {
 	}
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testMountWithin: a mount with Within is reached inside that directory
+// through real directories only: a symbolic link (a step could plant one
+// in a workspace), leading out or not, is refused rather than mounted, and
+// what it leads to is neither written nor given to the step's user; a
+// real sub-directory is mounted (writes land in it), and the step holds
+// no descriptor of it.
+func testMountWithin(t *testing.T, s suite) {
+	ws, outside := s.env.NewDir(t), s.env.NewDir(t)
+	writeFile(t, filepath.Join(outside, "private.txt"), "host private")
+	writeFile(t, filepath.Join(ws, "sub", "in.txt"), "inside")
+	sameOwner(t, filepath.Join(ws, "sub"), ws)
+	owner := ownerOf(t, outside)
+	links := map[string]string{"out": outside, "chain": "out", "up": "sub/../../" + filepath.Base(outside), "inside": "sub"}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(ws, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"out", "chain", "out/x", "up", "inside"} {
+		m := sandbox.Mount{Source: filepath.Join(ws, name), Target: "/workspace", Writable: true, Within: ws}
+		o, err := s.try(t, sandbox.Step{Command: []string{"sh", "-c", "cat /workspace/*; echo planted > /workspace/written"}, Mounts: []sandbox.Mount{m}})
+		if err == nil || strings.Contains(o.Stdout, "host private") {
+			t.Errorf("mount of %s leaving %s: %v, %s", name, ws, err, o)
+		}
+	}
+	_, err := os.Stat(filepath.Join(outside, "written"))
+	if err == nil || ownerOf(t, outside) != owner {
+		t.Fatalf("a step wrote (%v) or was given (owner %d, was %d) a directory through a link out of its workspace",
+			err == nil, ownerOf(t, outside), owner)
+	}
+	if _, err := os.Stat(filepath.Join(ws, "sub", "written")); err == nil {
+		t.Fatal("a step wrote through a link inside its workspace")
+	}
+	m := sandbox.Mount{Source: filepath.Join(ws, "sub"), Target: "/workspace", Writable: true, Within: ws}
+	o := s.sh(t, "cat /workspace/in.txt; echo ok > /workspace/new.txt; ls /proc/self/fd", m)
+	mustSucceed(t, "mounting a sub-directory within", o)
+	if !strings.HasPrefix(o.Stdout, "inside") {
+		t.Fatalf("the mount is not the sub-directory: %s", o)
+	}
+	if b, err := os.ReadFile(filepath.Join(ws, "sub", "new.txt")); err != nil || string(b) != "ok\n" {
+		t.Fatalf("write through the mount: %q %v", b, err)
+	}
+	for _, n := range strings.Fields(strings.TrimPrefix(o.Stdout, "inside")) {
+		if n != "0" && n != "1" && n != "2" && n != "3" {
+			t.Errorf("descriptor %s is open in the step", n)
+		}
+	}
+}
+
+// sameOwner gives p the owner of like (the sandbox may run as its owner).
+func sameOwner(t *testing.T, p, like string) {
+	t.Helper()
+	fi, err := os.Stat(like)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if err := os.Chown(p, int(st.Uid), int(st.Gid)); err != nil && os.Geteuid() == 0 {
+			t.Fatal(err)
+		}
 	}
 }

@@ -94,6 +94,7 @@ func tests() []test {
 		{"DataDirHidden", testDataDirHidden, true},
 		{"OtherWorkspaceHidden", testOtherWorkspaceHidden, true},
 		{"MountModes", testMountModes, true},
+		{"MountWithin", testMountWithin, true},
 		{"WallTimeKillsTree", testWallTime, true},
 		{"BackgroundDiesWithStep", testBackgroundDies, true},
 		{"CancelKillsTree", testCancel, true},

@@ -77,7 +77,7 @@ func main() {
 		{"fanotify_init", unix.SYS_FANOTIFY_INIT, [6]uintptr{0, 0}},
 		{"getpid", unix.SYS_GETPID, [6]uintptr{}},
 	} {
-		report(p.name, call(p))
+		report(p.name, callAlone(p))
 	}
 	report("clone_newuser", cloneNewUser())
 	report("exec_child", exec.Command(os.Args[0], "child").Run())
@@ -85,6 +85,19 @@ func main() {
 }
 
 const keySpecSession = ^uintptr(2) // KEY_SPEC_SESSION_KEYRING, -3
+
+// callAlone makes the call on a thread of its own, which exits with it:
+// a call that changes its thread (unshare(CLONE_FILES) gives the thread a
+// descriptor table of its own) must not affect the runtime's later work
+// on that thread, such as exec_child's fork and exec (EBADF otherwise).
+func callAlone(p probe) error {
+	done := make(chan error)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		done <- call(p)
+	}()
+	return <-done
+}
 
 func call(p probe) error {
 	_, _, e := syscall.Syscall6(p.nr, p.args[0], p.args[1], p.args[2], p.args[3], p.args[4], p.args[5])
