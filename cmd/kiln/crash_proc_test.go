@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,7 +90,7 @@ func (p *kilnProc) waitReady() {
 	for time.Now().Before(deadline) {
 		select {
 		case <-p.exited:
-			p.t.Fatalf("kiln up exited while starting; see %s", p.log.Name())
+			p.t.Fatalf("kiln up exited while starting:\n%s", p.logTail())
 		default:
 		}
 		if p.hc == nil {
@@ -102,7 +103,17 @@ func (p *kilnProc) waitReady() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	p.t.Fatalf("kiln up not ready after 60s; see %s", p.log.Name())
+	p.t.Fatalf("kiln up not ready after 60s:\n%s", p.logTail())
+}
+
+// logTail is the end of the server's log, for failure messages.
+func (p *kilnProc) logTail() string {
+	b, _ := os.ReadFile(p.log.Name())
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > 60 {
+		lines = lines[len(lines)-60:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 func (p *kilnProc) loadCredentials() {
