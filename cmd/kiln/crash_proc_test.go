@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -50,12 +51,7 @@ type kilnProc struct {
 
 func startKiln(t *testing.T, dataDir string) *kilnProc {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := stablePort(t)
 	logf, err := os.OpenFile(filepath.Join(filepath.Dir(dataDir), "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +60,30 @@ func startKiln(t *testing.T, dataDir string) *kilnProc {
 	t.Cleanup(p.stop)
 	p.start()
 	return p
+}
+
+// stablePort picks a free port below the kernel's ephemeral range: the
+// server is restarted on it after each kill, and a port from that range
+// may meanwhile be taken by any outgoing connection on the machine.
+func stablePort(t *testing.T) int {
+	t.Helper()
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
+		}
+	}
+	for _, port := range rand.Perm(low - 10000) {
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+10000))
+		if err == nil {
+			l.Close()
+			return port + 10000
+		}
+	}
+	t.Fatalf("no free port below %d", low)
+	return 0
 }
 
 func (p *kilnProc) url() string { return "https://127.0.0.1:" + strconv.Itoa(p.port) }
