@@ -51,17 +51,19 @@ func Publish(ctx context.Context, ref string, s *Signer, ev Evidence, rem oci.Re
 	if err != nil {
 		return nil, err
 	}
+	// The plain SBOM goes last: whoever reads .sbom and then .att (as
+	// Verify does) finds it attested, even while another build of the same
+	// bytes publishes its evidence.
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) { out.Signature, err = p.pushSignature(gctx); return err })
 	g.Go(func() (err error) { out.Attestations, err = p.pushAttestations(gctx, ev, sbom); return err })
-	if sbom != nil {
-		g.Go(func() error {
-			d, err := p.push(gctx, "sbom", MediaTypeSPDX, []oci.Blob{{MediaType: MediaTypeSPDX, Data: sbom}})
-			out.SBOM = &d
-			return err
-		})
+	err = g.Wait()
+	if err == nil && sbom != nil {
+		var d oci.Descriptor
+		d, err = p.push(ctx, "sbom", MediaTypeSPDX, []oci.Blob{{MediaType: MediaTypeSPDX, Data: sbom}})
+		out.SBOM = &d
 	}
-	if err := g.Wait(); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("publishing evidence for %s: %w", ref, err)
 	}
 	return out, nil
@@ -130,30 +132,86 @@ func (p *publisher) pushSignature(ctx context.Context) (oci.Descriptor, error) {
 	}})
 }
 
-// pushAttestations pushes the .att manifest for the evidence.
+// pushAttestations pushes the .att manifest for the evidence: the new
+// statements after those the artifact already has (as cosign attest
+// appends), so that an artifact rebuilt bit for bit keeps the provenance
+// of every build that made it, and a plain .sbom pushed by an earlier
+// build stays attested.
 func (p *publisher) pushAttestations(ctx context.Context, ev Evidence, sbom []byte) (oci.Descriptor, error) {
 	statements, err := p.statements(ev, sbom)
 	if err != nil {
 		return oci.Descriptor{}, err
 	}
-	return p.pushStatements(ctx, statements)
+	blobs, err := p.signStatements(ctx, statements)
+	if err != nil {
+		return oci.Descriptor{}, err
+	}
+	earlier, err := p.earlierAttestations(ctx)
+	if err != nil {
+		return oci.Descriptor{}, err
+	}
+	return p.push(ctx, "att", MediaTypeDSSE, append(earlier, blobs...))
+}
+
+// maxEarlierAttestations bounds how many layers of an artifact's existing
+// .att manifest are kept when another build of the same bytes adds its
+// own: the newest ones.
+const maxEarlierAttestations = 30
+
+// earlierAttestations returns the DSSE layers of the artifact's .att
+// manifest, newest last, or nothing when it has none.
+func (p *publisher) earlierAttestations(ctx context.Context) ([]oci.Blob, error) {
+	r := newReader(ctx, p.rem)
+	defer r.close()
+	m, err := r.manifest(p.target.repo.Tag(tagName(p.target.digest, "att")))
+	if errors.Is(err, errNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the artifact's attestations: %w", err)
+	}
+	layers := m.Layers
+	if len(layers) > maxEarlierAttestations {
+		layers = layers[len(layers)-maxEarlierAttestations:]
+	}
+	var out []oci.Blob
+	for _, l := range layers {
+		if l.MediaType != MediaTypeDSSE {
+			continue
+		}
+		data, err := r.blob(p.target.repo, l)
+		if err != nil {
+			return nil, fmt.Errorf("reading the artifact's attestations: %w", err)
+		}
+		out = append(out, oci.Blob{MediaType: MediaTypeDSSE, Data: data, Annotations: l.Annotations})
+	}
+	return out, nil
 }
 
 // pushStatements pushes the .att manifest: one DSSE envelope layer per
 // statement, annotated with its predicate type and the empty signature
 // annotation cosign expects.
 func (p *publisher) pushStatements(ctx context.Context, statements []*Statement) (oci.Descriptor, error) {
+	blobs, err := p.signStatements(ctx, statements)
+	if err != nil {
+		return oci.Descriptor{}, err
+	}
+	return p.push(ctx, "att", MediaTypeDSSE, blobs)
+}
+
+// signStatements signs each statement into a DSSE envelope layer.
+func (p *publisher) signStatements(ctx context.Context, statements []*Statement) ([]oci.Blob, error) {
 	blobs := make([]oci.Blob, 0, len(statements))
 	for _, st := range statements {
 		env, err := signStatement(ctx, p.signer, st)
 		if err != nil {
-			return oci.Descriptor{}, err
+			return nil, err
 		}
 		blobs = append(blobs, oci.Blob{MediaType: MediaTypeDSSE, Data: env, Annotations: map[string]string{
 			AnnotationPredicateType: st.PredicateType, AnnotationSignature: "",
 		}})
 	}
-	return p.push(ctx, "att", MediaTypeDSSE, blobs)
+	return blobs, nil
 }
 
 // statements lists what goes into .att, checking each names the artifact.

@@ -173,3 +173,45 @@ func checkSubject(t *testing.T, m *v1.Manifest, artifact oci.Descriptor, artifac
 		t.Fatalf("manifest subject = %+v, artifactType = %s", m.Subject, m.ArtifactType)
 	}
 }
+
+// TestRebuiltArtifactKeepsEveryBuildsEvidence: a second build of the same
+// bytes adds its statements to the artifact's .att instead of replacing
+// them, so the .sbom an earlier build pushed stays attested — also when
+// the second build stops after its .att (a crash) and never pushes .sbom.
+func TestRebuiltArtifactKeepsEveryBuildsEvidence(t *testing.T) {
+	tr := startRegistry(t)
+	s := newSigner(t)
+	files := map[string]string{"bin/greet": "#!/bin/sh\necho hello\n"}
+	ref := tr.pushArtifact(t, "team/greet:v1", files)
+	a := splitRef(ref)
+	first := testEvidence(t, a, files)
+	_, err := Publish(context.Background(), ref, s, first, tr.rem)
+	must(t, err)
+
+	second := testEvidence(t, a, files)
+	second.SBOM.CreationInfo.Created = "2026-11-02T00:00:00Z" // another build, another document
+	p := &publisher{signer: s, rem: tr.rem}
+	p.target, err = resolveTarget(context.Background(), ref, tr.rem)
+	must(t, err)
+	sbom, err := MarshalSPDX(second.SBOM)
+	must(t, err)
+	if _, err := p.pushAttestations(context.Background(), second, sbom); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Verify(context.Background(), ref, s.PublicKey(), tr.rem, VerifyOptions{BuilderID: testBuilder})
+	if err != nil {
+		t.Fatalf("after a second build's attestations without its .sbom: %v", err)
+	}
+	if len(rep.Attestations) != 4 {
+		t.Fatalf("attestations = %+v, want both builds' provenance and SBOM", rep.Attestations)
+	}
+
+	if _, err := Publish(context.Background(), ref, s, second, tr.rem); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = Verify(context.Background(), ref, s.PublicKey(), tr.rem, VerifyOptions{BuilderID: testBuilder})
+	must(t, err)
+	if n := len(rep.Attestations); n != 6 {
+		t.Fatalf("%d attestation layers after three publications, want 6", n)
+	}
+}

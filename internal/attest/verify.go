@@ -58,6 +58,8 @@ type verifier struct {
 	// rejected holds, by claimed predicate type, why the first layer that
 	// failed was rejected: the precise reason when a required type is missing.
 	rejected map[string]error
+	// plain is the .sbom document, nil when there is none.
+	plain []byte
 }
 
 func (v *verifier) run(ref string, rem oci.Remote) error {
@@ -77,7 +79,10 @@ func (v *verifier) run(ref string, rem oci.Remote) error {
 	}
 	v.target = target{repo: parsed.Context(), digest: digest}
 	v.rep.Digest = digest
-	for _, step := range []func() error{v.signature, v.attestations, v.provenance, v.sbom} {
+	// The plain SBOM is read before the attestations: Publish writes it
+	// after them, so it is attested even if another build of the same
+	// bytes publishes its evidence meanwhile.
+	for _, step := range []func() error{v.signature, v.readPlainSBOM, v.attestations, v.provenance, v.sbom} {
 		if err := step(); err != nil {
 			return err
 		}
@@ -274,11 +279,10 @@ func (v *verifier) sbom() error {
 		return fmt.Errorf("decoding attested SPDX document: %w", err)
 	}
 	v.rep.SBOM = &SBOMSummary{SPDXVersion: doc.SPDXVersion, Name: doc.DocumentName, Packages: len(doc.Packages), Files: len(doc.Files)}
-	plain, err := v.plainSBOM()
-	if err != nil || plain == nil {
-		return err
+	if v.plain == nil {
+		return nil
 	}
-	sum := sha256.Sum256(plain)
+	sum := sha256.Sum256(v.plain)
 	v.rep.SBOM.PlainSBOM = "sha256:" + hex.EncodeToString(sum[:])
 	for _, st := range stmts {
 		if sha256.Sum256(st.Predicate) == sum {
@@ -286,6 +290,11 @@ func (v *verifier) sbom() error {
 		}
 	}
 	return failure(ErrSBOMMismatch, "plain SBOM %s differs from the attested SBOM", v.rep.SBOM.PlainSBOM)
+}
+
+func (v *verifier) readPlainSBOM() (err error) {
+	v.plain, err = v.plainSBOM()
+	return err
 }
 
 // plainSBOM returns the .sbom layer, nil when there is none.

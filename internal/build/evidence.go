@@ -33,6 +33,46 @@ type Attestor struct {
 	// Dir keeps a copy of each build's provenance and SBOMs, served by the
 	// API (EvidencePath).
 	Dir string
+
+	// publishing serialises publication per artifact digest: builds with
+	// identical output push evidence for the same artifact, and each adds
+	// to what the other wrote.
+	publishing keyedMutex
+}
+
+// keyedMutex is a mutex per key; the zero value is ready to use.
+type keyedMutex struct {
+	mu    sync.Mutex
+	locks map[string]*keyedLock
+}
+
+type keyedLock struct {
+	sync.Mutex
+	users int
+}
+
+// lock locks key and returns its unlock function.
+func (k *keyedMutex) lock(key string) func() {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*keyedLock{}
+	}
+	l := k.locks[key]
+	if l == nil {
+		l = &keyedLock{}
+		k.locks[key] = l
+	}
+	l.users++
+	k.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		k.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
+	}
 }
 
 // Evidence file names kept per build.
@@ -100,7 +140,9 @@ func (a *Attestor) attestBuild(ctx context.Context, in evidenceInput, rem oci.Re
 	if err != nil {
 		return nil, fmt.Errorf("SBOM: %w", err)
 	}
+	unlock := a.publishing.lock(art.Repository + "@" + art.Digest)
 	pub, err := attest.Publish(ctx, art.Repository+"@"+art.Digest, a.Signer, attest.Evidence{Provenance: prov, SBOM: sbom}, rem)
+	unlock()
 	if err != nil {
 		return nil, err
 	}

@@ -52,6 +52,9 @@ func checkName(rel string) error {
 	if rel == SumsFile || rel == IndexFile {
 		return fmt.Errorf("the artifact contains %s, which the publisher writes itself; rename it", rel)
 	}
+	if base := path.Base(rel); strings.HasPrefix(base, tempPrefix) || rel == createrepoTemp {
+		return fmt.Errorf("the artifact contains %s, a name the publisher keeps for its temporary files; rename it", rel)
+	}
 	if strings.ContainsAny(rel, "\n\r\\") {
 		return fmt.Errorf("file name %q contains a newline or backslash, which SHA256SUMS cannot list", rel)
 	}
@@ -171,7 +174,7 @@ func hashReader(r io.Reader) (string, int64, error) {
 // writeAtomic writes r to name through a temporary file beside it, so the
 // name holds the old or the new content, never a part.
 func writeAtomic(root *os.Root, name string, r io.Reader, perm fs.FileMode) error {
-	tmp := filepath.Join(filepath.Dir(name), ".kiln-tmp-"+rand.Text())
+	tmp := filepath.Join(filepath.Dir(name), tempPrefix+rand.Text())
 	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return err

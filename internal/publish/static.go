@@ -99,6 +99,14 @@ func publishFiles(ctx context.Context, req StaticRequest) (StaticResult, error) 
 		return StaticResult{}, err
 	}
 	defer root.Close()
+	unlock, err := lockDest(root)
+	if err != nil {
+		return StaticResult{}, err
+	}
+	defer unlock()
+	if err := removeLeftovers(root); err != nil {
+		return StaticResult{}, err
+	}
 	res := StaticResult{Dir: filepath.Join(req.Dir, filepath.FromSlash(req.Subdir)),
 		Index: Index{Source: req.Artifact, Digest: desc.Digest, Published: req.now(), Files: []FileEntry{}}}
 	if err := syncTree(stage, root, &res); err != nil {

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -159,4 +160,33 @@ func pushTar(t *testing.T, r *testRegistry, repoTag, name string) string {
 	must(t, err)
 	repo, _, _ := strings.Cut(repoTag, ":")
 	return r.ref(repo) + "@" + d.Digest
+}
+
+// TestPublishFilesRemovesWhatAKilledPublicationLeft: temporary files of a
+// publication killed mid-write, and createrepo_c's working directory, are
+// gone after the next publication; an artifact may not use those names.
+func TestPublishFilesRemovesWhatAKilledPublicationLeft(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src := startSource(t)
+	ref := pushFiles(t, src, "team/greet:1", map[string]string{"docs/README.txt": "read me\n"})
+	root := t.TempDir()
+	dir := filepath.Join(root, "greet")
+	writeTree(t, dir, map[string]string{".kiln-tmp-ABC": "half a file", "docs/.kiln-tmp-DEF": "half",
+		".repodata/repomd.xml": "half"})
+	_, err := PublishFiles(ctx, StaticRequest{Artifact: ref, Remote: src.rem, Dir: root, Subdir: "greet"})
+	must(t, err)
+	for _, p := range []string{".kiln-tmp-ABC", "docs/.kiln-tmp-DEF", ".repodata"} {
+		if _, err := os.Lstat(filepath.Join(dir, p)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is still there after a publication (%v)", p, err)
+		}
+	}
+	if got := readFile(t, filepath.Join(dir, "docs/README.txt")); got != "read me\n" {
+		t.Fatalf("README = %q", got)
+	}
+	bad := pushFiles(t, src, "team/greet:2", map[string]string{"docs/.kiln-tmp-x": "mine"})
+	_, err = PublishFiles(ctx, StaticRequest{Artifact: bad, Remote: src.rem, Dir: root, Subdir: "greet"})
+	if err == nil || !strings.Contains(err.Error(), "temporary files") {
+		t.Fatalf("publishing a file named like a temporary file: %v", err)
+	}
 }
