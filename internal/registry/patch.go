@@ -21,8 +21,9 @@ const (
 	StrategicPatch = "application/strategic-merge-patch+json"
 )
 
-// Patch applies a JSON merge patch (RFC 7386) or JSON patch (RFC 6902) to the
-// stored object and writes the result. A strategic merge patch (what kubectl
+// Patch applies a JSON merge patch (RFC 7386) or JSON patch (RFC 6902),
+// written in JSON or YAML, to the stored object and writes the result. The
+// patch is read as strictly as an object: a key given twice is an error. A strategic merge patch (what kubectl
 // sends for core kinds) is applied as a merge patch after its directives are
 // dropped; Kiln's core kinds have no merge-keyed lists.
 func (r *Registry) Patch(ctx context.Context, k *v1alpha1.Kind, ns, name, patchType string, patch []byte, opts UpdateOptions) (v1alpha1.Object, error) {
@@ -74,6 +75,10 @@ func (r *Registry) patchOnce(ctx context.Context, k *v1alpha1.Kind, ns, name, pa
 }
 
 func applyPatch(patchType string, doc, patch []byte) ([]byte, error) {
+	patch, err := v1alpha1.StrictJSON(patch)
+	if err != nil {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid patch: %v", err))
+	}
 	switch strings.TrimSpace(strings.Split(patchType, ";")[0]) {
 	case MergePatch:
 		return mergePatch(doc, patch)
