@@ -2,7 +2,8 @@
 # Installs what Kiln's tests need on a fresh Debian 12 machine: PostgreSQL
 # server binaries (the store conformance suite starts a real cluster),
 # kubectl (the Kubernetes-compatibility test drives the real client),
-# bubblewrap plus a static busybox (the sandbox conformance suite), and
+# bubblewrap plus a static busybox and slirp4netns (the sandbox conformance
+# suite; slirp4netns connects prefetch steps' own network namespaces), and
 # createrepo_c and rpmbuild (release destinations publish a real yum repo).
 # Idempotent; needs root for apt-get only when something is missing.
 set -euo pipefail
@@ -25,6 +26,7 @@ busybox_static() {
   ! ldd "$b" >/dev/null 2>&1 # ldd fails on a static binary
 }
 busybox_static || need_apt+=(busybox-static)
+command -v slirp4netns >/dev/null 2>&1 || need_apt+=(slirp4netns)
 command -v createrepo_c >/dev/null 2>&1 || need_apt+=(createrepo-c)
 command -v rpmbuild >/dev/null 2>&1 || need_apt+=(rpm)
 

@@ -10,10 +10,23 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// Admit prepares and checks an object for create (and, through AdmitUpdate,
-// update): it writes the kind's canonical apiVersion and kind, applies
-// defaults, then validates metadata (ValidateObjectMeta) and the spec.
+// Admit prepares and checks an object for create: admit, plus the rules
+// for new objects only (a short name for kinds whose names become label
+// values, the kind's CreateValidator).
 func Admit(k *Kind, obj Object) field.ErrorList {
+	errs := admit(k, obj)
+	if k.ShortName {
+		errs = append(errs, shortName(field.NewPath("metadata", "name"), obj.GetName(), k.Kind, k.NameUse)...)
+	}
+	if v, ok := obj.(CreateValidator); ok {
+		errs = append(errs, v.ValidateCreate()...)
+	}
+	return errs
+}
+
+// admit writes the kind's canonical apiVersion and kind, applies
+// defaults, then validates metadata (ValidateObjectMeta) and the spec.
+func admit(k *Kind, obj Object) field.ErrorList {
 	k.SetTypeMeta(obj)
 	if d, ok := obj.(Defaulter); ok {
 		d.Default()
@@ -25,11 +38,11 @@ func Admit(k *Kind, obj Object) field.ErrorList {
 	return errs
 }
 
-// AdmitUpdate admits obj as a replacement of old: Admit, plus name and
+// AdmitUpdate admits obj as a replacement of old: admit, plus name and
 // namespace never change, the spec never changes for ImmutableSpec kinds,
 // and the kind's own UpdateValidator rules.
 func AdmitUpdate(k *Kind, old, obj Object) field.ErrorList {
-	errs := Admit(k, obj)
+	errs := admit(k, obj)
 	errs = append(errs, validateMetaUpdate(old, obj)...)
 	if k.ImmutableSpec {
 		errs = append(errs, immutableSpec(k.Kind, old, obj)...)

@@ -82,8 +82,9 @@ func init() {
 	register(&Kind{
 		Group: Group, Version: Version, Kind: "Application",
 		Plural: "applications", Singular: "application", ShortNames: []string{"app", "apps"},
-		Namespaced: true, HasStatus: true,
-		New: func() Object { return &Application{} },
+		Namespaced: true, HasStatus: true, ShortName: true,
+		NameUse: "it becomes a label value (kiln.dev/application) that selects its builds",
+		New:     func() Object { return &Application{} },
 		Columns: []Column{{Name: "Display Name", Type: "string", Value: func(o Object) string {
 			return o.(*Application).Spec.DisplayName
 		}}},

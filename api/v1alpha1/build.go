@@ -41,6 +41,8 @@ const (
 	// pull_request. A pull request build never becomes the component's
 	// current artifact and its Snapshot is never released.
 	LabelPullRequest = "pac.test.appstudio.openshift.io/pull-request"
+	// LabelGroup names the BuildGroup a member build belongs to.
+	LabelGroup = "kiln.dev/buildgroup"
 )
 
 // Build is one run of a component's pipeline on one commit. Kiln creates
@@ -136,6 +138,11 @@ type BuildStatus struct {
 	Steps []BuildStep `json:"steps,omitempty"`
 	// Artifact is the pushed output.
 	Artifact *BuildArtifact `json:"artifact,omitempty"`
+	// Outputs are every artifact the build pushed, the primary one
+	// (Artifact) first, with the tags Kiln applies once they are signed.
+	// Recorded before tagging, so a build that then fails has its build-N
+	// tag removed from each.
+	Outputs []BuildArtifact `json:"outputs,omitempty"`
 	// InputsDigest is the build cache key: a digest of the source tree,
 	// pipeline, parameters, images and dependency artifacts.
 	InputsDigest string `json:"inputsDigest,omitempty"`

@@ -177,6 +177,16 @@ func (g *BuildGroup) Validate() field.ErrorList {
 	return errs
 }
 
+// ValidateCreate requires component names that fit a label value, as
+// Component names do.
+func (g *BuildGroup) ValidateCreate() field.ErrorList {
+	var errs field.ErrorList
+	for i, c := range g.Spec.Components {
+		errs = append(errs, shortName(field.NewPath("spec", "components").Index(i), c, "Component", componentNameUse)...)
+	}
+	return errs
+}
+
 // ValidateUpdate allows only spec.cancel and spec.retry to change.
 func (g *BuildGroup) ValidateUpdate(old Object) field.ErrorList {
 	o := old.(*BuildGroup)

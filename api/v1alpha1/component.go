@@ -248,11 +248,14 @@ func validateBuildImage(p *field.Path, img string) field.ErrorList {
 	return nil
 }
 
+const componentNameUse = "it becomes a label value (kiln.dev/component) and a part of the image repository <registry>/<namespace>/<component>"
+
 func init() {
 	register(&Kind{
 		Group: Group, Version: Version, Kind: "Component",
 		Plural: "components", Singular: "component", ShortNames: []string{"comp"},
-		Namespaced: true, HasStatus: true,
+		Namespaced: true, HasStatus: true, ShortName: true,
+		NameUse: componentNameUse,
 		New:     func() Object { return &Component{} },
 		Columns: componentColumns,
 		Fields: func(o Object) map[string]string {

@@ -40,6 +40,10 @@ type Defaulter interface{ Default() }
 // strict decoding checks (unknown fields and wrong types are rejected before).
 type Validator interface{ Validate() field.ErrorList }
 
+// CreateValidator is implemented by kinds with rules for new objects only
+// (objects already stored are not judged again by them).
+type CreateValidator interface{ ValidateCreate() field.ErrorList }
+
 // UpdateValidator is implemented by kinds with rules about what may change.
 type UpdateValidator interface {
 	ValidateUpdate(old Object) field.ErrorList
@@ -86,6 +90,12 @@ type Kind struct {
 	ImmutableSpec bool
 	// Internal kinds are not served by the generic API (e.g. Token).
 	Internal bool
+	// ShortName limits new objects' names to 63 characters (a DNS-1123
+	// subdomain that fits a label value): their names become label values
+	// and parts of image repository paths. NameUse says where, for the
+	// error message.
+	ShortName bool
+	NameUse   string
 	// Columns for table output, after NAME (and before AGE).
 	Columns []Column
 	// Fields returns the values of fields selectable with field selectors.
@@ -204,14 +214,4 @@ func MustLookup(name string) *Kind {
 		panic("kind not registered: " + name)
 	}
 	return k
-}
-
-// FitName makes a generated object name fit the 253-character limit: it
-// keeps the end (where the distinguishing part is: a commit, a counter)
-// and never starts with '-' or '.'.
-func FitName(name string) string {
-	if len(name) > 253 {
-		name = name[len(name)-253:]
-	}
-	return strings.TrimLeft(name, "-.")
 }

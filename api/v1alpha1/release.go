@@ -146,7 +146,9 @@ type ReleasePipelineRun struct {
 	Namespace string `json:"namespace"`
 	// Pipeline is what ran, e.g. catalog:push-to-registry.
 	Pipeline string `json:"pipeline"`
-	// Status is Succeeded or Failed.
+	// Status is Running (recorded before the run starts), Succeeded,
+	// Failed, or Interrupted (a server restart ended it; the phase runs it
+	// again once).
 	Status string `json:"status"`
 	// Message says why it failed.
 	Message string `json:"message,omitempty"`
@@ -155,6 +157,12 @@ type ReleasePipelineRun struct {
 	// CompletionTime is when the run finished.
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
 }
+
+// Pipeline run states beyond Succeeded and Failed.
+const (
+	PipelineRunRunning     = "Running"
+	PipelineRunInterrupted = "Interrupted"
+)
 
 // ReleaseRetry is a transient failure Kiln retried.
 type ReleaseRetry struct {

@@ -31,6 +31,17 @@ const (
 	// AnnotationBuildNumbers maps each component to the build number of
 	// its artifact (JSON), for release tag templates ({{ build_counter }}).
 	AnnotationBuildNumbers = "kiln.dev/build-numbers"
+	// AnnotationSnapshot on a Build or BuildGroup records the Snapshot made
+	// for it ("-" when none was needed), so a restart does not redo it.
+	AnnotationSnapshot = "kiln.dev/snapshot"
+	// AnnotationSnapshotOf names the Build or BuildGroup a Snapshot was
+	// made for, in full (the label may be shortened).
+	AnnotationSnapshotOf = "kiln.dev/snapshot-of"
+	// AnnotationSnapshotAttempt on a BuildGroup is the status.retried value
+	// (the attempt) AnnotationSnapshot was written for: a group that failed
+	// ("-", no Snapshot) and is retried gets its Snapshot when the retry
+	// succeeds. Missing means attempt 0.
+	AnnotationSnapshotAttempt = "kiln.dev/snapshot-attempt"
 )
 
 // Snapshot types and event types.
@@ -143,10 +154,37 @@ type SnapshotTest struct {
 	Note string `json:"note,omitempty"`
 	// Attempts counts the runs (re-runs included).
 	Attempts int `json:"attempts,omitempty"`
+	// Interrupted is set when a server restart interrupted a run: it is
+	// run again once; a second interruption ends it with ERROR. A
+	// requested re-run clears it.
+	Interrupted bool `json:"interrupted,omitempty"`
 	// StartTime and CompletionTime bound the last run.
 	StartTime *metav1.Time `json:"startTime,omitempty"`
 	// CompletionTime is when the last run finished.
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// Runs records each run, interrupted ones included (the last
+	// MaxTestRuns; Attempts counts them all).
+	Runs []SnapshotTestRun `json:"runs,omitempty"`
+}
+
+// MaxTestRuns bounds SnapshotTest.Runs.
+const MaxTestRuns = 20
+
+// SnapshotTestRun is one run of a scenario against a Snapshot.
+type SnapshotTestRun struct {
+	// Attempt numbers the run, from 1.
+	Attempt int `json:"attempt"`
+	// StartTime is when it started.
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// CompletionTime is when it ended (or when Kiln found it interrupted).
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// Result is the run's result, as SnapshotTest.Result; empty while it
+	// runs and for an interrupted run.
+	Result string `json:"result,omitempty"`
+	// Interrupted is set when a server restart ended the run.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Note is TEST_OUTPUT's note or why the run ended.
+	Note string `json:"note,omitempty"`
 }
 
 // Passed reports whether a finished test counts as passed: SUCCESS,
@@ -218,6 +256,17 @@ func validatePinnedImage(p *field.Path, img string) field.ErrorList {
 		return field.ErrorList{field.Invalid(p, img, pinnedForm)}
 	}
 	return nil
+}
+
+// ValidateCreate requires component names that fit a label value, as
+// Component names do: a Snapshot's component is tested and published
+// under its name.
+func (s *Snapshot) ValidateCreate() field.ErrorList {
+	var errs field.ErrorList
+	for i, c := range s.Spec.Components {
+		errs = append(errs, shortName(field.NewPath("spec", "components").Index(i).Child("name"), c.Name, "Component", componentNameUse)...)
+	}
+	return errs
 }
 
 // ValidateUpdate rejects any change to the spec.

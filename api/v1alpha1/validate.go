@@ -77,6 +77,16 @@ func refName(p *field.Path, name, kind string) field.ErrorList {
 	return dnsSubdomain(p, name)
 }
 
+// shortName checks that a name (of a kind, or a reference to one) fits
+// a label value: at most 63 characters.
+func shortName(p *field.Path, name, kind, use string) field.ErrorList {
+	if len(name) <= MaxLabelValueLength {
+		return nil
+	}
+	return field.ErrorList{field.Invalid(p, name, fmt.Sprintf("a %s name must be at most %d characters (this one has %d): %s — choose a shorter name",
+		kind, MaxLabelValueLength, len(name), use))}
+}
+
 // namespaceName checks a required namespace name.
 func namespaceName(p *field.Path, name, what string) field.ErrorList {
 	if name == "" {

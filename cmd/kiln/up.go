@@ -12,6 +12,7 @@ import (
 
 	"github.com/kilnbuild/kiln/internal/cli"
 	"github.com/kilnbuild/kiln/internal/client"
+	"github.com/kilnbuild/kiln/internal/sandbox"
 	"github.com/kilnbuild/kiln/internal/server"
 )
 
@@ -23,6 +24,7 @@ func newUpCommand() *cobra.Command {
 		userConfig bool
 		apply      []string
 		withDemo   bool
+		hostIDs    string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -42,6 +44,11 @@ Use --database postgres://... to run on PostgreSQL.`,
 				return err
 			}
 			cfg.Log = log
+			if hostIDs != "" {
+				if cfg.SandboxHostIDs, err = sandbox.ParseHostIDs(hostIDs); err != nil {
+					return fmt.Errorf("--sandbox-host-ids: %w", err)
+				}
+			}
 			if withDemo {
 				cfg.AllowFileSources = true
 			}
@@ -91,6 +98,8 @@ Use --database postgres://... to run on PostgreSQL.`,
 		"PEM file with the builder's ECDSA P-256 private key (default DATA_DIR/signing/cosign.key, created on first start; env KILN_SIGNING_KEY)")
 	f.StringVar(&cfg.BuilderID, "builder-id", os.Getenv("KILN_BUILDER_ID"),
 		"SLSA builder id written into provenance; verifiers pin it (default "+server.DefaultBuilderID+"; env KILN_BUILDER_ID)")
+	f.StringVar(&hostIDs, "sandbox-host-ids", os.Getenv("KILN_SANDBOX_HOST_IDS"),
+		"host uids and gids build steps run as when Kiln runs as root, FIRST:COUNT, one per build or test run (default 2000000000:65536; must not overlap /etc/passwd, /etc/group, /etc/subuid or /etc/subgid; env KILN_SANDBOX_HOST_IDS)")
 	f.BoolVar(&userConfig, "write-user-config", true, "on first start also write ~/.config/kiln/config.yaml")
 	return cmd
 }

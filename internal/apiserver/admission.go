@@ -73,21 +73,6 @@ func (s *Server) requireManaged(ctx context.Context, ns, why string) error {
 	return nil
 }
 
-// stampAuthor records who creates a Release or ReleasePlan (Konflux's
-// author label); a client cannot set it, nor mark a Release automated.
-func stampAuthor(ctx context.Context, k *v1alpha1.Kind, obj v1alpha1.Object) {
-	if k.Kind != "Release" && k.Kind != "ReleasePlan" {
-		return
-	}
-	labels := obj.GetLabels()
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	labels[v1alpha1.LabelAuthor] = sanitize(IdentityFrom(ctx).User)
-	delete(labels, v1alpha1.LabelAutomated)
-	obj.SetLabels(labels)
-}
-
 // afterCreate makes the creator of a tenant namespace its admin.
 func (s *Server) afterCreate(ctx context.Context, k *v1alpha1.Kind, obj v1alpha1.Object) {
 	id := IdentityFrom(ctx)
@@ -104,7 +89,7 @@ func GrantRole(ctx context.Context, reg *registry.Registry, ns, role, user strin
 	k, _ := v1alpha1.Lookup("RoleBinding")
 	obj := k.New()
 	raw, _ := json.Marshal(map[string]any{
-		"metadata": map[string]any{"name": role + "-" + sanitize(user), "namespace": ns},
+		"metadata": map[string]any{"name": v1alpha1.FitName(role + "-" + sanitize(user)), "namespace": ns},
 		"spec":     map[string]any{"role": role, "subjects": []map[string]string{{"kind": "User", "name": user}}},
 	})
 	if err := json.Unmarshal(raw, obj); err != nil {

@@ -182,8 +182,8 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, ri requestInfo) 
 	if err == nil {
 		err = s.admitRequest(r.Context(), ri.Kind, obj)
 	}
-	if err == nil {
-		stampAuthor(r.Context(), ri.Kind, obj)
+	if err == nil && dryRun(r) {
+		err = registry.AdmitUser(r.Context(), ri.Kind, nil, obj)
 	}
 	if err != nil {
 		s.writeError(w, r, err)

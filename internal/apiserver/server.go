@@ -108,8 +108,12 @@ func IdentityFrom(ctx context.Context) *auth.Identity {
 	return id
 }
 
-// WithIdentity attaches an identity to ctx.
+// WithIdentity attaches an identity to ctx, and makes every registry
+// write made with ctx a user's (held to the rules on system labels).
 func WithIdentity(ctx context.Context, id *auth.Identity) context.Context {
+	if id != nil {
+		ctx = registry.WithRequester(ctx, registry.Requester{User: id.User})
+	}
 	return context.WithValue(ctx, identityKey, id)
 }
 

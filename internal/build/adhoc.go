@@ -45,7 +45,9 @@ func (e *PipelineExecutor) RunPipeline(ctx context.Context, r PipelineRun) (*pip
 	if e.Runner == nil {
 		return nil, "", fmt.Errorf("this server cannot run pipelines: %w", e.RunnerErr)
 	}
-	ws := filepath.Join(e.WorkDir, "runs", r.Namespace, r.Name)
+	ctx, done := e.active.start(ctx, r.Namespace)
+	defer done()
+	ws := filepath.Join(e.WorkDir, "runs", r.Namespace, FileName(r.Name, ""))
 	_ = os.RemoveAll(ws)
 	defer os.RemoveAll(ws)
 	p, from, err := e.ResolvePipeline(ctx, r.Ref, filepath.Join(ws, "pipeline"))
@@ -63,7 +65,7 @@ func (e *PipelineExecutor) RunPipeline(ctx context.Context, r PipelineRun) (*pip
 	}
 	res, err := pipeline.Run(ctx, plan, pipeline.RunOptions{
 		Runner: e.Runner, WorkspaceDir: filepath.Join(ws, "run"), Buildroot: buildroot,
-		ImageResolver: e.namespaceImages(ctx, r.Namespace), Secret: r.Secret, Log: r.Log, Limits: e.Limits,
+		ImageResolver: e.stepImages(ctx, r.Namespace), Secret: r.Secret, Log: r.Log, Limits: e.Limits,
 	})
 	return res, from, err
 }
@@ -147,19 +149,6 @@ func (e *PipelineExecutor) pullArtifacts(ctx context.Context, ns string, arts []
 		fmt.Fprintf(log, "==> artifact %s: %s at /kiln/deps/%s\n", in.Component, ref, in.Component)
 	}
 	return dir, nil
-}
-
-// namespaceImages pulls step images; embedded-registry images must be the
-// namespace's own.
-func (e *PipelineExecutor) namespaceImages(ctx context.Context, ns string) func(string) (string, string, error) {
-	return func(image string) (string, string, error) {
-		if rest, ok := strings.CutPrefix(image, e.embedded()+"/"); ok {
-			if owner, _, _ := strings.Cut(rest, "/"); owner != ns {
-				return "", "", fmt.Errorf("image %s belongs to namespace %q: runs may only use embedded-registry images of their own namespace (%s)", image, owner, ns)
-			}
-		}
-		return oci.Unpack(ctx, image, e.ImageCache, e.remoteFor(image))
-	}
 }
 
 // SplitImage splits repository@sha256:… into repository and digest.

@@ -180,7 +180,7 @@ func (t *Trigger) createGroup(ctx context.Context, ns, app string, comps map[str
 		fmt.Fprintf(h, "%s@%s\n", p.name, p.commit)
 	}
 	g.Name, g.Namespace = BatchGroupName(app, hex.EncodeToString(h.Sum(nil))[:10]), ns
-	g.Labels = map[string]string{v1alpha1.LabelApplication: app}
+	g.Labels = map[string]string{v1alpha1.LabelApplication: v1alpha1.LabelValue(app)}
 	_, err := t.reg.Create(ctx, groupKind, g, registry.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		return nil

@@ -31,6 +31,9 @@ type Job struct {
 	// Cached looks up an earlier successful build of the component with the
 	// same inputs digest.
 	Cached func(ctx context.Context, inputsDigest string) (*v1alpha1.Build, bool)
+	// Pushed records the artifacts an attempt pushed (status.outputs)
+	// before they are tagged; nil records nothing.
+	Pushed func(outputs []v1alpha1.BuildArtifact) error
 }
 
 // Outcome is what an attempt produced.
@@ -41,6 +44,8 @@ type Outcome struct {
 	Steps        []v1alpha1.BuildStep
 	InputsDigest string
 	Artifact     *v1alpha1.BuildArtifact
+	// Outputs are every artifact pushed, the primary one (Artifact) first.
+	Outputs []v1alpha1.BuildArtifact
 	// CachedFrom names the build whose artifact was reused.
 	CachedFrom string
 	// Evidence is what was signed for Artifact.
@@ -61,4 +66,11 @@ type Outcome struct {
 // stopping the pipeline and returning promptly.
 type Executor interface {
 	Execute(ctx context.Context, job Job) (Outcome, error)
+}
+
+// Untagger is an Executor that can remove the build-N tag an attempt of a
+// build applied: Kiln calls it when a started build ends other than
+// Succeeded.
+type Untagger interface {
+	Untag(ctx context.Context, b *v1alpha1.Build) error
 }

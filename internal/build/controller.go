@@ -79,10 +79,11 @@ func (c *Controllers) getBuild(ctx context.Context, req controller.Request) (*v1
 // interrupted. It never blocks on a running build.
 func (c *Controllers) schedule(ctx context.Context, req controller.Request) (controller.Result, error) {
 	b, err := c.getBuild(ctx, req)
-	if apierrors.IsNotFound(err) || (err == nil && b.Finished()) {
+	if apierrors.IsNotFound(err) {
+		c.stopRunning(req) // deleted while running: nothing may write for it any more
 		return controller.Result{}, nil
 	}
-	if err != nil {
+	if err != nil || b.Finished() {
 		return controller.Result{}, err
 	}
 	switch {
@@ -111,9 +112,10 @@ func (c *Controllers) number(ctx context.Context, b *v1alpha1.Build) error {
 	return c.writeStatus(ctx, b)
 }
 
-// label makes every build selectable by component and application.
+// label makes every build selectable by component and application (names
+// fitted to label values).
 func (c *Controllers) label(ctx context.Context, b *v1alpha1.Build) error {
-	if b.Labels[v1alpha1.LabelComponent] == b.Spec.Component && b.Labels[v1alpha1.LabelApplication] != "" {
+	if b.Labels[v1alpha1.LabelComponent] == v1alpha1.LabelValue(b.Spec.Component) && b.Labels[v1alpha1.LabelApplication] != "" {
 		return nil
 	}
 	comp, err := c.reg.Get(ctx, componentKind, b.Namespace, b.Spec.Component, registry.GetOptions{})
@@ -123,8 +125,8 @@ func (c *Controllers) label(ctx context.Context, b *v1alpha1.Build) error {
 	if b.Labels == nil {
 		b.Labels = map[string]string{}
 	}
-	b.Labels[v1alpha1.LabelComponent] = b.Spec.Component
-	b.Labels[v1alpha1.LabelApplication] = comp.(*v1alpha1.Component).Spec.Application
+	b.Labels[v1alpha1.LabelComponent] = v1alpha1.LabelValue(b.Spec.Component)
+	b.Labels[v1alpha1.LabelApplication] = v1alpha1.LabelValue(comp.(*v1alpha1.Component).Spec.Application)
 	out, err := c.reg.Update(ctx, buildKind, b, registry.UpdateOptions{})
 	if err != nil {
 		return err
@@ -172,17 +174,24 @@ func (c *Controllers) writeStatus(ctx context.Context, b *v1alpha1.Build) error 
 }
 
 func (c *Controllers) cancel(ctx context.Context, req controller.Request, b *v1alpha1.Build) error {
-	c.mu.Lock()
-	stop := c.running[req]
-	c.mu.Unlock()
-	if stop != nil {
-		stop() // the executor writes the final status
-		return nil
+	if c.stopRunning(req) {
+		return nil // the executor writes the final status
 	}
 	if b.Status.Phase == v1alpha1.BuildRunning {
 		return nil // running elsewhere; it will see the cancel
 	}
 	return c.finish(ctx, b, v1alpha1.BuildCancelled, "cancelled before it started")
+}
+
+// stopRunning cancels the build's attempt if this process runs it.
+func (c *Controllers) stopRunning(req controller.Request) bool {
+	c.mu.Lock()
+	stop := c.running[req]
+	c.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	return stop != nil
 }
 
 // recover handles a build left Running by a crash: it is retried once.
@@ -197,7 +206,18 @@ func (c *Controllers) recover(ctx context.Context, b *v1alpha1.Build) error {
 	return c.writeStatus(ctx, b)
 }
 
+// finish ends the build. A build that started and does not succeed loses
+// the build-N tag any of its attempts applied (an attempt tags its outputs
+// last, but a crash can still come between the tags and the status), so
+// build-N only ever names the artifact of a succeeded build; a tag that
+// cannot be removed is said in the message.
 func (c *Controllers) finish(ctx context.Context, b *v1alpha1.Build, phase, msg string) error {
+	if u, ok := c.exec.(Untagger); ok && phase != v1alpha1.BuildSucceeded && b.Status.Attempts > 0 {
+		if err := u.Untag(ctx, b); err != nil {
+			c.log.Error("removing the tag of a build that did not succeed", "build", b.Namespace+"/"+b.Name, "err", err)
+			msg += fmt.Sprintf("; its tag build-%d could not be removed (%v): delete it by hand", b.Status.BuildNumber, err)
+		}
+	}
 	now := metav1.NewTime(c.now())
 	b.Status.Phase, b.Status.Message, b.Status.CompletionTime = phase, msg, &now
 	return c.writeStatus(ctx, b)
@@ -212,7 +232,7 @@ func (c *Controllers) isRunning(req controller.Request) bool {
 
 // LogPath is where a build's log is kept.
 func LogPath(logDir, ns, name string) string {
-	return filepath.Join(logDir, ns, name+".log")
+	return filepath.Join(logDir, ns, FileName(name, ".log"))
 }
 
 func (c *Controllers) openLog(b *v1alpha1.Build) (*os.File, error) {

@@ -29,6 +29,24 @@ type fakeExecutor struct {
 	fail    bool
 	inputs  string
 	started chan string
+	// untagged counts Untag calls per build.
+	untagged map[string]int
+}
+
+func (f *fakeExecutor) Untag(_ context.Context, b *v1alpha1.Build) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.untagged == nil {
+		f.untagged = map[string]int{}
+	}
+	f.untagged[b.Name]++
+	return nil
+}
+
+func (f *fakeExecutor) untags(name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.untagged[name]
 }
 
 func (f *fakeExecutor) Execute(ctx context.Context, job Job) (Outcome, error) {
@@ -233,5 +251,40 @@ func TestQueuedBuildsRunAfterRestart(t *testing.T) {
 	e.start(t)
 	if b := e.waitPhase(t, "lib-1", v1alpha1.BuildSucceeded); b.Status.Attempts != 1 || b.Status.Interrupted {
 		t.Fatalf("status %+v", b.Status)
+	}
+}
+
+// A build that started and ends other than Succeeded loses its build-N
+// tag (an attempt may have tagged before a crash or a late failure); a
+// succeeded one keeps it.
+func TestBuildThatDoesNotSucceedIsUntagged(t *testing.T) {
+	t.Parallel()
+	fe := &fakeExecutor{fail: true}
+	e := setup(t, fe)
+	e.create(t, "Build", "team", newBuild("lib-1"))
+	e.waitPhase(t, "lib-1", v1alpha1.BuildFailed)
+	if fe.untags("lib-1") != 1 {
+		t.Fatalf("failed build untagged %d times, want 1", fe.untags("lib-1"))
+	}
+	fe.mu.Lock()
+	fe.fail = false
+	fe.mu.Unlock()
+	e.create(t, "Build", "team", newBuild("lib-2"))
+	e.waitPhase(t, "lib-2", v1alpha1.BuildSucceeded)
+	// The state a crash of the second attempt leaves, after it tagged.
+	b := e.build(t, "lib-2")
+	b.Status.Phase, b.Status.Attempts, b.Status.CompletionTime = v1alpha1.BuildRunning, 2, nil
+	b.Status.Outputs = []v1alpha1.BuildArtifact{{Repository: "r/ns/c", Digest: "sha256:" + strings.Repeat("b", 64), Tags: []string{"c0ffee", "build-2"}}}
+	e.stop()
+	if _, err := e.reg.Update(t.Context(), buildKind, b, registry.UpdateOptions{Subresource: "status"}); err != nil {
+		t.Fatal(err)
+	}
+	if fe.untags("lib-2") != 0 {
+		t.Fatal("a succeeded build was untagged")
+	}
+	e.start(t)
+	b = e.waitPhase(t, "lib-2", v1alpha1.BuildFailed)
+	if fe.untags("lib-2") != 1 || !strings.Contains(b.Status.Message, "interrupted twice") {
+		t.Fatalf("build interrupted twice: untagged %d times, message %q", fe.untags("lib-2"), b.Status.Message)
 	}
 }

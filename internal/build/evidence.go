@@ -44,8 +44,11 @@ const (
 
 // EvidencePath is where a build's evidence file is kept.
 func EvidencePath(dir, ns, name, file string) string {
-	return filepath.Join(dir, ns, name, file)
+	return filepath.Join(evidenceDir(dir, ns), name, file)
 }
+
+// evidenceDir holds the evidence of every build of namespace ns.
+func evidenceDir(dir, ns string) string { return filepath.Join(dir, ns) }
 
 // KeyID is "sha256:" of the public key's PKIX DER encoding.
 func KeyID(s *attest.Signer) string {
@@ -180,8 +183,8 @@ func materials(job Job, out Outcome) attest.Materials {
 		Dependencies: dependencies(job.Build.Spec.Inputs),
 	}
 	for _, s := range out.Steps {
-		if s.Phase == "Skipped" || s.Image == "" {
-			continue
+		if s.Phase == "Skipped" || s.Image == "" || (s.ImageDigest == "" && s.Image != pipeline.HostImage) {
+			continue // only images that ran, resolved by the registry
 		}
 		m.Steps = append(m.Steps, attest.StepImage{Task: s.Task, Step: s.Name, Image: s.Image, Digest: s.ImageDigest})
 	}

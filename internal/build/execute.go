@@ -80,14 +80,34 @@ func (c *Controllers) run(ctx, base context.Context, b *v1alpha1.Build) error {
 	}
 	logf, err := c.openLog(b)
 	if err != nil {
-		return err
+		return c.finish(base, b, v1alpha1.BuildFailed, "opening the build log: "+err.Error())
 	}
 	defer logf.Close()
 	fmt.Fprintf(logf, "==> build %s/%s #%d (attempt %d) of component %s\n", b.Namespace, b.Name, b.Status.BuildNumber, b.Status.Attempts, b.Spec.Component)
 	progress := c.progressWriter(base, b)
 	out, err := c.exec.Execute(ctx, Job{Build: b, Component: comp.(*v1alpha1.Component), Log: logf,
-		Progress: progress, Cached: c.cached(b)})
+		Progress: progress, Cached: c.cached(b), Pushed: c.outputsWriter(base, b)})
 	return c.record(ctx, base, b, out, err, logf)
+}
+
+// outputsWriter records the outputs an attempt pushed on the running
+// build, before they are tagged.
+func (c *Controllers) outputsWriter(ctx context.Context, b *v1alpha1.Build) func([]v1alpha1.BuildArtifact) error {
+	return func(outs []v1alpha1.BuildArtifact) error {
+		for attempt := 0; ; attempt++ {
+			cur, err := c.getBuild(ctx, controller.Request{Namespace: b.Namespace, Name: b.Name})
+			if err != nil {
+				return err
+			}
+			if cur.Status.Phase != v1alpha1.BuildRunning || cur.Status.Attempts != b.Status.Attempts {
+				return fmt.Errorf("build %s/%s is no longer this attempt's (%s, attempt %d)", b.Namespace, b.Name, cur.Status.Phase, cur.Status.Attempts)
+			}
+			cur.Status.Outputs = outs
+			if err := c.writeStatus(ctx, cur); !apierrors.IsConflict(err) || attempt == 5 {
+				return err
+			}
+		}
+	}
 }
 
 // progressWriter returns a Progress callback that writes step status at most
@@ -167,6 +187,9 @@ func applyOutcome(b *v1alpha1.Build, out Outcome) {
 	b.Status.Commit, b.Status.TreeHash = out.Commit, out.TreeHash
 	b.Status.Pipeline, b.Status.Steps = out.Pipeline, out.Steps
 	b.Status.InputsDigest, b.Status.Artifact, b.Status.CachedFrom = out.InputsDigest, out.Artifact, out.CachedFrom
+	if out.Outputs != nil {
+		b.Status.Outputs = out.Outputs
+	}
 	b.Status.Evidence = out.Evidence
 	b.Status.ContentDigest, b.Status.Capabilities = out.ContentDigest, out.Capabilities
 }

@@ -28,7 +28,9 @@ type PipelineExecutor struct {
 	// Runner runs steps; when nil, RunnerErr says why builds cannot run.
 	Runner    sandbox.Runner
 	RunnerErr error
-	// WorkDir holds one directory per running build, removed afterwards.
+	// WorkDir holds one directory per running build
+	// (builds/<namespace>/<build>) and pipeline run
+	// (runs/<namespace>/<run>), removed afterwards.
 	WorkDir string
 	// Registry is where artifacts are pushed (host[:port][/prefix]): the
 	// embedded registry, or an external one; Remote has its credentials.
@@ -38,7 +40,7 @@ type PipelineExecutor struct {
 	// credentials to read step images from it; empty when Registry is it.
 	Embedded       string
 	EmbeddedRemote oci.Remote
-	// ImageCache holds unpacked step images, by digest.
+	// ImageCache holds unpacked step images: <namespace>/<digest>.
 	ImageCache string
 	// CheckURL rejects repositories the server may not read.
 	CheckURL func(string) error
@@ -46,6 +48,8 @@ type PipelineExecutor struct {
 	Limits sandbox.Limits
 	// Attestor signs every pushed artifact; nil: artifacts are unsigned.
 	Attestor *Attestor
+	// active is the work in progress per namespace.
+	active activity
 }
 
 var _ Executor = (*PipelineExecutor)(nil)
@@ -59,7 +63,9 @@ func (e *PipelineExecutor) Execute(ctx context.Context, job Job) (Outcome, error
 	if err := e.CheckURL(g.URL); err != nil {
 		return Outcome{}, err
 	}
-	ws := filepath.Join(e.WorkDir, job.Build.Namespace, job.Build.Name)
+	ctx, done := e.active.start(ctx, job.Build.Namespace)
+	defer done()
+	ws := filepath.Join(e.WorkDir, "builds", job.Build.Namespace, job.Build.Name)
 	_ = os.RemoveAll(ws)
 	defer os.RemoveAll(ws)
 	started := time.Now()
@@ -196,6 +202,9 @@ func (e *PipelineExecutor) inputsDigest(ctx context.Context, job Job, tree strin
 	}
 	for _, img := range plan.Images() {
 		d := "host"
+		if e.checkImage(job.Build.Namespace, img) != nil {
+			return "" // the run refuses it, saying why
+		}
 		if img != "host" {
 			desc, err := oci.Resolve(ctx, img, e.remoteFor(img))
 			if err != nil {
@@ -218,12 +227,12 @@ func (e *PipelineExecutor) runnerName() string {
 // reuse tags the earlier build's artifact for this build.
 func (e *PipelineExecutor) reuse(ctx context.Context, job Job, out Outcome, prev *v1alpha1.Build) (Outcome, error) {
 	a := *prev.Status.Artifact
-	tags := e.tags(job, out.Commit)
 	ref := a.Repository + "@" + a.Digest
-	if err := oci.Tag(ctx, ref, tags, e.Remote); err != nil {
-		return out, fmt.Errorf("tagging %s: %w", ref, err)
+	a.Tags = e.tags(job, out.Commit)
+	if err := e.tagOutputs(ctx, job, []v1alpha1.BuildArtifact{a}); err != nil {
+		return out, err
 	}
-	a.Tags = tags
+	out.Outputs = []v1alpha1.BuildArtifact{a}
 	out.Artifact, out.CachedFrom = &a, prev.Name
 	out.Steps = prev.Status.Steps
 	out.Evidence, out.ContentDigest = prev.Status.Evidence, prev.Status.ContentDigest
@@ -237,12 +246,19 @@ func (e *PipelineExecutor) reuse(ctx context.Context, job Job, out Outcome, prev
 }
 
 func (e *PipelineExecutor) tags(job Job, commit string) []string {
-	return []string{commit, "build-" + strconv.FormatInt(job.Build.Status.BuildNumber, 10)}
+	return []string{commit, buildTag(job.Build.Status.BuildNumber)}
 }
+
+// buildTag is the tag naming the artifact of a component's n-th build.
+func buildTag(n int64) string { return "build-" + strconv.FormatInt(n, 10) }
 
 // repo is where a component's artifacts go in the embedded registry.
 func (e *PipelineExecutor) repo(job Job) string {
-	return e.Registry + "/" + job.Build.Namespace + "/" + job.Component.Name
+	return e.repoOf(job.Build.Namespace, job.Component.Name)
+}
+
+func (e *PipelineExecutor) repoOf(ns, component string) string {
+	return e.Registry + "/" + ns + "/" + component
 }
 
 // remoteFor picks credentials for an image reference: the system's for the
@@ -256,12 +272,4 @@ func (e *PipelineExecutor) remoteFor(ref string) oci.Remote {
 		return e.Remote
 	}
 	return oci.Remote{}
-}
-
-// embedded returns the embedded registry's host.
-func (e *PipelineExecutor) embedded() string {
-	if e.Embedded != "" {
-		return e.Embedded
-	}
-	return e.Registry
 }

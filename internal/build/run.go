@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,7 +32,7 @@ func (e *PipelineExecutor) run(ctx context.Context, job Job, plan *pipeline.Plan
 	tracker := &stepTracker{job: job}
 	res, err := pipeline.Run(ctx, plan, pipeline.RunOptions{
 		Runner: e.Runner, WorkspaceDir: filepath.Join(ws, "run"), SourceDir: src, Buildroot: buildroot,
-		ImageResolver: e.imageResolver(ctx, job), Log: job.Log, StepLog: tracker.stepLog,
+		ImageResolver: e.stepImages(ctx, job.Build.Namespace), Log: job.Log, StepLog: tracker.stepLog,
 		Env: []string{"SOURCE_DATE_EPOCH=" + strconv.FormatInt(out.epoch.Unix(), 10)}, Limits: e.Limits,
 	})
 	tm.mark("steps")
@@ -53,9 +54,62 @@ func (e *PipelineExecutor) run(ctx context.Context, job Job, plan *pipeline.Plan
 	if out.ContentDigest, err = ContentDigest(dir); err != nil {
 		return out, err
 	}
-	defer tm.mark("sign+attest")
 	ev.prefetched = res.Prefetched
-	return e.attest(ctx, job, out, dir, ev)
+	out, err = e.attest(ctx, job, out, dir, ev)
+	tm.mark("sign+attest")
+	if err != nil {
+		return out, err
+	}
+	return out, e.tagOutputs(ctx, job, out.Outputs)
+}
+
+// tagOutputs applies the build's tags (commit, build-N) to its pushed
+// outputs, the last step of a successful attempt: outputs are pushed by
+// digest only and tagged once signed, so a tag never names an unsigned
+// artifact. The outputs are recorded first (job.Pushed), so whoever ends
+// the build otherwise knows which repositories to untag.
+func (e *PipelineExecutor) tagOutputs(ctx context.Context, job Job, outs []v1alpha1.BuildArtifact) error {
+	if job.Pushed != nil {
+		if err := job.Pushed(outs); err != nil {
+			return fmt.Errorf("recording the pushed outputs: %w", err)
+		}
+	}
+	for _, a := range outs {
+		if err := oci.Tag(ctx, a.Repository+"@"+a.Digest, a.Tags, e.Remote); err != nil {
+			return fmt.Errorf("tagging %s@%s: %w", a.Repository, a.Digest, err)
+		}
+		fmt.Fprintf(job.Log, "==> tagged %s@%s as %s\n", a.Repository, a.Digest, strings.Join(a.Tags, ", "))
+	}
+	return nil
+}
+
+// Untag removes the build-N tag of b from every repository an attempt of
+// b may have tagged: the component's, and those of the outputs b
+// recorded. Kiln calls it when a build that started ends other than
+// Succeeded, so build-N only ever names a succeeded build's artifact.
+// The commit tag stays: it is applied only to a signed artifact built from
+// that commit.
+func (e *PipelineExecutor) Untag(ctx context.Context, b *v1alpha1.Build) error {
+	if b.Status.BuildNumber == 0 {
+		return nil
+	}
+	home := e.repoOf(b.Namespace, b.Spec.Component)
+	repos := []string{home}
+	for _, a := range b.Status.Outputs {
+		// Outputs live under the component's repository; name them on
+		// this server (its address may have changed since).
+		_, sub, ok := strings.Cut(a.Repository, "/"+b.Namespace+"/"+b.Spec.Component)
+		if repo := home + sub; ok && (sub == "" || strings.HasPrefix(sub, "/")) && !slices.Contains(repos, repo) {
+			repos = append(repos, repo)
+		}
+	}
+	tag := buildTag(b.Status.BuildNumber)
+	for _, repo := range repos {
+		if err := oci.Untag(ctx, repo, tag, e.remoteFor(repo+":"+tag)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // attest signs the pushed artifact and records where the evidence lives.
@@ -187,6 +241,9 @@ func (e *PipelineExecutor) push(ctx context.Context, job Job, res *pipeline.RunR
 		}
 		if i == primary {
 			out.Artifact, primaryDir = a, dir
+			out.Outputs = append([]v1alpha1.BuildArtifact{*a}, out.Outputs...)
+		} else {
+			out.Outputs = append(out.Outputs, *a)
 		}
 		fmt.Fprintf(job.Log, "==> pushed %s %s@%s\n", o.Kind, a.Repository, a.Digest)
 	}
@@ -205,10 +262,10 @@ func primaryOutput(outs []pipeline.OutputResult) int {
 
 func (e *PipelineExecutor) pushOutput(ctx context.Context, job Job, o pipeline.OutputResult, repo string, out Outcome) (*v1alpha1.BuildArtifact, string, error) {
 	g := job.Component.Spec.Source.Git
-	opts := oci.PushOptions{Remote: e.Remote, Tags: e.tags(job, out.Commit)[1:],
+	opts := oci.PushOptions{Remote: e.Remote,
 		Annotations: map[string]string{oci.AnnotationSource: g.URL, oci.AnnotationRevision: out.Commit},
 		TempDir:     filepath.Dir(o.Path)}
-	ref := repo + ":" + out.Commit
+	ref := repo // by digest only: tagOutputs tags it once it is signed
 	var desc oci.Descriptor
 	var err error
 	dir := o.Path
@@ -238,7 +295,7 @@ func (e *PipelineExecutor) pushImage(ctx context.Context, job Job, o pipeline.Ou
 	}
 	var layers []string
 	if cfg.Base != "" {
-		rootfs, _, err := e.imageResolver(ctx, job)(cfg.Base)
+		rootfs, _, err := e.stepImages(ctx, job.Build.Namespace)(cfg.Base)
 		if err != nil {
 			return oci.Descriptor{}, "", fmt.Errorf("base image %s: %w", cfg.Base, err)
 		}
@@ -273,18 +330,4 @@ func firstNonEmpty(a, b string) string {
 		return a
 	}
 	return b
-}
-
-// imageResolver pulls and unpacks step images. Images from the embedded
-// registry must belong to the build's namespace: the system credentials
-// must not let a tenant read another tenant's images.
-func (e *PipelineExecutor) imageResolver(ctx context.Context, job Job) func(string) (string, string, error) {
-	return func(image string) (string, string, error) {
-		if rest, ok := strings.CutPrefix(image, e.embedded()+"/"); ok {
-			if ns, _, _ := strings.Cut(rest, "/"); ns != job.Build.Namespace {
-				return "", "", fmt.Errorf("image %s belongs to namespace %q: builds may only use embedded-registry images of their own namespace (%s)", image, ns, job.Build.Namespace)
-			}
-		}
-		return oci.Unpack(ctx, image, e.ImageCache, e.remoteFor(image))
-	}
 }

@@ -92,7 +92,7 @@ func (t *Trigger) createBuild(ctx context.Context, comp *v1alpha1.Component, nam
 		b.Spec.Inputs = inputs
 	}
 	b.Name, b.Namespace = name, comp.Namespace
-	b.Labels = map[string]string{v1alpha1.LabelComponent: comp.Name, v1alpha1.LabelApplication: comp.Spec.Application}
+	b.Labels = map[string]string{v1alpha1.LabelComponent: v1alpha1.LabelValue(comp.Name), v1alpha1.LabelApplication: v1alpha1.LabelValue(comp.Spec.Application)}
 	for k, v := range labels {
 		b.Labels[k] = v
 	}

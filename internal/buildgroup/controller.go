@@ -99,7 +99,7 @@ func (c *Controller) dependants(ctx context.Context, req controller.Request) (co
 		Reason: v1alpha1.BuildReason{Type: v1alpha1.ReasonDependencyChange, By: "kiln", Component: b.Spec.Component, Build: b.Name,
 			NewDigest: st.Artifact.Digest, Message: fmt.Sprintf("%s built a new output (%s): rebuilding what depends on it", b.Spec.Component, short(st.Artifact.Digest))}}}
 	g.Name, g.Namespace = dependantsGroupName(b.Name), b.Namespace
-	g.Labels = map[string]string{v1alpha1.LabelComponent: b.Spec.Component}
+	g.Labels = map[string]string{v1alpha1.LabelComponent: v1alpha1.LabelValue(b.Spec.Component)}
 	if _, err := c.reg.Create(ctx, groupKind, g, registry.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return controller.Result{}, fmt.Errorf("creating the dependants group of %s: %w", b.Name, err)
 	}
@@ -308,7 +308,7 @@ func (c *Controller) createBuild(ctx context.Context, g *v1alpha1.BuildGroup, m 
 	b := &v1alpha1.Build{Spec: v1alpha1.BuildSpec{Component: m.Component, Group: g.Name, Inputs: s.Inputs,
 		Reason: reason, NoCache: g.Spec.NoCache, Revision: m.Revision}}
 	b.Name, b.Namespace = m.Build, g.Namespace
-	b.Labels = map[string]string{v1alpha1.LabelComponent: m.Component, LabelGroup: g.Name}
+	b.Labels = map[string]string{v1alpha1.LabelComponent: v1alpha1.LabelValue(m.Component), LabelGroup: v1alpha1.LabelValue(g.Name)}
 	_, err := c.reg.Create(ctx, buildKind, b, registry.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		return nil
@@ -320,7 +320,7 @@ func (c *Controller) createBuild(ctx context.Context, g *v1alpha1.BuildGroup, m 
 }
 
 // LabelGroup marks a group's builds.
-const LabelGroup = "kiln.dev/buildgroup"
+const LabelGroup = v1alpha1.LabelGroup
 
 func indexOf(ms []v1alpha1.GroupMember) map[string]int {
 	idx := make(map[string]int, len(ms))

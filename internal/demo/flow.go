@@ -148,7 +148,7 @@ func unsnapshotted(st state) []string {
 		switch {
 		case b.Spec.Group != "" && !seen[b.Spec.Group]:
 			seen[b.Spec.Group] = true
-			if g := st.groups[b.Spec.Group]; g == nil || g.Annotations[snapshot.AnnotationSnapshot] == "" {
+			if g := st.groups[b.Spec.Group]; g == nil || !snapshot.GroupDone(g) {
 				p = append(p, "a snapshot of build group "+b.Spec.Group)
 			}
 		case b.Spec.Group == "" && b.Status.Phase == v1alpha1.BuildSucceeded && b.Annotations[snapshot.AnnotationSnapshot] == "":

@@ -1,6 +1,7 @@
 // Package gc holds Kiln's built-in housekeeping controllers: the garbage
 // collector that deletes objects whose owner is gone (cascading deletes), and
-// the namespace controller that empties a namespace being deleted.
+// the namespace controller that empties a namespace being deleted and,
+// through Purgers, deletes the data it owned outside the store.
 package gc
 
 import (
@@ -27,15 +28,25 @@ type Collector struct {
 	log *slog.Logger
 }
 
-// Register adds the garbage collector and namespace controller to m.
-func Register(m *controller.Manager, reg *registry.Registry, log *slog.Logger) {
+// Purger deletes what a namespace owned outside the object store (registry
+// content, logs, evidence, caches). The namespace controller calls it once
+// every object of a deleted namespace is gone, and releases the name only
+// after it succeeded; after a crash it is called again, so it must be
+// idempotent. An error is retried with backoff.
+type Purger interface {
+	PurgeNamespace(ctx context.Context, ns string) error
+}
+
+// Register adds the garbage collector and namespace controller to m;
+// purgers run, in order, before a deleted namespace's name is released.
+func Register(m *controller.Manager, reg *registry.Registry, log *slog.Logger, purgers ...Purger) {
 	c := &Collector{reg: reg, log: log}
 	var sources []controller.Source
 	for _, k := range v1alpha1.Kinds() {
 		sources = append(sources, controller.Source{Kind: k.Kind, DeletesOnly: true, Map: c.mapEvent, OnList: c.owners})
 	}
 	m.Register("garbage-collector", c, controller.Options{Workers: 2, Resync: 5 * time.Minute}, sources...)
-	n := &Namespaces{reg: reg}
+	n := &Namespaces{reg: reg, purgers: purgers}
 	m.Register("namespace", n, controller.Options{Workers: 1}, controller.Source{Kind: "Namespace"})
 }
 
@@ -111,8 +122,13 @@ func (c *Collector) deleteDependent(ctx context.Context, d *store.Object) error 
 	return nil
 }
 
-// Namespaces empties namespaces marked for deletion, then releases them.
-type Namespaces struct{ reg *registry.Registry }
+// Namespaces empties namespaces marked for deletion, deletes what they
+// owned outside the store, then releases them: the name stays taken (and a
+// create of it is refused) until all of it is gone.
+type Namespaces struct {
+	reg     *registry.Registry
+	purgers []Purger
+}
 
 // Reconcile handles one namespace.
 func (n *Namespaces) Reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
@@ -133,6 +149,11 @@ func (n *Namespaces) Reconcile(ctx context.Context, req controller.Request) (con
 	}
 	if remaining > 0 {
 		return controller.Result{RequeueAfter: 200 * time.Millisecond}, nil
+	}
+	for _, p := range n.purgers {
+		if err := p.PurgeNamespace(ctx, req.Name); err != nil {
+			return controller.Result{}, fmt.Errorf("deleting the data of namespace %s: %w", req.Name, err)
+		}
 	}
 	return controller.Result{}, n.release(ctx, nsKind, obj)
 }

@@ -74,7 +74,7 @@ func live(ev store.Event) []controller.Request {
 
 // LogPath is where a scenario's log of a snapshot is kept.
 func LogPath(dir, ns, snapshot, scenario string) string {
-	return filepath.Join(dir, "tests", ns, snapshot, scenario+".log")
+	return filepath.Join(dir, "tests", ns, build.FileName(snapshot, ""), build.FileName(scenario, ".log"))
 }
 
 func (c *Controller) reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
@@ -126,10 +126,9 @@ func (c *Controller) prepare(ctx context.Context, s *v1alpha1.Snapshot, scenario
 	if meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionTestsPassed) == nil {
 		tests, changed = Initial(scenarios), true
 	}
-	for i := range tests {
-		if tests[i].State == v1alpha1.TestRunning && !c.isRunning(s, tests[i].Scenario) {
-			tests[i].State, tests[i].Note, changed = v1alpha1.TestPending, "interrupted by a restart; running again", true
-		}
+	tests = append([]v1alpha1.SnapshotTest(nil), tests...)
+	if Interrupt(tests, func(scenario string) bool { return c.isRunning(s, scenario) }, metav1.NewTime(c.Now())) {
+		changed = true
 	}
 	if !changed {
 		return false, nil
@@ -194,8 +193,10 @@ func (c *Controller) isRunning(s *v1alpha1.Snapshot, scenario string) bool {
 // runScenario marks the test Running, runs it and records the result.
 func (c *Controller) runScenario(ctx context.Context, s *v1alpha1.Snapshot, name string, scenarios []*v1alpha1.IntegrationTestScenario) error {
 	now := metav1.NewTime(c.Now())
+	attempt := 0
 	if err := c.updateTest(ctx, s.Namespace, s.Name, name, func(t *v1alpha1.SnapshotTest) {
-		t.State, t.Attempts, t.StartTime, t.CompletionTime, t.Note = v1alpha1.TestRunning, t.Attempts+1, &now, nil, ""
+		StartRun(t, now)
+		attempt = t.Attempts
 	}); err != nil {
 		return err
 	}
@@ -205,21 +206,23 @@ func (c *Controller) runScenario(ctx context.Context, s *v1alpha1.Snapshot, name
 			its = sc
 		}
 	}
-	out := c.run(ctx, s, its)
+	out := c.run(ctx, s, its, attempt)
 	done := metav1.NewTime(c.Now())
 	return c.updateTest(ctx, s.Namespace, s.Name, name, func(t *v1alpha1.SnapshotTest) {
 		t.State, t.CompletionTime = v1alpha1.TestFinished, &done
 		t.Result, t.Successes, t.Failures, t.Warnings, t.Note = out.Result, out.Successes, out.Failures, out.Warnings, out.Note
+		EndRun(t, v1alpha1.SnapshotTestRun{CompletionTime: &done, Result: out.Result, Note: out.Note})
 	})
 }
 
 // run runs one scenario's pipeline; every failure becomes an ERROR result.
-func (c *Controller) run(ctx context.Context, s *v1alpha1.Snapshot, its *v1alpha1.IntegrationTestScenario) TestOutput {
+func (c *Controller) run(ctx context.Context, s *v1alpha1.Snapshot, its *v1alpha1.IntegrationTestScenario, attempt int) TestOutput {
 	if its == nil {
 		return TestOutput{Result: v1alpha1.ResultError, Note: "the IntegrationTestScenario was deleted"}
 	}
 	logw, closeLog := c.openLog(s, its.Name)
 	defer closeLog()
+	fmt.Fprintf(logw, "==> %s against %s, attempt %d\n", its.Name, s.Name, attempt)
 	arts, err := artifacts(s)
 	if err != nil {
 		return TestOutput{Result: v1alpha1.ResultError, Note: err.Error()}
@@ -297,7 +300,7 @@ func (c *Controller) openLog(s *v1alpha1.Snapshot, scenario string) (io.Writer, 
 	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
 		return io.Discard, func() {}
 	}
-	f, err := os.Create(p)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640) // every attempt's log
 	if err != nil {
 		return io.Discard, func() {}
 	}

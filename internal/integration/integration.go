@@ -10,6 +10,8 @@
 package integration
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -89,7 +91,7 @@ func Rerun(tests []v1alpha1.SnapshotTest, what string, scenarios []*v1alpha1.Int
 		have[out[i].Scenario] = true
 		t := &out[i]
 		if what == "all" || what == t.Scenario || what == "failed" && t.State == v1alpha1.TestFinished && !t.Passed() {
-			t.State, t.Result, t.Note = v1alpha1.TestPending, "", ""
+			t.State, t.Result, t.Note, t.Interrupted = v1alpha1.TestPending, "", "", false
 		}
 	}
 	found := what == "all" || what == "failed" || have[what]
@@ -103,6 +105,51 @@ func Rerun(tests []v1alpha1.SnapshotTest, what string, scenarios []*v1alpha1.Int
 		return tests, fmt.Errorf("%s=%q: no such scenario for this snapshot (use a scenario name, \"failed\" or \"all\")", v1alpha1.LabelTestRun, what)
 	}
 	return out, nil
+}
+
+// Interrupt ends the runs a crash interrupted: tests left Running that
+// this process does not run (running says which it does). A test's first
+// interruption puts it back to Pending (it runs again once); a second ends
+// it with ERROR. Each interrupted run is recorded. It reports whether
+// anything changed.
+func Interrupt(tests []v1alpha1.SnapshotTest, running func(scenario string) bool, now metav1.Time) bool {
+	changed := false
+	for i := range tests {
+		t := &tests[i]
+		if t.State != v1alpha1.TestRunning || running(t.Scenario) {
+			continue
+		}
+		EndRun(t, v1alpha1.SnapshotTestRun{Interrupted: true, Note: "interrupted by a server restart", CompletionTime: &now})
+		if t.Interrupted {
+			t.State, t.Result, t.CompletionTime = v1alpha1.TestFinished, v1alpha1.ResultError, &now
+			t.Note = "interrupted twice by a server restart; not run again (re-run it with " + v1alpha1.LabelTestRun + ")"
+		} else {
+			t.State, t.Interrupted, t.Note = v1alpha1.TestPending, true, "interrupted by a server restart; running again once"
+		}
+		changed = true
+	}
+	return changed
+}
+
+// StartRun records a new run of t.
+func StartRun(t *v1alpha1.SnapshotTest, now metav1.Time) {
+	t.State, t.Attempts, t.StartTime, t.CompletionTime, t.Note = v1alpha1.TestRunning, t.Attempts+1, &now, nil, ""
+	t.Runs = append(t.Runs, v1alpha1.SnapshotTestRun{Attempt: t.Attempts, StartTime: &now})
+	if n := len(t.Runs); n > v1alpha1.MaxTestRuns {
+		t.Runs = append([]v1alpha1.SnapshotTestRun(nil), t.Runs[n-v1alpha1.MaxTestRuns:]...)
+	}
+}
+
+// EndRun records how t's current run ended (end's attempt and start are
+// taken from the run being ended).
+func EndRun(t *v1alpha1.SnapshotTest, end v1alpha1.SnapshotTestRun) {
+	n := len(t.Runs)
+	if n == 0 || t.Runs[n-1].Attempt != t.Attempts || t.Runs[n-1].CompletionTime != nil {
+		t.Runs = append(t.Runs, v1alpha1.SnapshotTestRun{Attempt: t.Attempts, StartTime: t.StartTime})
+		n++
+	}
+	end.Attempt, end.StartTime = t.Runs[n-1].Attempt, t.Runs[n-1].StartTime
+	t.Runs[n-1] = end
 }
 
 // Verdict is the TestsPassed condition: status ("True", "False",

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/kilnbuild/kiln/api/v1alpha1"
 )
 
@@ -354,5 +356,44 @@ func TestSnapshotParam(t *testing.T) {
 	var back v1alpha1.SnapshotSpec
 	if err := json.Unmarshal([]byte(got), &back); err != nil || !reflect.DeepEqual(back, s.Spec) {
 		t.Errorf("SnapshotParam does not round-trip: %+v, %v", back, err)
+	}
+}
+
+func TestInterrupt(t *testing.T) {
+	t.Parallel()
+	now := metav1.Now()
+	running := func(s string) bool { return s == "live" }
+	tests := []v1alpha1.SnapshotTest{{Scenario: "live"}, {Scenario: "once"}, {Scenario: "twice", Interrupted: true}, finished("done", v1alpha1.ResultSuccess, 1)}
+	for i := range 3 {
+		StartRun(&tests[i], now)
+	}
+	if !Interrupt(tests, running, now) {
+		t.Fatal("nothing changed")
+	}
+	if tt := tests[0]; tt.State != v1alpha1.TestRunning || tt.Interrupted {
+		t.Errorf("a run this process runs was touched: %+v", tt)
+	}
+	if tt := tests[1]; tt.State != v1alpha1.TestPending || !tt.Interrupted || len(tt.Runs) != 1 || !tt.Runs[0].Interrupted || tt.Runs[0].CompletionTime == nil {
+		t.Errorf("first interruption: %+v", tt)
+	}
+	if tt := tests[2]; tt.State != v1alpha1.TestFinished || tt.Result != v1alpha1.ResultError || !strings.Contains(tt.Note, "interrupted twice") {
+		t.Errorf("second interruption: %+v", tt)
+	}
+	if tests[3].State != v1alpha1.TestFinished || tests[3].Result != v1alpha1.ResultSuccess {
+		t.Errorf("a finished test changed: %+v", tests[3])
+	}
+	// A requested re-run gets its own retry.
+	again, err := Rerun(tests, "twice", nil)
+	if err != nil || again[2].State != v1alpha1.TestPending || again[2].Interrupted {
+		t.Errorf("re-run after two interruptions: %+v, %v", again[2], err)
+	}
+	// Runs are bounded; attempts count them all.
+	var tt v1alpha1.SnapshotTest
+	for range v1alpha1.MaxTestRuns + 5 {
+		StartRun(&tt, now)
+		EndRun(&tt, v1alpha1.SnapshotTestRun{Result: v1alpha1.ResultFailure, CompletionTime: &now})
+	}
+	if len(tt.Runs) != v1alpha1.MaxTestRuns || tt.Attempts != v1alpha1.MaxTestRuns+5 || tt.Runs[len(tt.Runs)-1].Attempt != tt.Attempts {
+		t.Errorf("runs %d, attempts %d", len(tt.Runs), tt.Attempts)
 	}
 }

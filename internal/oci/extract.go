@@ -210,10 +210,11 @@ func (x *extractor) file(name string, h *tar.Header, r io.Reader, mode fs.FileMo
 	return x.root.Chtimes(name, h.ModTime, h.ModTime)
 }
 
-// fileMode keeps permission and sticky bits. Setuid and setgid are dropped:
-// steps run with no_new_privs, where they do nothing, while on the host an
-// image's setuid-root file in the cache would be one for any local user
-// who can reach it.
+// fileMode keeps permission bits and the sticky bit (/tmp-like
+// directories). Setuid and setgid bits are dropped: unpacked files belong
+// to the image's uids (root, mostly) on the host, where a setuid-root file
+// of a tenant's image would be a way to root for anyone who reaches it,
+// and sandboxed steps run with no_new_privs, which ignores them anyway.
 func fileMode(m fs.FileMode) fs.FileMode {
 	return m & (fs.ModePerm | fs.ModeSticky)
 }

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
@@ -43,11 +44,15 @@ type Config struct {
 
 // Registry is the embedded OCI registry: an http.Handler for /v2/.
 type Registry struct {
+	dir       string
 	app       *handlers.App
 	next      http.Handler
 	auth      Authorizer
 	referrers *referrerIndex
 	log       *slog.Logger
+	// writes is held (read-locked) by every request that may store or
+	// link content, and locked by DeleteNamespace.
+	writes sync.RWMutex
 }
 
 // NewRegistry opens (or creates) the registry stored in cfg.Dir.
@@ -73,7 +78,7 @@ func NewRegistry(cfg Config) (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Registry{app: app, next: app, auth: cfg.Authorizer, log: cfg.Log,
+	r := &Registry{dir: cfg.Dir, app: app, next: app, auth: cfg.Authorizer, log: cfg.Log,
 		referrers: &referrerIndex{dir: filepath.Join(cfg.Dir, "referrers"), sync: !cfg.NoSync}}
 	return r, nil
 }
@@ -103,7 +108,9 @@ func distributionConfig(cfg Config, secret string) *configuration.Configuration 
 		"delete": configuration.Parameters{"enabled": !cfg.DisableDelete},
 		// Kiln serves blobs itself; there is no storage backend to redirect to.
 		"redirect": configuration.Parameters{"disable": true},
-		"cache":    configuration.Parameters{"blobdescriptor": "inmemory"},
+		// No blob descriptor cache: distribution's in-memory one keeps
+		// "repository R links blob B" after R's files are deleted
+		// (DeleteNamespace), which would serve B through a re-created R.
 	}
 	c.HTTP.Secret = secret
 	// Location headers stay relative: Kiln may be reached under any name.

@@ -106,6 +106,12 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			"repository "+rt.repo+" is outside every namespace: push to <namespace>/<name>")
 		return
 	}
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		// Held from the authorisation on: DeleteNamespace cannot run
+		// between a write's check and the write itself.
+		r.writes.RLock()
+		defer r.writes.RUnlock()
+	}
 	if !r.authorize(w, req, rt) {
 		return
 	}

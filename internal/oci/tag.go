@@ -2,9 +2,12 @@ package oci
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // Tag points more tags at an existing manifest (ref is repo@digest or
@@ -25,4 +28,22 @@ func Tag(ctx context.Context, ref string, tags []string, rem Remote) error {
 		}
 	}
 	return nil
+}
+
+// Untag removes tag from repo (host/path); the manifest stays, reachable
+// by digest and by its other tags. A tag that does not exist is no error.
+func Untag(ctx context.Context, repo, tag string, rem Remote) error {
+	ref, err := rem.parse(repo + ":" + tag)
+	if err != nil {
+		return err
+	}
+	if err := remote.Delete(ref, rem.options(ctx)...); err != nil && !notFound(err) {
+		return fmt.Errorf("removing tag %s:%s: %w", repo, tag, err)
+	}
+	return nil
+}
+
+func notFound(err error) bool {
+	var terr *transport.Error
+	return errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound
 }

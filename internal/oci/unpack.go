@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
@@ -41,11 +41,13 @@ func Pull(ctx context.Context, ref, destDir string, rem Remote) (Descriptor, err
 // Unpack makes the root filesystem of ref available under cacheDir, in a
 // directory named after the image manifest's digest, and returns its path
 // and that digest. An existing directory is reused as is: treat it as read
-// only. A digest reference already in the cache needs no network.
+// only. Every call resolves the manifest through the registry with rem,
+// even when the digest is already unpacked: a cache entry proves that some
+// caller could pull the image once, not that this one may (it fails as the
+// registry refuses, e.g. 401, 403, or 404 for a digest that is not in the
+// repository). Layers are verified against their digests before an entry
+// is kept, so a registry serving other bytes cannot fill the cache.
 func Unpack(ctx context.Context, ref, cacheDir string, rem Remote) (rootfs, digest string, err error) {
-	if d, ok := cachedDigest(ref, cacheDir, rem); ok {
-		return cachePath(cacheDir, d), d, nil
-	}
 	img, err := fetchImage(ctx, ref, rem)
 	if err != nil {
 		return "", "", fmt.Errorf("unpacking %s: %w", ref, err)
@@ -91,16 +93,6 @@ func unpackInto(img v1.Image, cacheDir, final string) error {
 		return err
 	}
 	return nil
-}
-
-// cachedDigest reports whether ref is a digest reference already unpacked.
-func cachedDigest(ref, cacheDir string, rem Remote) (string, bool) {
-	d, err := name.NewDigest(ref, rem.nameOptions()...)
-	if err != nil {
-		return "", false
-	}
-	_, err = os.Stat(cachePath(cacheDir, d.DigestStr()))
-	return d.DigestStr(), err == nil
 }
 
 func cachePath(cacheDir, digest string) string {
@@ -168,7 +160,15 @@ func applyLayer(x *extractor, l v1.Layer) error {
 		return err
 	}
 	defer rc.Close()
-	return x.apply(rc)
+	if err := x.apply(rc); err != nil {
+		return err
+	}
+	// The tar reader stops at the end-of-archive marker; the blob's digest
+	// is checked only once the whole stream is read.
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		return fmt.Errorf("verifying the layer: %w", err)
+	}
+	return nil
 }
 
 // removeIfExists removes name (and its content) unless it is absent.

@@ -5,11 +5,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/registry"
 )
 
 func TestUnpackAppliesWhiteouts(t *testing.T) {
@@ -71,12 +79,95 @@ func TestUnpackReusesCache(t *testing.T) {
 	if _, err := os.Stat(marker); err != nil {
 		t.Fatal("cache entry was re-extracted")
 	}
-	// A digest reference in the cache needs no registry at all.
-	tr.srv.Close()
 	third, dgst, err := Unpack(ctx, tr.ref("team-a/rootfs@"+d.Digest), cache, tr.remote(tokenA))
 	if err != nil || third != first || dgst != d.Digest {
-		t.Fatalf("offline unpack = %s %s %v", third, dgst, err)
+		t.Fatalf("unpack by digest = %s %s %v", third, dgst, err)
 	}
+}
+
+// A cached digest is used only after the registry let this caller resolve
+// the manifest: another tenant's token, a repository that does not hold
+// the digest, or an unreachable registry all fail, and the cache entry
+// never stands in for the registry's answer.
+func TestUnpackAuthorisesEveryUse(t *testing.T) {
+	t.Parallel()
+	tr := startRegistry(t, t.TempDir())
+	ctx := context.Background()
+	src := t.TempDir()
+	writeTree(t, src, map[string]string{"secret": "team-a only"})
+	d, err := PushImage(ctx, tr.ref("team-a/private:v1"), ImageSpec{Layers: []string{src}}, PushOptions{Remote: tr.remote(tokenA)})
+	mustNil(t, err)
+	cache := t.TempDir()
+	cached, _, err := Unpack(ctx, tr.ref("team-a/private@"+d.Digest), cache, tr.remote(tokenA))
+	mustNil(t, err)
+	for name, c := range map[string]struct {
+		ref string
+		rem Remote
+	}{
+		"other tenant's token":    {tr.ref("team-a/private@" + d.Digest), tr.remote(tokenB)},
+		"digest not in repo":      {tr.ref("team-b/private@" + d.Digest), tr.remote(tokenB)},
+		"no credentials":          {tr.ref("team-a/private@" + d.Digest), Remote{RootCAs: tr.cas}},
+		"registry does not exist": {"127.0.0.1:1/team-a/private@" + d.Digest, tr.remote(tokenA)},
+	} {
+		rootfs, _, err := Unpack(ctx, c.ref, cache, c.rem)
+		if err == nil {
+			t.Errorf("%s: Unpack used the cached %s", name, rootfs)
+		}
+	}
+	if got := readFile(t, filepath.Join(cached, "secret")); got != "team-a only" {
+		t.Fatalf("cache entry changed: %q", got)
+	}
+}
+
+// A registry that serves other bytes under a layer's digest cannot fill the
+// cache: the layer is read to its end and verified, and nothing is kept.
+func TestUnpackRejectsLayerNotMatchingItsDigest(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	real, evil := t.TempDir(), t.TempDir()
+	writeTree(t, real, map[string]string{"bin/tool": "genuine"})
+	writeTree(t, evil, map[string]string{"bin/tool": "planted"})
+	evilLayer, err := buildLayer(evil, t.TempDir(), time.Unix(0, 0))
+	mustNil(t, err)
+	evilBytes, err := io.ReadAll(mustReader(t, evilLayer.Compressed))
+	mustNil(t, err)
+	var swap atomic.Value // the layer digest whose bytes are replaced
+	swap.Store("")
+	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if dg := swap.Load().(string); dg != "" && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+dg) {
+			_, _ = w.Write(evilBytes)
+			return
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	rem := Remote{PlainHTTP: true}
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/base/tools:v1"
+	d, err := PushImage(ctx, ref, ImageSpec{Layers: []string{real}}, PushOptions{Remote: rem})
+	mustNil(t, err)
+	realLayer, err := buildLayer(real, t.TempDir(), time.Unix(0, 0))
+	mustNil(t, err)
+	ld, _ := realLayer.Digest()
+	swap.Store(ld.String())
+
+	cache := t.TempDir()
+	if rootfs, _, err := Unpack(ctx, ref, cache, rem); err == nil {
+		t.Fatalf("a layer with other bytes than its digest was unpacked to %s (%s)", rootfs, readFile(t, filepath.Join(rootfs, "bin/tool")))
+	}
+	entries, err := os.ReadDir(cache)
+	mustNil(t, err)
+	if len(entries) != 0 {
+		t.Fatalf("cache keeps %v after a failed unpack of %s", entries, d.Digest)
+	}
+}
+
+func mustReader(t *testing.T, open func() (io.ReadCloser, error)) io.Reader {
+	t.Helper()
+	rc, err := open()
+	mustNil(t, err)
+	t.Cleanup(func() { rc.Close() })
+	return rc
 }
 
 // layerTar builds an uncompressed layer from headers; regular files get
@@ -135,6 +226,35 @@ func TestExtractStaysInsideRoot(t *testing.T) {
 	}
 }
 
+// TestExtractStripsSetuidSetgid: setuid and setgid bits of an image never
+// reach the disk, on files or directories, in any layer; the sticky bit of
+// a /tmp-like directory and the permission bits stay.
+func TestExtractStripsSetuidSetgid(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mustNil(t, extractTar(t, dir, layerTar(t,
+		&tar.Header{Name: "usr/bin/", Typeflag: tar.TypeDir, Mode: 0o755},
+		&tar.Header{Name: "usr/bin/su", Typeflag: tar.TypeReg, Mode: 0o4755},
+		&tar.Header{Name: "usr/bin/wall", Typeflag: tar.TypeReg, Mode: 0o2755},
+		&tar.Header{Name: "usr/bin/both", Typeflag: tar.TypeReg, Mode: 0o6750},
+		&tar.Header{Name: "usr/bin/su-again", Typeflag: tar.TypeLink, Linkname: "usr/bin/su"},
+		&tar.Header{Name: "srv/shared/", Typeflag: tar.TypeDir, Mode: 0o2775},
+		&tar.Header{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777},
+	)))
+	// A later layer brings the setuid file back with a new mode.
+	mustNil(t, extractTar(t, dir, layerTar(t, &tar.Header{Name: "usr/bin/su", Typeflag: tar.TypeReg, Mode: 0o4711})))
+	for name, want := range map[string]fs.FileMode{
+		"usr/bin/su": 0o711, "usr/bin/wall": 0o755, "usr/bin/both": 0o750, "usr/bin/su-again": 0o755,
+		"srv/shared": fs.ModeDir | 0o775, "tmp": fs.ModeDir | fs.ModeSticky | 0o777,
+	} {
+		fi, err := os.Lstat(filepath.Join(dir, name))
+		mustNil(t, err)
+		if fi.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", name, fi.Mode(), want)
+		}
+	}
+}
+
 func TestExtractModesLinksAndReadOnlyDirs(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -152,8 +272,8 @@ func TestExtractModesLinksAndReadOnlyDirs(t *testing.T) {
 	}
 	fi, err = os.Stat(filepath.Join(dir, "ro/file"))
 	mustNil(t, err)
-	if fi.Mode()&fs.ModeSetuid != 0 || fi.Mode().Perm() != 0o755 {
-		t.Fatalf("ro/file mode = %v", fi.Mode())
+	if fi.Mode() != 0o755 {
+		t.Fatalf("ro/file mode = %v, want 0755 (no setuid)", fi.Mode())
 	}
 	if got := readFile(t, filepath.Join(dir, "ro/hard")); got != "ro/file" {
 		t.Fatalf("hard link content = %q", got)

@@ -3,30 +3,10 @@ package pipeline
 import (
 	"context"
 	"io"
-	"os"
-	"os/exec"
 	"testing"
 
 	"github.com/kilnbuild/kiln/internal/sandbox"
 )
-
-// bubblewrap returns a real sandbox runner; it skips when bwrap is missing
-// unless CI or KILN_REQUIRE_SANDBOX is set.
-func bubblewrap(t *testing.T) *sandbox.Bubblewrap {
-	t.Helper()
-	if _, err := exec.LookPath("bwrap"); err != nil {
-		if os.Getenv("CI") != "" || os.Getenv("KILN_REQUIRE_SANDBOX") != "" {
-			t.Fatal("bubblewrap is required (scripts/test-deps.sh installs it)")
-		}
-		t.Skip("bubblewrap not installed")
-	}
-	r, err := sandbox.NewBubblewrap(sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
-}
 
 // TestRunStepPrintingOneHugeLine: a step in the real sandbox prints a
 // single 100 MB line; the server's writer passes it on in bounded pieces,

@@ -18,7 +18,10 @@ import (
 
 // RunOptions configure Run.
 type RunOptions struct {
-	// Runner runs every step. Required.
+	// Runner runs every step. Required. A sandbox.Leaser (the bubblewrap
+	// runner) lends the run one host user for all its steps, which Run
+	// gives WorkspaceDir and releases at the end; a sandbox.Lease is used
+	// as it is (its holder releases it).
 	Runner sandbox.Runner
 	// WorkspaceDir holds the run: a directory per pipeline workspace and
 	// .kiln/ (results, scripts, homes, prefetch). Required; created if
@@ -162,6 +165,16 @@ func (r *RunResult) Task(name string) *TaskRun {
 // from starting. Run returns an error only when the run could not start;
 // a failed pipeline is a RunResult whose Err is not nil.
 func Run(ctx context.Context, plan *Plan, opts RunOptions) (*RunResult, error) {
+	runner, release, err := leaseRunner(opts.Runner)
+	if err != nil {
+		return nil, fmt.Errorf("running pipeline: %w", err)
+	}
+	defer func() {
+		if err := release(); err != nil && opts.Log != nil {
+			fmt.Fprintf(opts.Log, "==> %v\n", err)
+		}
+	}()
+	opts.Runner = runner
 	e, err := newExecutor(plan, opts)
 	if err != nil {
 		return nil, err
@@ -390,7 +403,41 @@ func (e *executor) pipelineResults() []NamedValue {
 	return out
 }
 
-// prepareDirs creates the workspaces and .kiln/ and copies the source.
+// leaseRunner returns the runner steps run with and what releases it: a
+// Leaser's new lease, or the runner itself.
+func leaseRunner(r sandbox.Runner) (sandbox.Runner, func() error, error) {
+	none := func() error { return nil }
+	switch l := r.(type) {
+	case sandbox.Lease:
+		return l, none, nil
+	case sandbox.Leaser:
+		lease, err := l.Lease()
+		if err != nil {
+			return nil, none, err
+		}
+		return lease, lease.Release, nil
+	}
+	return r, none, nil
+}
+
+// ownWorkspace gives the run's directories to the host user its steps run
+// as, and says so in the log when that user is not the server's own.
+func ownWorkspace(opts RunOptions) error {
+	l, ok := opts.Runner.(sandbox.Lease)
+	if !ok {
+		return nil
+	}
+	if err := l.Own(opts.WorkspaceDir); err != nil {
+		return fmt.Errorf("running pipeline: %w", err)
+	}
+	if uid, gid := l.HostUser(); uid != os.Geteuid() {
+		fmt.Fprintf(opts.Log, "==> steps run as host user %d:%d\n", uid, gid)
+	}
+	return nil
+}
+
+// prepareDirs creates the workspaces, .kiln/ and every task's directories,
+// copies the source, and gives it all to the steps' host user.
 func prepareDirs(plan *Plan, opts RunOptions) (runDirs, error) {
 	d := runDirs{root: opts.WorkspaceDir}
 	for _, w := range plan.Workspaces {
@@ -401,11 +448,17 @@ func prepareDirs(plan *Plan, opts RunOptions) (runDirs, error) {
 	if err := os.MkdirAll(d.prefetch(), 0o755); err != nil {
 		return d, fmt.Errorf("creating prefetch directory: %w", err)
 	}
-	if opts.SourceDir == "" || !slices.Contains(plan.Workspaces, "source") {
-		return d, nil
+	for _, list := range [][]*PlanTask{plan.Tasks, plan.Finally} {
+		for _, t := range list {
+			if err := d.prepareTask(t); err != nil {
+				return d, err
+			}
+		}
 	}
-	if err := copyTree(opts.SourceDir, d.workspace("source"), opts.WorkspaceDir); err != nil {
-		return d, fmt.Errorf("copying the source into the workspace: %w", err)
+	if opts.SourceDir != "" && slices.Contains(plan.Workspaces, "source") {
+		if err := copyTree(opts.SourceDir, d.workspace("source"), opts.WorkspaceDir); err != nil {
+			return d, fmt.Errorf("copying the source into the workspace: %w", err)
+		}
 	}
-	return d, nil
+	return d, ownWorkspace(opts)
 }

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -9,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/uuid"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
+	"github.com/kilnbuild/kiln/internal/store"
 )
 
 // CreateOptions tune Create.
@@ -22,6 +24,9 @@ func (r *Registry) Create(ctx context.Context, k *v1alpha1.Kind, obj v1alpha1.Ob
 	if err := r.prepareCreate(k, obj, opts); err != nil {
 		return nil, err
 	}
+	if err := AdmitUser(ctx, k, nil, obj); err != nil {
+		return nil, err
+	}
 	if err := r.admit(ctx, k, obj, nil); err != nil {
 		return nil, err
 	}
@@ -30,10 +35,26 @@ func (r *Registry) Create(ctx context.Context, k *v1alpha1.Kind, obj v1alpha1.Ob
 		return nil, apierrors.NewInternalError(err)
 	}
 	out, err := r.store.Create(ctx, rec)
+	if errors.Is(err, store.ErrAlreadyExists) && k.Kind == "Namespace" {
+		return nil, r.namespaceTaken(ctx, k, obj.GetName())
+	}
 	if err != nil {
 		return nil, r.storeErr(k, obj.GetName(), err)
 	}
 	return r.fromRecord(k, out, false)
+}
+
+// namespaceTaken explains why a namespace cannot be created: it exists, or
+// it is still being deleted (its name is free only once everything it owned
+// is gone).
+func (r *Registry) namespaceTaken(ctx context.Context, k *v1alpha1.Kind, name string) error {
+	taken := apierrors.NewAlreadyExists(GroupResource(k), name)
+	old, err := r.Get(ctx, k, "", name, GetOptions{})
+	if err != nil || old.GetDeletionTimestamp() == nil {
+		return taken
+	}
+	taken.ErrStatus.Message = fmt.Sprintf("namespace %s is being deleted: its objects, registry content, logs and caches are still being removed; retry when it is gone (kiln get namespace %s)", name, name)
+	return taken
 }
 
 func (r *Registry) prepareCreate(k *v1alpha1.Kind, obj v1alpha1.Object, opts CreateOptions) error {
@@ -97,6 +118,9 @@ func (r *Registry) nextVersion(ctx context.Context, k *v1alpha1.Kind, old, obj v
 		copyStatus(next, obj)
 		return next, nil
 	case "":
+		if err := AdmitUser(ctx, k, old, obj); err != nil {
+			return nil, err
+		}
 		keepSystemMeta(obj, old)
 		copyStatus(obj, old)
 		normalizeSecret(k, obj)

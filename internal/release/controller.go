@@ -78,7 +78,9 @@ func live(ev store.Event) []controller.Request {
 }
 
 // LogPath is where a Release's log is kept.
-func LogPath(dir, ns, name string) string { return filepath.Join(dir, "releases", ns, name+".log") }
+func LogPath(dir, ns, name string) string {
+	return filepath.Join(dir, "releases", ns, build.FileName(name, ".log"))
+}
 
 func (c *Controller) reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
 	obj, err := c.reg.Get(ctx, releaseKind, req.Namespace, req.Name, registry.GetOptions{})
@@ -92,6 +94,9 @@ func (c *Controller) reconcile(ctx context.Context, req controller.Request) (con
 	if r.Finished() {
 		return c.expire(ctx, r)
 	}
+	if markInterrupted(r, metav1.NewTime(c.Now())) {
+		return controller.Result{}, c.write(ctx, r) // the write brings the Release back here
+	}
 	if r.Status.Phase == "" {
 		return controller.Result{}, c.start(ctx, r)
 	}
@@ -100,8 +105,12 @@ func (c *Controller) reconcile(ctx context.Context, req controller.Request) (con
 	return c.step(ctx, r, logw)
 }
 
-// step runs the Release's current phase.
+// step runs the Release's current phase; a phase whose pipeline a crash
+// interrupted twice is not run a third time.
 func (c *Controller) step(ctx context.Context, r *v1alpha1.Release, log io.Writer) (controller.Result, error) {
+	if role := phaseRole[r.Status.Phase]; role != "" && interruptions(r, role) >= maxInterruptions {
+		return controller.Result{}, c.interruptedTooOften(ctx, r, role)
+	}
 	switch r.Status.Phase {
 	case v1alpha1.ReleaseValidating:
 		return c.validate(ctx, r)
@@ -203,9 +212,12 @@ func (c *Controller) tenant(ctx context.Context, r *v1alpha1.Release, log io.Wri
 	if err != nil {
 		return c.fail(ctx, r, v1alpha1.ConditionTenantPipelineProcessed, "NotFound", err.Error())
 	}
+	if err := c.beginRun(ctx, r, "tenant", r.Namespace); err != nil {
+		return err
+	}
 	run, ok := c.runPipeline(ctx, r, "tenant", r.Namespace, p.Spec.TenantPipeline, log)
 	return c.advance(ctx, r.Namespace, r.Name, func(r *v1alpha1.Release) {
-		r.Status.Pipelines = append(r.Status.Pipelines, run)
+		endRun(r, run)
 		if !ok {
 			failInPlace(r, v1alpha1.ConditionTenantPipelineProcessed, "PipelineFailed", run.Message)
 			return
@@ -277,9 +289,12 @@ func (c *Controller) managed(ctx context.Context, r *v1alpha1.Release, log io.Wr
 		}
 		return c.builtin(ctx, r, rpa, name, log)
 	}
+	if err := c.beginRun(ctx, r, "managed", rpa.Namespace); err != nil {
+		return controller.Result{}, err
+	}
 	run, ok := c.runPipeline(ctx, r, "managed", rpa.Namespace, rpa.Spec.Pipeline, log)
 	return controller.Result{}, c.advance(ctx, r.Namespace, r.Name, func(r *v1alpha1.Release) {
-		r.Status.Pipelines = append(r.Status.Pipelines, run)
+		endRun(r, run)
 		c.managedDone(r, ok, run.Message, nil)
 	})
 }
@@ -294,6 +309,9 @@ func (c *Controller) builtin(ctx context.Context, r *v1alpha1.Release, rpa *v1al
 	if err != nil {
 		return controller.Result{}, err
 	}
+	if err := c.beginRun(ctx, r, "managed", rpa.Namespace); err != nil {
+		return controller.Result{}, err
+	}
 	start := metav1.NewTime(c.Now())
 	fmt.Fprintf(log, "==> managed pipeline catalog:%s in %s\n", name, rpa.Namespace)
 	arts, err := c.Publisher.Run(ctx, name, rpa.Namespace, s, buildNumbers(s), data, log)
@@ -302,16 +320,18 @@ func (c *Controller) builtin(ctx context.Context, r *v1alpha1.Release, rpa *v1al
 		Status: pipeline.StatusSucceeded, StartTime: &start, CompletionTime: &end}
 	if err != nil {
 		fmt.Fprintf(log, "==> error: %v\n", err)
+		run.Status, run.Message = pipeline.StatusFailed, err.Error()
 		var cfgErr *ConfigError
 		if !errors.As(err, &cfgErr) && retries(r, v1alpha1.ReleaseManaged) < maxRetries && ctx.Err() == nil {
+			run.Message += " (transient: retrying)"
 			return controller.Result{RequeueAfter: backoff(retries(r, v1alpha1.ReleaseManaged))}, c.advance(ctx, r.Namespace, r.Name, func(r *v1alpha1.Release) {
+				endRun(r, run)
 				r.Status.Retries = append(r.Status.Retries, v1alpha1.ReleaseRetry{Phase: v1alpha1.ReleaseManaged, Message: err.Error(), Time: end})
 			})
 		}
-		run.Status, run.Message = pipeline.StatusFailed, err.Error()
 	}
 	return controller.Result{}, c.advance(ctx, r.Namespace, r.Name, func(r *v1alpha1.Release) {
-		r.Status.Pipelines = append(r.Status.Pipelines, run)
+		endRun(r, run)
 		c.managedDone(r, err == nil, run.Message, arts)
 	})
 }
@@ -357,9 +377,12 @@ func (c *Controller) final(ctx context.Context, r *v1alpha1.Release, log io.Writ
 	if err != nil || p.Spec.FinalPipeline == nil {
 		return c.advance(ctx, r.Namespace, r.Name, c.finish)
 	}
+	if err := c.beginRun(ctx, r, "final", r.Namespace); err != nil {
+		return err
+	}
 	run, ok := c.runPipeline(ctx, r, "final", r.Namespace, p.Spec.FinalPipeline, log)
 	return c.advance(ctx, r.Namespace, r.Name, func(r *v1alpha1.Release) {
-		r.Status.Pipelines = append(r.Status.Pipelines, run)
+		endRun(r, run)
 		if ok {
 			setCond(r, v1alpha1.ConditionFinalPipelineProcessed, metav1.ConditionTrue, "Succeeded", run.Pipeline)
 		} else {

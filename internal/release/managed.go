@@ -133,6 +133,9 @@ type Publisher struct {
 	Secrets   Secrets
 	// RootCAs for destination registries (nil: the system's).
 	Remote oci.Remote
+	// Track, when set, registers a run as work of its namespace (deleting
+	// the namespace cancels it and waits for it to end).
+	Track func(ctx context.Context, ns string) (context.Context, func())
 }
 
 // Run publishes every component of the Snapshot; it returns what it
@@ -141,6 +144,11 @@ func (p *Publisher) Run(ctx context.Context, name, ns string, s *v1alpha1.Snapsh
 	d, err := decodeData(data)
 	if err != nil {
 		return nil, configErr(err)
+	}
+	if p.Track != nil {
+		var done func()
+		ctx, done = p.Track(ctx, ns)
+		defer done()
 	}
 	switch name {
 	case PipelinePushToRegistry:

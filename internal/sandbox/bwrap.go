@@ -36,11 +36,18 @@ type Options struct {
 	Defaults Limits
 	// UID and GID a step runs as inside the sandbox; 0 means 1000.
 	UID, GID int
-	// HostUID and HostGID, when non-zero, run bwrap itself as that host user
-	// (through an unprivileged user namespace). Without cgroups this is what
-	// makes RLIMIT_NPROC bind when the server runs as root. Writable mounts
-	// must then be writable, and every mount reachable, by that user.
+	// HostIDs is the range of host uids and gids steps run as when the
+	// server runs as root, one per run (see Lease); the zero value is
+	// DefaultHostIDs. A range that overlaps an account (/etc/passwd,
+	// /etc/group, /etc/subuid, /etc/subgid) is refused.
+	HostIDs HostIDs
+	// HostUID and HostGID, when non-zero, replace the leased ids: every
+	// step of every run runs as that one host user. For tests and special
+	// setups; the per-run ids of HostIDs isolate runs from each other.
 	HostUID, HostGID int
+	// Slirp4netns is the slirp4netns binary that connects Network steps'
+	// own network namespaces to the outside; "" looks it up in PATH.
+	Slirp4netns string
 	// DisableCgroups forces the rlimit fallback even where cgroups work.
 	DisableCgroups bool
 	// CgroupParent is the cgroup, relative to each v1 hierarchy's root, under
@@ -63,11 +70,16 @@ type Bubblewrap struct {
 	opts      Options
 	defaults  Limits
 	hostRoot  []string // bwrap arguments composing the host-root filesystem
-	etcDir    string   // generated passwd, group, hosts
+	dir       string   // the runner's files: etc/ and stage/
+	etcDir    string   // generated passwd, group, hosts, resolv.conf
+	stage     *stage   // where bind sources are staged, as root
+	stageNote string   // why there is no stage, as root
 	cgroups   *cgroupV1
 	enforced  Enforcement
 	protected []string
 	seccomp   seccompFilter
+	pool      *idPool // host ids leased to runs when root
+	network   netHelper
 }
 
 var _ Runner = (*Bubblewrap)(nil)
@@ -105,17 +117,49 @@ func configure(opts Options) (*Bubblewrap, error) {
 	if b.seccomp, err = newSeccompFilter(opts.DisableSeccomp); err != nil {
 		return nil, err
 	}
+	if err := b.configureHostIDs(); err != nil {
+		return nil, err
+	}
+	b.network = lookSlirp(opts.Slirp4netns)
 	return b, checkProtected(b.protected)
+}
+
+// configureHostIDs checks the range steps run as; it is used only as root
+// and without HostUID.
+func (b *Bubblewrap) configureHostIDs() error {
+	if b.opts.HostIDs == (HostIDs{}) {
+		b.opts.HostIDs = DefaultHostIDs
+	}
+	if b.opts.HostUID < 0 || b.opts.HostGID < 0 {
+		return fmt.Errorf("host user %d:%d: ids must not be negative", b.opts.HostUID, b.opts.HostGID)
+	}
+	b.pool = newIDPool(b.opts.HostIDs)
+	if b.opts.HostUID != 0 || os.Geteuid() != 0 {
+		return nil
+	}
+	return b.opts.HostIDs.check(accountFiles)
 }
 
 // prepare writes the generated /etc files, composes the host root, chooses
 // how limits are enforced and runs a first step.
 func (b *Bubblewrap) prepare() error {
 	var err error
-	if b.etcDir, err = writeEtc(b.opts.UID, b.opts.GID); err != nil {
+	if b.dir, err = os.MkdirTemp("", "kiln-sandbox-"); err != nil {
+		return fmt.Errorf("creating the sandbox's files: %w", err)
+	}
+	if err := os.Chmod(b.dir, 0o711); err != nil {
+		return fmt.Errorf("creating the sandbox's files: %w", err)
+	}
+	b.etcDir = filepath.Join(b.dir, "etc")
+	if err := writeEtc(b.etcDir, b.opts.UID, b.opts.GID); err != nil {
 		return err
 	}
-	if b.hostRoot, err = hostRootArgs(b.etcDir); err != nil {
+	if os.Geteuid() == 0 { // steps run as other users: stage their sources
+		if b.stage, err = newStage(b.dir); err != nil {
+			b.stageNote = fmt.Sprintf("mount sources are not staged (%v): they must be searchable by the sandbox's host users", err)
+		}
+	}
+	if b.hostRoot, err = hostRootArgs(); err != nil {
 		return err
 	}
 	b.probeLimits()
@@ -149,13 +193,12 @@ func (b *Bubblewrap) probeLimits() {
 	b.enforced = Enforcement{Memory: EnforcedCgroupV1, Processes: EnforcedCgroupV1}
 }
 
+// useRlimits falls back to rlimits. RLIMIT_NPROC binds because steps never
+// run as host uid 0; it counts every process of the step's host user, so
+// all steps of one run share it.
 func (b *Bubblewrap) useRlimits(why string) {
 	b.cgroups = nil
 	b.enforced = Enforcement{Memory: EnforcedRlimit, Processes: EnforcedRlimit, Note: why}
-	if uid, _ := b.hostIDs(); uid == 0 {
-		b.enforced.Processes = EnforcedNone
-		b.enforced.Note += "; RLIMIT_NPROC does not bind host uid 0 (set HostUID)"
-	}
 }
 
 // probe runs "true" in the host-root sandbox, falling back from cgroups to
@@ -182,53 +225,90 @@ func (b *Bubblewrap) probeRun() error {
 	return err
 }
 
-// hostIDs are the host user and group bwrap runs as.
-func (b *Bubblewrap) hostIDs() (uid, gid int) {
-	if b.opts.HostUID == 0 {
-		return os.Geteuid(), os.Getegid()
-	}
-	if b.opts.HostGID == 0 {
-		return b.opts.HostUID, b.opts.HostUID
-	}
-	return b.opts.HostUID, b.opts.HostGID
-}
-
 // Name identifies the backend in provenance.
 func (b *Bubblewrap) Name() string { return "bubblewrap" }
 
-// Enforcement reports how memory and process limits are enforced, and
-// which seccomp filter steps run under.
+// Enforcement reports how memory and process limits are enforced, which
+// seccomp filter steps run under, which host users they run as and what
+// connects network steps.
 func (b *Bubblewrap) Enforcement() Enforcement {
 	e := b.enforced
 	e.Seccomp = b.seccomp.digest
-	if b.seccomp.note != "" {
-		e.Note = strings.TrimPrefix(e.Note+"; "+b.seccomp.note, "; ")
+	e.HostUser = b.hostUserNote()
+	e.Network = b.network.describe()
+	for _, n := range []string{b.seccomp.note, b.stageNote} {
+		if n != "" {
+			e.Note = strings.TrimPrefix(e.Note+"; "+n, "; ")
+		}
 	}
 	return e
 }
 
 // Close removes the runner's generated files.
 func (b *Bubblewrap) Close() error {
-	if err := os.RemoveAll(b.etcDir); err != nil {
-		return fmt.Errorf("removing sandbox files: %w", err)
+	err := b.stage.close()
+	if b.dir != "" {
+		err = errors.Join(err, wrapErr("removing sandbox files", os.RemoveAll(b.dir)))
 	}
-	return nil
+	return err
 }
 
-// Run runs one step; see Runner.
+func (b *Bubblewrap) hostUserNote() string {
+	switch {
+	case b.opts.HostUID != 0:
+		return fmt.Sprintf("uid %d (Options.HostUID)", b.opts.HostUID)
+	case os.Geteuid() != 0:
+		return fmt.Sprintf("server's own uid %d", os.Geteuid())
+	}
+	return "per-run uid from " + b.opts.HostIDs.String()
+}
+
+// Run runs one step as a host user leased for this step alone; its
+// writable mounts are lent to that user for the step (see Lease.Own) and
+// given back afterwards. Steps of one run that share a workspace should run
+// through one Lease instead.
 func (b *Bubblewrap) Run(ctx context.Context, step Step) (Result, error) {
+	l, err := b.Lease()
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := b.lendAndRun(ctx, l, step)
+	return res, errors.Join(err, l.Release())
+}
+
+func (b *Bubblewrap) lendAndRun(ctx context.Context, l Lease, step Step) (Result, error) {
+	for _, m := range step.Mounts {
+		if !m.Writable {
+			continue
+		}
+		src, err := b.checkMount(m)
+		if err != nil {
+			return Result{}, err
+		}
+		if err := l.Own(src); err != nil {
+			return Result{}, err
+		}
+	}
+	return l.Run(ctx, step)
+}
+
+// run runs one step as user.
+func (b *Bubblewrap) run(ctx context.Context, step Step, user hostUser) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("step not started: %w", err)
 	}
 	if len(step.Command) == 0 {
 		return Result{}, errors.New("step has no command")
 	}
+	if step.Network && b.network.err != nil {
+		return Result{}, b.network.err
+	}
 	lim := fillLimits(step.Limits, b.defaults)
-	args, err := b.args(step, lim)
+	cl, err := b.commandLine(step, lim, user)
 	if err != nil {
 		return Result{}, err
 	}
-	e, err := b.start(args, step, lim)
+	e, err := b.start(cl, step, lim, user)
 	if err != nil {
 		return Result{}, err
 	}

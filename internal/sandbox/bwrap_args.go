@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Host directories a build needs from the host root, bound read-only (or
@@ -28,8 +30,9 @@ var hostEtc = []string{
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // hostRootArgs composes the host-root filesystem from hostRootDirs and
-// hostEtc; it is computed once per runner.
-func hostRootArgs(etcDir string) ([]string, error) {
+// hostEtc; it is computed once per runner. The generated /etc files are
+// bound per step (etcArgs).
+func hostRootArgs() ([]string, error) {
 	var args []string
 	for _, d := range hostRootDirs {
 		a, err := topLevelArgs(d, d)
@@ -44,48 +47,95 @@ func hostRootArgs(etcDir string) ([]string, error) {
 			args = append(args, "--ro-bind", p, p)
 		}
 	}
-	for _, name := range []string{"passwd", "group", "hosts"} {
-		args = append(args, "--ro-bind", filepath.Join(etcDir, name), "/etc/"+name)
-	}
 	return args, nil
+}
+
+// etcArgs binds the generated passwd, group and hosts, and for network
+// steps resolv.conf, into /etc.
+func (b *Bubblewrap) etcArgs(c *commandLine, network bool) {
+	names := []string{"passwd", "group", "hosts"}
+	if network {
+		names = append(names, "resolv.conf")
+	}
+	for _, name := range names {
+		c.bind(filepath.Join(b.etcDir, name), "/etc/"+name, false)
+	}
 }
 
 // imageRootArgs binds each top-level entry of an unpacked image read-only,
 // so that /dev, /proc, /tmp and mount points are made on bwrap's own tmpfs
-// root and the image directory is never written to. Top-level directories
-// that hold a mount target (e.g. /workspace for /workspace/output) are not
-// taken from the image: bwrap creates them on its tmpfs root, since it
-// cannot make mount points inside a read-only bind.
-func imageRootArgs(rootfs string, mounts []Mount) ([]string, error) {
+// root and the image directory is never written to. The image's /sys is
+// left out like its /dev and /proc: nothing of a sysfs, the host's or an
+// image's, appears in a step. Top-level directories that hold a mount
+// target (e.g. /workspace for /workspace/output) are not taken from the
+// image: bwrap creates them on its tmpfs root, since it cannot make mount
+// points inside a read-only bind. Network steps get the image's /etc
+// entry by entry, with the generated resolv.conf (and hosts, when the
+// image has none) among them.
+func (b *Bubblewrap) imageRootArgs(c *commandLine, rootfs string, step Step) error {
 	reserved := map[string]bool{}
-	for _, m := range mounts {
+	for _, m := range step.Mounts {
 		top, _, _ := strings.Cut(strings.TrimPrefix(filepath.Clean(m.Target), "/"), "/")
 		reserved[top] = true
 	}
 	entries, err := os.ReadDir(rootfs)
 	if err != nil {
-		return nil, fmt.Errorf("reading root filesystem %s: %w", rootfs, err)
+		return fmt.Errorf("reading root filesystem %s: %w", rootfs, err)
 	}
-	var args []string
+	etc := false
 	for _, e := range entries {
-		switch e.Name() {
-		case "dev", "proc", "tmp":
+		switch {
+		case skipImageEntry[e.Name()] || reserved[e.Name()]:
+			continue
+		case e.Name() == "etc" && step.Network && e.IsDir():
+			etc = true
 			continue
 		}
-		if reserved[e.Name()] {
-			continue
+		if err := c.topLevel(filepath.Join(rootfs, e.Name()), "/"+e.Name()); err != nil {
+			return err
 		}
-		a, err := topLevelArgs(filepath.Join(rootfs, e.Name()), "/"+e.Name())
-		if err != nil {
-			return nil, err
-		}
-		args = append(args, a...)
 	}
-	return args, nil
+	if !step.Network || reserved["etc"] {
+		return nil
+	}
+	return b.networkEtc(c, rootfs, etc)
 }
 
-// topLevelArgs exposes src at dst read-only: a symlink is recreated, anything
-// else is bound. A missing src yields nothing.
+// skipImageEntry are the top-level entries of an image the sandbox makes
+// itself (/dev, /proc, /tmp) or leaves out (/sys).
+var skipImageEntry = map[string]bool{"dev": true, "proc": true, "sys": true, "tmp": true}
+
+// networkEtc composes /etc of a network step in an image: the image's
+// entries but resolv.conf, and the generated resolv.conf, plus the
+// generated hosts when the image has none.
+func (b *Bubblewrap) networkEtc(c *commandLine, rootfs string, hasEtc bool) error {
+	c.add("--dir", "/etc")
+	hasHosts := false
+	if hasEtc {
+		entries, err := os.ReadDir(filepath.Join(rootfs, "etc"))
+		if err != nil {
+			return fmt.Errorf("reading the image's /etc: %w", err)
+		}
+		for _, e := range entries {
+			if e.Name() == "resolv.conf" {
+				continue
+			}
+			hasHosts = hasHosts || e.Name() == "hosts"
+			if err := c.topLevel(filepath.Join(rootfs, "etc", e.Name()), "/etc/"+e.Name()); err != nil {
+				return err
+			}
+		}
+	}
+	c.bind(filepath.Join(b.etcDir, "resolv.conf"), "/etc/resolv.conf", false)
+	if !hasHosts {
+		c.bind(filepath.Join(b.etcDir, "hosts"), "/etc/hosts", false)
+	}
+	return nil
+}
+
+// topLevelArgs exposes src at dst read-only by path: a symlink is
+// recreated, anything else is bound. A missing src yields nothing. For
+// system directories every user can read; see commandLine.topLevel.
 func topLevelArgs(src, dst string) ([]string, error) {
 	fi, err := os.Lstat(src)
 	if errors.Is(err, os.ErrNotExist) {
@@ -104,47 +154,41 @@ func topLevelArgs(src, dst string) ([]string, error) {
 	return []string{"--ro-bind", src, dst}, nil
 }
 
+// slirpDNS is where slirp4netns answers DNS queries, forwarding them to
+// the host's resolvers.
+const slirpDNS = "10.0.2.3"
+
 // writeEtc generates minimal passwd, group and hosts files naming the
 // sandbox user, so that tools that look the user up work without exposing
-// the host's accounts.
-func writeEtc(uid, gid int) (string, error) {
-	dir, err := os.MkdirTemp("", "kiln-sandbox-etc-")
-	if err != nil {
-		return "", fmt.Errorf("creating sandbox /etc files: %w", err)
+// the host's accounts, and the resolv.conf of network steps. The
+// directory can be searched (not listed) by the sandbox users.
+func writeEtc(dir string, uid, gid int) error {
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		return fmt.Errorf("creating sandbox /etc files: %w", err)
 	}
 	files := map[string]string{
 		"passwd": fmt.Sprintf("root:x:0:0:root:/root:/bin/sh\nbuild:x:%d:%d:Kiln build:/tmp:/bin/sh\n"+
 			"nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n", uid, gid),
-		"group": fmt.Sprintf("root:x:0:\nbuild:x:%d:\nnogroup:x:65534:\n", gid),
-		"hosts": "127.0.0.1\tlocalhost kiln\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+		"group":       fmt.Sprintf("root:x:0:\nbuild:x:%d:\nnogroup:x:65534:\n", gid),
+		"hosts":       "127.0.0.1\tlocalhost kiln\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+		"resolv.conf": "nameserver " + slirpDNS + "\n",
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			return "", fmt.Errorf("writing sandbox /etc/%s: %w", name, err)
+			return fmt.Errorf("writing sandbox /etc/%s: %w", name, err)
 		}
 	}
-	// Readable by a HostUID that bwrap may run as.
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return "", fmt.Errorf("making sandbox /etc files readable: %w", err)
-	}
-	return dir, nil
+	return wrapErr("making sandbox /etc files reachable", os.Chmod(dir, 0o711))
 }
 
-// args builds bwrap's command line for one step. Descriptor 3 is the JSON
-// status pipe, descriptor 4 the pipe bwrap blocks on before running the step,
-// descriptor 5 (with a filter) the seccomp program.
-func (b *Bubblewrap) args(step Step, lim Limits) ([]string, error) {
-	args := b.namespaceArgs(step.Network)
+// commandLine builds bwrap's command line for one step. Descriptor 3 is
+// the JSON status pipe, descriptor 4 the pipe bwrap blocks on before
+// running the step, descriptor 5 (with a filter) the seccomp program.
+func (b *Bubblewrap) commandLine(step Step, lim Limits, user hostUser) (*commandLine, error) {
 	env, err := envArgs(step.Env)
 	if err != nil {
 		return nil, err
 	}
-	args = append(args, env...)
-	fs, err := b.filesystemArgs(step, lim)
-	if err != nil {
-		return nil, err
-	}
-	args = append(args, fs...)
 	workDir := step.WorkDir
 	if workDir == "" {
 		workDir = "/"
@@ -152,26 +196,69 @@ func (b *Bubblewrap) args(step Step, lim Limits) ([]string, error) {
 	if !filepath.IsAbs(workDir) {
 		return nil, fmt.Errorf("working directory %q is not absolute", workDir)
 	}
-	args = append(args, "--chdir", workDir, "--json-status-fd", "3", "--block-fd", "4")
-	if b.seccomp.program != nil {
-		args = append(args, "--seccomp", strconv.Itoa(seccompFD))
+	c, err := b.stageSources(&step, user)
+	if err != nil {
+		return nil, err
 	}
-	args = append(args, "--")
-	return append(args, step.Command...), nil
+	c.add(b.namespaceArgs()...)
+	c.add(env...)
+	if err := b.filesystemArgs(c, step, lim); err != nil {
+		c.close()
+		return nil, err
+	}
+	c.add("--chdir", workDir, "--json-status-fd", "3", "--block-fd", "4")
+	if b.seccomp.program != nil {
+		c.add("--seccomp", strconv.Itoa(seccompFD))
+	}
+	c.add("--")
+	c.add(step.Command...)
+	return c, nil
 }
 
-func (b *Bubblewrap) namespaceArgs(network bool) []string {
-	args := []string{
+// stageSources checks the step's mounts, resolves its root filesystem and
+// mount sources (symlinks resolved, in place in step) and stages them with
+// the generated /etc files.
+func (b *Bubblewrap) stageSources(step *Step, user hostUser) (*commandLine, error) {
+	sources := []string{b.etcDir}
+	if step.RootFS != "" {
+		rootfs, err := filepath.EvalSymlinks(step.RootFS)
+		if err != nil {
+			return nil, fmt.Errorf("root filesystem: %w", err)
+		}
+		step.RootFS = rootfs
+		sources = append(sources, rootfs)
+	}
+	mounts := make([]Mount, len(step.Mounts))
+	for i, m := range step.Mounts {
+		src, err := b.checkMount(m)
+		if err == nil && m.Writable && !user.self() {
+			err = checkWritable(src, user)
+		}
+		if err != nil {
+			return nil, err
+		}
+		mounts[i] = Mount{Source: src, Target: filepath.Clean(m.Target), Writable: m.Writable}
+		sources = append(sources, src)
+	}
+	step.Mounts = mounts
+	st, err := b.stage.bind(sources)
+	if err != nil {
+		return nil, err
+	}
+	return &commandLine{staged: st}, nil
+}
+
+// namespaceArgs: every step gets its own namespaces, the network one
+// included: a Network step's is connected to the outside by slirp4netns
+// (network.go).
+func (b *Bubblewrap) namespaceArgs() []string {
+	return []string{
 		"--unshare-user", "--uid", strconv.Itoa(b.opts.UID), "--gid", strconv.Itoa(b.opts.GID),
 		"--disable-userns",
-		"--unshare-pid", "--as-pid-1",
+		"--unshare-pid", "--as-pid-1", "--unshare-net",
 		"--unshare-ipc", "--unshare-uts", "--hostname", "kiln", "--unshare-cgroup",
 		"--die-with-parent", "--new-session", "--cap-drop", "ALL",
 	}
-	if !network {
-		args = append(args, "--unshare-net")
-	}
-	return args
 }
 
 // envArgs clears the environment and sets only env, plus PATH and HOME
@@ -197,60 +284,68 @@ func envArgs(env []string) ([]string, error) {
 }
 
 // filesystemArgs composes the step's root: the host's or the image's
-// read-only, fresh /dev, /proc and /tmp, the step's mounts, and finally the
-// root itself remounted read-only.
-func (b *Bubblewrap) filesystemArgs(step Step, lim Limits) ([]string, error) {
-	var args []string
+// read-only, fresh /dev, a read-only /proc, a fresh /tmp, the step's
+// mounts (checked and resolved by stageSources), and finally the root
+// itself remounted read-only.
+//
+// /proc is the step's own (its PID namespace) but procfs also holds
+// host-wide settings under /proc/sys and files such as /proc/sysrq-trigger;
+// bwrap covers some of them read-only only when it finds them writable at
+// setup, so the whole mount is remounted read-only. Writing through
+// /proc/self/fd/N (/dev/stdout) is unaffected: that opens the target file.
+func (b *Bubblewrap) filesystemArgs(c *commandLine, step Step, lim Limits) error {
 	if step.RootFS == "" {
-		args = append(args, b.hostRoot...)
-		if step.Network {
-			args = append(args, "--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf")
-		}
-	} else {
-		root, err := imageRootArgs(step.RootFS, step.Mounts)
-		if err != nil {
-			return nil, err
-		}
-		args = append(args, root...)
+		c.add(b.hostRoot...)
+		b.etcArgs(c, step.Network)
+	} else if err := b.imageRootArgs(c, step.RootFS, step); err != nil {
+		return err
 	}
-	args = append(args, "--dev", "/dev", "--proc", "/proc",
+	c.add("--dev", "/dev", "--proc", "/proc", "--remount-ro", "/proc",
 		"--perms", "01777", "--size", strconv.FormatInt(lim.Memory, 10), "--tmpfs", "/tmp")
-	mounts, err := b.mountArgs(step.Mounts)
-	if err != nil {
-		return nil, err
+	for _, m := range step.Mounts {
+		c.bind(m.Source, m.Target, m.Writable)
 	}
-	args = append(args, mounts...)
-	return append(args, "--remount-ro", "/"), nil
+	c.add("--remount-ro", "/")
+	return nil
 }
 
-func (b *Bubblewrap) mountArgs(mounts []Mount) ([]string, error) {
-	var args []string
-	for _, m := range mounts {
-		src, err := b.checkMount(m)
-		if err != nil {
-			return nil, err
-		}
-		flag := "--ro-bind"
-		if m.Writable {
-			flag = "--bind"
-		}
-		args = append(args, flag, src, filepath.Clean(m.Target))
+// checkWritable refuses a writable mount whose source the step's host user
+// cannot write: the step would fail on its first write.
+func checkWritable(source string, user hostUser) error {
+	var st unix.Stat_t
+	if err := unix.Stat(source, &st); err != nil {
+		return fmt.Errorf("mount %s: %w", source, err)
 	}
-	return args, nil
+	mode := st.Mode
+	if int(st.Uid) == user.uid && mode&0o200 != 0 || int(st.Gid) == user.gid && mode&0o020 != 0 || mode&0o002 != 0 {
+		return nil
+	}
+	return fmt.Errorf("mount %s is writable but its owner is uid %d, not the step's host user %d: "+
+		"run the steps through a sandbox Lease and give it the directory with Lease.Own", source, st.Uid, user.uid)
 }
 
-// checkMount rejects relative paths, mounts over the root, and any source
-// that is, contains or lies inside a protected path. It returns the source
-// with symlinks resolved, which is what gets mounted.
+// checkMount rejects relative paths, mounts over the root or into the
+// step's /proc, /sys and /dev, sources in the host's kernel filesystems,
+// and any source that is, contains or lies inside a protected path. It
+// returns the source with symlinks resolved, which is what gets mounted.
 func (b *Bubblewrap) checkMount(m Mount) (string, error) {
 	if !filepath.IsAbs(m.Source) || !filepath.IsAbs(m.Target) {
 		return "", fmt.Errorf("mount %s -> %s: paths must be absolute", m.Source, m.Target)
 	}
-	if filepath.Clean(m.Target) == "/" {
+	target := filepath.Clean(m.Target)
+	if target == "/" {
 		return "", fmt.Errorf("mount %s -> /: cannot replace the root filesystem", m.Source)
+	}
+	for _, d := range kernelDirs {
+		if within(target, d) {
+			return "", fmt.Errorf("mount %s -> %s: %s belongs to the sandbox; mount elsewhere", m.Source, target, d)
+		}
 	}
 	src, err := filepath.EvalSymlinks(m.Source)
 	if err != nil {
+		return "", fmt.Errorf("mount %s: %w", m.Source, err)
+	}
+	if err := checkKernelFS(src); err != nil {
 		return "", fmt.Errorf("mount %s: %w", m.Source, err)
 	}
 	for _, p := range b.protected {

@@ -29,18 +29,46 @@ type execution struct {
 	child    int // host pid of the sandboxed child
 	pidfd    int // pidfd of child, -1 until known
 	cgroup   *stepCgroup
+	staged   *staged // the step's bind sources, until it ends
+	net      *slirp  // a Network step's slirp4netns
 	out      *output
 	start    time.Time
 	reason   chan string // holds the first reason the step was stopped
 	overflow chan struct{}
 }
 
-// start launches bwrap, waits until the sandboxed child exists (it blocks
-// before running the command), applies the limits to it, then releases it.
-// Limits are thus in force before the step's first instruction: there is no
-// window in which the step runs unconfined.
-func (b *Bubblewrap) start(args []string, step Step, lim Limits) (*execution, error) {
-	e := &execution{pidfd: -1, reason: make(chan string, 1), overflow: make(chan struct{})}
+// start launches bwrap as user, waits until the sandboxed child exists (it
+// blocks before running the command), applies the limits to it, connects
+// its network namespace for a Network step, then releases it. Limits and
+// network are thus in force before the step's first instruction: there is
+// no window in which the step runs unconfined.
+func (b *Bubblewrap) start(cl *commandLine, step Step, lim Limits, user hostUser) (*execution, error) {
+	e, err := b.launch(cl, step, lim, user)
+	if err != nil {
+		cl.close()
+		return nil, err
+	}
+	if err := b.confine(e, lim, user); err != nil {
+		e.abort()
+		return nil, e.explain(err)
+	}
+	if err := shareStdio(e.cmd.Process.Pid, step, user); err != nil {
+		e.abort()
+		return nil, err
+	}
+	if step.Network {
+		if e.net, err = b.network.start(e.child, e.pidfd, user); err != nil {
+			e.abort()
+			return nil, err
+		}
+	}
+	e.release()
+	return e, nil
+}
+
+// launch starts bwrap with its status, start and seccomp pipes.
+func (b *Bubblewrap) launch(cl *commandLine, step Step, lim Limits, user hostUser) (*execution, error) {
+	e := &execution{pidfd: -1, reason: make(chan string, 1), overflow: make(chan struct{}), staged: cl.staged}
 	e.out = &output{limit: lim.Output, exceeded: func() { close(e.overflow) }}
 	pipes, err := newPipes(2)
 	if err != nil {
@@ -53,7 +81,7 @@ func (b *Bubblewrap) start(args []string, step Step, lim Limits) (*execution, er
 		return nil, fmt.Errorf("passing the seccomp filter to bwrap: %w", err)
 	}
 	e.statusR, e.blockW, e.status = statusR, blockW, json.NewDecoder(statusR)
-	e.cmd = b.command(args, step, e.out, statusW, blockR, seccompR)
+	e.cmd = b.command(cl, step, e.out, []*os.File{statusW, blockR, seccompR}, user)
 	e.start = time.Now()
 	if err = closeOnExec(); err == nil {
 		err = startOnSpawner(e.cmd)
@@ -63,11 +91,6 @@ func (b *Bubblewrap) start(args []string, step Step, lim Limits) (*execution, er
 		closeAll(statusR, blockW)
 		return nil, fmt.Errorf("starting bwrap: %w", err)
 	}
-	if err := b.confine(e, lim); err != nil {
-		e.abort()
-		return nil, e.explain(err)
-	}
-	e.release()
 	return e, nil
 }
 
@@ -85,27 +108,26 @@ func newPipes(n int) ([]*os.File, error) {
 	return files, nil
 }
 
-func (b *Bubblewrap) command(args []string, step Step, out *output, statusW, blockR, seccompR *os.File) *exec.Cmd {
-	cmd := exec.Command(b.path, args...)
+// command is bwrap's command. pipes are the status, start and seccomp
+// pipes (descriptors 3, 4 and 5; a nil seccomp pipe leaves 5 closed). bwrap
+// runs as user, without supplementary groups.
+func (b *Bubblewrap) command(cl *commandLine, step Step, out *output, pipes []*os.File, user hostUser) *exec.Cmd {
+	cmd := exec.Command(b.path, cl.args...)
 	cmd.Env = []string{"LANG=C"} // nothing of the server's environment
 	cmd.Dir = "/"
 	cmd.Stdin = step.Stdin
 	cmd.Stdout, cmd.Stderr = out.writers(step.Stdout, step.Stderr)
-	cmd.ExtraFiles = []*os.File{statusW, blockR} // descriptors 3 and 4
-	if seccompR != nil {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, seccompR) // seccompFD, 5
-	}
+	cmd.ExtraFiles = pipes
 	cmd.WaitDelay = time.Second
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if b.opts.HostUID != 0 {
-		uid, gid := b.hostIDs()
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	if !user.self() {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(user.uid), Gid: uint32(user.gid)}
 	}
 	return cmd
 }
 
 // confine learns the sandboxed child's pid and puts it under the limits.
-func (b *Bubblewrap) confine(e *execution, lim Limits) error {
+func (b *Bubblewrap) confine(e *execution, lim Limits, user hostUser) error {
 	var st struct {
 		ChildPid int `json:"child-pid"`
 	}
@@ -117,7 +139,7 @@ func (b *Bubblewrap) confine(e *execution, lim Limits) error {
 		return err
 	}
 	e.child, e.pidfd = st.ChildPid, fd
-	uid, gid := b.hostIDs()
+	uid, gid := user.uid, user.gid
 	if b.cgroups == nil {
 		return setRlimits(e.child, uid, gid, rlimits(lim, false))
 	}
@@ -128,6 +150,32 @@ func (b *Bubblewrap) confine(e *execution, lim Limits) error {
 		return fmt.Errorf("placing step in its cgroup: %w", err)
 	}
 	return setRlimits(e.child, uid, gid, rlimits(lim, true))
+}
+
+// shareStdio gives the step's host user the pipes os/exec made for its
+// stdio, so that reopening them works (/dev/stdout, /proc/self/fd/1:
+// `tee /dev/stderr`, `echo > /dev/stdout`), as it does for a process's own
+// pipes. The caller's own files (a Stdin that is an *os.File) are left
+// alone. pid is bwrap's, which holds the same descriptors.
+func shareStdio(pid int, step Step, user hostUser) error {
+	if user.self() {
+		return nil
+	}
+	fds := []int{1, 2}
+	if _, isFile := step.Stdin.(*os.File); step.Stdin != nil && !isFile {
+		fds = append(fds, 0)
+	}
+	for _, fd := range fds {
+		path := fmt.Sprintf("/proc/%d/fd/%d", pid, fd)
+		var st unix.Stat_t
+		if err := unix.Stat(path, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+			continue
+		}
+		if err := os.Chown(path, user.uid, user.gid); err != nil {
+			return fmt.Errorf("giving the step its output pipe: %w", err)
+		}
+	}
+	return nil
 }
 
 // openChild opens a pidfd for pid and checks that it is the child of the
@@ -215,9 +263,13 @@ func (e *execution) killChild() {
 	}
 }
 
-// cleanup releases descriptors and the cgroup; it returns the cgroup's
-// removal error.
+// cleanup stops slirp4netns and releases descriptors and the cgroup; it
+// returns the cgroup's removal error.
 func (e *execution) cleanup() error {
+	e.net.stop()
+	e.net = nil
+	e.staged.remove() // bwrap's child resolves the staged paths during its setup
+	e.staged = nil
 	closeAll(e.statusR)
 	if e.pidfd >= 0 {
 		_ = unix.Close(e.pidfd)

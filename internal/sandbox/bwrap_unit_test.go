@@ -44,7 +44,7 @@ func TestEnvArgs(t *testing.T) {
 func TestNamespaceArgs(t *testing.T) {
 	t.Parallel()
 	b := &Bubblewrap{opts: Options{UID: 1000, GID: 1000}}
-	args := b.namespaceArgs(false)
+	args := b.namespaceArgs()
 	for _, f := range []string{"--unshare-user", "--disable-userns", "--unshare-pid", "--as-pid-1",
 		"--unshare-ipc", "--unshare-uts", "--unshare-cgroup", "--unshare-net",
 		"--die-with-parent", "--new-session"} {
@@ -55,14 +55,11 @@ func TestNamespaceArgs(t *testing.T) {
 	if i := slices.Index(args, "--cap-drop"); i < 0 || args[i+1] != "ALL" {
 		t.Errorf("capabilities not dropped: %q", args)
 	}
-	if slices.Contains(b.namespaceArgs(true), "--unshare-net") {
-		t.Error("a network step must share the network namespace")
-	}
 }
 
 func TestHostRootExposesOnlySystemDirs(t *testing.T) {
 	t.Parallel()
-	args, err := hostRootArgs("/gen")
+	args, err := hostRootArgs()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,19 +88,42 @@ func TestMountChecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := &Bubblewrap{protected: []string{data}}
+	self := hostUser{uid: os.Geteuid(), gid: os.Getegid()}
 	for _, m := range []Mount{
 		{Source: data, Target: "/x"}, {Source: keys, Target: "/x"}, {Source: filepath.Dir(data), Target: "/x"},
 		{Source: link, Target: "/x"}, {Source: "relative", Target: "/x"}, {Source: ws, Target: "x"},
 		{Source: ws, Target: "/"}, {Source: "/nonexistent/kiln", Target: "/x"},
+		{Source: ws, Target: "/proc/sys"}, {Source: ws, Target: "/sys"}, {Source: ws, Target: "/dev/x"},
+		{Source: "/proc", Target: "/x"}, {Source: "/sys/kernel", Target: "/x"}, {Source: "/dev/shm", Target: "/x"},
+		{Source: "/sys/fs/cgroup/memory", Target: "/x"},
 	} {
-		if _, err := b.mountArgs([]Mount{m}); err == nil {
+		if _, err := b.stageSources(&Step{Mounts: []Mount{m}}, self); err == nil {
 			t.Errorf("mount %s -> %s: want an error", m.Source, m.Target)
 		}
 	}
-	got, err := b.mountArgs([]Mount{{Source: ws, Target: "/workspace/", Writable: true}, {Source: ws, Target: "/in"}})
-	want := []string{"--bind", ws, "/workspace", "--ro-bind", ws, "/in"}
-	if err != nil || !slices.Equal(got, want) {
-		t.Fatalf("mountArgs = %q, %v; want %q", got, err, want)
+	step := Step{Mounts: []Mount{{Source: ws + "/", Target: "/workspace/", Writable: true}, {Source: ws, Target: "/in"}}}
+	if _, err := b.stageSources(&step, self); err != nil {
+		t.Fatal(err)
+	}
+	want := []Mount{{Source: ws, Target: "/workspace", Writable: true}, {Source: ws, Target: "/in"}}
+	if !slices.Equal(step.Mounts, want) {
+		t.Fatalf("checked mounts %+v, want %+v", step.Mounts, want)
+	}
+}
+
+// TestWritableMountNotTheUsers: a writable mount the step's host user
+// cannot write is refused before the step runs.
+func TestWritableMountNotTheUsers(t *testing.T) {
+	t.Parallel()
+	ws := t.TempDir()
+	b := &Bubblewrap{}
+	user := hostUser{uid: 2_000_000_000, gid: 2_000_000_000, pooled: true}
+	_, err := b.stageSources(&Step{Mounts: []Mount{{Source: ws, Target: "/workspace", Writable: true}}}, user)
+	if err == nil || !strings.Contains(err.Error(), "Lease.Own") {
+		t.Fatalf("want an error saying to give the directory to the lease, got %v", err)
+	}
+	if _, err := b.stageSources(&Step{Mounts: []Mount{{Source: ws, Target: "/in"}}}, user); err != nil {
+		t.Fatalf("a read-only mount needs no ownership: %v", err)
 	}
 }
 

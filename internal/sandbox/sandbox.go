@@ -1,7 +1,9 @@
 // Package sandbox runs build steps in isolation: no network (loopback only)
-// unless a step is a prefetch step, a read-only root filesystem (an OCI
-// image's, or the host's), writable workspace and tmp only, its own PID
-// namespace, and limits on memory, processes, wall time and output.
+// unless a step is a prefetch step (then outbound only, in its own network
+// namespace), a read-only root filesystem (an OCI image's, or the host's),
+// a read-only /proc, writable workspace and tmp only, its own PID
+// namespace, an unprivileged host user, and limits on memory, processes,
+// wall time and output.
 //
 // Runner is the one interface every sandbox backend implements (bubblewrap
 // today); sandboxtest holds the conformance suite they all pass.
@@ -39,7 +41,8 @@ type Step struct {
 	WorkDir string   // inside the sandbox
 	// Mounts: typically the workspace (writable) and inputs (read-only).
 	Mounts []Mount
-	// Network allows network access; only prefetch steps set it.
+	// Network gives the step outbound network access from its own network
+	// namespace (never the host's loopback); only prefetch steps set it.
 	Network bool
 	Limits  Limits
 	Stdin   io.Reader
@@ -65,6 +68,26 @@ type Runner interface {
 	Name() string
 }
 
+// A Lease lends one unprivileged host user to a run (a build, a test, a
+// release): every step run through it runs as that user, so the steps can
+// share a workspace, and no step of another run does until it is released.
+type Lease interface {
+	Runner
+	// HostUser is the host uid and gid the lease's steps run as.
+	HostUser() (uid, gid int)
+	// Own gives the lease's user the server's files and directories under
+	// path, so that its steps can write there; Release gives them back.
+	Own(path string) error
+	// Release gives back what Own gave and returns the user to the pool.
+	// The lease cannot run steps afterwards.
+	Release() error
+}
+
+// Leaser is implemented by runners whose steps run as leased host users.
+type Leaser interface {
+	Lease() (Lease, error)
+}
+
 // Enforcement says how a runner bounds memory and processes on this machine:
 // "cgroup-v1", "rlimit", or "none" when the limit cannot be enforced; and
 // which seccomp filter every step runs under.
@@ -74,6 +97,13 @@ type Enforcement struct {
 	// Seccomp identifies the syscall filter: "sha256:" and the first 12 hex
 	// digits of the program's digest (its version), or "none".
 	Seccomp string
+	// HostUser says which host user steps run as: "per-run uid from
+	// 2000000000-2000065535", "uid N" (a lease, or Options.HostUID), or
+	// "server's own uid N" when the server is not root.
+	HostUser string
+	// Network names what gives Network steps their outbound connectivity
+	// ("slirp4netns"), or "unavailable: …" saying what to install.
+	Network string
 	// Note says why a preferred mechanism is not in force, if it is not.
 	Note string
 }

@@ -116,10 +116,12 @@ func TestSeccompArgsAndDescriptor(t *testing.T) {
 		t.Skipf("no seccomp filter here: %s", f.note)
 	}
 	b := &Bubblewrap{seccomp: f, opts: Options{UID: 1000, GID: 1000}}
-	args, err := b.args(Step{Command: []string{"true"}, RootFS: t.TempDir()}, DefaultLimits)
+	self := hostUser{uid: os.Geteuid(), gid: os.Getegid()}
+	cl, err := b.commandLine(Step{Command: []string{"true"}, RootFS: t.TempDir()}, DefaultLimits, self)
 	if err != nil {
 		t.Fatal(err)
 	}
+	args := cl.args
 	i := slices.Index(args, "--seccomp")
 	if i < 0 || args[i+1] != "5" || i > slices.Index(args, "--") {
 		t.Fatalf("want --seccomp 5 before the command: %q", args)
@@ -135,8 +137,8 @@ func TestSeccompArgsAndDescriptor(t *testing.T) {
 		t.Fatalf("pipe holds %d bytes, want the %d-byte program", n, len(f.program))
 	}
 	b.seccomp = seccompFilter{digest: "none"}
-	if args, _ := b.args(Step{Command: []string{"true"}, RootFS: t.TempDir()}, DefaultLimits); slices.Contains(args, "--seccomp") {
-		t.Fatalf("no filter, yet --seccomp: %q", args)
+	if cl, _ := b.commandLine(Step{Command: []string{"true"}, RootFS: t.TempDir()}, DefaultLimits, self); slices.Contains(cl.args, "--seccomp") {
+		t.Fatalf("no filter, yet --seccomp: %q", cl.args)
 	}
 }
 

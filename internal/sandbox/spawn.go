@@ -10,31 +10,37 @@ import (
 // forked bwrap exits, not the process, and the Go runtime does end threads
 // (a goroutine that exits while locked to its thread takes the thread with
 // it). So every bwrap is forked from one locked thread that lives as long as
-// the server.
+// the server. As root, that thread also has its own mount namespace, where
+// bind sources are staged (stage.go).
 var (
 	spawnOnce sync.Once
-	spawnReq  chan spawnRequest
+	spawnReq  chan func()
 )
 
-type spawnRequest struct {
-	cmd  *exec.Cmd
-	done chan error
+// onSpawner runs fn on the spawner thread and waits for it.
+func onSpawner(fn func()) {
+	spawnOnce.Do(func() {
+		spawnReq = make(chan func())
+		go spawner()
+	})
+	done := make(chan struct{})
+	spawnReq <- func() {
+		defer close(done)
+		fn()
+	}
+	<-done
 }
 
 // startOnSpawner starts cmd from the spawner thread.
 func startOnSpawner(cmd *exec.Cmd) error {
-	spawnOnce.Do(func() {
-		spawnReq = make(chan spawnRequest)
-		go spawner()
-	})
-	req := spawnRequest{cmd: cmd, done: make(chan error, 1)}
-	spawnReq <- req
-	return <-req.done
+	var err error
+	onSpawner(func() { err = cmd.Start() })
+	return err
 }
 
 func spawner() {
 	runtime.LockOSThread() // never unlocked: this goroutine never returns
-	for req := range spawnReq {
-		req.done <- req.cmd.Start()
+	for fn := range spawnReq {
+		fn()
 	}
 }

@@ -132,9 +132,15 @@ func TestCommitToArtifact(t *testing.T) {
 // waitBuild waits for the component's build number n to finish.
 func waitBuild(t testing.TB, a api, component string, n int) map[string]any {
 	t.Helper()
+	return waitBuildIn(t, a, "default", component, n)
+}
+
+// waitBuildIn waits for build number n of a component of namespace ns.
+func waitBuildIn(t testing.TB, a api, ns, component string, n int) map[string]any {
+	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
-		list := a.must(200, "GET", nsPath("default", "builds")+"?fieldSelector=spec.component%3D"+component, nil).Obj
+		list := a.must(200, "GET", nsPath(ns, "builds")+"?fieldSelector=spec.component%3D"+component, nil).Obj
 		for _, it := range list["items"].([]any) {
 			b := it.(map[string]any)
 			phase := str(b, "status", "phase")

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"crypto/x509"
 	"encoding/hex"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -36,10 +37,12 @@ func (f *Factory) mountRegistry(api *apiserver.Server, authn *auth.Authenticator
 	kiln := oci.KilnAuthorizer(authn, authz)
 	system := []byte(f.systemToken)
 	authorizer := oci.AuthorizerFunc(func(ctx context.Context, token, ns string, a oci.Action) error {
-		if subtle.ConstantTimeCompare([]byte(token), system) == 1 {
-			return nil
+		if subtle.ConstantTimeCompare([]byte(token), system) != 1 {
+			if err := kiln.Authorize(ctx, token, ns, a); err != nil {
+				return err
+			}
 		}
-		return kiln.Authorize(ctx, token, ns, a)
+		return f.writable(ctx, ns, a)
 	})
 	reg, err := oci.NewRegistry(oci.Config{Dir: f.dir("registry"), Authorizer: authorizer, Log: f.cfg.Log, NoSync: f.cfg.RegistryNoSync})
 	if err != nil {
@@ -51,8 +54,9 @@ func (f *Factory) mountRegistry(api *apiserver.Server, authn *auth.Authenticator
 }
 
 // wireBuilds registers the build controllers, first builds of new
-// components, webhooks at /hooks/, and returns the git poller.
-func (f *Factory) wireBuilds(api *apiserver.Server, mgr *controller.Manager, reg *registry.Registry) *git.Poller {
+// components, webhooks at /hooks/, and returns the git poller and the
+// executor.
+func (f *Factory) wireBuilds(api *apiserver.Server, mgr *controller.Manager, reg *registry.Registry) (*git.Poller, *build.PipelineExecutor) {
 	cache := &git.Cache{Dir: f.dir("git")}
 	sources := build.NewSources(reg, cache, f.cfg.AllowFileSources, f.cfg.Log)
 	window := f.cfg.BatchWindow
@@ -72,7 +76,7 @@ func (f *Factory) wireBuilds(api *apiserver.Server, mgr *controller.Manager, reg
 	buildgroup.Register(mgr, reg, groups)
 	sources.SetInputs(groups.Inputs)
 	f.wireReleases(mgr, reg, exec, workers)
-	return sources.Poller(f.dir("git/home"))
+	return sources.Poller(f.dir("git/home")), exec
 }
 
 // wireReleases registers snapshots, integration tests and releases.
@@ -81,7 +85,7 @@ func (f *Factory) wireReleases(mgr *controller.Manager, reg *registry.Registry, 
 	f.tests = &integration.Controller{Runner: exec, LogDir: f.dir("logs"), Log: f.cfg.Log}
 	integration.Register(mgr, reg, f.tests, workers)
 	checker := &release.PolicyChecker{BuilderKey: f.signer.PublicKey(), BuilderID: f.cfg.BuilderID, KeyID: build.KeyID(f.signer), Remote: exec.RemoteFor}
-	pub := &release.Publisher{Source: exec.RemoteFor, StaticDir: f.dir("repos"), Remote: oci.Remote{RootCAs: f.caPool()}}
+	pub := &release.Publisher{Source: exec.RemoteFor, StaticDir: f.dir("repos"), Remote: oci.Remote{RootCAs: f.caPool()}, Track: exec.Track}
 	release.Register(mgr, reg, &release.Controller{Runner: exec, Checker: checker, Publisher: pub, LogDir: f.dir("logs"), Log: f.cfg.Log}, 2)
 }
 
@@ -89,9 +93,14 @@ func (f *Factory) wireReleases(mgr *controller.Manager, reg *registry.Registry, 
 // sandbox; if it is unavailable, the server still starts and every build
 // fails saying why.
 func (f *Factory) executor(cache *git.Cache, sources *build.Sources) *build.PipelineExecutor {
-	runner, err := sandbox.NewBubblewrap(sandbox.Options{Protected: f.protectedPaths()})
+	runner, err := sandbox.NewBubblewrap(sandbox.Options{Protected: f.protectedPaths(), HostIDs: f.cfg.SandboxHostIDs})
+	// Earlier versions shared one cache of step images, by digest, across
+	// namespaces (DATA_DIR/images); it is only a cache, and nothing reads it.
+	if err := os.RemoveAll(f.dir("images")); err != nil {
+		f.cfg.Log.Warn("cannot remove the old shared image cache", "dir", f.dir("images"), "err", err)
+	}
 	e := &build.PipelineExecutor{
-		Git: cache, WorkDir: f.dir("work"), ImageCache: f.dir("images"), CheckURL: sources.CheckURL,
+		Git: cache, WorkDir: f.dir("work"), ImageCache: f.dir("step-images"), CheckURL: sources.CheckURL,
 		Registry: strings.TrimPrefix(f.URL, "https://"),
 		Remote:   oci.Remote{Token: f.systemToken, RootCAs: f.caPool()},
 		Attestor: &build.Attestor{Signer: f.signer, BuilderID: f.cfg.BuilderID, Version: f.cfg.Version, Dir: f.dir("evidence")},
@@ -105,7 +114,7 @@ func (f *Factory) executor(cache *git.Cache, sources *build.Sources) *build.Pipe
 		f.cfg.Log.Warn("builds cannot run: no sandbox", "err", err)
 		e.RunnerErr = err
 	} else {
-		e.Runner = runner
+		e.Runner, f.sandbox = runner, runner
 	}
 	return e
 }

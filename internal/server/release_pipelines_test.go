@@ -139,4 +139,19 @@ func TestReleasePipelinesSecretsAndRetries(t *testing.T) {
 	if took := time.Since(start); took < 6*time.Second {
 		t.Fatalf("3 retries with backoff took only %v", took)
 	}
+	// Every attempt is a recorded run: three retried, the last failed.
+	pipelines, _ := r["status"].(map[string]any)["pipelines"].([]any)
+	managed := 0
+	for _, p := range pipelines {
+		p := p.(map[string]any)
+		if p["role"] == "managed" {
+			managed++
+			if p["status"] != "Failed" || p["completionTime"] == nil {
+				t.Errorf("managed attempt recorded as %v", p)
+			}
+		}
+	}
+	if managed != 4 {
+		t.Fatalf("%d managed runs recorded, want 4 (3 retries and the last attempt): %v", managed, pipelines)
+	}
 }

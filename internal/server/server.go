@@ -28,6 +28,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/integration"
 	"github.com/kilnbuild/kiln/internal/oci"
 	"github.com/kilnbuild/kiln/internal/registry"
+	"github.com/kilnbuild/kiln/internal/sandbox"
 	"github.com/kilnbuild/kiln/internal/secret"
 	"github.com/kilnbuild/kiln/internal/store"
 	"github.com/kilnbuild/kiln/internal/store/sqlstore"
@@ -68,6 +69,9 @@ type Config struct {
 	// SigningKey is a PEM file with the builder's ECDSA P-256 private key
 	// (default DataDir/signing/cosign.key, created on first start).
 	SigningKey string
+	// SandboxHostIDs are the host uids and gids build steps run as when the
+	// server runs as root, one per run (zero: sandbox.DefaultHostIDs).
+	SandboxHostIDs sandbox.HostIDs
 	// BuilderID is the SLSA builder id written into provenance (default
 	// https://kiln.dev/builder/v1); verifiers pin it.
 	BuilderID string
@@ -126,6 +130,8 @@ type Factory struct {
 	systemToken string
 	// tests runs integration scenarios (in goroutines, waited for on Stop).
 	tests *integration.Controller
+	// sandbox runs build steps; nil when it is unavailable.
+	sandbox *sandbox.Bubblewrap
 	// signer signs build evidence; its key never enters a sandbox.
 	signer *attest.Signer
 	cancel context.CancelFunc
@@ -148,6 +154,10 @@ func Start(ctx context.Context, cfg Config) (*Factory, error) {
 	st, err := sqlstore.Open(ctx, databaseURL(cfg.Database), store.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("opening database %s: %w", redactURL(cfg.Database), err)
+	}
+	if err := secureDataDir(cfg.DataDir); err != nil {
+		_ = st.Close()
+		return nil, err
 	}
 	f, err := start(ctx, cfg, st)
 	if err != nil {
@@ -210,12 +220,12 @@ func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store)
 		Builder:      apiserver.BuilderInfo{BuilderID: f.cfg.BuilderID, PublicKey: string(f.signer.PublicKeyPEM()), KeyID: build.KeyID(f.signer)},
 	})
 	mgr := controller.NewManager(st, f.cfg.Log)
-	gc.Register(mgr, reg, f.cfg.Log)
 	if err := f.mountRegistry(api, authn, authz); err != nil {
 		cancel()
 		return err
 	}
-	poller := f.wireBuilds(api, mgr, reg)
+	poller, exec := f.wireBuilds(api, mgr, reg)
+	gc.Register(mgr, reg, f.cfg.Log, f.purgers(exec)...)
 	f.httpSrv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return runCtx }}
 	f.wg.Add(3)
@@ -245,6 +255,9 @@ func (f *Factory) Stop() error {
 	}
 	if f.oci != nil {
 		_ = f.oci.Close()
+	}
+	if f.sandbox != nil {
+		_ = f.sandbox.Close()
 	}
 	if cerr := f.Store.Close(); err == nil {
 		err = cerr

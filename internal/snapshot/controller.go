@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,13 +17,24 @@ import (
 	"github.com/kilnbuild/kiln/internal/store"
 )
 
-// AnnotationSnapshot on a Build or BuildGroup records the Snapshot made
-// for it ("-" when none was needed), so a restart does not redo it.
-const AnnotationSnapshot = "kiln.dev/snapshot"
+// Annotations the snapshot controller writes (see v1alpha1).
+const (
+	AnnotationSnapshot        = v1alpha1.AnnotationSnapshot
+	AnnotationSnapshotOf      = v1alpha1.AnnotationSnapshotOf
+	AnnotationSnapshotAttempt = v1alpha1.AnnotationSnapshotAttempt
+)
 
-// AnnotationSnapshotOf names the Build or BuildGroup a Snapshot was made
-// for, in full (the label may be shortened).
-const AnnotationSnapshotOf = "kiln.dev/snapshot-of"
+// GroupDone reports whether the snapshot controller is done with the
+// group's current attempt: it made the group's Snapshot, or decided none
+// was needed for this very attempt (a failed attempt may be retried).
+func GroupDone(g *v1alpha1.BuildGroup) bool {
+	mark := g.Annotations[AnnotationSnapshot]
+	if mark == "" {
+		return false
+	}
+	attempt, _ := strconv.Atoi(g.Annotations[AnnotationSnapshotAttempt])
+	return mark != "-" || attempt >= g.Status.Retried
+}
 
 var (
 	snapshotKind = v1alpha1.MustLookup("Snapshot")
@@ -137,7 +149,7 @@ func (c *Controller) forBuild(ctx context.Context, ns, name string) error {
 	if err != nil {
 		return err
 	}
-	return c.mark(ctx, buildKind, b, snap)
+	return c.mark(ctx, buildKind, b, snap, "")
 }
 
 func (c *Controller) forGroup(ctx context.Context, ns, name string) error {
@@ -146,7 +158,7 @@ func (c *Controller) forGroup(ctx context.Context, ns, name string) error {
 		return err
 	}
 	g := obj.(*v1alpha1.BuildGroup)
-	if !g.Finished() || g.Annotations[AnnotationSnapshot] != "" || g.Spec.Application == "" && len(g.Status.Members) == 0 {
+	if !g.Finished() || GroupDone(g) || g.Spec.Application == "" && len(g.Status.Members) == 0 {
 		return nil
 	}
 	arts, app, err := c.groupArtifacts(ctx, g)
@@ -159,7 +171,7 @@ func (c *Controller) forGroup(ctx context.Context, ns, name string) error {
 	if err != nil {
 		return err
 	}
-	return c.mark(ctx, groupKind, g, snap)
+	return c.mark(ctx, groupKind, g, snap, strconv.Itoa(g.Status.Retried))
 }
 
 // groupArtifacts are the new outputs of a group's members.
@@ -231,7 +243,7 @@ func (c *Controller) apply(ctx context.Context, ns string, ch Change, origin str
 	nums, _ := json.Marshal(d.BuildNumbers)
 	s.Annotations = map[string]string{v1alpha1.AnnotationBuildNumbers: string(nums), AnnotationSnapshotOf: origin}
 	if ch.Type == v1alpha1.SnapshotTypeComponent && len(ch.Artifacts) == 1 {
-		s.Labels[v1alpha1.LabelComponent] = LabelValue(ch.Artifacts[0].Component)
+		s.Labels[v1alpha1.LabelComponent] = v1alpha1.LabelValue(ch.Artifacts[0].Component)
 	}
 	if err := c.create(ctx, s, origin); err != nil {
 		return "", err
@@ -266,13 +278,17 @@ func (c *Controller) create(ctx context.Context, s *v1alpha1.Snapshot, origin st
 	}
 }
 
-// mark records the Snapshot on its build or group.
-func (c *Controller) mark(ctx context.Context, k *v1alpha1.Kind, obj v1alpha1.Object, snap string) error {
+// mark records the Snapshot on its build or group, and for a group the
+// attempt it was made for.
+func (c *Controller) mark(ctx context.Context, k *v1alpha1.Kind, obj v1alpha1.Object, snap, attempt string) error {
 	ann := obj.GetAnnotations()
 	if ann == nil {
 		ann = map[string]string{}
 	}
 	ann[AnnotationSnapshot] = snap
+	if attempt != "" {
+		ann[AnnotationSnapshotAttempt] = attempt
+	}
 	obj.SetAnnotations(ann)
 	_, err := c.reg.Update(ctx, k, obj, registry.UpdateOptions{})
 	return err

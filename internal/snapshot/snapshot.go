@@ -11,8 +11,6 @@
 package snapshot
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"sort"
 	"strconv"
@@ -144,24 +142,11 @@ func Labels(typ, event, origin string, seq int64) map[string]string {
 		v1alpha1.LabelSequence:     strconv.FormatInt(seq, 10),
 	}
 	if typ == v1alpha1.SnapshotTypeGroup {
-		l[v1alpha1.LabelBuildGroup] = LabelValue(origin)
+		l[v1alpha1.LabelBuildGroup] = v1alpha1.LabelValue(origin)
 	} else {
-		l[v1alpha1.LabelBuild] = LabelValue(origin)
+		l[v1alpha1.LabelBuild] = v1alpha1.LabelValue(origin)
 	}
 	return l
-}
-
-// LabelValue fits a name (up to 253 characters) into a label value (at
-// most 63): longer names keep their first 46 characters and a hash of the
-// whole, so selectors on short names work and long ones stay unique. The
-// full name is in the kiln.dev/snapshot-of annotation.
-func LabelValue(name string) string {
-	if len(name) <= 63 {
-		return name
-	}
-	sum := sha256.Sum256([]byte(name))
-	head := strings.TrimRight(name[:46], "-.")
-	return head + "-" + hex.EncodeToString(sum[:])[:16]
 }
 
 // ArtifactOf describes a succeeded build's output.

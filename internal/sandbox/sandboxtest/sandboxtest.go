@@ -13,8 +13,11 @@
 //		sandboxtest.Exercise(t, r, sandboxtest.Env{})
 //	}
 //
-// Steps run sh and busybox (wget, httpd, head, tr) from the sandbox's PATH,
-// so the root filesystem used (the host's, or Env.RootFS) must provide them.
+// Steps run sh and busybox (wget, httpd, head, tr, find, ip, nslookup)
+// from the sandbox's PATH, so the root filesystem used (the host's, or
+// Env.RootFS) must provide them. Network tests need a non-loopback address
+// on the host (outbound connectivity is proven against it, not the
+// internet); the DNS test skips when the host resolves no name.
 package sandboxtest
 
 import (
@@ -80,6 +83,10 @@ func tests() []test {
 		{"WorkDir", testWorkDir, true},
 		{"NoNetworkHostLoopback", testNoNetworkLoopback, true},
 		{"NoNetworkAnyAddress", testNoNetworkAnyAddress, true},
+		{"AbstractSocketHidden", testAbstractSocketHidden, true},
+		{"NetworkDNS", testNetworkDNS, true},
+		{"NothingWritableInProc", testNothingWritableInProc, true},
+		{"HostUser", testHostUser, true},
 		{"LoopbackInside", testLoopbackInside, true},
 		{"RootReadOnly", testRootReadOnly, true},
 		{"FreshTmp", testFreshTmp, true},
@@ -118,7 +125,12 @@ func (s suite) run(t *testing.T, step sandbox.Step) out {
 
 func (s suite) try(t *testing.T, step sandbox.Step) (out, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	return s.tryCtx(context.Background(), step)
+}
+
+// tryCtx runs step like try, until ctx is done.
+func (s suite) tryCtx(ctx context.Context, step sandbox.Step) (out, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	step.RootFS = s.env.RootFS
 	if step.Limits.WallTime == 0 {
