@@ -84,24 +84,29 @@ func isIPv6(s string) bool {
 // splitURL returns the host (without user or port) and path of a URL in
 // any of the forms git accepts.
 func splitURL(s string) (host, p string) {
-	if strings.Contains(s, "://") {
-		u, err := url.Parse(s)
-		if err != nil {
-			return "", s
-		}
-		if h := u.Hostname(); strings.Contains(h, ":") {
-			return "[" + h + "]", u.Path // IPv6: keep the brackets, as a normalised URL must parse again
-		}
-		return u.Hostname(), u.Path
+	if !strings.Contains(s, "://") {
+		return splitSCP(s)
 	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", s
+	}
+	if h := u.Hostname(); strings.Contains(h, ":") {
+		return "[" + h + "]", u.Path // IPv6: keep the brackets, as a normalised URL must parse again
+	}
+	return u.Hostname(), u.Path
+}
+
+// splitSCP splits [user@]host:path, [user@][IPv6]:path and host/path.
+func splitSCP(s string) (host, p string) {
 	if at := strings.IndexByte(s, '@'); at >= 0 && !strings.ContainsAny(s[:at], "/:[") && strings.HasPrefix(s[at+1:], "[") {
-		s = s[at+1:] // user@[IPv6]:path
+		s = s[at+1:]
 	}
-	if end := strings.IndexByte(s, ']'); strings.HasPrefix(s, "[") && end > 0 && isIPv6(s[1:end]) { // [IPv6]:path or [IPv6]/path
+	if end := strings.IndexByte(s, ']'); strings.HasPrefix(s, "[") && end > 0 && isIPv6(s[1:end]) {
 		return s[:end+1], strings.TrimPrefix(s[end+1:], ":")
 	}
 	before, after, scp := strings.Cut(s, ":")
-	if scp && !strings.Contains(before, "/") { // [user@]host:path
+	if scp && !strings.Contains(before, "/") {
 		if i := strings.LastIndexByte(before, '@'); i >= 0 {
 			before = before[i+1:]
 		}
