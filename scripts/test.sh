@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Kiln test: installs test dependencies if missing, then vet and
 # the whole suite, including PostgreSQL (a real server started per package in
-# a temp dir) and kubectl end-to-end tests.
+# a temp dir) and kubectl end-to-end tests, then the fuzz targets
+# (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,3 +20,6 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 go test -count=1 -timeout 20m "$@" ./...
+# Then every fuzz target for a fixed budget (KILN_FUZZTIME per target,
+# default 4s: about 3 minutes in all on 2 cores; 0 skips).
+./scripts/fuzz.sh

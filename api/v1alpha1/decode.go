@@ -151,9 +151,9 @@ func DecodeAs(k *Kind, data []byte) (Object, error) {
 // order, and an error joining a *DecodeError for each document (or List
 // item) it could not.
 func DecodeAll(r io.Reader) ([]Object, error) {
-	docs, err := splitDocuments(r)
+	docs, err := SplitDocuments(r)
 	if err != nil {
-		return nil, fmt.Errorf("reading documents: %w", err)
+		return nil, err
 	}
 	var objs []Object
 	var errs []error
@@ -218,12 +218,13 @@ func isList(doc map[string]any) bool {
 	return found && known && doc["items"] != nil
 }
 
-// splitDocuments splits a stream into documents: JSON values if it starts
-// with "{", YAML documents otherwise.
-func splitDocuments(r io.Reader) ([][]byte, error) {
+// SplitDocuments splits a stream into documents, as DecodeAll does: JSON
+// values if it starts with "{", else YAML documents separated by "---"
+// lines (which may carry a comment).
+func SplitDocuments(r io.Reader) ([][]byte, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading documents: %w", err)
 	}
 	if isJSON(data) {
 		return splitJSON(data)
@@ -236,7 +237,7 @@ func splitDocuments(r io.Reader) ([][]byte, error) {
 			return docs, nil
 		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("reading documents: %w", err)
 		}
 		docs = append(docs, d)
 	}
@@ -264,11 +265,52 @@ func isJSON(data []byte) bool {
 	return len(t) > 0 && t[0] == '{'
 }
 
+// ParseDocument parses one YAML or JSON document into a generic object as
+// the server does: strictly, so that a key given twice in one mapping, at
+// any depth, is an error naming its path (also keys that differ in YAML
+// but not in JSON, such as 1 and "1"). An empty document gives nil, nil.
+// Errors are *DecodeError.
+func ParseDocument(data []byte) (map[string]any, error) {
+	doc, errs := parseDocument(data)
+	if errs != nil {
+		return nil, &DecodeError{Errs: errs}
+	}
+	return doc, nil
+}
+
 // parseDocument parses YAML or JSON into a generic object; a nil object and
 // nil errors mean an empty document.
 func parseDocument(data []byte) (map[string]any, field.ErrorList) {
+	v, errs := strictValue(data)
+	if errs != nil || v == nil {
+		return nil, errs
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, typeError(nil, "object with apiVersion, kind and metadata", v)
+	}
+	return m, nil
+}
+
+// StrictJSON converts YAML or JSON of any shape (a patch may be a list) to
+// JSON, with the same strictness as ParseDocument: a key given twice at any
+// depth is a *DecodeError naming its path.
+func StrictJSON(data []byte) ([]byte, error) {
+	v, errs := strictValue(data)
+	if errs != nil {
+		return nil, &DecodeError{Errs: errs}
+	}
+	return json.Marshal(v)
+}
+
+// strictValue parses YAML or JSON into a generic value, rejecting keys
+// given twice.
+func strictValue(data []byte) (any, field.ErrorList) {
 	j := data
-	if !isJSON(data) {
+	if !isJSONValue(data) {
+		if errs := duplicateKeys(data); errs != nil {
+			return nil, errs
+		}
 		var err error
 		if j, err = yaml.YAMLToJSONStrict(data); err != nil {
 			return nil, syntaxError(err)
@@ -282,14 +324,17 @@ func parseDocument(data []byte) (map[string]any, field.ErrorList) {
 	if len(strictErrs) > 0 {
 		return nil, strictErrors(strictErrs)
 	}
-	if v == nil {
-		return nil, nil
+	return v, nil
+}
+
+// isJSONValue reports whether data is to be read as JSON: an object, or a
+// valid JSON array (a YAML flow sequence is read as YAML).
+func isJSONValue(data []byte) bool {
+	if isJSON(data) {
+		return true
 	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, typeError(nil, "object with apiVersion, kind and metadata", v)
-	}
-	return m, nil
+	t := bytes.TrimLeft(data, " \t\r\n")
+	return len(t) > 0 && t[0] == '[' && json.Valid(t)
 }
 
 func syntaxError(err error) field.ErrorList {
@@ -303,12 +348,12 @@ func syntaxError(err error) field.ErrorList {
 func strictErrors(errs []error) field.ErrorList {
 	var out field.ErrorList
 	for _, err := range errs {
-		detail, origin := "unknown field", OriginUnknownField
 		if strings.HasPrefix(err.Error(), "duplicate field") {
-			detail, origin = "duplicate field", OriginDuplicateField
+			out = append(out, duplicateField(fieldPath(err)))
+			continue
 		}
 		out = append(out, &field.Error{Type: field.ErrorTypeInvalid, Field: fieldPath(err),
-			BadValue: field.OmitValueType{}, Detail: detail, Origin: origin})
+			BadValue: field.OmitValueType{}, Detail: "unknown field", Origin: OriginUnknownField})
 	}
 	return out
 }

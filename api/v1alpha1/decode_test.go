@@ -32,7 +32,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"empty", "# nothing\n", "empty document: expected an object with apiVersion, kind, metadata and spec"},
 		{"not object", "- a", "expected object with apiVersion, kind and metadata, got list"},
 		{"list", "apiVersion: v1\nkind: List\nitems: []", `kind: Invalid value: "List": a List holds several objects: decode it with DecodeAll`},
-		{"json duplicate", `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a","name":"b"}}`, "metadata.name: duplicate field"},
+		{"json duplicate", `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a","name":"b"}}`, "metadata.name: duplicate field: a key may appear only once in a mapping, remove one"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -216,5 +216,34 @@ func TestDecodeAs(t *testing.T) {
 	_, err = DecodeAs(k, []byte(`{"metadata":{"name":"a"},"spec":{"typ":"tenant"}}`))
 	if want := `Namespace "a": spec.typ: unknown field — did you mean "type"?`; err == nil || err.Error() != want {
 		t.Errorf("unknown field: got %v\nwant %s", err, want)
+	}
+}
+
+// TestDuplicateKeysAnyDepth: a key given twice is an error naming its path,
+// in YAML and JSON, at any depth, also when the two keys differ in YAML but
+// not once converted to JSON; YAML merge keys are not duplicates.
+func TestDuplicateKeysAnyDepth(t *testing.T) {
+	t.Parallel()
+	const head = "apiVersion: v1\nkind: Namespace\n"
+	for _, tc := range []struct{ name, doc, want string }{
+		{"top level", "apiVersion: v1\nkind: Namespace\nkind: Secret\n", "kind"},
+		{"nested", head + "metadata:\n  name: a\n  labels:\n    x: a\n    y: b\n    x: c\n", "metadata.labels.x"},
+		{"flow style", head + "metadata: {name: a, annotations: {k: 1, k: 2}}\n", "metadata.annotations.k"},
+		{"inside a list", head + "spec:\n  finalizers: [{a: 1}, {b: 1, b: 2}]\n", "spec.finalizers[1].b"},
+		{"number and string", head + "metadata:\n  labels:\n    1: a\n    \"1\": b\n", "metadata.labels.1"},
+		{"bool and string", head + "metadata:\n  labels:\n    true: a\n    \"true\": b\n", "metadata.labels.true"},
+		{"floats equal in JSON", head + "metadata:\n  labels:\n    0.123456789: a\n    0.1234567891: b\n", "metadata.labels.0.12345679"},
+		{"json nested", `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a","labels":{"x":"1","x":"2"}}}`, "metadata.labels.x"},
+		{"json escaped key", `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a","n\u0061me":"b"}}`, "metadata.name"},
+	} {
+		_, err := ParseDocument([]byte(tc.doc))
+		want := tc.want + ": duplicate field"
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %q", tc.name, err, want)
+		}
+	}
+	merged := "base: &b {x: 1, y: 2}\nderived:\n  <<: *b\n  z: 3\n"
+	if _, err := ParseDocument([]byte(merged)); err != nil {
+		t.Errorf("a merge key is not a duplicate: %v", err)
 	}
 }

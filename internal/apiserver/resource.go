@@ -11,7 +11,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
 	"github.com/kilnbuild/kiln/internal/auth"
@@ -128,6 +127,19 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, ri requestInfo) {
 	writeJSON(w, http.StatusOK, obj)
 }
 
+// readBody reads a request body of at most maxBody bytes; a longer one is
+// an error, never cut short.
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return nil, badRequest("reading body: " + err.Error())
+	}
+	if len(body) > maxBody {
+		return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("body exceeds %d bytes", maxBody))
+	}
+	return body, nil
+}
+
 // readObject decodes a request body (JSON or YAML) strictly.
 func readObject(r *http.Request, ri requestInfo) (v1alpha1.Object, error) {
 	ct := r.Header.Get("Content-Type")
@@ -136,12 +148,9 @@ func readObject(r *http.Request, ri requestInfo) (v1alpha1.Object, error) {
 			Code: http.StatusUnsupportedMediaType, Reason: metav1.StatusReasonUnsupportedMediaType,
 			Message: fmt.Sprintf("content type %q is not supported: send application/json or application/yaml", ct)}}
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	body, err := readBody(r)
 	if err != nil {
-		return nil, badRequest("reading body: " + err.Error())
-	}
-	if len(body) > maxBody {
-		return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("body exceeds %d bytes", maxBody))
+		return nil, err
 	}
 	if strings.Contains(ct, "protobuf") {
 		if body, err = protobufToJSON(body); err != nil {
@@ -216,16 +225,10 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, ri requestInfo) 
 }
 
 func (s *Server) patch(w http.ResponseWriter, r *http.Request, ri requestInfo) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	body, err := readBody(r)
 	if err != nil {
-		s.writeError(w, r, badRequest("reading body: "+err.Error()))
+		s.writeError(w, r, err)
 		return
-	}
-	if strings.Contains(r.Header.Get("Content-Type"), "yaml") {
-		if body, err = yaml.YAMLToJSON(body); err != nil {
-			s.writeError(w, r, badRequest("patch is not valid YAML: "+err.Error()))
-			return
-		}
 	}
 	opts := registry.UpdateOptions{Subresource: ri.Subresource}
 	if ri.Subresource == "" {

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -147,29 +148,35 @@ func (t *stepTracker) stepLog(task, step string) io.Writer {
 	return &prefixWriter{w: t.job.Log, prefix: "[" + task + "/" + step + "] "}
 }
 
-// prefixWriter prefixes every line, like the pipeline's own log.
+// prefixWriter prefixes every line, like the pipeline's own log. It keeps
+// the bytes as they are (a step may print anything, not only UTF-8) and
+// holds nothing back: what it writes is as long as what it is given plus
+// the prefixes (the pipeline's writer hands it bounded lines).
 type prefixWriter struct {
 	mu     sync.Mutex
 	w      io.Writer
 	prefix string
 	mid    bool
+	out    []byte
 }
 
 func (p *prefixWriter) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var sb strings.Builder
-	for _, c := range string(b) {
+	p.out = p.out[:0]
+	for rest := b; len(rest) > 0; {
 		if !p.mid {
-			sb.WriteString(p.prefix)
+			p.out = append(p.out, p.prefix...)
 			p.mid = true
 		}
-		sb.WriteRune(c)
-		if c == '\n' {
-			p.mid = false
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			p.out = append(p.out, rest...)
+			break
 		}
+		p.out, rest, p.mid = append(p.out, rest[:i+1]...), rest[i+1:], false
 	}
-	if _, err := io.WriteString(p.w, sb.String()); err != nil {
+	if _, err := p.w.Write(p.out); err != nil {
 		return 0, err
 	}
 	return len(b), nil

@@ -78,7 +78,7 @@ const maxSpecErrors = 20
 type specParser struct {
 	file    string
 	c       *collector
-	macros  macros
+	macros  *macros
 	name    string // the main package's Name
 	sawName bool   // a Name tag was seen, even a malformed one
 	sec     section
@@ -116,17 +116,26 @@ type specLine struct {
 
 // specLines splits the file into lines, joining a line that ends with a
 // backslash with the next (comment lines are never continued).
+// Joining appends to one builder, so that a long run of continued lines
+// costs linear, not quadratic, time.
 func specLines(s string) []specLine {
 	raw := strings.Split(s, "\n")
 	out := make([]specLine, 0, len(raw))
 	for i := 0; i < len(raw); i++ {
-		l := specLine{no: i + 1, text: strings.TrimRight(raw[i], "\r")}
-		comment := strings.HasPrefix(strings.TrimSpace(l.text), "#")
-		for !comment && strings.HasSuffix(l.text, `\`) && i+1 < len(raw) {
-			i++
-			l.text = l.text[:len(l.text)-1] + " " + strings.TrimRight(raw[i], "\r")
+		no, text := i+1, strings.TrimRight(raw[i], "\r")
+		if strings.HasPrefix(strings.TrimSpace(text), "#") || !strings.HasSuffix(text, `\`) || i+1 == len(raw) {
+			out = append(out, specLine{no: no, text: text})
+			continue
 		}
-		out = append(out, l)
+		var b strings.Builder
+		for strings.HasSuffix(text, `\`) && i+1 < len(raw) {
+			b.WriteString(text[:len(text)-1])
+			b.WriteByte(' ')
+			i++
+			text = strings.TrimRight(raw[i], "\r")
+		}
+		b.WriteString(text)
+		out = append(out, specLine{no: no, text: b.String()})
 	}
 	return out
 }
@@ -181,7 +190,7 @@ func (p *specParser) macroLine(no int, word, rest string) bool {
 		p.define(no, word, rest)
 	case "%undefine":
 		name, _ := splitWord(rest)
-		delete(p.macros, name)
+		delete(p.macros.defs, name)
 	default:
 		return false
 	}
@@ -213,7 +222,7 @@ func (p *specParser) define(no int, word, rest string) {
 			return
 		}
 	}
-	p.macros[name] = macro{body: body, parametric: parametric}
+	p.macros.defs[name] = macro{body: body, parametric: parametric}
 }
 
 func (p *specParser) sectionLine(no int, word, rest string) bool {
@@ -307,7 +316,7 @@ func (p *specParser) setName(no int, raw string) {
 		p.warnf(no, "second Name %q ignored, keeping %q (every %%if branch is read)", v, p.name)
 	case p.name == "":
 		p.name = v
-		p.macros["name"] = macro{body: v}
+		p.macros.defs["name"] = macro{body: v}
 		p.checkExpanded(no, v)
 		p.c.provide(v, at(p.file, no))
 	}
@@ -315,7 +324,7 @@ func (p *specParser) setName(no int, raw string) {
 
 func (p *specParser) setMacroTag(no int, tag, raw string) {
 	if v, ok := p.value(no, strings.ToUpper(tag[:1])+tag[1:], raw); ok {
-		p.macros[tag] = macro{body: v}
+		p.macros.defs[tag] = macro{body: v}
 	}
 }
 

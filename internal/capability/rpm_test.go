@@ -1,6 +1,8 @@
 package capability
 
 import (
+	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,12 +13,12 @@ import (
 func TestMacroExpand(t *testing.T) {
 	t.Parallel()
 	m := newMacros()
-	m["name"] = macro{body: "greet"}
-	m["version"] = macro{body: "1.2"}
-	m["soname"] = macro{body: "lib%{name}.so.%{major}"}
-	m["major"] = macro{body: "1"}
-	m["with_docs"] = macro{body: "1"}
-	m["args"] = macro{body: "x %1", parametric: true}
+	m.defs["name"] = macro{body: "greet"}
+	m.defs["version"] = macro{body: "1.2"}
+	m.defs["soname"] = macro{body: "lib%{name}.so.%{major}"}
+	m.defs["major"] = macro{body: "1"}
+	m.defs["with_docs"] = macro{body: "1"}
+	m.defs["args"] = macro{body: "x %1", parametric: true}
 	cases := map[string]string{
 		"%{name}-devel":                "greet-devel",
 		"%name-devel":                  "greet-devel",
@@ -56,17 +58,53 @@ func TestMacroExpand(t *testing.T) {
 func TestMacroExpandLimits(t *testing.T) {
 	t.Parallel()
 	m := newMacros()
-	m["loop"] = macro{body: "a%{loop}"}
+	m.defs["loop"] = macro{body: "a%{loop}"}
 	if _, err := m.expand("%{loop}"); err != errMacroDepth {
 		t.Errorf("self-reference: err = %v", err)
 	}
 	m = newMacros()
-	m["a0"] = macro{body: strings.Repeat("x", 1024)}
+	m.defs["a0"] = macro{body: strings.Repeat("x", 1024)}
 	for i := 1; i <= 30; i++ { // a30 would be 2^30 KiB
-		m["a"+strconv.Itoa(i)] = macro{body: "%{a" + strconv.Itoa(i-1) + "}%{a" + strconv.Itoa(i-1) + "}"}
+		m.defs["a"+strconv.Itoa(i)] = macro{body: "%{a" + strconv.Itoa(i-1) + "}%{a" + strconv.Itoa(i-1) + "}"}
 	}
-	if _, err := m.expand("%{a30}"); err != errMacroOutput {
+	if _, err := m.expand("%{a30}"); err != errMacroOutput && err != errMacroWork {
 		t.Errorf("exponential expansion: err = %v", err)
+	}
+}
+
+// TestMacroWorkIsBoundedPerFile: many lines, each expanding to just under
+// the 1 MiB bound, stop at the file's total budget instead of costing
+// minutes and gigabytes.
+func TestMacroWorkIsBoundedPerFile(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("Name: x\n%define a0 " + strings.Repeat("x", 1024) + "\n")
+	for i := 1; i <= 9; i++ { // a9 is 512 KiB
+		fmt.Fprintf(&b, "%%define a%d %%{a%d}%%{a%d}\n", i, i-1, i-1)
+	}
+	for i := range 2000 {
+		fmt.Fprintf(&b, "%%global g%d %%{a9}\nProvides: %%{g%d}\n", i, i)
+	}
+	_, err := DetectFS(fstest.MapFS{"x.spec": {Data: []byte(b.String())}})
+	if err == nil || !strings.Contains(err.Error(), errMacroWork.Error()) {
+		t.Fatalf("err = %.300v, want %q", err, errMacroWork)
+	}
+}
+
+// TestSpecLineContinuationsAreLinear: joining a long run of continued lines
+// allocates about the file's size, not the square of it.
+func TestSpecLineContinuationsAreLinear(t *testing.T) { // not parallel: it measures allocation
+	const n = 20000
+	spec := "Name: x\nProvides: " + strings.Repeat("a\\\n", n) + "b"
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	lines := specLines(spec)
+	runtime.ReadMemStats(&after)
+	if len(lines) != 2 || lines[1].text != "Provides: "+strings.Repeat("a ", n)+"b" {
+		t.Fatalf("joined into %d lines, second %.40q", len(lines), lines[len(lines)-1].text)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4<<20 {
+		t.Fatalf("joining %d continued lines allocated %d bytes", n, alloc)
 	}
 }
 

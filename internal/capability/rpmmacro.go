@@ -16,7 +16,12 @@ type macro struct {
 // %{!?name:text}, %% and a few built-in functions. Undefined macros and
 // anything needing a shell (%(...)), Lua or expressions (%[...]) are left as
 // written, as rpm leaves undefined macros.
-type macros map[string]macro
+type macros struct {
+	defs map[string]macro
+	// work counts the bytes every expansion of this file produced,
+	// intermediate ones included, against maxMacroWork.
+	work int
+}
 
 // builtinMacros are the few distribution macros that show up in dependency
 // names. %_isa is empty so "foo%{?_isa}" means the bare name "foo".
@@ -28,28 +33,34 @@ var builtinMacros = map[string]string{
 	"_localstatedir": "/var", "_sharedstatedir": "/var/lib", "_unitdir": "/usr/lib/systemd/system",
 }
 
-func newMacros() macros {
-	m := make(macros, len(builtinMacros)+16)
+func newMacros() *macros {
+	m := &macros{defs: make(map[string]macro, len(builtinMacros)+16)}
 	for k, v := range builtinMacros {
-		m[k] = macro{body: v}
+		m.defs[k] = macro{body: v}
 	}
 	return m
 }
 
+// Bounds of macro expansion: the depth of nested expansions, the length of
+// one expansion, and the bytes all expansions of one spec file may produce
+// together (without it, a few kilobytes of %global lines that each expand
+// to most of a mebibyte cost minutes and gigabytes).
 const (
 	maxMacroDepth  = 64
 	maxMacroOutput = 1 << 20
+	maxMacroWork   = 8 << 20
 )
 
 var (
 	errMacroDepth  = errors.New("macro expansion too deep (a macro that uses itself?)")
 	errMacroOutput = errors.New("macro expansion longer than 1 MiB")
+	errMacroWork   = errors.New("macro expansions of this file produce more than 8 MiB in total")
 )
 
 // expand expands every macro in s.
-func (m macros) expand(s string) (string, error) { return m.expandDepth(s, 0) }
+func (m *macros) expand(s string) (string, error) { return m.expandDepth(s, 0) }
 
-func (m macros) expandDepth(s string, depth int) (string, error) {
+func (m *macros) expandDepth(s string, depth int) (string, error) {
 	if depth > maxMacroDepth {
 		return "", errMacroDepth
 	}
@@ -74,13 +85,17 @@ func (m macros) expandDepth(s string, depth int) (string, error) {
 		if b.Len() > maxMacroOutput {
 			return "", errMacroOutput
 		}
+		if m.work+b.Len() > maxMacroWork {
+			return "", errMacroWork
+		}
 	}
+	m.work += b.Len()
 	return b.String(), nil
 }
 
 // one expands the macro at the start of s (s[0] == '%') and says how many
 // bytes it consumed.
-func (m macros) one(s string, depth int) (string, int, error) {
+func (m *macros) one(s string, depth int) (string, int, error) {
 	if len(s) < 2 {
 		return s, len(s), nil
 	}
@@ -128,7 +143,7 @@ func matching(s string, open int, o, c byte) int {
 }
 
 // bare expands %name, %?name and %!?name.
-func (m macros) bare(s string, depth int) (string, int, error) {
+func (m *macros) bare(s string, depth int) (string, int, error) {
 	i := 1
 	for i < len(s) && (s[i] == '?' || s[i] == '!') {
 		i++
@@ -143,7 +158,7 @@ func (m macros) bare(s string, depth int) (string, int, error) {
 }
 
 // braced expands the inside of %{...}; raw is the whole "%{...}".
-func (m macros) braced(in, raw string, depth int) (string, error) {
+func (m *macros) braced(in, raw string, depth int) (string, error) {
 	i := 0
 	for i < len(in) && (in[i] == '?' || in[i] == '!') {
 		i++
@@ -167,8 +182,8 @@ func (m macros) braced(in, raw string, depth int) (string, error) {
 
 // call expands a macro reference; flags are "?" (optional), "!?"
 // (negated optional) or "" and arg the text after ':' if hasArg.
-func (m macros) call(flags, name, arg string, hasArg bool, raw string, depth int) (string, error) {
-	def, defined := m[name]
+func (m *macros) call(flags, name, arg string, hasArg bool, raw string, depth int) (string, error) {
+	def, defined := m.defs[name]
 	optional := strings.Contains(flags, "?")
 	if optional && strings.Contains(flags, "!") {
 		defined = !defined
@@ -189,7 +204,7 @@ func (m macros) call(flags, name, arg string, hasArg bool, raw string, depth int
 
 // builtinFunction expands %{expand:...}, %{lower:...}, %{upper:...} and
 // %{shrink:...}; others are kept as written.
-func (m macros) builtinFunction(name, arg, raw string, depth int) (string, error) {
+func (m *macros) builtinFunction(name, arg, raw string, depth int) (string, error) {
 	v, err := m.expandDepth(arg, depth+1)
 	if err != nil {
 		return "", err
@@ -209,7 +224,7 @@ func (m macros) builtinFunction(name, arg, raw string, depth int) (string, error
 
 // function expands the parametric call %{name args}; only %{py3_dist ...}
 // is known.
-func (m macros) function(name, args, raw string, depth int) (string, error) {
+func (m *macros) function(name, args, raw string, depth int) (string, error) {
 	if name != "py3_dist" {
 		return raw, nil
 	}

@@ -1,8 +1,9 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -10,8 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"sigs.k8s.io/yaml"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
 	"github.com/kilnbuild/kiln/internal/client"
@@ -126,31 +125,55 @@ func readFile(name string, stdin io.Reader) ([]manifest, []error) {
 	return parseManifests(source, data)
 }
 
-// parseManifests splits YAML (or JSON) documents and expands Lists.
+// parseManifests splits YAML (or JSON) documents and expands Lists. Each
+// document is parsed as the server parses it (v1alpha1.ParseDocument): a
+// key given twice is an error, not silently the last one.
 func parseManifests(source string, data []byte) ([]manifest, []error) {
+	docs, err := v1alpha1.SplitDocuments(bytes.NewReader(data))
+	if err != nil {
+		return nil, []error{fmt.Errorf("%s: %w", source, err)}
+	}
 	var ms []manifest
 	var errs []error
 	index := 0
-	for _, doc := range splitDocuments(data) {
-		js, err := yaml.YAMLToJSON(doc)
-		if err != nil {
-			index++
-			errs = append(errs, fmt.Errorf("%s, document %d: invalid YAML: %w", source, index, err))
-			continue
-		}
-		if t := bytes.TrimSpace(js); len(t) == 0 || string(t) == "null" {
+	for _, doc := range docs {
+		obj, err := parseManifest(doc)
+		if err == nil && obj == nil {
 			continue // empty document (comments only)
 		}
 		index++
-		obj, err := client.DecodeObject(js)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s, document %d: expected an object with apiVersion, kind and metadata: %w", source, index, err))
+			errs = append(errs, documentError(source, index, err))
 			continue
 		}
 		m, e := expandList(manifest{source: source, index: index, obj: obj})
 		ms, errs = append(ms, m...), append(errs, e...)
 	}
 	return ms, errs
+}
+
+// parseManifest parses one document; nil for an empty one.
+func parseManifest(doc []byte) (client.Object, error) {
+	generic, err := v1alpha1.ParseDocument(doc)
+	if err != nil || generic == nil {
+		return nil, err
+	}
+	js, err := json.Marshal(generic)
+	if err != nil {
+		return nil, err
+	}
+	return client.DecodeObject(js)
+}
+
+// documentError locates a document's parse error: "f.yaml, document 2:
+// invalid document: metadata.labels.app: duplicate field ...".
+func documentError(source string, index int, err error) error {
+	what := "invalid document"
+	var de *v1alpha1.DecodeError
+	if errors.As(err, &de) && len(de.Errs) > 0 && de.Errs[0].Origin == v1alpha1.OriginSyntax {
+		what = "invalid YAML"
+	}
+	return fmt.Errorf("%s, document %d: %s: %w", source, index, what, err)
 }
 
 // expandList returns the items of a List (kind List or FooList with
@@ -177,33 +200,6 @@ func expandList(m manifest) ([]manifest, []error) {
 		return nil, []error{fmt.Errorf("%s: apiVersion and kind are required", m.where())}
 	}
 	return []manifest{m}, nil
-}
-
-// splitDocuments splits a YAML stream on "---" separator lines.
-func splitDocuments(data []byte) [][]byte {
-	var docs [][]byte
-	var cur bytes.Buffer
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64*1024), 64<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if isSeparator(line) {
-			docs = append(docs, bytes.Clone(cur.Bytes()))
-			cur.Reset()
-			continue
-		}
-		cur.WriteString(line)
-		cur.WriteByte('\n')
-	}
-	return append(docs, cur.Bytes())
-}
-
-func isSeparator(line string) bool {
-	if !strings.HasPrefix(line, "---") {
-		return false
-	}
-	rest := strings.TrimSpace(line[3:])
-	return rest == "" || strings.HasPrefix(rest, "#")
 }
 
 // applyRank orders kinds so that what others refer to is created first

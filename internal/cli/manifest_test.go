@@ -45,6 +45,32 @@ a: b
 	}
 }
 
+// TestParseManifestsRejectsDuplicateKeys: a key given twice, at any depth
+// and in YAML or JSON, makes the document an error with its file, index and
+// key path; the CLI does not keep the last value as plain YAML would.
+func TestParseManifestsRejectsDuplicateKeys(t *testing.T) {
+	data := "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n# comment only\n---\n" +
+		"apiVersion: kiln.dev/v1alpha1\nkind: Component\nmetadata: {name: c}\nspec:\n  build:\n    params:\n" +
+		"    - {name: p, value: one, value: two}\n---\n" +
+		`{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "b", "name": "c"}}` + "\n"
+	ms, errs := parseManifests("f.yaml", []byte(data))
+	if len(ms) != 1 || ms[0].describe() != "Namespace/a" {
+		t.Fatalf("manifests %v", ms)
+	}
+	want := []string{
+		"f.yaml, document 2: invalid document: spec.build.params[0].value: duplicate field",
+		"f.yaml, document 3: invalid document: metadata.name: duplicate field",
+	}
+	if len(errs) != len(want) {
+		t.Fatalf("errs = %v", errs)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(errs[i].Error(), w) {
+			t.Errorf("error %d: %v\nwant %s...", i, errs[i], w)
+		}
+	}
+}
+
 func TestSortForApply(t *testing.T) {
 	kinds := []string{"Release", "Widget", "Component", "Snapshot", "Application", "ReleasePlanAdmission",
 		"Secret", "IntegrationTestScenario", "RoleBinding", "ReleasePlan", "Policy", "ServiceAccount",

@@ -20,6 +20,14 @@ const (
 	whiteoutOpaque = ".wh..wh..opq"
 )
 
+// Bounds of one image's extraction: a layer of a few megabytes may expand
+// (gzip, sparse files, millions of empty entries) into enough to fill the
+// server's disk or inodes.
+const (
+	MaxUnpackBytes   = 32 << 30 // bytes of file content, all layers together
+	MaxUnpackEntries = 2 << 20  // tar entries, all layers together
+)
+
 // extractor applies layer tars onto a directory through an os.Root, so no
 // entry (nor a symlink planted by an earlier entry) can write outside it.
 type extractor struct {
@@ -28,10 +36,14 @@ type extractor struct {
 	dirModes map[string]fs.FileMode // applied at the end: a read-only
 	// directory must stay writable while its layers are extracted
 	created map[string]bool // entries of the layer being applied
+	// bytes and entries left (MaxUnpackBytes, MaxUnpackEntries)
+	bytesLeft   int64
+	entriesLeft int
 }
 
 func newExtractor(root *os.Root) *extractor {
-	return &extractor{root: root, asRoot: os.Geteuid() == 0, dirModes: map[string]fs.FileMode{}}
+	return &extractor{root: root, asRoot: os.Geteuid() == 0, dirModes: map[string]fs.FileMode{},
+		bytesLeft: MaxUnpackBytes, entriesLeft: MaxUnpackEntries}
 }
 
 // apply extracts one uncompressed layer tar.
@@ -45,6 +57,9 @@ func (x *extractor) apply(r io.Reader) error {
 		}
 		if err != nil {
 			return fmt.Errorf("reading tar: %w", err)
+		}
+		if x.entriesLeft--; x.entriesLeft < 0 {
+			return fmt.Errorf("the image has more than %d entries", MaxUnpackEntries)
 		}
 		if err := x.entry(h, tr); err != nil {
 			return fmt.Errorf("%s: %w", h.Name, err)
@@ -170,11 +185,16 @@ func (x *extractor) file(name string, h *tar.Header, r io.Reader, mode fs.FileMo
 	if err := x.replace(name); err != nil {
 		return err
 	}
+	if h.Size > x.bytesLeft {
+		return fmt.Errorf("the image expands beyond %d bytes", int64(MaxUnpackBytes))
+	}
 	f, err := x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, r); err != nil {
+	n, err := io.Copy(f, io.LimitReader(r, x.bytesLeft))
+	x.bytesLeft -= n
+	if err != nil {
 		f.Close()
 		return err
 	}

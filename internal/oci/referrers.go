@@ -173,6 +173,10 @@ func (r *Registry) serveManifestWrite(w http.ResponseWriter, req *http.Request, 
 		writeRegistryError(w, http.StatusBadRequest, "MANIFEST_INVALID", "reading manifest: "+err.Error())
 		return
 	}
+	if err := checkManifest(body); err != nil {
+		writeRegistryError(w, http.StatusBadRequest, "MANIFEST_INVALID", "manifest invalid: "+err.Error())
+		return
+	}
 	req.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), req.Body))
 	m, desc := referrerDescriptor(body, req.Header.Get("Content-Type"))
 	if m == nil || len(body) > maxManifestSize {

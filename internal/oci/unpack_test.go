@@ -172,7 +172,7 @@ func mustReader(t *testing.T, open func() (io.ReadCloser, error)) io.Reader {
 
 // layerTar builds an uncompressed layer from headers; regular files get
 // their name as content.
-func layerTar(t *testing.T, headers ...*tar.Header) *bytes.Buffer {
+func layerTar(t testing.TB, headers ...*tar.Header) *bytes.Buffer {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -193,7 +193,7 @@ func layerTar(t *testing.T, headers ...*tar.Header) *bytes.Buffer {
 	return &buf
 }
 
-func extractTar(t *testing.T, dir string, buf *bytes.Buffer) error {
+func extractTar(t testing.TB, dir string, buf *bytes.Buffer) error {
 	t.Helper()
 	root, err := os.OpenRoot(dir)
 	mustNil(t, err)
@@ -279,4 +279,29 @@ func TestExtractModesLinksAndReadOnlyDirs(t *testing.T) {
 		t.Fatalf("hard link content = %q", got)
 	}
 	mustNil(t, os.Chmod(filepath.Join(dir, "ro"), 0o755)) // let t.TempDir clean up
+}
+
+// TestExtractBounds: an image that expands beyond the byte or entry bound
+// fails instead of filling the disk.
+func TestExtractBounds(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		bytes   int64
+		entries int
+		want    string
+	}{
+		"bytes":   {bytes: 10, entries: 10, want: "expands beyond"},
+		"entries": {bytes: 1 << 20, entries: 2, want: "more than"},
+	} {
+		root, err := os.OpenRoot(t.TempDir())
+		mustNil(t, err)
+		x := newExtractor(root)
+		x.bytesLeft, x.entriesLeft = tc.bytes, tc.entries
+		err = x.apply(layerTar(t, &tar.Header{Name: "a-file-name-longer-than-ten", Typeflag: tar.TypeReg},
+			&tar.Header{Name: "b", Typeflag: tar.TypeReg}, &tar.Header{Name: "c", Typeflag: tar.TypeReg}))
+		root.Close()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", name, err, tc.want)
+		}
+	}
 }

@@ -1,19 +1,15 @@
 package pipeline
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"reflect"
 	"strconv"
 	"strings"
 
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	sigsjson "sigs.k8s.io/json"
-	"sigs.k8s.io/yaml"
+	"github.com/kilnbuild/kiln/api/v1alpha1"
 )
 
 // ParseError is a document Kiln cannot read: every problem found, each with
@@ -83,9 +79,9 @@ func (d *document) where() string {
 
 // parseDocuments decodes every document of a YAML or JSON stream.
 func parseDocuments(file string, data []byte) ([]*document, error) {
-	raws, err := splitYAML(data)
+	raws, err := v1alpha1.SplitDocuments(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("%s: reading YAML: %w", orInline(file), err)
+		return nil, fmt.Errorf("%s: %w", orInline(file), err)
 	}
 	var docs []*document
 	var errs []error
@@ -111,22 +107,6 @@ func orInline(file string) string {
 		return "inline pipeline"
 	}
 	return file
-}
-
-// splitYAML splits a stream on "---" lines.
-func splitYAML(data []byte) ([][]byte, error) {
-	var docs [][]byte
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	for {
-		d, err := r.Read()
-		if err == io.EOF {
-			return docs, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		docs = append(docs, d)
-	}
 }
 
 // parseDocument decodes one document; nil for an empty one.
@@ -162,34 +142,24 @@ func withErrs(e *ParseError, errs []FieldError) error {
 	return e
 }
 
-// genericObject parses YAML or JSON into a generic object, rejecting
-// duplicate keys.
+// genericObject parses YAML or JSON into a generic object as the API
+// server does (v1alpha1.ParseDocument), so a key given twice at any depth is
+// an error naming its path.
 func genericObject(data []byte) (map[string]any, []FieldError) {
-	j, err := yaml.YAMLToJSONStrict(data)
-	if err != nil {
-		return nil, []FieldError{{"", syntaxMessage(err)}}
+	m, err := v1alpha1.ParseDocument(data)
+	var de *v1alpha1.DecodeError
+	if !errors.As(err, &de) {
+		return m, nil
 	}
-	var v any
-	strictErrs, err := sigsjson.UnmarshalStrict(j, &v)
-	if err != nil {
-		return nil, []FieldError{{"", syntaxMessage(err)}}
+	out := make([]FieldError, 0, len(de.Errs))
+	for _, fe := range de.Errs {
+		msg := strings.TrimPrefix(v1alpha1.Message(fe), fe.Field+": ")
+		if fe.Origin == v1alpha1.OriginSyntax {
+			msg = "invalid YAML: " + msg
+		}
+		out = append(out, FieldError{fe.Field, msg})
 	}
-	for _, e := range strictErrs {
-		return nil, []FieldError{{"", e.Error()}}
-	}
-	if v == nil {
-		return nil, nil
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, []FieldError{{"", "expected an object with apiVersion, kind, metadata and spec, got " + describe(v)}}
-	}
-	return m, nil
-}
-
-func syntaxMessage(err error) string {
-	msg := strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")
-	return "invalid YAML: " + strings.Join(strings.Fields(msg), " ")
+	return nil, out
 }
 
 // targetFor returns a pointer to the Go type of the document's kind.

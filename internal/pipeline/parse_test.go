@@ -69,7 +69,7 @@ func TestParseErrorsNameFields(t *testing.T) {
 		{"multi-doc", `multi-doc.yaml: document 2 (Task "bad"): spec.sidecars: not supported by Kiln`},
 		{"several", `spec.sidecars: not supported by Kiln: steps run one at a time in a sandbox; start helper processes from a step's script; spec.steps[0].imagePullPolicy: not supported`},
 		{"wrong-type", `spec.steps[0].args: expected list, got string "--verbose"`},
-		{"duplicate-key", `already set in map`},
+		{"duplicate-key", `spec.steps[0].script: duplicate field`},
 	}
 	for _, c := range cases {
 		_, _, err := ParseFiles("testdata/parse/invalid/" + c.file + ".yaml")
@@ -153,7 +153,7 @@ func TestParseAssemblyErrors(t *testing.T) {
 		{"missing pipeline", "apiVersion: tekton.dev/v1\nkind: PipelineRun\nmetadata: {name: r}\nspec: {pipelineRef: {name: nope}}\n",
 			`PipelineRun "r": spec.pipelineRef.name: no Pipeline "nope" in the files`},
 		{"empty", "", "no pipeline found"},
-		{"not an object", "- a\n- b\n", "expected an object with apiVersion, kind, metadata and spec, got list"},
+		{"not an object", "- a\n- b\n", "expected object with apiVersion, kind and metadata, got list"},
 	}
 	for _, c := range cases {
 		_, err := Parse([]byte(c.doc))

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -317,47 +316,4 @@ func (c *imageCache) used() []ImageUse {
 		}
 	}
 	return out
-}
-
-// lineWriter prefixes each line written to w; writers of one run share mu
-// so that lines of parallel steps do not mix.
-type lineWriter struct {
-	mu     *sync.Mutex
-	w      io.Writer
-	prefix string
-	buf    []byte
-}
-
-// stepLog returns the writer of one step's output.
-func (e *executor) stepLog(task, step string) *lineWriter {
-	if e.opts.StepLog != nil {
-		return &lineWriter{mu: &sync.Mutex{}, w: e.opts.StepLog(task, step)}
-	}
-	return &lineWriter{mu: &e.logMu, w: e.opts.Log, prefix: "[" + task + "/" + step + "] "}
-}
-
-func (l *lineWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		if _, err := io.WriteString(l.w, l.prefix+string(l.buf[:i+1])); err != nil {
-			return len(p), err
-		}
-		l.buf = l.buf[i+1:]
-	}
-}
-
-// Flush writes a last line without a newline.
-func (l *lineWriter) Flush() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.buf) > 0 {
-		_, _ = io.WriteString(l.w, l.prefix+string(l.buf)+"\n")
-		l.buf = nil
-	}
 }

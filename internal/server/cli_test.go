@@ -85,6 +85,28 @@ func TestCLIReportsBadInputWithFieldPath(t *testing.T) {
 	}
 }
 
+// TestCLIApplyRejectsDuplicateKeys: kiln apply refuses a document with a
+// key given twice at any depth, as the server does, naming the file, the
+// document and the key's path; it does not apply the last value silently.
+func TestCLIApplyRejectsDuplicateKeys(t *testing.T) {
+	t.Parallel()
+	f := testFactory(t, "")
+	kiln := kilnCLI(t, f)
+	dup := filepath.Join(t.TempDir(), "dup.yaml")
+	writeFile(t, dup, "apiVersion: kiln.dev/v1alpha1\nkind: Application\nmetadata: {name: fine}\n---\n"+
+		"apiVersion: kiln.dev/v1alpha1\nkind: Application\nmetadata:\n  name: twice\n  labels:\n    tier: web\n    tier: db\n")
+	out, err := kiln("apply", "-f", dup)
+	if err == nil || !strings.Contains(out, dup+", document 2: invalid document: metadata.labels.tier: duplicate field") {
+		t.Fatalf("apply of a duplicate key: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "application.kiln.dev/fine created") {
+		t.Fatalf("the valid document was not applied:\n%s", out)
+	}
+	if out, err := kiln("get", "application", "twice"); err == nil {
+		t.Fatalf("the document with a duplicate key was applied:\n%s", out)
+	}
+}
+
 func TestCLITokensAndWhoami(t *testing.T) {
 	t.Parallel()
 	f := testFactory(t, "")

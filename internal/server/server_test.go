@@ -170,6 +170,31 @@ func TestMergePatchAndNoOp(t *testing.T) {
 	}
 }
 
+// TestPatchBodiesAreStrict: a patch with a key given twice is refused
+// naming the key (it is not applied with the last value), in a merge patch
+// and inside a JSON patch's operations, and a body over the limit is
+// refused whole instead of being applied cut short.
+func TestPatchBodiesAreStrict(t *testing.T) {
+	t.Parallel()
+	_, a := setup(t)
+	a.must(201, "POST", nsPath("team-a", "applications"), app("greet"))
+	path := nsPath("team-a", "applications") + "/greet"
+	r := a.must(400, "PATCH", path, `{"metadata":{"labels":{"team":"a","team":"b"}}}`, "Content-Type", "application/merge-patch+json")
+	if !strings.Contains(str(r.Obj, "message"), "metadata.labels.team: duplicate field") {
+		t.Fatalf("duplicate in a merge patch: %s", r.Body)
+	}
+	r = a.must(400, "PATCH", path, `[{"op":"add","path":"/metadata/labels","value":{"x":"1"},"value":{"x":"2"}}]`,
+		"Content-Type", "application/json-patch+json")
+	if !strings.Contains(str(r.Obj, "message"), "[0].value: duplicate field") {
+		t.Fatalf("duplicate in a JSON patch: %s", r.Body)
+	}
+	big := `{"spec":{"description":"` + strings.Repeat("x", 4<<20) + `"}}`
+	a.must(413, "PATCH", path, big, "Content-Type", "application/merge-patch+json")
+	if got := a.must(200, "GET", path, nil).Obj; str(got, "metadata", "labels", "team") != "" {
+		t.Fatalf("a refused patch was applied: %v", got["metadata"])
+	}
+}
+
 func TestFinalizersAndCascadingDelete(t *testing.T) {
 	t.Parallel()
 	_, a := setup(t)

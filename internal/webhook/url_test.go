@@ -27,6 +27,13 @@ func TestNormalizeURL(t *testing.T) {
 		"file:///srv/git/Greet.git":                    "file:///srv/git/Greet.git",
 		"file:///srv/git//Greet/":                      "file:///srv/git/Greet",
 		"":                                             "",
+		"http://[::1]:8080/team/Repo.git":              "[::1]/team/repo",
+		"git@[::1]:team/repo.git":                      "[::1]/team/repo",
+		"https://github.com/a/b.git.git":               "github.com/a/b",
+		"https://github.com/a/b.GIT":                   "github.com/a/b",
+		"https://host/a/b   /":                         "host/a/b",
+		"user@ho st:a/b":                               "ho%20st/a/b",
+		"file:///srv/%2541":                            "file:///srv/%2541",
 	} {
 		got := NormalizeURL(in)
 		if got != want {

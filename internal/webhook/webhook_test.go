@@ -287,3 +287,21 @@ func TestSign(t *testing.T) {
 		t.Errorf("Sign = %s; want %s", got, want)
 	}
 }
+
+// TestEmptySecretVerifiesNothing: a delivery signed with an empty key,
+// which anyone can compute, is never taken as verified by a secret whose
+// value is empty.
+func TestEmptySecretVerifiesNothing(t *testing.T) {
+	t.Parallel()
+	body := fixture(t, "github-push")
+	for forge, sig := range map[string]string{"github": "sha256=" + Sign(body, nil), "forgejo": Sign(body, nil)} {
+		h := &Handler{
+			Secrets: func(context.Context, string) ([]Secret, error) { return []Secret{{Key: "ns/c"}}, nil },
+			OnPush:  func(context.Context, PushEvent) error { t.Errorf("%s: push passed on", forge); return nil },
+		}
+		code, msg := hook{path: "/hooks/" + forge, headers: signatureHeaders(forge, "push", sig, body), body: body}.send(t, h)
+		if code != http.StatusUnauthorized {
+			t.Errorf("%s: %d %s, want 401", forge, code, msg)
+		}
+	}
+}
