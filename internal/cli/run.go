@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -74,31 +75,44 @@ func (o *runOptions) run(cmd *cobra.Command, dir string) error {
 	if o.printPlan {
 		return printPlan(out, plan)
 	}
-	resolve, err := o.imageResolver()
+	ropts, done, err := o.runOptions(cmd.Context(), dir, out)
 	if err != nil {
 		return err
 	}
-	runner, err := o.g.opts.newRunner()
-	if err != nil {
-		return fmt.Errorf("kiln run needs a sandbox to run steps in: %w", err)
-	}
-	if c, ok := runner.(io.Closer); ok {
-		defer c.Close()
-	}
-	ws, err := o.workspaceDir()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "pipeline %s from %s, plan %s\nworkspace %s\n", plan.Pipeline, describeSource(src), plan.Digest(), ws)
-	res, err := pipeline.Run(cmd.Context(), plan, pipeline.RunOptions{
-		Runner: runner, WorkspaceDir: ws, SourceDir: dir, Log: out, Concurrency: o.concurrency,
-		ImageResolver: func(image string) (string, string, error) { return resolve(cmd.Context(), image) },
-	})
+	defer done()
+	fmt.Fprintf(out, "pipeline %s from %s, plan %s\nworkspace %s\n", plan.Pipeline, describeSource(src), plan.Digest(), ropts.WorkspaceDir)
+	res, err := pipeline.Run(cmd.Context(), plan, ropts)
 	if err != nil {
 		return err
 	}
 	printSummary(out, res)
 	return res.Err()
+}
+
+// runOptions sets up the sandbox, image resolver and workspace of a run;
+// done releases the sandbox.
+func (o *runOptions) runOptions(ctx context.Context, dir string, out io.Writer) (pipeline.RunOptions, func(), error) {
+	resolve, err := o.imageResolver()
+	if err != nil {
+		return pipeline.RunOptions{}, nil, err
+	}
+	runner, err := o.g.opts.newRunner()
+	if err != nil {
+		return pipeline.RunOptions{}, nil, fmt.Errorf("kiln run needs a sandbox to run steps in: %w", err)
+	}
+	done := func() {}
+	if c, ok := runner.(io.Closer); ok {
+		done = func() { c.Close() }
+	}
+	ws, err := o.workspaceDir()
+	if err != nil {
+		done()
+		return pipeline.RunOptions{}, nil, err
+	}
+	return pipeline.RunOptions{
+		Runner: runner, WorkspaceDir: ws, SourceDir: dir, Log: out, Concurrency: o.concurrency,
+		ImageResolver: func(image string) (string, string, error) { return resolve(ctx, image) },
+	}, done, nil
 }
 
 // imageResolver is the root command's, else the registry and layout one

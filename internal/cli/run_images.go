@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 
@@ -26,20 +27,23 @@ type imageOptions struct {
 // resolver pulls a step image from its registry, or reads it from a local
 // OCI layout, and unpacks it into the cache with the server's code
 // (internal/oci: setuid bits dropped, links confined, digests checked).
+// The cache directory is looked up at the first image: a pipeline of
+// `image: host` steps needs none.
 func (o imageOptions) resolver() (ImageResolver, error) {
-	cache, err := o.cache()
-	if err != nil {
-		return nil, err
-	}
 	rem, err := o.remote()
 	if err != nil {
 		return nil, err
 	}
+	cache := sync.OnceValues(o.cache)
 	return func(ctx context.Context, image string) (string, string, error) {
-		if ref, ok := strings.CutPrefix(image, layoutPrefix); ok {
-			return unpackLayout(ref, cache)
+		dir, err := cache()
+		if err != nil {
+			return "", "", err
 		}
-		return oci.Unpack(ctx, image, cache, rem)
+		if ref, ok := strings.CutPrefix(image, layoutPrefix); ok {
+			return unpackLayout(ref, dir)
+		}
+		return oci.Unpack(ctx, image, dir, rem)
 	}, nil
 }
 

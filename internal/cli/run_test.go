@@ -150,6 +150,8 @@ func TestRunCommandErrors(t *testing.T) {
 		{[]string{"--param", "colour=red", dir}, `params.colour: not declared by the pipeline (declared: who, code)`},
 		{[]string{t.TempDir()}, "no pipeline found in "},
 		{[]string{"-f", "/nonexistent.yaml"}, "reading pipeline: open /nonexistent.yaml"},
+		{[]string{"--ca-file", "/nonexistent.pem", dir}, "--ca-file: open /nonexistent.pem"},
+		{[]string{"--ca-file", filepath.Join(dir, ".kiln", "pipeline.yaml"), dir}, "no PEM certificate in it"},
 	}
 	for _, c := range cases {
 		r := kilnRun(t, c.args...)
