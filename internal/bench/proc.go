@@ -32,9 +32,9 @@ type serverProc struct {
 	log     *os.File
 }
 
-// startServer runs `exe up` on a free loopback port and waits until a list
-// succeeds; it returns the time that took.
-func startServer(ctx context.Context, exe, dataDir, database string) (*serverProc, time.Duration, error) {
+// startServer runs `exe up` (with extra flags) on a free loopback port and
+// waits until a list succeeds; it returns the time that took.
+func startServer(ctx context.Context, exe, dataDir, database string, extra ...string) (*serverProc, time.Duration, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, 0, err
@@ -47,6 +47,7 @@ func startServer(ctx context.Context, exe, dataDir, database string) (*serverPro
 	if database != "" {
 		args = append(args, "--database", database)
 	}
+	args = append(args, extra...)
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -136,24 +137,28 @@ func (p *serverProc) stop() {
 
 // rssMiB reads the server's resident and peak memory from /proc.
 func (p *serverProc) rssMiB() (rss, peak float64) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	st := readProcStatus(p.cmd.Process.Pid)
+	return st["VmRSS"] / 1024, st["VmHWM"] / 1024
+}
+
+// readProcStatus returns the numeric fields of /proc/PID/status (kB for
+// memory); empty when the process is gone.
+func readProcStatus(pid int) map[string]float64 {
+	out := map[string]float64{}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0
+		return out
 	}
 	for _, line := range strings.Split(string(raw), "\n") {
 		f := strings.Fields(line)
 		if len(f) < 2 {
 			continue
 		}
-		kb, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "VmRSS:":
-			rss = kb / 1024
-		case "VmHWM:":
-			peak = kb / 1024
+		if v, err := strconv.ParseFloat(f[1], 64); err == nil {
+			out[strings.TrimSuffix(f[0], ":")] = v
 		}
 	}
-	return rss, peak
+	return out
 }
 
 func gitOutput(ctx context.Context, dir string, args ...string) (string, error) {
