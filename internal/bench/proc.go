@@ -32,29 +32,38 @@ type serverProc struct {
 	log     *os.File
 }
 
-// startServer runs `exe up` (with extra flags) on a free loopback port and
-// waits until a list succeeds; it returns the time that took.
-func startServer(ctx context.Context, exe, dataDir, database string, extra ...string) (*serverProc, time.Duration, error) {
+// serverSpec says how to run `kiln up`.
+type serverSpec struct {
+	exe, dataDir, database string
+	args                   []string // more flags
+	env                    []string // more environment (NAME=value)
+}
+
+// startServer runs `exe up` on a free loopback port and waits until a
+// list succeeds; it returns the time that took.
+func startServer(ctx context.Context, spec serverSpec) (*serverProc, time.Duration, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, 0, err
 	}
-	logf, err := os.OpenFile(filepath.Join(dataDir, "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	logf, err := os.OpenFile(filepath.Join(spec.dataDir, "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, 0, err
 	}
-	args := []string{"up", "--data-dir", dataDir, "--listen", "127.0.0.1:" + strconv.Itoa(port), "--write-user-config=false", "--log-level", "warn"}
-	if database != "" {
-		args = append(args, "--database", database)
+	args := []string{"up", "--data-dir", spec.dataDir, "--listen", "127.0.0.1:" + strconv.Itoa(port), "--write-user-config=false", "--log-level", "warn"}
+	if spec.database != "" {
+		args = append(args, "--database", spec.database)
 	}
-	args = append(args, extra...)
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, exe, args...)
+	cmd := exec.CommandContext(ctx, spec.exe, append(args, spec.args...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		return nil, 0, fmt.Errorf("starting %s up: %w", exe, err)
+	if len(spec.env) > 0 {
+		cmd.Env = append(os.Environ(), spec.env...)
 	}
-	p := &serverProc{cmd: cmd, dataDir: dataDir, url: "https://127.0.0.1:" + strconv.Itoa(port), log: logf}
+	if err := cmd.Start(); err != nil {
+		return nil, 0, fmt.Errorf("starting %s up: %w", spec.exe, err)
+	}
+	p := &serverProc{cmd: cmd, dataDir: spec.dataDir, url: "https://127.0.0.1:" + strconv.Itoa(port), log: logf}
 	if err := p.waitReady(ctx); err != nil {
 		p.stop()
 		return nil, 0, err

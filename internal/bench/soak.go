@@ -162,7 +162,11 @@ func newSoak(ctx context.Context, o SoakOptions) (*soak, error) {
 	if entries, _ := os.ReadDir(dataDir); len(entries) > 0 {
 		return nil, fmt.Errorf("%s is not empty: the soak needs a fresh data directory", dataDir)
 	}
-	srv, _, err := startServer(ctx, o.Exe, dataDir, o.Database, "--allow-file-sources")
+	// gctrace makes the Go runtime log each collection's live heap and
+	// goroutine stacks to the server's log, where the sampler reads them:
+	// the server has no debug endpoint, and needs none for this.
+	srv, _, err := startServer(ctx, serverSpec{exe: o.Exe, dataDir: dataDir, database: o.Database,
+		args: []string{"--allow-file-sources"}, env: []string{"GODEBUG=gctrace=1"}})
 	if err != nil {
 		return nil, err
 	}

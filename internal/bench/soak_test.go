@@ -87,7 +87,8 @@ func checkIntervals(t *testing.T, rep *SoakReport) {
 		finished += iv.Finished
 		list += iv.List.N
 		if iv.RSSMiB <= 0 || iv.PeakMiB < iv.RSSMiB || iv.FDs <= 0 || iv.Threads <= 0 || iv.Disk["database"] <= 0 ||
-			iv.Disk["registry"] <= 0 || iv.DBObjects <= 0 || iv.DBEvents <= 0 || iv.EndSeconds <= iv.StartSeconds {
+			iv.Disk["registry"] <= 0 || iv.DBObjects <= 0 || iv.DBEvents <= 0 || iv.EndSeconds <= iv.StartSeconds ||
+			iv.GCs == 0 || iv.HeapMiB <= 0 || iv.CPUSeconds <= 0 {
 			t.Errorf("interval %d: %+v", i, iv)
 		}
 		if iv.TotalFinished != finished {

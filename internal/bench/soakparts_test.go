@@ -2,6 +2,8 @@ package bench
 
 import (
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +130,47 @@ func TestSoakOptionsRejected(t *testing.T) {
 		if err := o.defaults(); err == nil {
 			t.Errorf("%+v accepted", o)
 		}
+	}
+}
+
+func TestGCTraceFollowsTheLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "server.log")
+	write := func(s string) {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.WriteString(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := &gcTrace{path: path}
+	if got := g.read(); got != (GCSample{}) {
+		t.Fatalf("no log yet: %+v", got)
+	}
+	write("time=… level=WARN msg=x\n" +
+		"gc 1 @0.023s 48%: 52+22+3.4 ms clock, 105+0.19/1.1/0+6.8 ms cpu, 3->4->1 MB, 4 MB goal, 0 MB stacks, 0 MB globals, 2 P\n" +
+		"gc 2 @9.130s 3%: 0.058+4.0+0.031 ms clock, 0.11+0.008/2.6/0.22+0.062 ms cpu, 36->37->21 MB, 42 MB goal, 2 MB stacks, 0 MB globals, 2 P\n" +
+		"gc 3 @9.5s 3%: 0.1+1+0.1 ms clock, 0.2+0/1/0+0.2 ms cpu, 40->41->2") // a line still being written
+	if got := g.read(); got != (GCSample{GCs: 2, HeapMiB: 21, StacksMiB: 2}) {
+		t.Fatalf("after two collections: %+v", got)
+	}
+	write("5 MB, 44 MB goal, 3 MB stacks, 0 MB globals, 2 P\nhttp: something\n")
+	if got := g.read(); got != (GCSample{GCs: 3, HeapMiB: 25, StacksMiB: 3}) {
+		t.Fatalf("after the third: %+v", got)
+	}
+	if got := g.read(); got.GCs != 3 {
+		t.Fatalf("nothing new: %+v", got)
+	}
+}
+
+func TestSampleProcReadsThisProcess(t *testing.T) {
+	busy := time.Now()
+	for time.Since(busy) < 50*time.Millisecond {
+	}
+	s := sampleProc(os.Getpid())
+	if s.RSSMiB <= 0 || s.PeakMiB < s.RSSMiB || s.Threads <= 0 || s.FDs <= 0 || s.CPUSeconds <= 0 || s.Load1 < 0 {
+		t.Errorf("%+v", s)
 	}
 }

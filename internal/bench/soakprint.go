@@ -53,13 +53,17 @@ func levels(m map[string]int) string {
 }
 
 func (r *SoakReport) writeServerTable(w io.Writer) {
-	fmt.Fprintln(w, "\nServer, per interval (build: commit → Succeeded of the driver's builds finished in the interval; queue: queued+running at its end):")
-	fmt.Fprintf(w, "%7s %6s %4s %6s %15s %15s %15s %8s %8s %5s %5s %5s\n",
-		"end min", "builds", "fail", "queue", "build p50/p99", "list p50/p99", "get p50/p99", "RSS MiB", "HWM MiB", "fds", "thr", "kids")
+	fmt.Fprintln(w, "\nServer, per interval (build: commit → Succeeded of the driver's builds finished in the interval; queue: "+
+		"queued+running at its end; heap: live Go heap after the last GC; stk: goroutine stacks; kids: child processes; "+
+		"CPU: the server's, % of one core and ms per build finished; load: the machine's 1-minute load average):")
+	fmt.Fprintf(w, "%7s %6s %4s %6s %13s %13s %13s %6s %6s %5s %4s %4s %4s %4s %5s %6s %5s\n",
+		"end min", "builds", "fail", "queue", "build p50/p99", "list p50/p99", "get p50/p99", "RSS", "HWM", "heap", "stk",
+		"fds", "thr", "kids", "CPU%", "ms/b", "load")
 	for _, iv := range r.Intervals {
-		fmt.Fprintf(w, "%7.1f %6d %4d %6s %15s %15s %15s %8.0f %8.0f %5d %5d %5d\n",
+		fmt.Fprintf(w, "%7.1f %6d %4d %6s %13s %13s %13s %6.0f %6.0f %5.0f %4.0f %4d %4d %4d %5.0f %6.1f %5.1f\n",
 			iv.EndSeconds/60, iv.Finished, iv.Failed, fmt.Sprintf("%d+%d", iv.Queued, iv.Running),
-			pair(iv.Build, "%.0f"), pair(iv.List, "%.1f"), pair(iv.Get, "%.1f"), iv.RSSMiB, iv.PeakMiB, iv.FDs, iv.Threads, iv.Children)
+			pair(iv.Build, "%.0f"), pair(iv.List, "%.1f"), pair(iv.Get, "%.1f"), iv.RSSMiB, iv.PeakMiB, iv.HeapMiB, iv.StacksMiB,
+			iv.FDs, iv.Threads, iv.Children, iv.CPUPercent, iv.CPUPerBuildMs, iv.Load1)
 	}
 }
 
@@ -116,8 +120,12 @@ func (r *SoakReport) writeDatabase(w io.Writer) {
 	fmt.Fprintln(w, "Events are kept 15 minutes and at least the newest 10,000; older ones are compacted and their pages reused, "+
 		"so in a run longer than that the events' share levels off.")
 	mt := r.Memory
-	fmt.Fprintf(w, "\nMemory: RSS idle %.0f → %.0f MiB, peak %.0f MiB; slope %+.2f MiB per 1,000 builds over builds %d–%d.\n",
-		mt.StartMiB, mt.EndMiB, mt.PeakMiB, mt.SlopeMiBPer1000, mt.FromBuilds, mt.ToBuilds)
+	fmt.Fprintf(w, "\nMemory: RSS idle %.0f → %.0f MiB, peak %.0f MiB; per 1,000 builds over builds %d–%d: RSS %+.2f MiB "+
+		"(last half alone %+.2f), live Go heap %+.2f MiB; live heap idle %.0f → %.0f MiB, goroutine stacks %.0f → %.0f MiB.\n",
+		mt.StartMiB, mt.EndMiB, mt.PeakMiB, mt.FromBuilds, mt.ToBuilds, mt.SlopeMiBPer1000, mt.LastHalfSlope, mt.HeapSlope,
+		mt.GCStart.HeapMiB, mt.GCEnd.HeapMiB, mt.GCStart.StacksMiB, mt.GCEnd.StacksMiB)
+	fmt.Fprintf(w, "CPU per build, first quarter → last quarter: server %.1f → %.1f ms, its children (git, sandbox) %.1f → %.1f ms.\n",
+		r.CPU.ServerFirstMs, r.CPU.ServerLastMs, r.CPU.ChildFirstMs, r.CPU.ChildLastMs)
 	fmt.Fprintln(w, "Latency, first quarter vs last quarter of the drive (p50 / p99 ms, samples):")
 	for _, t := range r.Latency {
 		fmt.Fprintf(w, "  %-30s %8.1f / %8.1f (%d)  →  %8.1f / %8.1f (%d)\n", t.Name, t.First.P50, t.First.P99, t.First.N,

@@ -19,7 +19,18 @@ type ProcSample struct {
 	FDs      int `json:"openFds"`
 	Children int `json:"childProcesses"`
 	Zombies  int `json:"zombieChildren"`
+	// CPUSeconds is the server's own CPU time so far; ChildCPUSeconds
+	// that of its finished children (git, the sandboxed steps).
+	CPUSeconds      float64 `json:"cpuSeconds"`
+	ChildCPUSeconds float64 `json:"childCpuSeconds"`
+	// Load1 is the machine's one-minute load average: the context of
+	// every latency (other work on the machine slows the server down).
+	Load1 float64 `json:"load1"`
 }
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat times
+// (100 on every Linux architecture Kiln runs on).
+const clockTicks = 100
 
 func sampleProc(pid int) ProcSample {
 	st := readProcStatus(pid)
@@ -28,7 +39,23 @@ func sampleProc(pid int) ProcSample {
 		s.FDs = len(fds)
 	}
 	s.Children, s.Zombies = children(pid)
+	if raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		if f := statFields(string(raw)); len(f) > 14 {
+			s.CPUSeconds = (atof(f[11]) + atof(f[12])) / clockTicks
+			s.ChildCPUSeconds = (atof(f[13]) + atof(f[14])) / clockTicks
+		}
+	}
+	if raw, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(raw)); len(f) > 0 {
+			s.Load1 = atof(f[0])
+		}
+	}
 	return s
+}
+
+func atof(s string) float64 {
+	v, _ := strconv.ParseFloat(s, 64)
+	return v
 }
 
 // children counts pid's child processes and the zombies among them.
@@ -53,14 +80,20 @@ func children(pid int) (n, zombies int) {
 	return n, zombies
 }
 
-// parseStat reads the state and parent of /proc/PID/stat, whose second
-// field (the command, in parentheses) may hold spaces and parentheses.
-func parseStat(s string) (state string, ppid int, ok bool) {
+// statFields are the fields of /proc/PID/stat after the command (the
+// second field, in parentheses, which may hold spaces and parentheses):
+// state, ppid, … utime (11), stime, cutime, cstime (14).
+func statFields(s string) []string {
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return "", 0, false
+		return nil
 	}
-	f := strings.Fields(s[i+1:])
+	return strings.Fields(s[i+1:])
+}
+
+// parseStat reads the state and parent of /proc/PID/stat.
+func parseStat(s string) (state string, ppid int, ok bool) {
+	f := statFields(s)
 	if len(f) < 2 {
 		return "", 0, false
 	}

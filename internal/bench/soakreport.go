@@ -21,6 +21,7 @@ type SoakReport struct {
 	Intervals []SoakInterval `json:"intervals"`
 	Memory    MemoryTrend    `json:"memory"`
 	Latency   []LatencyTrend `json:"latency"`
+	CPU       WorkTrend      `json:"cpuPerBuild"`
 	Storage   []StoreGrowth  `json:"storage"`
 	Database  DatabaseGrowth `json:"database"`
 	Verdict   SoakVerdict    `json:"verdict"`
@@ -98,6 +99,13 @@ type SoakInterval struct {
 	StartSeconds float64 `json:"startSeconds"`
 	EndSeconds   float64 `json:"endSeconds"`
 	ProcSample
+	GCSample
+	// CPUPercent is the server's CPU use over the interval (100: one core);
+	// CPUPerBuildMs and ChildCPUPerBuildMs divide its and its children's
+	// CPU time by the builds finished.
+	CPUPercent         float64 `json:"cpuPercent"`
+	CPUPerBuildMs      float64 `json:"cpuPerBuildMillis"`
+	ChildCPUPerBuildMs float64 `json:"childCpuPerBuildMillis"`
 	List Latency `json:"apiList"`
 	Get  Latency `json:"apiGet"`
 	// Build is commit → Succeeded of the driver's builds that finished in
@@ -125,6 +133,24 @@ type MemoryTrend struct {
 	EndMiB          float64 `json:"endRssMiB"`
 	PeakMiB         float64 `json:"peakRssMiB"`
 	Judged          bool    `json:"judged"`
+	// LastHalfSlope is the RSS slope over the last half only: smaller than
+	// SlopeMiBPer1000 when the growth was a warm-up that levelled off.
+	LastHalfSlope float64 `json:"lastHalfSlopeMiBPer1000Builds"`
+	// HeapSlope is the live Go heap's slope over the last three quarters:
+	// RSS growing while it stays flat is memory outside the Go heap
+	// (SQLite's page caches grow with the database up to their bound).
+	HeapSlope float64  `json:"heapSlopeMiBPer1000Builds"`
+	GCStart   GCSample `json:"gcStart"`
+	GCEnd     GCSample `json:"gcEnd"`
+}
+
+// WorkTrend is the CPU time a build costs, first quarter against last:
+// unlike latency, it does not depend on what else the machine runs.
+type WorkTrend struct {
+	ServerFirstMs float64 `json:"serverFirstQuarterMillis"`
+	ServerLastMs  float64 `json:"serverLastQuarterMillis"`
+	ChildFirstMs  float64 `json:"childrenFirstQuarterMillis"`
+	ChildLastMs   float64 `json:"childrenLastQuarterMillis"`
 }
 
 // LatencyTrend compares the first and last quarters of the drive.
@@ -199,6 +225,7 @@ func (s *soak) report(m *sampler, d *driver, tr *tracker) {
 	r.Intervals = m.intervals
 	r.Memory = memoryTrend(m)
 	r.Latency = latencyTrends(m, tr)
+	r.CPU = workTrend(m)
 	builds := r.Achieved.Builds.Succeeded + r.Achieved.Builds.Failed
 	r.Storage = storageGrowth(m.baseline, m.final, builds)
 	r.Database = databaseGrowth(m.baseline.DB, m.final.DB, builds)
@@ -288,29 +315,67 @@ func outcomes(recs []*record, what string) Outcomes {
 	return o
 }
 
-// memoryTrend fits RSS against builds finished over the last three
-// quarters of the drive.
+// memoryTrend fits RSS and the live heap against builds finished over
+// the last three quarters of the drive.
 func memoryTrend(m *sampler) MemoryTrend {
 	drive := m.driveEnd.Sub(m.t0)
-	var xs, ys []float64
-	t := MemoryTrend{StartMiB: m.idleStart.RSSMiB, EndMiB: m.idleEnd.RSSMiB, PeakMiB: m.idleEnd.PeakMiB}
-	for _, p := range m.mem {
-		if p.at >= drive/4 && p.at <= drive {
-			xs, ys = append(xs, float64(p.builds)), append(ys, p.rssMiB)
-		}
-	}
-	t.Points = len(xs)
-	if len(xs) == 0 {
+	t := MemoryTrend{StartMiB: m.idleStart.RSSMiB, EndMiB: m.idleEnd.RSSMiB, PeakMiB: m.idleEnd.PeakMiB,
+		GCStart: m.gcStart, GCEnd: m.gcEnd}
+	pts := pointsBetween(m.mem, drive/4, drive)
+	t.Points = len(pts)
+	if len(pts) == 0 {
 		return t
 	}
-	t.FromBuilds, t.ToBuilds = int(xs[0]), int(xs[len(xs)-1])
+	t.FromBuilds, t.ToBuilds = pts[0].builds, pts[len(pts)-1].builds
 	// Too few points or builds, and noise (the garbage collector, page
 	// caches) dominates any slope.
-	if len(xs) >= 6 && t.ToBuilds-t.FromBuilds >= 200 {
+	if len(pts) >= 6 && t.ToBuilds-t.FromBuilds >= 200 {
 		t.Judged = true
-		t.SlopeMiBPer1000 = slope(xs, ys) * 1000
+		t.SlopeMiBPer1000 = fit(pts, func(p memPoint) float64 { return p.rssMiB })
+		t.HeapSlope = fit(pts, func(p memPoint) float64 { return p.heapMiB })
+		t.LastHalfSlope = fit(pointsBetween(m.mem, drive/2, drive), func(p memPoint) float64 { return p.rssMiB })
 	}
 	return t
+}
+
+func pointsBetween(pts []memPoint, from, to time.Duration) []memPoint {
+	var out []memPoint
+	for _, p := range pts {
+		if p.at >= from && p.at <= to {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// fit is the slope of y against builds, per 1,000 builds.
+func fit(pts []memPoint, y func(memPoint) float64) float64 {
+	var xs, ys []float64
+	for _, p := range pts {
+		xs, ys = append(xs, float64(p.builds)), append(ys, y(p))
+	}
+	return slope(xs, ys) * 1000
+}
+
+// workTrend is the CPU per build in the first and last quarters.
+func workTrend(m *sampler) WorkTrend {
+	drive := m.driveEnd.Sub(m.t0)
+	var w WorkTrend
+	w.ServerFirstMs, w.ChildFirstMs = cpuPerBuild(pointsBetween(m.mem, 0, drive/4))
+	w.ServerLastMs, w.ChildLastMs = cpuPerBuild(pointsBetween(m.mem, drive-drive/4, drive))
+	return w
+}
+
+func cpuPerBuild(pts []memPoint) (server, child float64) {
+	if len(pts) < 2 {
+		return 0, 0
+	}
+	a, b := pts[0], pts[len(pts)-1]
+	if b.builds <= a.builds {
+		return 0, 0
+	}
+	n := float64(b.builds - a.builds)
+	return 1000 * (b.cpu - a.cpu) / n, 1000 * (b.child - a.child) / n
 }
 
 // slope is the least-squares slope of ys over xs.

@@ -26,11 +26,15 @@ type storeSample struct {
 	DB   *sqlstore.Usage
 }
 
-// memPoint is the server's RSS after builds builds had finished.
+// memPoint is the server's memory and CPU after builds builds had
+// finished.
 type memPoint struct {
-	at     time.Duration
-	builds int
-	rssMiB float64
+	at      time.Duration
+	builds  int
+	rssMiB  float64
+	heapMiB float64
+	cpu     float64 // the server's
+	child   float64 // its children's
 }
 
 // sampler measures the server during the soak.
@@ -39,11 +43,14 @@ type sampler struct {
 	tr *tracker
 	pr *prober
 	c  *client.Client
+	gc *gcTrace
 
 	t0, driveEnd, end time.Time
 	baseline, final   storeSample
 	idleStart         ProcSample
 	idleEnd           ProcSample
+	gcStart, gcEnd    GCSample
+	lastProc          ProcSample
 	intervals         []SoakInterval
 	mem               []memPoint
 	last              time.Time
@@ -52,14 +59,16 @@ type sampler struct {
 }
 
 func newSampler(s *soak, tr *tracker, c *client.Client) *sampler {
-	return &sampler{s: s, tr: tr, c: c, pr: &prober{c: c, tr: tr, rng: rand.New(rand.NewPCG(s.o.Seed, 1))}}
+	return &sampler{s: s, tr: tr, c: c, pr: &prober{c: c, tr: tr, rng: rand.New(rand.NewPCG(s.o.Seed, 1))},
+		gc: &gcTrace{path: filepath.Join(s.dataDir, "server.log")}}
 }
 
 // measure takes the baseline, drives the builds while sampling and
 // probing, drains, and takes the final sample. An error means the soak
 // could not start; a driver that gave up is recorded in aborted.
 func (m *sampler) measure(ctx context.Context, d *driver) error {
-	m.baseline, m.idleStart = m.s.sampleStores(ctx), sampleProc(m.s.srv.cmd.Process.Pid)
+	m.baseline, m.idleStart, m.gcStart = m.s.sampleStores(ctx), sampleProc(m.s.srv.cmd.Process.Pid), m.gc.read()
+	m.lastProc = m.idleStart
 	m.t0 = time.Now()
 	m.last = m.t0
 	sctx, stop := context.WithCancel(ctx)
@@ -79,7 +88,7 @@ func (m *sampler) measure(ctx context.Context, d *driver) error {
 		return ctx.Err()
 	}
 	m.addInterval(ctx, time.Now())
-	m.final, m.idleEnd = m.s.sampleStores(ctx), sampleProc(m.s.srv.cmd.Process.Pid)
+	m.final, m.idleEnd, m.gcEnd = m.s.sampleStores(ctx), sampleProc(m.s.srv.cmd.Process.Pid), m.gc.read()
 	m.end = time.Now()
 	return nil
 }
@@ -102,14 +111,19 @@ func (m *sampler) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			m.mem = append(m.mem, memPoint{at: now.Sub(m.t0), builds: len(m.tr.builds.finishedBetween(m.t0, now)),
-				rssMiB: sampleProc(m.s.srv.cmd.Process.Pid).RSSMiB})
+			m.memPoint(now)
 			if !now.Before(next) {
 				m.addInterval(ctx, now)
 				next = next.Add(m.s.o.Interval)
 			}
 		}
 	}
+}
+
+func (m *sampler) memPoint(now time.Time) {
+	p := sampleProc(m.s.srv.cmd.Process.Pid)
+	m.mem = append(m.mem, memPoint{at: now.Sub(m.t0), builds: len(m.tr.builds.finishedBetween(m.t0, now)),
+		rssMiB: p.RSSMiB, heapMiB: m.gc.read().HeapMiB, cpu: p.CPUSeconds, child: p.ChildCPUSeconds})
 }
 
 // addInterval records the interval since the last one.
@@ -126,6 +140,13 @@ func (m *sampler) addInterval(ctx context.Context, now time.Time) {
 		}
 	}
 	iv.Build = summarise(lat)
+	iv.GCSample = m.gc.read()
+	iv.CPUPercent = 100 * (iv.CPUSeconds - m.lastProc.CPUSeconds) / now.Sub(m.last).Seconds()
+	if iv.Finished > 0 {
+		iv.CPUPerBuildMs = 1000 * (iv.CPUSeconds - m.lastProc.CPUSeconds) / float64(iv.Finished)
+		iv.ChildCPUPerBuildMs = 1000 * (iv.ChildCPUSeconds - m.lastProc.ChildCPUSeconds) / float64(iv.Finished)
+	}
+	m.lastProc = iv.ProcSample
 	iv.List, iv.Get = m.pr.between(m.last, now)
 	iv.Queued, iv.Running = m.tr.builds.queue()
 	iv.TotalFinished = len(m.tr.builds.finishedBetween(m.t0, now))

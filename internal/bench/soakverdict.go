@@ -98,8 +98,9 @@ func apiCheck(a SoakAchieved) Check {
 }
 
 func memoryCheck(m MemoryTrend, l SoakLimits) Check {
-	c := Check{Name: "memory flat", Detail: fmt.Sprintf("RSS %+.2f MiB per 1,000 builds over builds %d–%d (%d points; limit %.1f); idle %.0f → %.0f MiB, peak %.0f MiB",
-		m.SlopeMiBPer1000, m.FromBuilds, m.ToBuilds, m.Points, l.RSSSlope, m.StartMiB, m.EndMiB, m.PeakMiB)}
+	c := Check{Name: "memory flat", Detail: fmt.Sprintf("RSS %+.2f MiB per 1,000 builds over builds %d–%d (%d points; limit %.1f; "+
+		"last half %+.2f; live heap %+.2f); idle %.0f → %.0f MiB, peak %.0f MiB",
+		m.SlopeMiBPer1000, m.FromBuilds, m.ToBuilds, m.Points, l.RSSSlope, m.LastHalfSlope, m.HeapSlope, m.StartMiB, m.EndMiB, m.PeakMiB)}
 	switch {
 	case !m.Judged:
 		c.Status = CheckNA
