@@ -106,8 +106,8 @@ type SoakInterval struct {
 	CPUPercent         float64 `json:"cpuPercent"`
 	CPUPerBuildMs      float64 `json:"cpuPerBuildMillis"`
 	ChildCPUPerBuildMs float64 `json:"childCpuPerBuildMillis"`
-	List Latency `json:"apiList"`
-	Get  Latency `json:"apiGet"`
+	List               Latency `json:"apiList"`
+	Get                Latency `json:"apiGet"`
 	// Build is commit → Succeeded of the driver's builds that finished in
 	// the interval.
 	Build         Latency          `json:"build"`
