@@ -97,11 +97,11 @@ func newBenchSoakCommand() *cobra.Command {
 		Use:   "soak",
 		Short: "Drive builds for a long time against a `kiln up` process; check memory, latency and storage stay flat",
 		Long: `Starts a separate kiln up process (--allow-file-sources) on a fresh data
-directory, creates an application of --components components in git
-repositories (libraries, components requiring them, leaves; some pass changes on,
-others stop the cascade) and --released more that are integration-tested and
-auto-released, then commits and creates builds so that --builds builds happen in
---duration, never more than --max-backlog unfinished. Every --interval it records
+directory and creates --components components in git repositories: a dependency
+graph (libraries, components requiring them, leaves; some pass changes on, others
+stop the cascade) and --released of them in an application that is
+integration-tested and auto-released. Then it commits and creates builds so that
+--builds builds happen in --duration, never more than --max-backlog unfinished. Every --interval it records
 the server's RSS, open files, threads and children, API latency (a list page and
 a get), build latency (commit → Succeeded), the queue, and the size of every
 store (database, registry, logs, evidence, git mirrors, work directory). At the

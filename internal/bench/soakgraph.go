@@ -17,7 +17,7 @@ const (
 
 // soakComponent is one component of the soak: a git repository whose one
 // file, input.txt, each commit changes, built by the catalog `script`
-// pipeline (one sandboxed step on the host image, output out/).
+// pipeline on the host image (the script, then copying out/).
 type soakComponent struct {
 	Name     string
 	App      string

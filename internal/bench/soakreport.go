@@ -249,7 +249,7 @@ func (s *soak) mix(d *driver) SoakMix {
 			"(policy @minimal, publish-static)", mx.Levels["rel"], soakReleaseApp)
 	}
 	mx.Description += fmt.Sprintf(". Each commit's build is created like `kiln build --revision`; a commit makes %.2f builds on average, "+
-		"every build one sandboxed script step plus signing", mx.ExpectedBuildsPerCommit)
+		"every build the catalog script pipeline (two sandboxed steps), a push and signing", mx.ExpectedBuildsPerCommit)
 	return mx
 }
 

@@ -23,17 +23,17 @@ func (s *soak) run(ctx context.Context) (*SoakReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	tctx, stopWatches := context.WithCancel(ctx)
-	defer stopWatches()
-	tr, err := s.setup(ctx, tctx, c)
+	tr, err := s.setup(ctx, c)
 	if err != nil {
 		return nil, err
 	}
+	defer tr.stop()
 	smp := newSampler(s, tr, c)
 	d := newDriver(s, c, tr)
 	if err := smp.measure(ctx, d); err != nil {
 		return nil, err
 	}
+	tr.stop()
 	stopped := time.Now()
 	s.srv.stop()
 	s.rep.Achieved.StopSeconds = time.Since(stopped).Seconds()
@@ -55,7 +55,7 @@ func (s *soak) client() (*client.Client, error) {
 // setup creates the namespace, starts following it, creates the
 // repositories and objects, and waits until the first builds (and their
 // tests and releases) are done.
-func (s *soak) setup(ctx, watchCtx context.Context, c *client.Client) (*tracker, error) {
+func (s *soak) setup(ctx context.Context, c *client.Client) (*tracker, error) {
 	s.logf("setting up %d components…", len(s.comps))
 	ns := client.Object{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": soakNamespace}}
 	if err := s.create(ctx, c, ns); err != nil {
@@ -64,23 +64,33 @@ func (s *soak) setup(ctx, watchCtx context.Context, c *client.Client) (*tracker,
 		}
 		return nil, err
 	}
-	tr, err := startTracker(watchCtx, c)
+	tr, err := startTracker(ctx, c)
 	if err != nil {
 		return nil, err
 	}
+	if err := s.createAll(ctx, c, tr); err != nil {
+		tr.stop()
+		return nil, err
+	}
+	return tr, nil
+}
+
+// createAll creates the repositories and objects and waits for the first
+// builds.
+func (s *soak) createAll(ctx context.Context, c *client.Client, tr *tracker) error {
 	testsRepo, err := s.createRepos(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := s.apply(ctx, c, soakManifest(s.comps, testsRepo)); err != nil {
-		return nil, err
+		return err
 	}
 	sctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
 	if err := s.settle(sctx, c, tr); err != nil {
-		return nil, fmt.Errorf("waiting for the first builds: %w (still open: %s)", err, strings.Join(openWork(tr), ", "))
+		return fmt.Errorf("waiting for the first builds: %w (still open: %s)", err, strings.Join(openWork(tr), ", "))
 	}
-	return tr, nil
+	return nil
 }
 
 // createRepos makes each component's git repository, and the tests'

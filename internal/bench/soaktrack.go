@@ -57,12 +57,14 @@ func newKindTracker(resource string, j judge) *kindTracker {
 
 // follow starts consuming the resource's watch until ctx ends; a watch
 // that gives up is recorded (watchErr).
-func (k *kindTracker) follow(ctx context.Context, c *client.Client) error {
+func (k *kindTracker) follow(ctx context.Context, c *client.Client, wg *sync.WaitGroup) error {
 	res, err := c.ResolveResource(ctx, k.resource)
 	if err != nil {
 		return fmt.Errorf("resolving %s: %w", k.resource, err)
 	}
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		for ev, err := range c.Watch(ctx, res, soakNamespace, client.WatchOptions{}) {
 			if err != nil {
 				k.fail(fmt.Errorf("watching %s: %w", k.resource, err))
@@ -212,8 +214,11 @@ func (k *kindTracker) watchErr() error {
 // tracker follows builds, groups, snapshots (their tests) and releases.
 type tracker struct {
 	builds, groups, snapshots, releases *kindTracker
+	cancel                              context.CancelFunc
+	wg                                  sync.WaitGroup
 }
 
+// startTracker follows the soak's namespace until stop.
 func startTracker(ctx context.Context, c *client.Client) (*tracker, error) {
 	t := &tracker{
 		builds:    newKindTracker("builds", phaseJudge),
@@ -221,12 +226,20 @@ func startTracker(ctx context.Context, c *client.Client) (*tracker, error) {
 		snapshots: newKindTracker("snapshots", testsJudge),
 		releases:  newKindTracker("releases", phaseJudge),
 	}
+	ctx, t.cancel = context.WithCancel(ctx)
 	for _, k := range t.all() {
-		if err := k.follow(ctx, c); err != nil {
+		if err := k.follow(ctx, c, &t.wg); err != nil {
+			t.stop()
 			return nil, err
 		}
 	}
 	return t, nil
+}
+
+// stop ends the watches and waits for them: the records are final.
+func (t *tracker) stop() {
+	t.cancel()
+	t.wg.Wait()
 }
 
 func (t *tracker) all() []*kindTracker {
