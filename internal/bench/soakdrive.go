@@ -132,6 +132,24 @@ func (d *driver) build(ctx context.Context, c *soakComponent) error {
 	}
 	spec := map[string]any{"component": c.Name, "revision": commit,
 		"reason": map[string]any{"type": "manual", "by": "kiln-bench-soak"}}
+	if err := d.addInputs(ctx, c, spec); err != nil {
+		return err
+	}
+	name := fmt.Sprintf("%s-s%d", c.Name, c.commits)
+	d.tr.builds.expect(name, start)
+	obj := client.Object{"apiVersion": "kiln.dev/v1alpha1", "kind": "Build", "metadata": map[string]any{"name": name, "namespace": soakNamespace}, "spec": spec}
+	if err := d.s.create(ctx, d.c, obj); err != nil {
+		return err
+	}
+	d.commits++
+	d.byLevel[c.Level]++
+	d.expected += float64(d.cascades[c.Name])
+	return nil
+}
+
+// addInputs pins the current artifacts of what c requires, as `kiln
+// build` does.
+func (d *driver) addInputs(ctx context.Context, c *soakComponent, spec map[string]any) error {
 	var inputs []any
 	for _, r := range c.Requires {
 		in, err := d.s.latestArtifact(ctx, d.c, r)
@@ -143,15 +161,6 @@ func (d *driver) build(ctx context.Context, c *soakComponent) error {
 	if len(inputs) > 0 {
 		spec["inputs"] = inputs
 	}
-	name := fmt.Sprintf("%s-s%d", c.Name, c.commits)
-	d.tr.builds.expect(name, start)
-	obj := client.Object{"apiVersion": "kiln.dev/v1alpha1", "kind": "Build", "metadata": map[string]any{"name": name, "namespace": soakNamespace}, "spec": spec}
-	if err := d.s.create(ctx, d.c, obj); err != nil {
-		return err
-	}
-	d.commits++
-	d.byLevel[c.Level]++
-	d.expected += float64(d.cascades[c.Name])
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // line is an interval in one line, for progress output.
@@ -18,8 +19,8 @@ func (r *SoakReport) WriteText(w io.Writer) {
 	a := r.Achieved
 	fmt.Fprintf(w, "Soak (%s), started %s\n", r.Backend, r.Started.Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(w, "Mix: %s.\n", r.Mix.Description)
-	fmt.Fprintf(w, "Target: %d builds in %.0f min (%.0f builds/h), at most %d unfinished builds.\n",
-		r.Target.Builds, r.Target.DurationSeconds/60, r.Target.BuildsPerHour, r.Target.MaxBacklog)
+	fmt.Fprintf(w, "Target: %d builds in %s (%.0f builds/h), at most %d unfinished builds.\n",
+		r.Target.Builds, time.Duration(r.Target.DurationSeconds*float64(time.Second)), r.Target.BuildsPerHour, r.Target.MaxBacklog)
 	fmt.Fprintf(w, "Achieved: %d commits (%s) → %d builds (%d direct, %d cascade; %d unchanged outputs, %d cache hits; %.2f per commit) "+
 		"in %.1f min of driving: %.0f builds/h sustained (%.0f%% of the target); the backlog limit held the driver back %.0f s. "+
 		"Drained in %.0f s; the server stopped in %.1f s.\n",
@@ -31,6 +32,7 @@ func (r *SoakReport) WriteText(w io.Writer) {
 	r.writeStorageTable(w)
 	r.writeGrowth(w)
 	r.writeDatabase(w)
+	r.writeTrends(w)
 	fmt.Fprintln(w, "\nVerdict:")
 	for _, c := range r.Verdict.Checks {
 		fmt.Fprintf(w, "  %-4s %-45s %s\n", c.Status, c.Name, strings.ReplaceAll(c.Detail, "\n", " "))
@@ -119,6 +121,9 @@ func (r *SoakReport) writeDatabase(w io.Writer) {
 	}
 	fmt.Fprintln(w, "Events are kept 15 minutes and at least the newest 10,000; older ones are compacted and their pages reused, "+
 		"so in a run longer than that the events' share levels off.")
+}
+
+func (r *SoakReport) writeTrends(w io.Writer) {
 	mt := r.Memory
 	fmt.Fprintf(w, "\nMemory: RSS idle %.0f → %.0f MiB, peak %.0f MiB; per 1,000 builds over builds %d–%d: RSS %+.2f MiB "+
 		"(last half alone %+.2f), live Go heap %+.2f MiB; live heap idle %.0f → %.0f MiB, goroutine stacks %.0f → %.0f MiB.\n",

@@ -261,22 +261,7 @@ func (s *soak) achieved(m *sampler, d *driver, tr *tracker) SoakAchieved {
 	if m.aborted != nil {
 		a.Aborted = m.aborted.Error()
 	}
-	recs := tr.builds.seenSince(m.t0)
-	a.Builds = outcomes(recs, "build")
-	for _, r := range recs {
-		switch {
-		case r.direct:
-			a.Direct++
-		default:
-			a.Cascade++
-		}
-		if r.cached {
-			a.Cached++
-		}
-		if r.unchanged {
-			a.Unchanged++
-		}
-	}
+	countBuilds(&a, tr.builds.seenSince(m.t0))
 	a.Groups = outcomes(tr.groups.seenSince(m.t0), "group")
 	snaps := tr.snapshots.seenSince(m.t0)
 	a.Snapshots = outcomes(snaps, "snapshot")
@@ -289,6 +274,24 @@ func (s *soak) achieved(m *sampler, d *driver, tr *tracker) SoakAchieved {
 		a.BuildsPerHour = float64(len(tr.builds.finishedBetween(m.t0, m.driveEnd))) / a.DriveSeconds * 3600
 	}
 	return a
+}
+
+// countBuilds counts the soak's builds by outcome and by origin.
+func countBuilds(a *SoakAchieved, recs []*record) {
+	a.Builds = outcomes(recs, "build")
+	for _, r := range recs {
+		if r.direct {
+			a.Direct++
+		} else {
+			a.Cascade++
+		}
+		if r.cached {
+			a.Cached++
+		}
+		if r.unchanged {
+			a.Unchanged++
+		}
+	}
 }
 
 // outcomes counts records and names up to 10 failures and stuck ones.

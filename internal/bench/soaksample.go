@@ -129,24 +129,8 @@ func (m *sampler) memPoint(now time.Time) {
 // addInterval records the interval since the last one.
 func (m *sampler) addInterval(ctx context.Context, now time.Time) {
 	iv := SoakInterval{StartSeconds: m.last.Sub(m.t0).Seconds(), EndSeconds: now.Sub(m.t0).Seconds(),
-		ProcSample: sampleProc(m.s.srv.cmd.Process.Pid)}
-	var lat []time.Duration
-	for _, r := range m.tr.builds.finishedBetween(m.last, now) {
-		iv.Finished++
-		if r.result == failed {
-			iv.Failed++
-		} else if r.direct {
-			lat = append(lat, r.done.Sub(r.start))
-		}
-	}
-	iv.Build = summarise(lat)
-	iv.GCSample = m.gc.read()
-	iv.CPUPercent = 100 * (iv.CPUSeconds - m.lastProc.CPUSeconds) / now.Sub(m.last).Seconds()
-	if iv.Finished > 0 {
-		iv.CPUPerBuildMs = 1000 * (iv.CPUSeconds - m.lastProc.CPUSeconds) / float64(iv.Finished)
-		iv.ChildCPUPerBuildMs = 1000 * (iv.ChildCPUSeconds - m.lastProc.ChildCPUSeconds) / float64(iv.Finished)
-	}
-	m.lastProc = iv.ProcSample
+		ProcSample: sampleProc(m.s.srv.cmd.Process.Pid), GCSample: m.gc.read()}
+	m.addBuilds(&iv, now)
 	iv.List, iv.Get = m.pr.between(m.last, now)
 	iv.Queued, iv.Running = m.tr.builds.queue()
 	iv.TotalFinished = len(m.tr.builds.finishedBetween(m.t0, now))
@@ -161,6 +145,27 @@ func (m *sampler) addInterval(ctx context.Context, now time.Time) {
 	m.intervals = append(m.intervals, iv)
 	m.last = now
 	m.s.logf("%s", iv.line())
+}
+
+// addBuilds counts the builds finished in the interval, their latency,
+// and the CPU they cost.
+func (m *sampler) addBuilds(iv *SoakInterval, now time.Time) {
+	var lat []time.Duration
+	for _, r := range m.tr.builds.finishedBetween(m.last, now) {
+		iv.Finished++
+		if r.result == failed {
+			iv.Failed++
+		} else if r.direct {
+			lat = append(lat, r.done.Sub(r.start))
+		}
+	}
+	iv.Build = summarise(lat)
+	iv.CPUPercent = 100 * (iv.CPUSeconds - m.lastProc.CPUSeconds) / now.Sub(m.last).Seconds()
+	if iv.Finished > 0 {
+		iv.CPUPerBuildMs = 1000 * (iv.CPUSeconds - m.lastProc.CPUSeconds) / float64(iv.Finished)
+		iv.ChildCPUPerBuildMs = 1000 * (iv.ChildCPUSeconds - m.lastProc.ChildCPUSeconds) / float64(iv.Finished)
+	}
+	m.lastProc = iv.ProcSample
 }
 
 // sampleStores measures every store of the data directory in one walk,
