@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -102,9 +101,13 @@ func setDefault[T comparable](v *T, def T) {
 }
 
 func (o *SoakOptions) validate() error {
+	for flag, v := range map[string]float64{"--builds": float64(o.Builds), "--duration": o.Duration.Seconds(),
+		"--interval": o.Interval.Seconds(), "--max-backlog": float64(o.MaxBacklog), "--drain": o.Drain.Seconds()} {
+		if v < 0 {
+			return fmt.Errorf("%s must be positive", flag)
+		}
+	}
 	switch {
-	case o.Builds < 0 || o.Duration < 0 || o.Interval < 0 || o.MaxBacklog < 0 || o.Drain < 0:
-		return errors.New("--builds, --duration, --interval, --max-backlog and --drain must be positive")
 	case o.Interval > o.Duration:
 		return fmt.Errorf("--interval %s is longer than --duration %s: nothing would be sampled", o.Interval, o.Duration)
 	case o.Components < 2:
