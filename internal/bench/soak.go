@@ -139,6 +139,12 @@ func RunSoak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 		defer os.RemoveAll(dir)
 		o.Dir = dir
 	}
+	// The repositories' file:// URLs need absolute paths.
+	dir, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("--dir %s: %w", o.Dir, err)
+	}
+	o.Dir = dir
 	s, err := newSoak(ctx, o)
 	if err != nil {
 		return nil, err
