@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,7 +14,7 @@ import (
 
 func newBenchCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Measure Kiln on this machine (see docs/benchmarks.md)"}
-	cmd.AddCommand(newBenchAPICommand(), newBenchBuildCommand())
+	cmd.AddCommand(newBenchAPICommand(), newBenchBuildCommand(), newBenchSoakCommand())
 	return cmd
 }
 
@@ -86,6 +88,75 @@ second, memory (RSS) and the time from restart to the first successful list.`,
 	f.StringVar(&o.Database, "database", "", "postgres:// URL (default: SQLite in the temp data dir)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+func newBenchSoakCommand() *cobra.Command {
+	var o bench.SoakOptions
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "soak",
+		Short: "Drive builds for a long time against a `kiln up` process; check memory, latency and storage stay flat",
+		Long: `Starts a separate kiln up process (--allow-file-sources) on a fresh data
+directory and creates --components components in git repositories: a dependency
+graph (libraries, components requiring them, leaves; some pass changes on, others
+stop the cascade) and --released of them in an application that is
+integration-tested and auto-released. Then it commits and creates builds so that
+--builds builds happen in --duration, never more than --max-backlog unfinished. Every --interval it records
+the server's RSS, open files, threads and children, API latency (a list page and
+a get), build latency (commit → Succeeded), the queue, and the size of every
+store (database, registry, logs, evidence, git mirrors, work directory). At the
+end it prints a table per interval, each store's growth per build, and a
+verdict: memory flat, latency flat, nothing failed or stuck, storage accounted
+for. It exits non-zero when the verdict fails. See docs/reliability.md.`,
+		Example: `  kiln bench soak                                   # 10,000 builds over an hour
+  kiln bench soak --duration 10m --builds 1700
+  kiln bench soak --builds 60 --duration 1m --interval 10s
+  kiln bench soak --database postgres://kiln@127.0.0.1:5432/soak?sslmode=disable --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Log = os.Stderr
+			rep, err := bench.RunSoak(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if err := printJSON(cmd, rep); err != nil {
+					return err
+				}
+			} else {
+				rep.WriteText(cmd.OutOrStdout())
+			}
+			return soakVerdict(rep)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Builds, "builds", 10000, "builds to reach (the driver aims at builds/duration)")
+	f.DurationVar(&o.Duration, "duration", time.Hour, "how long to drive builds")
+	f.DurationVar(&o.Interval, "interval", time.Minute, "how often to sample the server")
+	f.IntVar(&o.Components, "components", 20, "components to create")
+	f.IntVar(&o.Released, "released", 2, "of those, components in an application tested and auto-released (0: none)")
+	f.IntVar(&o.MaxBacklog, "max-backlog", 0, "unfinished builds at which the driver waits (default 4 per core)")
+	f.DurationVar(&o.Drain, "drain", 5*time.Minute, "how long to wait for unfinished work after the last commit")
+	f.StringVar(&o.Database, "database", "", "an empty postgres:// database (default: SQLite in the data directory)")
+	f.StringVar(&o.Dir, "dir", "", "keep the data directory and repositories here (default: a temporary directory, removed)")
+	f.Float64Var(&o.Limits.RSSSlope, "max-rss-slope", 5, "largest RSS growth, MiB per 1,000 builds, over the last 3/4 of the run")
+	f.Float64Var(&o.Limits.LatencyGrowth, "max-latency-growth", 2, "largest p99 growth, last quarter over first quarter")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// soakVerdict is an error naming the failed checks, if any.
+func soakVerdict(r *bench.SoakReport) error {
+	if r.Verdict.Pass {
+		return nil
+	}
+	var failed []string
+	for _, c := range r.Verdict.Checks {
+		if c.Status == bench.CheckFail {
+			failed = append(failed, c.Name)
+		}
+	}
+	return fmt.Errorf("soak failed: %s", strings.Join(failed, ", "))
 }
 
 func printAPIReport(cmd *cobra.Command, r *bench.APIReport) {

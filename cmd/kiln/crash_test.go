@@ -258,6 +258,19 @@ func (k *killer) uncovered() []string {
 
 func (k *killer) satisfied() bool { return k.done >= k.total && len(k.uncovered()) == 0 }
 
+// worthKilling: once the kills are done, only work not yet killed is.
+func (k *killer) worthKilling(st *crashState) bool {
+	if k.done < k.total {
+		return true
+	}
+	for _, a := range st.activity() {
+		if slices.Contains(k.uncovered(), a) {
+			return true
+		}
+	}
+	return false
+}
+
 func (k *killer) wantsMore() bool {
 	if k.phase == "initial" {
 		return k.done < k.total/3
@@ -277,7 +290,7 @@ func (k *killer) due(st *crashState) bool {
 			delete(k.gate, name)
 		}
 	}
-	if !k.wantsMore() || st.idle() || st.reinterruptible() || len(k.gate) > 0 {
+	if !k.wantsMore() || st.idle() || st.reinterruptible() || len(k.gate) > 0 || !k.worthKilling(st) {
 		k.at = time.Time{}
 		return false
 	}

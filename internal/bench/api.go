@@ -86,7 +86,7 @@ func RunAPI(ctx context.Context, o APIOptions) (*APIReport, error) {
 		defer os.RemoveAll(dir)
 		o.DataDir = dir
 	}
-	srv, _, err := startServer(ctx, o.Exe, o.DataDir, o.Database)
+	srv, _, err := startServer(ctx, serverSpec{exe: o.Exe, dataDir: o.DataDir, database: o.Database})
 	if err != nil {
 		return nil, err
 	}
@@ -408,7 +408,7 @@ func (b *run) statusUpdates(ctx context.Context) error {
 // succeeds.
 func (b *run) restart(ctx context.Context) error {
 	b.srv.stop()
-	srv, took, err := startServer(ctx, b.o.Exe, b.o.DataDir, b.o.Database)
+	srv, took, err := startServer(ctx, serverSpec{exe: b.o.Exe, dataDir: b.o.DataDir, database: b.o.Database})
 	if err != nil {
 		return err
 	}

@@ -66,16 +66,8 @@ func RunBuild(ctx context.Context, o BuildOptions) (*BuildReport, error) {
 }
 
 func setupTrivial(ctx context.Context, f *server.Factory, repo string) error {
-	if err := os.MkdirAll(repo, 0o755); err != nil {
+	if err := initRepo(ctx, repo, map[string]string{"input.txt": "0\n"}); err != nil {
 		return err
-	}
-	if err := os.WriteFile(filepath.Join(repo, "input.txt"), []byte("0\n"), 0o644); err != nil {
-		return err
-	}
-	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"commit", "-q", "-m", "init"}} {
-		if err := demo.Git(ctx, repo, args...); err != nil {
-			return err
-		}
 	}
 	manifest := fmt.Sprintf(`apiVersion: kiln.dev/v1alpha1
 kind: Application

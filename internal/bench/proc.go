@@ -32,28 +32,38 @@ type serverProc struct {
 	log     *os.File
 }
 
-// startServer runs `exe up` on a free loopback port and waits until a list
-// succeeds; it returns the time that took.
-func startServer(ctx context.Context, exe, dataDir, database string) (*serverProc, time.Duration, error) {
+// serverSpec says how to run `kiln up`.
+type serverSpec struct {
+	exe, dataDir, database string
+	args                   []string // more flags
+	env                    []string // more environment (NAME=value)
+}
+
+// startServer runs `exe up` on a free loopback port and waits until a
+// list succeeds; it returns the time that took.
+func startServer(ctx context.Context, spec serverSpec) (*serverProc, time.Duration, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, 0, err
 	}
-	logf, err := os.OpenFile(filepath.Join(dataDir, "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	logf, err := os.OpenFile(filepath.Join(spec.dataDir, "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, 0, err
 	}
-	args := []string{"up", "--data-dir", dataDir, "--listen", "127.0.0.1:" + strconv.Itoa(port), "--write-user-config=false", "--log-level", "warn"}
-	if database != "" {
-		args = append(args, "--database", database)
+	args := []string{"up", "--data-dir", spec.dataDir, "--listen", "127.0.0.1:" + strconv.Itoa(port), "--write-user-config=false", "--log-level", "warn"}
+	if spec.database != "" {
+		args = append(args, "--database", spec.database)
 	}
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, exe, args...)
+	cmd := exec.CommandContext(ctx, spec.exe, append(args, spec.args...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		return nil, 0, fmt.Errorf("starting %s up: %w", exe, err)
+	if len(spec.env) > 0 {
+		cmd.Env = append(os.Environ(), spec.env...)
 	}
-	p := &serverProc{cmd: cmd, dataDir: dataDir, url: "https://127.0.0.1:" + strconv.Itoa(port), log: logf}
+	if err := cmd.Start(); err != nil {
+		return nil, 0, fmt.Errorf("starting %s up: %w", spec.exe, err)
+	}
+	p := &serverProc{cmd: cmd, dataDir: spec.dataDir, url: "https://127.0.0.1:" + strconv.Itoa(port), log: logf}
 	if err := p.waitReady(ctx); err != nil {
 		p.stop()
 		return nil, 0, err
@@ -136,24 +146,28 @@ func (p *serverProc) stop() {
 
 // rssMiB reads the server's resident and peak memory from /proc.
 func (p *serverProc) rssMiB() (rss, peak float64) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	st := readProcStatus(p.cmd.Process.Pid)
+	return st["VmRSS"] / 1024, st["VmHWM"] / 1024
+}
+
+// readProcStatus returns the numeric fields of /proc/PID/status (kB for
+// memory); empty when the process is gone.
+func readProcStatus(pid int) map[string]float64 {
+	out := map[string]float64{}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0
+		return out
 	}
 	for _, line := range strings.Split(string(raw), "\n") {
 		f := strings.Fields(line)
 		if len(f) < 2 {
 			continue
 		}
-		kb, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "VmRSS:":
-			rss = kb / 1024
-		case "VmHWM:":
-			peak = kb / 1024
+		if v, err := strconv.ParseFloat(f[1], 64); err == nil {
+			out[strings.TrimSuffix(f[0], ":")] = v
 		}
 	}
-	return rss, peak
+	return out
 }
 
 func gitOutput(ctx context.Context, dir string, args ...string) (string, error) {
