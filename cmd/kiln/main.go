@@ -6,6 +6,7 @@ package main
 import (
 	"os"
 
+	"github.com/kilnbuild/kiln/internal/bench"
 	"github.com/kilnbuild/kiln/internal/cli"
 	"github.com/kilnbuild/kiln/internal/up"
 )
@@ -17,6 +18,6 @@ var version string
 
 func main() {
 	root := cli.NewRootCommand(cli.WithVersion(version))
-	root.AddCommand(up.NewCommand(), newBenchCommand())
+	root.AddCommand(up.NewCommand(), bench.NewCommand())
 	os.Exit(cli.Execute(root))
 }
