@@ -1,18 +1,23 @@
 // Command kiln is the Kiln software factory: server (`kiln up`) and client
-// (apply, get, describe, …) in one binary.
+// (apply, get, describe, run, …) in one binary. The commands live in their
+// packages; main only puts them together.
 package main
 
 import (
 	"os"
 
+	"github.com/kilnbuild/kiln/internal/bench"
 	"github.com/kilnbuild/kiln/internal/cli"
-	"github.com/kilnbuild/kiln/internal/sandbox"
+	"github.com/kilnbuild/kiln/internal/up"
 )
 
+// version is the client version; set it at build time with
+// -ldflags "-X main.version=v1.2.3". Empty: the module version from the
+// build info.
+var version string
+
 func main() {
-	cli.NewRunner = func() (sandbox.Runner, error) { return sandbox.NewBubblewrap(sandbox.Options{}) }
-	root := cli.NewRootCommand()
-	root.AddCommand(newUpCommand(), newBenchCommand(), cli.NewRunCommand())
-	addGraphCommands(root)
+	root := cli.NewRootCommand(cli.WithVersion(version))
+	root.AddCommand(up.NewCommand(), bench.NewCommand())
 	os.Exit(cli.Execute(root))
 }

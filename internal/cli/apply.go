@@ -158,3 +158,18 @@ func objectNamespace(g *globals, res client.Resource, obj client.Object) (string
 	}
 	return ns, nil
 }
+
+// ApplyFiles applies the manifest files or directories at paths as
+// `kiln --config CONFIG apply -R -f PATH...` does, printing to out and
+// errOut: `kiln up --apply` and the demo use it on the new factory.
+func ApplyFiles(ctx context.Context, config string, paths []string, out, errOut io.Writer) error {
+	args := []string{"--config", config, "apply", "-R"}
+	for _, p := range paths {
+		args = append(args, "-f", p)
+	}
+	root := NewRootCommand()
+	root.SetArgs(args)
+	root.SetOut(out)
+	root.SetErr(errOut)
+	return root.ExecuteContext(ctx)
+}

@@ -91,7 +91,7 @@ func TestApplyStdinDefaultNamespaceFromConfig(t *testing.T) {
 	isolate(t)
 	srv := clienttest.New(t)
 	writeFile(t, ".", ".kiln/client.yaml", "server: "+srv.URL+"\ntoken: "+clienttest.Token+"\nnamespace: team-b\n")
-	root := NewRootCommand()
+	root := NewRootCommand(testOptions()...)
 	var out strings.Builder
 	root.SetOut(&out)
 	root.SetErr(&out)

@@ -35,9 +35,6 @@ type deletion struct {
 
 func (d deletion) String() string { return fmt.Sprintf("%s %q", d.res.KindGroup(), d.name) }
 
-// pollInterval is how often delete --wait checks whether an object is gone.
-var pollInterval = 500 * time.Millisecond
-
 func newDeleteCommand(g *globals) *cobra.Command {
 	o := &deleteOptions{g: g}
 	cmd := &cobra.Command{
@@ -181,7 +178,7 @@ func (o *deleteOptions) waitGone(ctx context.Context, c *client.Client, dels []d
 	defer cancel()
 	for _, d := range dels {
 		stop := startSpinner(progress, fmt.Sprintf("waiting for %s to be deleted", d))
-		err := waitOne(ctx, c, d)
+		err := waitOne(ctx, c, d, o.g.opts.pollInterval)
 		stop()
 		if err != nil {
 			return err
@@ -190,7 +187,7 @@ func (o *deleteOptions) waitGone(ctx context.Context, c *client.Client, dels []d
 	return nil
 }
 
-func waitOne(ctx context.Context, c *client.Client, d deletion) error {
+func waitOne(ctx context.Context, c *client.Client, d deletion, interval time.Duration) error {
 	for {
 		_, err := c.Get(ctx, d.res, d.ns, d.name)
 		if client.IsNotFound(err) {
@@ -202,7 +199,7 @@ func waitOne(ctx context.Context, c *client.Client, d deletion) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%s is still being deleted: gave up waiting (raise --timeout, or see what holds it with `kiln describe %s %s`)", d, d.res.Name, d.name)
-		case <-time.After(pollInterval):
+		case <-time.After(interval):
 		}
 	}
 }

@@ -56,7 +56,7 @@ func (o *describeOptions) run(cmd *cobra.Command, args []string) error {
 			if n++; n > 1 {
 				fmt.Fprintln(cmd.OutOrStdout())
 			}
-			describeObject(cmd.OutOrStdout(), t.res, obj, o.extra(cmd, c, t.res, obj))
+			describeObject(cmd.OutOrStdout(), o.g.opts.now(), t.res, obj, o.extra(cmd, c, t.res, obj))
 		}
 	}
 	if n == 0 && len(errs) == 0 {
@@ -67,7 +67,7 @@ func (o *describeOptions) run(cmd *cobra.Command, args []string) error {
 
 // describeObject prints the kubectl-describe-like layout of obj.
 // extra, when not nil, prints kind-specific sections before the events.
-func describeObject(w io.Writer, res client.Resource, obj client.Object, extra func(io.Writer)) {
+func describeObject(w io.Writer, now time.Time, res client.Resource, obj client.Object, extra func(io.Writer)) {
 	tw := newTabWriter(w)
 	field := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
 	field("Name", obj.Name())
@@ -77,9 +77,9 @@ func describeObject(w io.Writer, res client.Resource, obj client.Object, extra f
 	field("Kind", obj.Kind()+" ("+obj.APIVersion()+")")
 	pairs(tw, "Labels", obj.Labels())
 	pairs(tw, "Annotations", obj.Annotations())
-	field("Created", describeTime(obj.String("metadata", "creationTimestamp")))
+	field("Created", describeTime(obj.String("metadata", "creationTimestamp"), now))
 	if ts := obj.String("metadata", "deletionTimestamp"); ts != "" {
-		field("Deleting since", describeTime(ts))
+		field("Deleting since", describeTime(ts, now))
 	}
 	field("Owner References", ownerRefs(obj))
 	field("Finalizers", listOrNone(obj.Slice("metadata", "finalizers")))
@@ -89,7 +89,7 @@ func describeObject(w io.Writer, res client.Resource, obj client.Object, extra f
 	if obj.Kind() == "Secret" {
 		describeSecret(w, obj)
 	} else {
-		describeBody(w, obj)
+		describeBody(w, obj, now)
 	}
 	if extra != nil {
 		extra(w)
@@ -111,12 +111,12 @@ func pairs(w io.Writer, title string, m map[string]string) {
 	}
 }
 
-func describeTime(ts string) string {
+func describeTime(ts string, now time.Time) string {
 	t, err := time.Parse(time.RFC3339, ts)
 	if err != nil {
 		return "<unknown>"
 	}
-	return fmt.Sprintf("%s (%s ago)", t.UTC().Format(time.RFC3339), age(t))
+	return fmt.Sprintf("%s (%s ago)", t.UTC().Format(time.RFC3339), age(now, t))
 }
 
 func ownerRefs(obj client.Object) string {
@@ -167,7 +167,7 @@ func generation(obj client.Object) string {
 
 // describeBody prints the spec and other fields as indented YAML and the
 // status with its conditions as a table.
-func describeBody(w io.Writer, obj client.Object) {
+func describeBody(w io.Writer, obj client.Object, now time.Time) {
 	for _, k := range sortedKeys(obj) {
 		switch k {
 		case "apiVersion", "kind", "metadata", "status":
@@ -190,7 +190,7 @@ func describeBody(w io.Writer, obj client.Object) {
 	if len(rest) > 0 {
 		writeIndentedYAML(w, rest, "  ")
 	}
-	conditions(w, obj.Slice("status", "conditions"))
+	conditions(w, obj.Slice("status", "conditions"), now)
 }
 
 func section(w io.Writer, title string, v any) {
@@ -222,7 +222,7 @@ func writeIndentedYAML(w io.Writer, v any, indent string) {
 }
 
 // conditions prints status conditions as TYPE STATUS REASON AGE MESSAGE.
-func conditions(w io.Writer, conds []any) {
+func conditions(w io.Writer, conds []any, now time.Time) {
 	if len(conds) == 0 {
 		fmt.Fprintln(w, "  Conditions:  <none>")
 		return
@@ -233,7 +233,7 @@ func conditions(w io.Writer, conds []any) {
 	for _, c := range conds {
 		cond := client.Object(asMap(c))
 		fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\n", cond.String("type"), cond.String("status"),
-			cond.String("reason"), formatDate(cond.String("lastTransitionTime")), cond.String("message"))
+			cond.String("reason"), formatDate(cond.String("lastTransitionTime"), now), cond.String("message"))
 	}
 	tw.Flush()
 }

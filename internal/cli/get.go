@@ -156,7 +156,7 @@ func (o *getOptions) printTables(cmd *cobra.Command, c *client.Client, targets [
 
 func (o *getOptions) printer(w io.Writer, res client.Resource, prefixKind bool) *tablePrinter {
 	p := &tablePrinter{w: newTabWriter(w), wide: o.output == outWide, noHeaders: o.noHeaders,
-		withNS: o.allNamespaces && res.Namespaced}
+		withNS: o.allNamespaces && res.Namespaced, now: o.g.opts.now}
 	if prefixKind {
 		p.prefix = res.KindGroup() + "/"
 	}

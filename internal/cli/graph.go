@@ -12,13 +12,8 @@ import (
 	"github.com/kilnbuild/kiln/api/v1alpha1"
 	"github.com/kilnbuild/kiln/internal/buildgroup"
 	"github.com/kilnbuild/kiln/internal/client"
+	"github.com/kilnbuild/kiln/internal/graph"
 )
-
-// globalsOf finds the flags of the root command cmd belongs to, for
-// commands added outside this package (cmd/kiln's graph subcommands).
-var rootGlobals = map[*cobra.Command]*globals{}
-
-func globalsOf(cmd *cobra.Command) *globals { return rootGlobals[cmd.Root()] }
 
 func newGraphCommand(g *globals) *cobra.Command {
 	var app, output string
@@ -40,23 +35,19 @@ func newGraphCommand(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&app, "app", "", "only this application's components")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "table, json or dot")
-	cmd.AddCommand(newGraphPlanCommand())
+	cmd.AddCommand(newGraphPlanCommand(g), graph.NewGenerateCommand(), graph.NewFromDebianCommand())
 	return cmd
 }
 
-// PlanOptions are the flags of `kiln graph plan`.
-type PlanOptions struct {
+// planOptions are the flags of `kiln graph plan`.
+type planOptions struct {
 	Edges, Durations, Output, App string
 	Changed                       []string
 	Workers                       int
 }
 
-// OfflinePlan plans a graph read from files (set by cmd/kiln, which owns
-// the file formats); nil: only live planning is available.
-var OfflinePlan func(w io.Writer, o PlanOptions) error
-
-func newGraphPlanCommand() *cobra.Command {
-	var o PlanOptions
+func newGraphPlanCommand(g *globals) *cobra.Command {
+	var o planOptions
 	cmd := &cobra.Command{
 		Use:   "plan (--edges FILE | --app A) [--durations FILE] [--changed NAME …] [--workers N] [-o json|table]",
 		Short: "What a change rebuilds: against the live system, or offline on any graph",
@@ -76,15 +67,13 @@ Live (no --edges; --app to limit it to one application): what a change to the
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Edges == "" {
-				return RunLivePlan(cmd, o.App, o.Changed, o.Output)
+				return runLivePlan(cmd, g, o.App, o.Changed, o.Output)
 			}
 			if o.App != "" {
 				return fmt.Errorf("use --edges FILE (offline) or --app A (live), not both")
 			}
-			if OfflinePlan == nil {
-				return fmt.Errorf("offline planning is not built into this binary")
-			}
-			return OfflinePlan(cmd.OutOrStdout(), o)
+			return graph.PlanFiles(cmd.OutOrStdout(), graph.FilePlanOptions{Edges: o.Edges, Durations: o.Durations,
+				Changed: o.Changed, Workers: o.Workers, Output: o.Output})
 		},
 	}
 	f := cmd.Flags()
@@ -178,13 +167,9 @@ func orDash(s string) string {
 	return s
 }
 
-// RunLivePlan answers "what happens if these components change?" against
+// runLivePlan answers "what happens if these components change?" against
 // the live system: the members a group would build, in order, with cycles.
-func RunLivePlan(cmd *cobra.Command, app string, changed []string, output string) error {
-	g := globalsOf(cmd)
-	if g == nil {
-		return fmt.Errorf("live planning needs the kiln root command")
-	}
+func runLivePlan(cmd *cobra.Command, g *globals, app string, changed []string, output string) error {
 	if len(changed) == 0 {
 		return fmt.Errorf("--changed: name the component(s) that change")
 	}

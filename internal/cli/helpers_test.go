@@ -21,10 +21,13 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 // created is the fake server's creation time; tests run 90 minutes later.
 var created = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func TestMain(m *testing.M) {
-	now = func() time.Time { return created.Add(90 * time.Minute) }
-	pollInterval = 5 * time.Millisecond
-	os.Exit(m.Run())
+// testOptions are the root command options of every test: a fixed clock,
+// a short poll interval.
+func testOptions(more ...Option) []Option {
+	return append([]Option{
+		WithClock(func() time.Time { return created.Add(90 * time.Minute) }),
+		WithPollInterval(5 * time.Millisecond),
+	}, more...)
 }
 
 // result is what one kiln invocation printed.
@@ -50,7 +53,7 @@ func kiln(t *testing.T, srv *clienttest.Server, stdin string, args ...string) re
 
 func kilnCtx(ctx context.Context, t *testing.T, srv *clienttest.Server, stdin string, out io.Writer, args ...string) result {
 	t.Helper()
-	root := NewRootCommand()
+	root := NewRootCommand(testOptions()...)
 	if srv != nil {
 		args = append([]string{"--server", srv.URL, "--token", clienttest.Token}, args...)
 	}

@@ -80,11 +80,15 @@ func TestWhoami(t *testing.T) {
 func TestVersion(t *testing.T) {
 	isolate(t)
 	srv := newServer(t)
-	Version = "v9.9.9"
-	defer func() { Version = "" }()
-	r := kiln(t, srv, "", "version").must(t)
-	if r.out != "Client Version: v9.9.9\nServer Version: v0.1.0-test\n" {
-		t.Fatalf("printed %q", r.out)
+	root := NewRootCommand(WithVersion("v9.9.9"))
+	root.SetArgs([]string{"--server", srv.URL, "--token", clienttest.Token, "version"})
+	var out strings.Builder
+	root.SetOut(&out)
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "Client Version: v9.9.9\nServer Version: v0.1.0-test\n" {
+		t.Fatalf("printed %q", out.String())
 	}
 }
 

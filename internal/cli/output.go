@@ -96,6 +96,7 @@ type tablePrinter struct {
 	prefix    string // prepended to names, e.g. "component.kiln.dev/"
 	noHeaders bool
 	sticky    bool
+	now       func() time.Time // ages are measured from now()
 
 	defs       []metav1.TableColumnDefinition
 	cols       []int // visible columns
@@ -133,7 +134,7 @@ func (p *tablePrinter) rowCells(row metav1.TableRow) []string {
 		if i < len(row.Cells) {
 			v = row.Cells[i]
 		}
-		s := formatCell(p.defs[i], v)
+		s := formatCell(p.defs[i], v, p.now())
 		if p.prefix != "" && (p.defs[i].Format == "name" || i == 0) {
 			s = p.prefix + s
 		}
@@ -200,13 +201,13 @@ func (p *tablePrinter) writeLine(cells []string) {
 
 // formatCell renders one cell: dates given as RFC 3339 become ages, nil is
 // <none>, numbers print without exponent.
-func formatCell(def metav1.TableColumnDefinition, v any) string {
+func formatCell(def metav1.TableColumnDefinition, v any, now time.Time) string {
 	switch v := v.(type) {
 	case nil:
 		return "<none>"
 	case string:
 		if def.Type == "date" || def.Format == "date" {
-			return formatDate(v)
+			return formatDate(v, now)
 		}
 		return v
 	case float64:
@@ -224,19 +225,20 @@ func formatCell(def metav1.TableColumnDefinition, v any) string {
 
 // formatDate turns an RFC 3339 time into an age ("5m", "3d4h"); anything
 // else (an age the server already computed) is returned as is.
-func formatDate(s string) string {
+func formatDate(s string, now time.Time) string {
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
 		return s
 	}
-	return age(t)
+	return age(now, t)
 }
 
-func age(t time.Time) string {
+// age is how long before now t was.
+func age(now, t time.Time) string {
 	if t.IsZero() {
 		return "<unknown>"
 	}
-	return duration.HumanDuration(now().Sub(t))
+	return duration.HumanDuration(now.Sub(t))
 }
 
 // sortedKeys returns m's keys in order.

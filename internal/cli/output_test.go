@@ -30,7 +30,7 @@ func TestFormatCell(t *testing.T) {
 		{date, "5m", "5m"}, // already an age: the real server computes it
 		{date, "", ""},
 	} {
-		if got := formatCell(tc.def, tc.v); got != tc.want {
+		if got := formatCell(tc.def, tc.v, created.Add(90*time.Minute)); got != tc.want {
 			t.Errorf("formatCell(%v, %#v) = %q, want %q", tc.def.Type, tc.v, got, tc.want)
 		}
 	}

@@ -11,26 +11,19 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kilnbuild/kiln/internal/client"
 )
 
-// Version is the client version; set it at build time with
-// -ldflags "-X github.com/kilnbuild/kiln/internal/cli.Version=v1.2.3".
-// When empty, the module version from the build info is used.
-var Version = ""
-
-// now is the clock for ages in output; tests fix it.
-var now = time.Now
-
-// globals holds the persistent flags and what is derived from them.
+// globals holds the persistent flags and what is derived from them, and
+// the root command's options. Each root command has its own.
 type globals struct {
+	opts options
+
 	configPath string
 	server     string
 	token      string
@@ -44,11 +37,13 @@ type globals struct {
 	c       *client.Client
 }
 
-// NewRootCommand returns the kiln command with every client verb. The
-// caller may add more (e.g. `up`) with AddCommand. Errors are returned, not
-// printed (SilenceErrors): run it with Execute, or print the error yourself.
-func NewRootCommand() *cobra.Command {
-	g := &globals{}
+// NewRootCommand returns the kiln command with every client verb, `graph`
+// with its offline planner and `run`. The caller may add more (e.g. `up`)
+// with AddCommand. Errors are returned, not printed (SilenceErrors): run it
+// with Execute, or print the error yourself. Root commands share nothing:
+// build and run as many at once as you like.
+func NewRootCommand(opts ...Option) *cobra.Command {
+	g := &globals{opts: newOptions(opts)}
 	root := &cobra.Command{
 		Use:   "kiln",
 		Short: "Kiln builds, tests and releases your software from a Kubernetes-style API",
@@ -73,9 +68,8 @@ func NewRootCommand() *cobra.Command {
 		newWhoamiCommand(g), newConfigCommand(g), newVersionCommand(g),
 		newBuildCommand(g), newLogsCommand(g), newCancelCommand(g),
 		newKeysCommand(g), newVerifyCommand(g), newWhyCommand(g), newGraphCommand(g),
-		newReleaseCommand(g), newTestCommand(g),
+		newReleaseCommand(g), newTestCommand(g), newRunCommand(g),
 	)
-	rootGlobals[root] = g
 	root.AddCommand(newEvidenceCommands(g)...)
 	return root
 }
@@ -148,7 +142,7 @@ func (g *globals) client(cmd *cobra.Command) (*client.Client, error) {
 		return nil, err
 	}
 	g.c = client.New(cfg)
-	g.c.UserAgent = "kiln/" + clientVersion()
+	g.c.UserAgent = "kiln/" + g.opts.version
 	if g.verbose {
 		g.c.Log = cmd.ErrOrStderr()
 	}
@@ -165,14 +159,4 @@ func (g *globals) ns() string {
 		return g.cfg.Namespace
 	}
 	return "default"
-}
-
-func clientVersion() string {
-	if Version != "" {
-		return Version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }

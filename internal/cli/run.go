@@ -2,8 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,32 +14,22 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kilnbuild/kiln/internal/pipeline"
-	"github.com/kilnbuild/kiln/internal/sandbox"
 )
 
-// NewRunner builds the sandbox backend `kiln run` runs steps with. The
-// program sets it (to the bubblewrap runner); by default there is none.
-var NewRunner = func() (sandbox.Runner, error) {
-	return nil, errors.New("no sandbox backend")
-}
-
-// ResolveImage, when set, lets `kiln run` use step images other than
-// "host": it pulls and unpacks an image, returning its root filesystem and
-// digest. When nil, only `image: host` steps can run.
-var ResolveImage func(image string) (rootfs, digest string, err error)
-
 type runOptions struct {
+	g           *globals
 	files       []string
 	params      []string
 	workspace   string
 	concurrency int
 	printPlan   bool
+	images      imageOptions
 }
 
-// NewRunCommand returns `kiln run`: load a pipeline, compile it and run it
+// newRunCommand returns `kiln run`: load a pipeline, compile it and run it
 // on this machine in the sandbox.
-func NewRunCommand() *cobra.Command {
-	o := &runOptions{}
+func newRunCommand(g *globals) *cobra.Command {
+	o := &runOptions{g: g}
 	cmd := &cobra.Command{
 		Use:   "run [-f PIPELINE.yaml]... [--param NAME=VALUE]... [DIR]",
 		Short: "Run a pipeline on this machine, as a Kiln server would",
@@ -49,7 +39,11 @@ func NewRunCommand() *cobra.Command {
 			"DIR is copied into the run's \"source\" workspace, so the run cannot change it. Step output is\n" +
 			"printed with a [task/step] prefix, then a summary; the run's directory (--workspace, default a\n" +
 			"new temporary directory) is kept and holds the outputs. The exit status is 1 when the\n" +
-			"pipeline fails. See docs/pipelines.md.",
+			"pipeline fails.\n\n" +
+			"Step images other than \"host\" are pulled from their registry (anonymously, or with the\n" +
+			"credentials of your Docker or Podman config), or read from a local OCI image layout\n" +
+			"(image: oci-layout:PATH[@DIGEST]), and unpacked into --image-cache, as a Kiln server does.\n" +
+			"See docs/pipelines.md.",
 		Example: "  kiln run\n  kiln run --param packages='[\"./cmd/greet\"]' ~/src/greet\n" +
 			"  kiln run -f .tekton/push.yaml -f .tekton/tasks.yaml\n  kiln run --plan   # print the compiled plan, run nothing",
 		Args: cobra.MaximumNArgs(1),
@@ -67,6 +61,8 @@ func NewRunCommand() *cobra.Command {
 	f.StringVar(&o.workspace, "workspace", "", "directory of the run, kept afterwards (default: a new temporary directory)")
 	f.IntVar(&o.concurrency, "concurrency", 0, "tasks run at once (default: the number of CPUs)")
 	f.BoolVar(&o.printPlan, "plan", false, "print the compiled plan as JSON and exit without running")
+	f.StringVar(&o.images.caFile, "ca-file", "", "PEM file of CA certificates to trust for image registries, besides the system's")
+	f.StringVar(&o.images.cacheDir, "image-cache", "", "directory step images are unpacked into (default $XDG_CACHE_HOME/kiln/images)")
 	return cmd
 }
 
@@ -79,24 +75,53 @@ func (o *runOptions) run(cmd *cobra.Command, dir string) error {
 	if o.printPlan {
 		return printPlan(out, plan)
 	}
-	runner, err := NewRunner()
-	if err != nil {
-		return fmt.Errorf("kiln run needs a sandbox to run steps in: %w", err)
-	}
-	ws, err := o.workspaceDir()
+	ropts, done, err := o.runOptions(cmd.Context(), dir, out)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "pipeline %s from %s, plan %s\nworkspace %s\n", plan.Pipeline, describeSource(src), plan.Digest(), ws)
-	res, err := pipeline.Run(cmd.Context(), plan, pipeline.RunOptions{
-		Runner: runner, WorkspaceDir: ws, SourceDir: dir, ImageResolver: ResolveImage,
-		Log: out, Concurrency: o.concurrency,
-	})
+	defer done()
+	fmt.Fprintf(out, "pipeline %s from %s, plan %s\nworkspace %s\n", plan.Pipeline, describeSource(src), plan.Digest(), ropts.WorkspaceDir)
+	res, err := pipeline.Run(cmd.Context(), plan, ropts)
 	if err != nil {
 		return err
 	}
 	printSummary(out, res)
 	return res.Err()
+}
+
+// runOptions sets up the sandbox, image resolver and workspace of a run;
+// done releases the sandbox.
+func (o *runOptions) runOptions(ctx context.Context, dir string, out io.Writer) (pipeline.RunOptions, func(), error) {
+	resolve, err := o.imageResolver()
+	if err != nil {
+		return pipeline.RunOptions{}, nil, err
+	}
+	runner, err := o.g.opts.newRunner()
+	if err != nil {
+		return pipeline.RunOptions{}, nil, fmt.Errorf("kiln run needs a sandbox to run steps in: %w", err)
+	}
+	done := func() {}
+	if c, ok := runner.(io.Closer); ok {
+		done = func() { c.Close() }
+	}
+	ws, err := o.workspaceDir()
+	if err != nil {
+		done()
+		return pipeline.RunOptions{}, nil, err
+	}
+	return pipeline.RunOptions{
+		Runner: runner, WorkspaceDir: ws, SourceDir: dir, Log: out, Concurrency: o.concurrency,
+		ImageResolver: func(image string) (string, string, error) { return resolve(ctx, image) },
+	}, done, nil
+}
+
+// imageResolver is the root command's, else the registry and layout one
+// the flags configure.
+func (o *runOptions) imageResolver() (ImageResolver, error) {
+	if o.g.opts.resolveImage != nil {
+		return o.g.opts.resolveImage, nil
+	}
+	return o.images.resolver()
 }
 
 // compile loads the pipeline and compiles it with the --param values.
@@ -192,6 +217,11 @@ func printSummary(w io.Writer, res *pipeline.RunResult) {
 		}
 	}
 	_ = tw.Flush()
+	for _, img := range res.Images {
+		if img.Digest != "" {
+			fmt.Fprintf(w, "image %s: %s\n", img.Image, img.Digest)
+		}
+	}
 	for _, o := range res.Outputs {
 		printOutput(w, o)
 	}

@@ -60,15 +60,17 @@ func runRepo(t *testing.T) string {
 // kilnRun runs `kiln run` with the fake runner.
 func kilnRun(t *testing.T, args ...string) result {
 	t.Helper()
-	old := NewRunner
-	NewRunner = func() (sandbox.Runner, error) { return &pipelinetest.FakeRunner{}, nil }
-	t.Cleanup(func() { NewRunner = old })
-	cmd := NewRunCommand()
-	cmd.SetArgs(args)
+	return kilnRunWith(t, []Option{WithRunner(func() (sandbox.Runner, error) { return &pipelinetest.FakeRunner{}, nil })}, args...)
+}
+
+// kilnRunWith runs `kiln run` with a root command made with opts.
+func kilnRunWith(t *testing.T, opts []Option, args ...string) result {
+	t.Helper()
+	cmd := NewRootCommand(opts...)
+	cmd.SetArgs(append([]string{"run"}, args...))
 	var stdout, stderr bytes.Buffer
 	cmd.SetOut(&stdout)
 	cmd.SetErr(&stderr)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	err := cmd.ExecuteContext(context.Background())
 	return result{out: stdout.String(), err: stderr.String(), code: err}
 }
@@ -127,22 +129,14 @@ func TestRunCommandFileAndPlan(t *testing.T) {
 	if err := os.WriteFile(file, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	old := NewRunner
-	NewRunner = func() (sandbox.Runner, error) { return nil, errors.New("must not be called") }
-	defer func() { NewRunner = old }()
-	cmd := NewRunCommand()
-	cmd.SetArgs([]string{"-f", file, "--plan", "--param", "who=plan"})
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	if err := cmd.Execute(); err != nil {
-		t.Fatal(err)
-	}
+	r := kilnRunWith(t, []Option{WithRunner(func() (sandbox.Runner, error) { return nil, errors.New("must not be called") })},
+		"-f", file, "--plan", "--param", "who=plan").must(t)
 	var plan struct {
 		Pipeline string
 		Params   []struct{ Name, Value string }
 	}
-	if err := json.Unmarshal(out.Bytes(), &plan); err != nil || plan.Pipeline != "hello" || plan.Params[1].Value != "plan" {
-		t.Errorf("plan %+v (%v)\n%s", plan, err, out.String())
+	if err := json.Unmarshal([]byte(r.out), &plan); err != nil || plan.Pipeline != "hello" || plan.Params[1].Value != "plan" {
+		t.Errorf("plan %+v (%v)\n%s", plan, err, r.out)
 	}
 }
 
@@ -156,6 +150,8 @@ func TestRunCommandErrors(t *testing.T) {
 		{[]string{"--param", "colour=red", dir}, `params.colour: not declared by the pipeline (declared: who, code)`},
 		{[]string{t.TempDir()}, "no pipeline found in "},
 		{[]string{"-f", "/nonexistent.yaml"}, "reading pipeline: open /nonexistent.yaml"},
+		{[]string{"--ca-file", "/nonexistent.pem", dir}, "--ca-file: open /nonexistent.pem"},
+		{[]string{"--ca-file", filepath.Join(dir, ".kiln", "pipeline.yaml"), dir}, "no PEM certificate in it"},
 	}
 	for _, c := range cases {
 		r := kilnRun(t, c.args...)
@@ -167,10 +163,8 @@ func TestRunCommandErrors(t *testing.T) {
 
 func TestRunCommandWithoutSandbox(t *testing.T) {
 	dir := runRepo(t)
-	cmd := NewRunCommand()
-	cmd.SetArgs([]string{dir})
-	cmd.SetOut(&bytes.Buffer{})
-	if err := cmd.Execute(); err == nil || err.Error() != "kiln run needs a sandbox to run steps in: no sandbox backend" {
-		t.Errorf("default runner: %v", err)
+	r := kilnRunWith(t, []Option{WithRunner(func() (sandbox.Runner, error) { return nil, errors.New("no sandbox backend") })}, dir)
+	if r.code == nil || r.code.Error() != "kiln run needs a sandbox to run steps in: no sandbox backend" {
+		t.Errorf("runner error: %v", r.code)
 	}
 }

@@ -103,14 +103,14 @@ func newTokenListCommand(g *globals) *cobra.Command {
 					return tokensResource.KindName(o.Name())
 				}, false)
 			}
-			return printTokens(cmd, list.Items)
+			return printTokens(cmd, list.Items, g.opts.now())
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: table, yaml, json or name")
 	return cmd
 }
 
-func printTokens(cmd *cobra.Command, items []client.Object) error {
+func printTokens(cmd *cobra.Command, items []client.Object, now time.Time) error {
 	if len(items) == 0 {
 		fmt.Fprintln(cmd.ErrOrStderr(), "No tokens found.")
 		return nil
@@ -119,20 +119,20 @@ func printTokens(cmd *cobra.Command, items []client.Object) error {
 	fmt.Fprintln(tw, "NAME\tSUBJECT\tDESCRIPTION\tEXPIRES\tLAST USED\tAGE")
 	for _, t := range items {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Name(), t.String("spec", "subject"),
-			t.String("spec", "description"), tokenTime(t.String("spec", "expiresAt"), "never"),
-			tokenTime(t.String("status", "lastUsed"), "never"), formatDate(t.String("metadata", "creationTimestamp")))
+			t.String("spec", "description"), tokenTime(t.String("spec", "expiresAt"), "never", now),
+			tokenTime(t.String("status", "lastUsed"), "never", now), formatDate(t.String("metadata", "creationTimestamp"), now))
 	}
 	return tw.Flush()
 }
 
 // tokenTime shows a time as a date; empty as none.
-func tokenTime(ts, none string) string {
+func tokenTime(ts, none string, now time.Time) string {
 	t, err := time.Parse(time.RFC3339, ts)
 	if err != nil {
 		return none
 	}
-	if t.Before(now()) {
-		return t.UTC().Format("2006-01-02 15:04") + " (" + age(t) + " ago)"
+	if t.Before(now) {
+		return t.UTC().Format("2006-01-02 15:04") + " (" + age(now, t) + " ago)"
 	}
 	return t.UTC().Format("2006-01-02 15:04")
 }

@@ -14,7 +14,7 @@ func newVersionCommand(g *globals) *cobra.Command {
 		Short: "Show the client and server versions",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(cmd.OutOrStdout(), "Client Version: %s\n", clientVersion())
+			fmt.Fprintf(cmd.OutOrStdout(), "Client Version: %s\n", g.opts.version)
 			if clientOnly {
 				return nil
 			}

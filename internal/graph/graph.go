@@ -2,7 +2,8 @@
 // pure functions over it (strongly connected components, levels, the
 // reverse-dependency rebuild set, a list-scheduling simulation) that compute
 // a build plan without doing anything. The server applies plans; this package
-// only computes them ("compute, then act").
+// only computes them ("compute, then act"). command.go adds the offline
+// `kiln graph` commands, which read and write files.
 //
 // Nodes are dense int32 IDs assigned in name order, so ID order is name order
 // and every tie broken "by ID" is broken by name. Adjacency is stored in CSR

@@ -24,6 +24,11 @@ type Remote struct {
 	// Username and Password authenticate to other registries (Username
 	// also names the Basic user sent with Token; default "kiln").
 	Username, Password string
+	// Keychain, when set and Token, Username and Password are not, finds
+	// the credentials of each registry (e.g. authn.DefaultKeychain: the
+	// Docker or Podman config); a registry it knows nothing of is read
+	// anonymously.
+	Keychain authn.Keychain
 	// RootCAs verifies the registry's certificate (e.g. Kiln's own CA).
 	RootCAs *x509.CertPool
 	// TLS, when set, is used as is (RootCAs is ignored).
@@ -71,6 +76,13 @@ func (r Remote) authenticator() authn.Authenticator {
 		return &authn.Basic{Username: r.Username, Password: r.Password}
 	}
 	return authn.Anonymous
+}
+
+func (r Remote) auth() remote.Option {
+	if r.Keychain != nil && r.Token == "" && r.Username == "" && r.Password == "" {
+		return remote.WithAuthFromKeychain(r.Keychain)
+	}
+	return remote.WithAuth(r.authenticator())
 }
 
 // transports are shared by every push and pull with the same TLS settings
@@ -121,7 +133,7 @@ func (r Remote) transport() http.RoundTripper {
 func (r Remote) options(ctx context.Context, extra ...remote.Option) []remote.Option {
 	return append([]remote.Option{
 		remote.WithContext(ctx),
-		remote.WithAuth(r.authenticator()),
+		r.auth(),
 		remote.WithTransport(r.transport()),
 		remote.WithUserAgent("kiln"),
 	}, extra...)

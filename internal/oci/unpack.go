@@ -52,16 +52,26 @@ func Unpack(ctx context.Context, ref, cacheDir string, rem Remote) (rootfs, dige
 	if err != nil {
 		return "", "", fmt.Errorf("unpacking %s: %w", ref, err)
 	}
-	h, err := img.Digest()
+	rootfs, digest, err = unpackImage(img, cacheDir)
 	if err != nil {
 		return "", "", fmt.Errorf("unpacking %s: %w", ref, err)
+	}
+	return rootfs, digest, nil
+}
+
+// unpackImage unpacks img into cacheDir/<manifest digest> unless it is
+// there already.
+func unpackImage(img v1.Image, cacheDir string) (rootfs, digest string, err error) {
+	h, err := img.Digest()
+	if err != nil {
+		return "", "", err
 	}
 	final := cachePath(cacheDir, h.String())
 	if _, err := os.Stat(final); err == nil {
 		return final, h.String(), nil
 	}
 	if err := unpackInto(img, cacheDir, final); err != nil {
-		return "", "", fmt.Errorf("unpacking %s: %w", ref, err)
+		return "", "", err
 	}
 	return final, h.String(), nil
 }

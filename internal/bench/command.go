@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"encoding/json"
@@ -8,18 +8,19 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/kilnbuild/kiln/internal/bench"
 )
 
-func newBenchCommand() *cobra.Command {
+// This file holds the `kiln bench` command and its subcommands.
+
+// NewCommand returns `kiln bench` with its api, build and soak subcommands.
+func NewCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Measure Kiln on this machine (see docs/benchmarks.md)"}
 	cmd.AddCommand(newBenchAPICommand(), newBenchBuildCommand(), newBenchSoakCommand())
 	return cmd
 }
 
 func newBenchBuildCommand() *cobra.Command {
-	var o bench.BuildOptions
+	var o BuildOptions
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "build",
@@ -32,7 +33,7 @@ steps: the sandboxed steps; package+push: tar, gzip and upload; sign+attest: pro
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Log = os.Stderr
-			rep, err := bench.RunBuild(cmd.Context(), o)
+			rep, err := RunBuild(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
@@ -54,7 +55,7 @@ steps: the sandboxed steps; package+push: tar, gzip and upload; sign+attest: pro
 }
 
 func newBenchAPICommand() *cobra.Command {
-	var o bench.APIOptions
+	var o APIOptions
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "api",
@@ -69,7 +70,7 @@ second, memory (RSS) and the time from restart to the first successful list.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Log = os.Stderr
-			rep, err := bench.RunAPI(cmd.Context(), o)
+			rep, err := RunAPI(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
@@ -91,7 +92,7 @@ second, memory (RSS) and the time from restart to the first successful list.`,
 }
 
 func newBenchSoakCommand() *cobra.Command {
-	var o bench.SoakOptions
+	var o SoakOptions
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "soak",
@@ -115,7 +116,7 @@ for. It exits non-zero when the verdict fails. See docs/reliability.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Log = os.Stderr
-			rep, err := bench.RunSoak(cmd.Context(), o)
+			rep, err := RunSoak(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
@@ -146,20 +147,20 @@ for. It exits non-zero when the verdict fails. See docs/reliability.md.`,
 }
 
 // soakVerdict is an error naming the failed checks, if any.
-func soakVerdict(r *bench.SoakReport) error {
+func soakVerdict(r *SoakReport) error {
 	if r.Verdict.Pass {
 		return nil
 	}
 	var failed []string
 	for _, c := range r.Verdict.Checks {
-		if c.Status == bench.CheckFail {
+		if c.Status == CheckFail {
 			failed = append(failed, c.Name)
 		}
 	}
 	return fmt.Errorf("soak failed: %s", strings.Join(failed, ", "))
 }
 
-func printAPIReport(cmd *cobra.Command, r *bench.APIReport) {
+func printAPIReport(cmd *cobra.Command, r *APIReport) {
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "backend %s, %d components in %d namespaces, %d writers\n", r.Backend, r.Objects, r.Namespaces, r.Writers)
 	fmt.Fprintf(w, "  creates/s                 %8.0f\n", r.CreatesPerSec)

@@ -1,4 +1,4 @@
-package main
+package graph
 
 import (
 	"encoding/json"
@@ -9,57 +9,52 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/kilnbuild/kiln/internal/cli"
-	"github.com/kilnbuild/kiln/internal/graph"
 )
 
-// addGraphCommands puts the offline planner under the client's live
-// `kiln graph` command.
-func addGraphCommands(root *cobra.Command) {
-	graphCmd, _, err := root.Find([]string{"graph"})
-	if err != nil || graphCmd == root {
-		graphCmd = &cobra.Command{Use: "graph", Short: "Plan builds over a package dependency graph (see docs/graph.md)"}
-		root.AddCommand(graphCmd)
-	}
-	graphCmd.AddCommand(newGraphGenerateCommand(), newGraphFromDebianCommand())
-	cli.OfflinePlan = func(w io.Writer, o cli.PlanOptions) error {
-		return runGraphPlan(w, graphPlanOptions{edges: o.Edges, durations: o.Durations, output: o.Output, changed: o.Changed, workers: o.Workers})
-	}
+// This file holds the offline side of the `kiln graph` command: planning
+// graphs read from files, generating and converting them. The functions
+// above stay pure; only these read files and print.
+
+// FilePlanOptions are the flags of `kiln graph plan --edges`.
+type FilePlanOptions struct {
+	// Edges and Durations are file paths; Durations may be empty (every
+	// package takes 1 s).
+	Edges, Durations string
+	// Changed, Workers: as Plan's.
+	Changed []string
+	Workers int
+	// Output is "table" or "json".
+	Output string
 }
 
-type graphPlanOptions struct {
-	edges, durations, output string
-	changed                  []string
-	workers                  int
-}
-
-// graphPlanOutput is the JSON of `kiln graph plan`: the plan summary plus
+// filePlanOutput is the JSON of `kiln graph plan`: the plan summary plus
 // the time spent reading the files.
-type graphPlanOutput struct {
-	*graph.PlanResult
+type filePlanOutput struct {
+	*PlanResult
 	ReadMillis float64 `json:"readMillis"`
 }
 
-func runGraphPlan(w io.Writer, o graphPlanOptions) error {
-	if o.output != "table" && o.output != "json" {
-		return fmt.Errorf("unknown output format %q: use table or json", o.output)
+// PlanFiles reads a graph (and durations) from files, plans it and prints
+// the result to w: `kiln graph plan --edges`.
+func PlanFiles(w io.Writer, o FilePlanOptions) error {
+	if o.Output != "table" && o.Output != "json" {
+		return fmt.Errorf("unknown output format %q: use table or json", o.Output)
 	}
-	if o.workers < 0 {
-		return fmt.Errorf("--workers must be 0 (no simulation) or more, got %d", o.workers)
+	if o.Workers < 0 {
+		return fmt.Errorf("--workers must be 0 (no simulation) or more, got %d", o.Workers)
 	}
 	start := time.Now()
-	g, durations, err := readGraphFiles(o.edges, o.durations)
+	g, durations, err := readGraphFiles(o.Edges, o.Durations)
 	if err != nil {
 		return err
 	}
 	read := time.Since(start)
-	res, err := graph.Plan(g, o.changed, durations, o.workers)
+	res, err := Plan(g, o.Changed, durations, o.Workers)
 	if err != nil {
 		return fmt.Errorf("--changed: %w", err)
 	}
-	out := graphPlanOutput{PlanResult: res, ReadMillis: float64(read.Microseconds()) / 1000}
-	if o.output == "json" {
+	out := filePlanOutput{PlanResult: res, ReadMillis: float64(read.Microseconds()) / 1000}
+	if o.Output == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
@@ -68,15 +63,15 @@ func runGraphPlan(w io.Writer, o graphPlanOptions) error {
 	return nil
 }
 
-func readGraphFiles(edgesPath, durationsPath string) (*graph.Graph, map[string]float64, error) {
-	g, err := parseFile(edgesPath, graph.ParseEdges)
+func readGraphFiles(edgesPath, durationsPath string) (*Graph, map[string]float64, error) {
+	g, err := parseFile(edgesPath, ParseEdges)
 	if err != nil {
 		return nil, nil, err
 	}
 	if durationsPath == "" {
 		return g, nil, nil
 	}
-	d, err := parseFile(durationsPath, graph.ParseDurations)
+	d, err := parseFile(durationsPath, ParseDurations)
 	return g, d, err
 }
 
@@ -94,7 +89,7 @@ func parseFile[T any](path string, parse func(io.Reader) (T, error)) (T, error) 
 	return v, nil
 }
 
-func printPlanTable(w io.Writer, o graphPlanOutput) {
+func printPlanTable(w io.Writer, o filePlanOutput) {
 	r := o.PlanResult
 	fmt.Fprintf(w, "nodes          %d\nedges          %d\n", r.Nodes, r.Edges)
 	fmt.Fprintf(w, "cycles         %d (largest: %d members)\ndepth          %d levels\n", r.Cycles, r.LargestCycle, r.Depth)
@@ -115,7 +110,7 @@ func printPlanTable(w io.Writer, o graphPlanOutput) {
 	printCycles(w, r.CycleList)
 }
 
-func printCycles(w io.Writer, cycles []graph.Cycle) {
+func printCycles(w io.Writer, cycles []Cycle) {
 	const shown = 20
 	for i, c := range cycles {
 		if i == shown {
@@ -126,8 +121,9 @@ func printCycles(w io.Writer, cycles []graph.Cycle) {
 	}
 }
 
-func newGraphGenerateCommand() *cobra.Command {
-	o := graph.GenerateOptions{Nodes: 30000, Edges: 210000, Cycle: 4000, Levels: 25, Seed: 1}
+// NewGenerateCommand returns `kiln graph generate`.
+func NewGenerateCommand() *cobra.Command {
+	o := GenerateOptions{Nodes: 30000, Edges: 210000, Cycle: 4000, Levels: 25, Seed: 1}
 	cmd := &cobra.Command{
 		Use:   "generate [--nodes N] [--edges M] [--cycle K] [--levels L] [--seed S] > FILE",
 		Short: "Write a synthetic distribution-shaped dependency graph",
@@ -138,11 +134,11 @@ members just above the core (a bootstrap loop) and a few small cycles.
 The same options and seed always give the same file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			g, err := graph.Generate(o)
+			g, err := Generate(o)
 			if err != nil {
 				return err
 			}
-			return graph.WriteEdges(cmd.OutOrStdout(), g)
+			return WriteEdges(cmd.OutOrStdout(), g)
 		},
 	}
 	f := cmd.Flags()
@@ -154,7 +150,8 @@ The same options and seed always give the same file.`,
 	return cmd
 }
 
-func newGraphFromDebianCommand() *cobra.Command {
+// NewFromDebianCommand returns `kiln graph from-debian`.
+func NewFromDebianCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "from-debian FILE... > edges.tsv",
 		Short: "Convert Debian Packages files to a dependency graph",
@@ -184,7 +181,7 @@ func runFromDebian(stdout, stderr io.Writer, paths []string) error {
 		defer f.Close()
 		readers = append(readers, f)
 	}
-	g, st, err := graph.FromDebian(readers...)
+	g, st, err := FromDebian(readers...)
 	if err != nil {
 		return err
 	}
@@ -196,5 +193,5 @@ func runFromDebian(stdout, stderr io.Writer, paths []string) error {
 	}
 	fmt.Fprintf(stderr, "%d stanzas, %d packages: %d with edges, %d edges (%d through Provides, %d unresolved dependencies dropped)\n",
 		st.Packages, g.N(), linked, g.M(), st.Virtual, st.Unresolved)
-	return graph.WriteEdges(stdout, g)
+	return WriteEdges(stdout, g)
 }

@@ -1,6 +1,10 @@
-package main
+// Package up is the `kiln up` command: flags and environment to a
+// server.Config, start the factory, optionally the demo (internal/demo) and
+// manifests to apply, run until Ctrl-C or SIGTERM.
+package up
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,11 +16,13 @@ import (
 
 	"github.com/kilnbuild/kiln/internal/cli"
 	"github.com/kilnbuild/kiln/internal/client"
+	"github.com/kilnbuild/kiln/internal/demo"
 	"github.com/kilnbuild/kiln/internal/sandbox"
 	"github.com/kilnbuild/kiln/internal/server"
 )
 
-func newUpCommand() *cobra.Command {
+// NewCommand returns `kiln up`.
+func NewCommand() *cobra.Command {
 	var (
 		cfg        server.Config
 		logLevel   string
@@ -64,11 +70,12 @@ Use --database postgres://... to run on PostgreSQL.`,
 				return err
 			}
 			if withDemo {
-				if err := runDemo(ctx, cmd, f, cfg.DataDir); err != nil {
+				if err := demo.Run(ctx, demo.RunOptions{Registry: f.Registry, DataDir: cfg.DataDir,
+					Apply: applier(cmd, cfg.DataDir), Out: cmd.OutOrStdout()}); err != nil {
 					log.Error("demo", "err", err)
 				}
 			}
-			if err := applyManifests(cmd, cfg.DataDir, apply); err != nil {
+			if err := applyManifests(ctx, cmd, cfg.DataDir, apply); err != nil {
 				log.Error("applying manifests", "err", err)
 			}
 			<-ctx.Done()
@@ -106,11 +113,11 @@ Use --database postgres://... to run on PostgreSQL.`,
 
 // applyManifests runs `kiln apply -R -f PATH...` against the new factory
 // and prints what to try next.
-func applyManifests(cmd *cobra.Command, dataDir string, paths []string) error {
+func applyManifests(ctx context.Context, cmd *cobra.Command, dataDir string, paths []string) error {
 	if len(paths) == 0 {
 		return nil
 	}
-	if err := kilnApply(cmd, dataDir, paths); err != nil {
+	if err := applier(cmd, dataDir)(ctx, paths...); err != nil {
 		return err
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), "\nKiln is running. In another terminal, from this directory:\n"+
@@ -121,17 +128,13 @@ func applyManifests(cmd *cobra.Command, dataDir string, paths []string) error {
 	return nil
 }
 
-// kilnApply runs `kiln apply -R -f PATH...` against the factory.
-func kilnApply(cmd *cobra.Command, dataDir string, paths []string) error {
-	args := []string{"--config", filepath.Join(dataDir, server.ClientConfigName), "apply", "-R"}
-	for _, p := range paths {
-		args = append(args, "-f", p)
+// applier applies manifests with the client config of the factory in
+// dataDir, printing where cmd prints.
+func applier(cmd *cobra.Command, dataDir string) func(ctx context.Context, paths ...string) error {
+	config := filepath.Join(dataDir, server.ClientConfigName)
+	return func(ctx context.Context, paths ...string) error {
+		return cli.ApplyFiles(ctx, config, paths, cmd.OutOrStdout(), cmd.ErrOrStderr())
 	}
-	root := cli.NewRootCommand()
-	root.SetArgs(args)
-	root.SetOut(cmd.OutOrStdout())
-	root.SetErr(cmd.ErrOrStderr())
-	return root.Execute()
 }
 
 func envOr(key, def string) string {
