@@ -14,10 +14,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
-	"github.com/kilnbuild/kiln/internal/build"
 	"github.com/kilnbuild/kiln/internal/capability"
 	"github.com/kilnbuild/kiln/internal/controller"
 	"github.com/kilnbuild/kiln/internal/git"
+	"github.com/kilnbuild/kiln/internal/oci"
 	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/store"
 )
@@ -400,7 +400,7 @@ func currentArtifact(c *v1alpha1.Component) (Artifact, bool) {
 	if ref == "" && c.Spec.Build != nil {
 		ref = c.Spec.Build.BootstrapArtifact
 	}
-	repo, digest, ok := strings.Cut(ref, "@")
+	repo, digest, ok := oci.SplitDigest(ref)
 	if !ok {
 		return Artifact{}, false
 	}
@@ -463,10 +463,11 @@ func (c *Controller) scan(ctx context.Context, comp *v1alpha1.Component) {
 		return
 	}
 	comp.Status.Capabilities = caps
-	err = build.UpdateComponentStatus(ctx, c.reg, comp.Namespace, comp.Name, func(cur *v1alpha1.Component) {
+	_, err = registry.UpdateStatus(ctx, c.reg, comp.Namespace, comp.Name, func(cur *v1alpha1.Component) error {
 		if cur.Status.Capabilities == nil {
 			cur.Status.Capabilities = caps
 		}
+		return nil
 	})
 	if err != nil {
 		c.Log.Warn("recording capabilities", "component", comp.Namespace+"/"+comp.Name, "err", err)
@@ -498,7 +499,7 @@ func (c *Controller) detectAt(ctx context.Context, comp *v1alpha1.Component, g *
 	if err != nil {
 		return nil, err
 	}
-	return build.CapabilitiesOf(commit, set), nil
+	return set.Status(commit), nil
 }
 
 // ErrWaiting says a dependency has no artifact yet but is being built.

@@ -16,18 +16,19 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
-	"github.com/kilnbuild/kiln/internal/build"
 	"github.com/kilnbuild/kiln/internal/controller"
+	"github.com/kilnbuild/kiln/internal/oci"
 	"github.com/kilnbuild/kiln/internal/pipeline"
+	"github.com/kilnbuild/kiln/internal/pipelinerun"
 	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/store"
 )
 
 var snapshotKind, itsKind = v1alpha1.MustLookup("Snapshot"), v1alpha1.MustLookup("IntegrationTestScenario")
 
-// Runner runs a pipeline in the sandbox (build.PipelineExecutor).
+// Runner runs a pipeline in the sandbox (pipelinerun.Runner).
 type Runner interface {
-	RunPipeline(ctx context.Context, r build.PipelineRun) (*pipeline.RunResult, string, error)
+	Run(ctx context.Context, r pipelinerun.Run) (*pipeline.RunResult, string, error)
 }
 
 // Controller runs scenarios and records their results.
@@ -74,7 +75,7 @@ func live(ev store.Event) []controller.Request {
 
 // LogPath is where a scenario's log of a snapshot is kept.
 func LogPath(dir, ns, snapshot, scenario string) string {
-	return filepath.Join(dir, "tests", ns, build.FileName(snapshot, ""), build.FileName(scenario, ".log"))
+	return filepath.Join(dir, "tests", ns, v1alpha1.FileName(snapshot, ""), v1alpha1.FileName(scenario, ".log"))
 }
 
 func (c *Controller) reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
@@ -231,7 +232,7 @@ func (c *Controller) run(ctx context.Context, s *v1alpha1.Snapshot, its *v1alpha
 	for _, p := range its.Spec.Params {
 		params[p.Name] = p.Value
 	}
-	res, from, err := c.Runner.RunPipeline(ctx, build.PipelineRun{
+	res, from, err := c.Runner.Run(ctx, pipelinerun.Run{
 		Namespace: s.Namespace, Name: "test-" + s.Name + "-" + its.Name, Ref: its.Spec.ResolverRef,
 		Params: params, Offered: map[string]any{"SNAPSHOT": SnapshotParam(s)}, Artifacts: arts, Log: logw,
 	})
@@ -283,7 +284,7 @@ func testOutput(res *pipeline.RunResult) (string, bool) {
 func artifacts(s *v1alpha1.Snapshot) ([]v1alpha1.BuildInput, error) {
 	var out []v1alpha1.BuildInput
 	for _, c := range s.Spec.Components {
-		repo, digest, ok := build.SplitImage(c.ContainerImage)
+		repo, digest, ok := oci.SplitDigest(c.ContainerImage)
 		if !ok {
 			return nil, fmt.Errorf("component %s: image %q is not pinned by digest", c.Name, c.ContainerImage)
 		}

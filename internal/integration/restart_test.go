@@ -14,9 +14,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
-	"github.com/kilnbuild/kiln/internal/build"
 	"github.com/kilnbuild/kiln/internal/controller"
 	"github.com/kilnbuild/kiln/internal/pipeline"
+	"github.com/kilnbuild/kiln/internal/pipelinerun"
 	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/secret"
 	"github.com/kilnbuild/kiln/internal/store"
@@ -32,7 +32,7 @@ type hangingRunner struct {
 	started chan string
 }
 
-func (r *hangingRunner) RunPipeline(ctx context.Context, run build.PipelineRun) (*pipeline.RunResult, string, error) {
+func (r *hangingRunner) Run(ctx context.Context, run pipelinerun.Run) (*pipeline.RunResult, string, error) {
 	r.mu.Lock()
 	r.runs[run.Name]++
 	n := r.runs[run.Name]

@@ -17,10 +17,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
-	"github.com/kilnbuild/kiln/internal/build"
 	"github.com/kilnbuild/kiln/internal/controller"
 	"github.com/kilnbuild/kiln/internal/integration"
 	"github.com/kilnbuild/kiln/internal/pipeline"
+	"github.com/kilnbuild/kiln/internal/pipelinerun"
 	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/store"
 )
@@ -38,10 +38,15 @@ var (
 	secretKind   = v1alpha1.MustLookup("Secret")
 )
 
+// Runner runs a pipeline in the sandbox (pipelinerun.Runner).
+type Runner interface {
+	Run(ctx context.Context, r pipelinerun.Run) (*pipeline.RunResult, string, error)
+}
+
 // Controller runs Releases.
 type Controller struct {
 	reg       *registry.Registry
-	Runner    integration.Runner
+	Runner    Runner
 	Checker   *PolicyChecker
 	Publisher *Publisher
 	// LogDir keeps one log per Release.
@@ -79,7 +84,7 @@ func live(ev store.Event) []controller.Request {
 
 // LogPath is where a Release's log is kept.
 func LogPath(dir, ns, name string) string {
-	return filepath.Join(dir, "releases", ns, build.FileName(name, ".log"))
+	return filepath.Join(dir, "releases", ns, v1alpha1.FileName(name, ".log"))
 }
 
 func (c *Controller) reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
@@ -429,7 +434,7 @@ func (c *Controller) runPipeline(ctx context.Context, r *v1alpha1.Release, role,
 	offered, err := c.offered(ctx, r)
 	var res *pipeline.RunResult
 	if err == nil {
-		res, run.Pipeline, err = c.Runner.RunPipeline(ctx, build.PipelineRun{Namespace: ns, Name: "release-" + r.Name + "-" + role,
+		res, run.Pipeline, err = c.Runner.Run(ctx, pipelinerun.Run{Namespace: ns, Name: "release-" + r.Name + "-" + role,
 			Ref: p.PipelineRef, Offered: offered, Log: log, Secret: c.pipelineSecrets(ns)})
 	}
 	end := metav1.NewTime(c.Now())

@@ -13,7 +13,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
-	"github.com/kilnbuild/kiln/internal/build"
+	"github.com/kilnbuild/kiln/internal/builder"
+	"github.com/kilnbuild/kiln/internal/executor"
 	"github.com/kilnbuild/kiln/internal/gc"
 	"github.com/kilnbuild/kiln/internal/integration"
 	"github.com/kilnbuild/kiln/internal/oci"
@@ -24,7 +25,7 @@ import (
 // purgers delete what a deleted namespace owned outside the store, in
 // order: its builds and runs are stopped and their files removed first,
 // then its registry content, then its logs and published static files.
-func (f *Factory) purgers(exec *build.PipelineExecutor) []gc.Purger {
+func (f *Factory) purgers(exec *executor.Executor) []gc.Purger {
 	return []gc.Purger{exec, registryPurger{f.oci}, f.fileLayout()}
 }
 
@@ -49,7 +50,7 @@ func (f *Factory) fileLayout() namespaceFiles {
 // test and release logs when ns is "tests" or "releases"); the others are
 // whole directories of their own.
 func (p namespaceFiles) PurgeNamespace(_ context.Context, ns string) error {
-	if err := removeLogFiles(filepath.Dir(build.LogPath(p.logs, ns, "_"))); err != nil {
+	if err := removeLogFiles(filepath.Dir(builder.LogPath(p.logs, ns, "_"))); err != nil {
 		return fmt.Errorf("deleting the build logs of namespace %s: %w", ns, err)
 	}
 	dirs := []string{

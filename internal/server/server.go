@@ -22,8 +22,8 @@ import (
 	"github.com/kilnbuild/kiln/internal/apiserver"
 	"github.com/kilnbuild/kiln/internal/attest"
 	"github.com/kilnbuild/kiln/internal/auth"
-	"github.com/kilnbuild/kiln/internal/build"
 	"github.com/kilnbuild/kiln/internal/controller"
+	"github.com/kilnbuild/kiln/internal/executor"
 	"github.com/kilnbuild/kiln/internal/gc"
 	"github.com/kilnbuild/kiln/internal/integration"
 	"github.com/kilnbuild/kiln/internal/oci"
@@ -56,7 +56,7 @@ type Config struct {
 	BuildWorkers int
 	// BatchWindow is how long a new commit waits for commits of other
 	// components of its application, to build them as one group
-	// (0: build.DefaultBatchWindow; negative: no batching).
+	// (0: trigger.DefaultBatchWindow; negative: no batching).
 	BatchWindow time.Duration
 	// MaxBuildsPerNamespace bounds one namespace's concurrent builds
 	// (0: only BuildWorkers does); fair share applies either way.
@@ -216,8 +216,8 @@ func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store)
 	api := apiserver.New(apiserver.Config{
 		Registry: reg, Authenticator: authn, Authorizer: authz, Log: f.cfg.Log, Version: f.cfg.Version,
 		LogPath:      f.logPath,
-		EvidencePath: func(ns, name, file string) string { return build.EvidencePath(f.dir("evidence"), ns, name, file) },
-		Builder:      apiserver.BuilderInfo{BuilderID: f.cfg.BuilderID, PublicKey: string(f.signer.PublicKeyPEM()), KeyID: build.KeyID(f.signer)},
+		EvidencePath: func(ns, name, file string) string { return executor.EvidencePath(f.dir("evidence"), ns, name, file) },
+		Builder:      apiserver.BuilderInfo{BuilderID: f.cfg.BuilderID, PublicKey: string(f.signer.PublicKeyPEM()), KeyID: f.signer.KeyID()},
 	})
 	mgr := controller.NewManager(st, f.cfg.Log)
 	if err := f.mountRegistry(api, authn, authz); err != nil {

@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kilnbuild/kiln/internal/build"
+	"github.com/kilnbuild/kiln/internal/builder"
+	"github.com/kilnbuild/kiln/internal/executor"
 	"github.com/kilnbuild/kiln/internal/integration"
 	"github.com/kilnbuild/kiln/internal/oci"
 	"github.com/kilnbuild/kiln/internal/release"
@@ -41,8 +42,8 @@ func namespaceData(dataDir, ns string) []string {
 	return []string{
 		filepath.Join(dataDir, "registry", "docker", "registry", "v2", "repositories", ns),
 		filepath.Join(dataDir, "registry", "referrers", ns),
-		build.LogPath(logs, ns, "b1"), integration.LogPath(logs, ns, "s1", "smoke"), release.LogPath(logs, ns, "r1"),
-		build.EvidencePath(filepath.Join(dataDir, "evidence"), ns, "b1", build.EvidenceProvenance),
+		builder.LogPath(logs, ns, "b1"), integration.LogPath(logs, ns, "s1", "smoke"), release.LogPath(logs, ns, "r1"),
+		executor.EvidencePath(filepath.Join(dataDir, "evidence"), ns, "b1", executor.EvidenceProvenance),
 		filepath.Join(dataDir, "step-images", ns), filepath.Join(dataDir, "work", "builds", ns), filepath.Join(dataDir, "work", "runs", ns),
 		filepath.Join(dataDir, "repos", ns, "greet", "hello", "file.txt"),
 	}
