@@ -19,8 +19,6 @@ import (
 // per-namespace limit, never raise it: namespace admins may set it.
 const AnnotationMaxConcurrentBuilds = "kiln.dev/max-concurrent-builds"
 
-var groupKind, namespaceKind = v1alpha1.MustLookup("BuildGroup"), v1alpha1.MustLookup("Namespace")
-
 // admission holds the fair queue between the build-admission controller,
 // which feeds it from the store, and the build-executor controller, which
 // runs only the builds it admits.
@@ -114,14 +112,14 @@ func (c *Controllers) enqueue(ctx context.Context, b *v1alpha1.Build) error {
 
 // readLimit reads namespace ns's limit annotation.
 func (c *Controllers) readLimit(ctx context.Context, ns string) error {
-	obj, err := c.reg.Get(ctx, namespaceKind, "", ns, registry.GetOptions{})
+	obj, err := registry.Get[v1alpha1.Namespace](ctx, c.reg, "", ns)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("reading namespace %s: %w", ns, err)
 	}
 	n := 0
 	if err == nil {
 		var perr error
-		if n, perr = namespaceLimit(obj.(*v1alpha1.Namespace), c.adm.defLimit); perr != nil {
+		if n, perr = namespaceLimit(obj, c.adm.defLimit); perr != nil {
 			c.log.Warn("ignoring a namespace's build limit", "namespace", ns, "err", perr)
 		}
 	}
@@ -155,11 +153,11 @@ func (c *Controllers) priority(ctx context.Context, b *v1alpha1.Build) float64 {
 	if b.Spec.Group == "" {
 		return 0
 	}
-	obj, err := c.reg.Get(ctx, groupKind, b.Namespace, b.Spec.Group, registry.GetOptions{})
+	g, err := registry.Get[v1alpha1.BuildGroup](ctx, c.reg, b.Namespace, b.Spec.Group)
 	if err != nil {
 		return 0
 	}
-	return groupPriority(obj.(*v1alpha1.BuildGroup), b.Name)
+	return groupPriority(g, b.Name)
 }
 
 func groupPriority(g *v1alpha1.BuildGroup, build string) float64 {

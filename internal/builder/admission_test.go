@@ -200,7 +200,7 @@ func TestGroupPriorityOrdersANamespacesBuilds(t *testing.T) {
 	e, c := tenantEnv(t, g, Options{Workers: 1}, nil)
 	grp := e.create(t, "BuildGroup", "a", `{"metadata":{"name":"g"},"spec":{"components":["lib"]}}`).(*v1alpha1.BuildGroup)
 	grp.Status.Members = []v1alpha1.GroupMember{{Component: "lib", Build: "lib-2", Priority: 1}, {Component: "lib", Build: "lib-3", Priority: 50}}
-	if _, err := e.reg.Update(t.Context(), groupKind, grp, registry.UpdateOptions{Subresource: "status"}); err != nil {
+	if _, err := registry.WriteStatus(t.Context(), e.reg, grp); err != nil {
 		t.Fatal(err)
 	}
 	e.builds(t, "a", 1, 1)

@@ -88,14 +88,10 @@ func Register(m *controller.Manager, reg *registry.Registry, exec Executor, opts
 	return c
 }
 
-var buildKind, componentKind = v1alpha1.MustLookup("Build"), v1alpha1.MustLookup("Component")
+var buildKind = v1alpha1.MustLookup("Build")
 
 func (c *Controllers) getBuild(ctx context.Context, req controller.Request) (*v1alpha1.Build, error) {
-	obj, err := c.reg.Get(ctx, buildKind, req.Namespace, req.Name, registry.GetOptions{})
-	if err != nil {
-		return nil, err
-	}
-	return obj.(*v1alpha1.Build), nil
+	return registry.Get[v1alpha1.Build](ctx, c.reg, req.Namespace, req.Name)
 }
 
 // schedule numbers new builds, cancels, and re-queues builds a crash
@@ -141,7 +137,7 @@ func (c *Controllers) label(ctx context.Context, b *v1alpha1.Build) error {
 	if b.Labels[v1alpha1.LabelComponent] == v1alpha1.LabelValue(b.Spec.Component) && b.Labels[v1alpha1.LabelApplication] != "" {
 		return nil
 	}
-	comp, err := c.reg.Get(ctx, componentKind, b.Namespace, b.Spec.Component, registry.GetOptions{})
+	comp, err := registry.Get[v1alpha1.Component](ctx, c.reg, b.Namespace, b.Spec.Component)
 	if err != nil {
 		return err
 	}
@@ -149,7 +145,7 @@ func (c *Controllers) label(ctx context.Context, b *v1alpha1.Build) error {
 		b.Labels = map[string]string{}
 	}
 	b.Labels[v1alpha1.LabelComponent] = v1alpha1.LabelValue(b.Spec.Component)
-	b.Labels[v1alpha1.LabelApplication] = v1alpha1.LabelValue(comp.(*v1alpha1.Component).Spec.Application)
+	b.Labels[v1alpha1.LabelApplication] = v1alpha1.LabelValue(comp.Spec.Application)
 	out, err := c.reg.Update(ctx, buildKind, b, registry.UpdateOptions{})
 	if err != nil {
 		return err
@@ -180,7 +176,7 @@ func (c *Controllers) updateComponent(ctx context.Context, ns, name string, fn f
 }
 
 func (c *Controllers) writeStatus(ctx context.Context, b *v1alpha1.Build) error {
-	_, err := c.reg.Update(ctx, buildKind, b, registry.UpdateOptions{Subresource: "status"})
+	_, err := registry.WriteStatus(ctx, c.reg, b)
 	return err
 }
 

@@ -167,8 +167,8 @@ func TestBuildIsNumberedRunAndRecorded(t *testing.T) {
 	// record updates the Component after the Build: poll for it.
 	var cs v1alpha1.ComponentStatus
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		comp, _ := e.reg.Get(t.Context(), componentKind, "team", "lib", registry.GetOptions{})
-		if cs = comp.(*v1alpha1.Component).Status; cs.LastBuiltCommit == "c0ffee" && cs.LatestArtifact == b.Status.Artifact.Digest {
+		comp, _ := registry.Get[v1alpha1.Component](t.Context(), e.reg, "team", "lib")
+		if cs = comp.Status; cs.LastBuiltCommit == "c0ffee" && cs.LatestArtifact == b.Status.Artifact.Digest {
 			break
 		}
 	}
@@ -195,8 +195,8 @@ func TestFailedBuildKeepsComponentArtifact(t *testing.T) {
 	if !strings.Contains(b.Status.Message, "exited 2") {
 		t.Fatalf("message: %q", b.Status.Message)
 	}
-	comp, _ := e.reg.Get(t.Context(), componentKind, "team", "lib", registry.GetOptions{})
-	if comp.(*v1alpha1.Component).Status.LastBuiltCommit != "" {
+	comp, _ := registry.Get[v1alpha1.Component](t.Context(), e.reg, "team", "lib")
+	if comp.Status.LastBuiltCommit != "" {
 		t.Fatal("a failed build set lastBuiltCommit")
 	}
 }

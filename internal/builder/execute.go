@@ -2,6 +2,7 @@ package builder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -75,7 +76,7 @@ func (c *Controllers) release(req controller.Request) {
 // run executes the attempt and records its outcome. ctx is the attempt's
 // (cancelled by spec.cancel); base outlives it for the final writes.
 func (c *Controllers) run(ctx, base context.Context, b *v1alpha1.Build) error {
-	comp, err := c.reg.Get(base, componentKind, b.Namespace, b.Spec.Component, registry.GetOptions{})
+	comp, err := registry.Get[v1alpha1.Component](base, c.reg, b.Namespace, b.Spec.Component)
 	if err != nil {
 		return c.finish(base, b, v1alpha1.BuildFailed, "component: "+err.Error())
 	}
@@ -86,7 +87,7 @@ func (c *Controllers) run(ctx, base context.Context, b *v1alpha1.Build) error {
 	defer logf.Close()
 	fmt.Fprintf(logf, "==> build %s/%s #%d (attempt %d) of component %s\n", b.Namespace, b.Name, b.Status.BuildNumber, b.Status.Attempts, b.Spec.Component)
 	progress := c.progressWriter(base, b)
-	out, err := c.exec.Execute(ctx, executor.Job{Build: b, Component: comp.(*v1alpha1.Component), Log: logf,
+	out, err := c.exec.Execute(ctx, executor.Job{Build: b, Component: comp, Log: logf,
 		Progress: progress, Cached: c.cached(b), Pushed: c.outputsWriter(base, b)})
 	return c.record(ctx, base, b, out, err, logf)
 }
@@ -95,21 +96,19 @@ func (c *Controllers) run(ctx, base context.Context, b *v1alpha1.Build) error {
 // build, before they are tagged.
 func (c *Controllers) outputsWriter(ctx context.Context, b *v1alpha1.Build) func([]v1alpha1.BuildArtifact) error {
 	return func(outs []v1alpha1.BuildArtifact) error {
-		for attempt := 0; ; attempt++ {
-			cur, err := c.getBuild(ctx, controller.Request{Namespace: b.Namespace, Name: b.Name})
-			if err != nil {
-				return err
-			}
+		_, err := registry.UpdateStatus(ctx, c.reg, b.Namespace, b.Name, func(cur *v1alpha1.Build) error {
 			if cur.Status.Phase != v1alpha1.BuildRunning || cur.Status.Attempts != b.Status.Attempts {
 				return fmt.Errorf("build %s/%s is no longer this attempt's (%s, attempt %d)", b.Namespace, b.Name, cur.Status.Phase, cur.Status.Attempts)
 			}
 			cur.Status.Outputs = outs
-			if err := c.writeStatus(ctx, cur); !apierrors.IsConflict(err) || attempt == 5 {
-				return err
-			}
-		}
+			return nil
+		})
+		return err
 	}
 }
+
+// errNotRunning ends a progress update of a build that no longer runs.
+var errNotRunning = errors.New("the build is not running")
 
 // progressWriter returns a Progress callback that writes step status at most
 // every 300 ms, and always for the last call before the outcome.
@@ -123,12 +122,13 @@ func (c *Controllers) progressWriter(ctx context.Context, b *v1alpha1.Build) fun
 			return
 		}
 		last = time.Now()
-		cur, err := c.getBuild(ctx, controller.Request{Namespace: b.Namespace, Name: b.Name})
-		if err != nil || cur.Status.Phase != v1alpha1.BuildRunning {
-			return
-		}
-		cur.Status.Steps = steps
-		_ = c.writeStatus(ctx, cur)
+		_, _ = registry.UpdateStatus(ctx, c.reg, b.Namespace, b.Name, func(cur *v1alpha1.Build) error {
+			if cur.Status.Phase != v1alpha1.BuildRunning {
+				return errNotRunning
+			}
+			cur.Status.Steps = steps
+			return nil
+		})
 	}
 }
 
@@ -137,7 +137,7 @@ func (c *Controllers) progressWriter(ctx context.Context, b *v1alpha1.Build) fun
 // the component's current state (commit, artifact, capabilities), nor is
 // compared with it (a pull request's output is never "unchanged").
 func (c *Controllers) record(ctx, base context.Context, b *v1alpha1.Build, out executor.Outcome, err error, log interface{ Write([]byte) (int, error) }) error {
-	cur, gerr := c.getBuild(base, controller.Request{Namespace: b.Namespace, Name: b.Name})
+	cur, gerr := registry.Get[v1alpha1.Build](base, c.reg, b.Namespace, b.Name)
 	if gerr != nil {
 		return gerr
 	}
@@ -176,11 +176,10 @@ func (c *Controllers) sameOutput(ctx context.Context, b *v1alpha1.Build, out exe
 	if out.ContentDigest == "" || out.Artifact == nil {
 		return false
 	}
-	obj, err := c.reg.Get(ctx, componentKind, b.Namespace, b.Spec.Component, registry.GetOptions{})
+	comp, err := registry.Get[v1alpha1.Component](ctx, c.reg, b.Namespace, b.Spec.Component)
 	if err != nil {
 		return false
 	}
-	comp := obj.(*v1alpha1.Component)
 	return comp.Status.LatestContentDigest == out.ContentDigest && comp.Status.LatestArtifact != ""
 }
 
@@ -220,14 +219,13 @@ func (c *Controllers) cached(b *v1alpha1.Build) func(context.Context, string) (*
 		if b.Spec.NoCache || digest == "" {
 			return nil, false
 		}
-		res, err := c.reg.List(ctx, buildKind, registry.ListOptions{Namespace: b.Namespace,
+		builds, err := registry.List[v1alpha1.Build](ctx, c.reg, registry.ListOptions{Namespace: b.Namespace,
 			FieldSelector: "spec.component=" + b.Spec.Component + ",status.phase=" + v1alpha1.BuildSucceeded})
 		if err != nil {
 			return nil, false
 		}
 		var hits []*v1alpha1.Build
-		for _, o := range res.Items {
-			ob := o.(*v1alpha1.Build)
+		for _, ob := range builds {
 			if ob.Status.InputsDigest == digest && ob.Status.Artifact != nil && ob.Name != b.Name && (b.PullRequest() || !ob.PullRequest()) {
 				hits = append(hits, ob)
 			}

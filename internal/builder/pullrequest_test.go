@@ -10,11 +10,11 @@ import (
 
 func (e *env) component(t *testing.T, name string) v1alpha1.ComponentStatus {
 	t.Helper()
-	obj, err := e.reg.Get(t.Context(), componentKind, "team", name, registry.GetOptions{})
+	comp, err := registry.Get[v1alpha1.Component](t.Context(), e.reg, "team", name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return obj.(*v1alpha1.Component).Status
+	return comp.Status
 }
 
 // pullRequestBuild is a build of pull request 7 at commit, labelled as the

@@ -70,14 +70,13 @@ const recentBuild = time.Hour
 // build, outside any group, produced a new output. A pull request's build
 // does not: its output is not the component's.
 func (c *Controller) dependants(ctx context.Context, req controller.Request) (controller.Result, error) {
-	obj, err := c.reg.Get(ctx, buildKind, req.Namespace, req.Name, registry.GetOptions{})
+	b, err := registry.Get[v1alpha1.Build](ctx, c.reg, req.Namespace, req.Name)
 	if apierrors.IsNotFound(err) {
 		return controller.Result{}, nil
 	}
 	if err != nil {
 		return controller.Result{}, err
 	}
-	b := obj.(*v1alpha1.Build)
 	st := b.Status
 	if b.Spec.Group != "" || b.PullRequest() || st.Phase != v1alpha1.BuildSucceeded || st.Unchanged || st.Artifact == nil || st.CachedFrom != "" ||
 		st.CompletionTime == nil || c.Now().Sub(st.CompletionTime.Time) > recentBuild {
@@ -119,14 +118,13 @@ func groupOfBuild(ev store.Event) []controller.Request {
 }
 
 func (c *Controller) reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
-	obj, err := c.reg.Get(ctx, groupKind, req.Namespace, req.Name, registry.GetOptions{})
+	g, err := registry.Get[v1alpha1.BuildGroup](ctx, c.reg, req.Namespace, req.Name)
 	if apierrors.IsNotFound(err) {
 		return controller.Result{}, nil
 	}
 	if err != nil {
 		return controller.Result{}, err
 	}
-	g := obj.(*v1alpha1.BuildGroup)
 	if g.Finished() && g.Spec.Retry <= g.Status.Retried {
 		return controller.Result{}, nil
 	}
@@ -214,11 +212,10 @@ func (c *Controller) adoptFromBuild(ctx context.Context, g *v1alpha1.BuildGroup)
 	if g.Spec.FromBuild == "" {
 		return nil
 	}
-	obj, err := c.reg.Get(ctx, buildKind, g.Namespace, g.Spec.FromBuild, registry.GetOptions{})
+	b, err := registry.Get[v1alpha1.Build](ctx, c.reg, g.Namespace, g.Spec.FromBuild)
 	if err != nil {
 		return fmt.Errorf("spec.fromBuild: %w", err)
 	}
-	b := obj.(*v1alpha1.Build)
 	for i := range g.Status.Members {
 		if m := &g.Status.Members[i]; m.Component == b.Spec.Component {
 			m.State, m.Build, m.Builds = v1alpha1.MemberBuilding, b.Name, []string{b.Name}
@@ -238,7 +235,7 @@ func (c *Controller) fail(ctx context.Context, g *v1alpha1.BuildGroup, msg strin
 }
 
 func (c *Controller) write(ctx context.Context, g *v1alpha1.BuildGroup) error {
-	_, err := c.reg.Update(ctx, groupKind, g, registry.UpdateOptions{Subresource: "status"})
+	_, err := registry.WriteStatus(ctx, c.reg, g)
 	return err
 }
 
@@ -356,14 +353,14 @@ func (c *Controller) world(ctx context.Context, g *v1alpha1.BuildGroup) (World, 
 		if m.Build == "" {
 			continue
 		}
-		obj, err := c.reg.Get(ctx, buildKind, g.Namespace, m.Build, registry.GetOptions{})
+		b, err := registry.Get[v1alpha1.Build](ctx, c.reg, g.Namespace, m.Build)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
 			return w, false, err
 		}
-		w.Builds[m.Build] = viewOf(obj.(*v1alpha1.Build))
+		w.Builds[m.Build] = viewOf(b)
 	}
 	return w, len(w.Pending) > 0, nil
 }
@@ -382,8 +379,8 @@ func (c *Controller) firstBuildPending(ctx context.Context, g *v1alpha1.BuildGro
 	if comp.Status.LastBuild == "" {
 		return comp.Status.BuildCounter == 0
 	}
-	obj, err := c.reg.Get(ctx, buildKind, comp.Namespace, comp.Status.LastBuild, registry.GetOptions{})
-	return err == nil && !obj.(*v1alpha1.Build).Finished()
+	b, err := registry.Get[v1alpha1.Build](ctx, c.reg, comp.Namespace, comp.Status.LastBuild)
+	return err == nil && !b.Finished()
 }
 
 func viewOf(b *v1alpha1.Build) BuildView {
@@ -413,18 +410,9 @@ func (c *Controller) components(ctx context.Context, ns, app string) ([]*v1alpha
 	if app != "" {
 		opts.FieldSelector = "spec.application=" + app
 	}
-	var out []*v1alpha1.Component
-	for {
-		res, err := c.reg.List(ctx, componentKind, opts)
-		if err != nil {
-			return nil, fmt.Errorf("listing components of %s: %w", ns, err)
-		}
-		for _, o := range res.Items {
-			out = append(out, o.(*v1alpha1.Component))
-		}
-		if opts.Continue = res.Continue; opts.Continue == "" {
-			break
-		}
+	out, err := registry.List[v1alpha1.Component](ctx, c.reg, opts)
+	if err != nil {
+		return nil, fmt.Errorf("components of %s: %w", ns, err)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
@@ -437,11 +425,10 @@ func (c *Controller) durations(ctx context.Context, ns string, comps []*v1alpha1
 		if comp.Status.LastBuild == "" {
 			continue
 		}
-		obj, err := c.reg.Get(ctx, buildKind, ns, comp.Status.LastBuild, registry.GetOptions{})
+		b, err := registry.Get[v1alpha1.Build](ctx, c.reg, ns, comp.Status.LastBuild)
 		if err != nil {
 			continue
 		}
-		b := obj.(*v1alpha1.Build)
 		if b.Status.StartTime != nil && b.Status.CompletionTime != nil {
 			out[comp.Name] = b.Status.CompletionTime.Sub(b.Status.StartTime.Time).Seconds()
 		}

@@ -132,15 +132,14 @@ type Namespaces struct {
 
 // Reconcile handles one namespace.
 func (n *Namespaces) Reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
-	nsKind, _ := v1alpha1.Lookup("Namespace")
-	obj, err := n.reg.Get(ctx, nsKind, "", req.Name, registry.GetOptions{})
+	ns, err := registry.Get[v1alpha1.Namespace](ctx, n.reg, "", req.Name)
 	if apierrors.IsNotFound(err) {
 		return controller.Result{}, nil
 	}
 	if err != nil {
 		return controller.Result{}, err
 	}
-	if err := n.setPhase(ctx, nsKind, obj); err != nil || obj.GetDeletionTimestamp() == nil {
+	if err := n.setPhase(ctx, ns); err != nil || ns.DeletionTimestamp == nil {
 		return controller.Result{}, err
 	}
 	remaining, err := n.empty(ctx, req.Name)
@@ -155,15 +154,11 @@ func (n *Namespaces) Reconcile(ctx context.Context, req controller.Request) (con
 			return controller.Result{}, fmt.Errorf("deleting the data of namespace %s: %w", req.Name, err)
 		}
 	}
-	return controller.Result{}, n.release(ctx, nsKind, obj)
+	return controller.Result{}, n.release(ctx, ns)
 }
 
 // setPhase records Active, or Terminating once deletion started.
-func (n *Namespaces) setPhase(ctx context.Context, k *v1alpha1.Kind, obj v1alpha1.Object) error {
-	ns, ok := obj.(*v1alpha1.Namespace)
-	if !ok {
-		return nil
-	}
+func (n *Namespaces) setPhase(ctx context.Context, ns *v1alpha1.Namespace) error {
 	phase := "Active"
 	if ns.DeletionTimestamp != nil {
 		phase = "Terminating"
@@ -172,7 +167,7 @@ func (n *Namespaces) setPhase(ctx context.Context, k *v1alpha1.Kind, obj v1alpha
 		return nil
 	}
 	ns.Status.Phase = phase
-	_, err := n.reg.Update(ctx, k, ns, registry.UpdateOptions{Subresource: "status"})
+	_, err := registry.WriteStatus(ctx, n.reg, ns)
 	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 		return nil // a newer version is queued
 	}
@@ -204,15 +199,15 @@ func (n *Namespaces) empty(ctx context.Context, ns string) (int, error) {
 	return remaining, nil
 }
 
-func (n *Namespaces) release(ctx context.Context, k *v1alpha1.Kind, obj v1alpha1.Object) error {
+func (n *Namespaces) release(ctx context.Context, ns *v1alpha1.Namespace) error {
 	var keep []string
-	for _, f := range obj.GetFinalizers() {
+	for _, f := range ns.Finalizers {
 		if f != registry.NamespaceFinalizer {
 			keep = append(keep, f)
 		}
 	}
-	obj.SetFinalizers(keep)
-	_, err := n.reg.Update(ctx, k, obj, registry.UpdateOptions{})
+	ns.Finalizers = keep
+	_, err := n.reg.Update(ctx, registry.KindFor[v1alpha1.Namespace](), ns, registry.UpdateOptions{})
 	if apierrors.IsNotFound(err) || errors.Is(err, context.Canceled) {
 		return nil
 	}

@@ -24,7 +24,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/store"
 )
 
-var snapshotKind, itsKind = v1alpha1.MustLookup("Snapshot"), v1alpha1.MustLookup("IntegrationTestScenario")
+var snapshotKind = v1alpha1.MustLookup("Snapshot")
 
 // Runner runs a pipeline in the sandbox (pipelinerun.Runner).
 type Runner interface {
@@ -155,12 +155,17 @@ func (c *Controller) rerun(ctx context.Context, s *v1alpha1.Snapshot, what strin
 
 // writeTests stores the tests list and the TestsPassed condition.
 func (c *Controller) writeTests(ctx context.Context, s *v1alpha1.Snapshot, tests []v1alpha1.SnapshotTest) error {
+	setTests(s, tests)
+	_, err := registry.WriteStatus(ctx, c.reg, s)
+	return err
+}
+
+// setTests sets the tests list and the TestsPassed condition it implies.
+func setTests(s *v1alpha1.Snapshot, tests []v1alpha1.SnapshotTest) {
 	s.Status.Tests = tests
 	st, reason, msg := Verdict(tests)
 	meta.SetStatusCondition(&s.Status.Conditions, metav1.Condition{Type: v1alpha1.ConditionTestsPassed,
 		Status: metav1.ConditionStatus(st), Reason: reason, Message: msg, ObservedGeneration: s.Generation})
-	_, err := c.reg.Update(ctx, snapshotKind, s, registry.UpdateOptions{Subresource: "status"})
-	return err
 }
 
 // claimPending marks every pending scenario not yet running as run by
@@ -311,41 +316,28 @@ func (c *Controller) openLog(s *v1alpha1.Snapshot, scenario string) (io.Writer, 
 // updateTest changes one test entry on a fresh copy of the Snapshot,
 // again on a conflict (scenarios of one Snapshot finish concurrently).
 func (c *Controller) updateTest(ctx context.Context, ns, name, scenario string, change func(*v1alpha1.SnapshotTest)) error {
-	for attempt := 0; ; attempt++ {
-		s, err := c.snapshot(ctx, ns, name)
-		if err != nil {
-			return err
-		}
+	_, err := registry.UpdateStatus(ctx, c.reg, ns, name, func(s *v1alpha1.Snapshot) error {
 		tests := append([]v1alpha1.SnapshotTest(nil), s.Status.Tests...)
 		for i := range tests {
 			if tests[i].Scenario == scenario {
 				change(&tests[i])
 			}
 		}
-		err = c.writeTests(ctx, s, tests)
-		if !apierrors.IsConflict(err) || attempt == 10 {
-			return err
-		}
-	}
+		setTests(s, tests)
+		return nil
+	})
+	return err
 }
 
 func (c *Controller) snapshot(ctx context.Context, ns, name string) (*v1alpha1.Snapshot, error) {
-	obj, err := c.reg.Get(ctx, snapshotKind, ns, name, registry.GetOptions{})
-	if err != nil {
-		return nil, err
-	}
-	return obj.(*v1alpha1.Snapshot), nil
+	return registry.Get[v1alpha1.Snapshot](ctx, c.reg, ns, name)
 }
 
 // scenarios lists the scenarios that apply to s.
 func (c *Controller) scenarios(ctx context.Context, s *v1alpha1.Snapshot) ([]*v1alpha1.IntegrationTestScenario, error) {
-	page, err := c.reg.List(ctx, itsKind, registry.ListOptions{Namespace: s.Namespace, FieldSelector: "spec.application=" + s.Spec.Application})
+	all, err := registry.List[v1alpha1.IntegrationTestScenario](ctx, c.reg, registry.ListOptions{Namespace: s.Namespace, FieldSelector: "spec.application=" + s.Spec.Application})
 	if err != nil {
 		return nil, err
-	}
-	var all []*v1alpha1.IntegrationTestScenario
-	for _, o := range page.Items {
-		all = append(all, o.(*v1alpha1.IntegrationTestScenario))
 	}
 	component := ""
 	if s.Labels[v1alpha1.LabelSnapshotType] == v1alpha1.SnapshotTypeComponent {

@@ -29,13 +29,8 @@ import (
 const maxRetries = 3
 
 var (
-	releaseKind  = v1alpha1.MustLookup("Release")
-	snapshotKind = v1alpha1.MustLookup("Snapshot")
-	planKind     = v1alpha1.MustLookup("ReleasePlan")
-	rpaKind      = v1alpha1.MustLookup("ReleasePlanAdmission")
-	policyKind   = v1alpha1.MustLookup("Policy")
-	nsKind       = v1alpha1.MustLookup("Namespace")
-	secretKind   = v1alpha1.MustLookup("Secret")
+	releaseKind = v1alpha1.MustLookup("Release")
+	secretKind  = v1alpha1.MustLookup("Secret")
 )
 
 // Runner runs a pipeline in the sandbox (pipelinerun.Runner).
@@ -88,14 +83,13 @@ func LogPath(dir, ns, name string) string {
 }
 
 func (c *Controller) reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
-	obj, err := c.reg.Get(ctx, releaseKind, req.Namespace, req.Name, registry.GetOptions{})
+	r, err := registry.Get[v1alpha1.Release](ctx, c.reg, req.Namespace, req.Name)
 	if apierrors.IsNotFound(err) {
 		return controller.Result{}, nil
 	}
 	if err != nil {
 		return controller.Result{}, err
 	}
-	r := obj.(*v1alpha1.Release)
 	if r.Finished() {
 		return c.expire(ctx, r)
 	}
@@ -180,29 +174,23 @@ func (m *missing) Error() string { return m.msg }
 // inputs loads what validation needs.
 func (c *Controller) inputs(ctx context.Context, r *v1alpha1.Release) (Inputs, error) {
 	in := Inputs{Release: r}
-	s, err := c.getSnapshot(ctx, r.Namespace, r.Spec.Snapshot)
+	s, err := registry.Get[v1alpha1.Snapshot](ctx, c.reg, r.Namespace, r.Spec.Snapshot)
 	if err != nil {
 		return in, notFound(err, "snapshot %s not found", r.Spec.Snapshot)
 	}
-	p, err := c.getPlan(ctx, r.Namespace, r.Spec.ReleasePlan)
+	p, err := registry.Get[v1alpha1.ReleasePlan](ctx, c.reg, r.Namespace, r.Spec.ReleasePlan)
 	if err != nil {
 		return in, notFound(err, "release plan %s not found", r.Spec.ReleasePlan)
 	}
 	in.Snapshot, in.Plan = s, p
-	nsObj, err := c.reg.Get(ctx, nsKind, "", p.Spec.Target, registry.GetOptions{})
+	target, err := registry.Get[v1alpha1.Namespace](ctx, c.reg, "", p.Spec.Target)
 	if err == nil {
-		in.Target = nsObj.(*v1alpha1.Namespace)
+		in.Target = target
 	} else if !apierrors.IsNotFound(err) {
 		return in, err
 	}
-	page, err := c.reg.List(ctx, rpaKind, registry.ListOptions{Namespace: p.Spec.Target, FieldSelector: "spec.origin=" + r.Namespace})
-	if err != nil {
-		return in, err
-	}
-	for _, o := range page.Items {
-		in.Admissions = append(in.Admissions, o.(*v1alpha1.ReleasePlanAdmission))
-	}
-	return in, nil
+	in.Admissions, err = registry.List[v1alpha1.ReleasePlanAdmission](ctx, c.reg, registry.ListOptions{Namespace: p.Spec.Target, FieldSelector: "spec.origin=" + r.Namespace})
+	return in, err
 }
 
 func notFound(err error, format string, args ...any) error {
@@ -213,7 +201,7 @@ func notFound(err error, format string, args ...any) error {
 }
 
 func (c *Controller) tenant(ctx context.Context, r *v1alpha1.Release, log io.Writer) error {
-	p, err := c.getPlan(ctx, r.Namespace, r.Spec.ReleasePlan)
+	p, err := registry.Get[v1alpha1.ReleasePlan](ctx, c.reg, r.Namespace, r.Spec.ReleasePlan)
 	if err != nil {
 		return c.fail(ctx, r, v1alpha1.ConditionTenantPipelineProcessed, "NotFound", err.Error())
 	}
@@ -237,15 +225,15 @@ func (c *Controller) policy(ctx context.Context, r *v1alpha1.Release, log io.Wri
 	if err != nil {
 		return c.fail(ctx, r, v1alpha1.ConditionPolicyPassed, "NotFound", err.Error())
 	}
-	obj, err := c.reg.Get(ctx, policyKind, rpa.Namespace, rpa.Spec.Policy, registry.GetOptions{})
+	pol, err := registry.Get[v1alpha1.Policy](ctx, c.reg, rpa.Namespace, rpa.Spec.Policy)
 	if err != nil {
 		return c.fail(ctx, r, v1alpha1.ConditionPolicyPassed, "NotFound", fmt.Sprintf("policy %s/%s: %v", rpa.Namespace, rpa.Spec.Policy, err))
 	}
-	s, err := c.getSnapshot(ctx, r.Namespace, r.Spec.Snapshot)
+	s, err := registry.Get[v1alpha1.Snapshot](ctx, c.reg, r.Namespace, r.Spec.Snapshot)
 	if err != nil {
 		return err
 	}
-	verdict, full, err := c.Checker.Check(ctx, obj.(*v1alpha1.Policy), s)
+	verdict, full, err := c.Checker.Check(ctx, pol, s)
 	if err != nil {
 		return c.fail(ctx, r, v1alpha1.ConditionPolicyPassed, "PolicyError", err.Error())
 	}
@@ -306,7 +294,7 @@ func (c *Controller) managed(ctx context.Context, r *v1alpha1.Release, log io.Wr
 
 // builtin runs a built-in release pipeline; transient errors are retried.
 func (c *Controller) builtin(ctx context.Context, r *v1alpha1.Release, rpa *v1alpha1.ReleasePlanAdmission, name string, log io.Writer) (controller.Result, error) {
-	s, err := c.getSnapshot(ctx, r.Namespace, r.Spec.Snapshot)
+	s, err := registry.Get[v1alpha1.Snapshot](ctx, c.reg, r.Namespace, r.Spec.Snapshot)
 	if err != nil {
 		return controller.Result{}, err
 	}
@@ -378,7 +366,7 @@ func (c *Controller) managedDone(r *v1alpha1.Release, ok bool, msg string, arts 
 }
 
 func (c *Controller) final(ctx context.Context, r *v1alpha1.Release, log io.Writer) error {
-	p, err := c.getPlan(ctx, r.Namespace, r.Spec.ReleasePlan)
+	p, err := registry.Get[v1alpha1.ReleasePlan](ctx, c.reg, r.Namespace, r.Spec.ReleasePlan)
 	if err != nil || p.Spec.FinalPipeline == nil {
 		return c.advance(ctx, r.Namespace, r.Name, c.finish)
 	}
@@ -453,7 +441,7 @@ func (c *Controller) runPipeline(ctx context.Context, r *v1alpha1.Release, role,
 
 // offered are the params release pipelines may declare.
 func (c *Controller) offered(ctx context.Context, r *v1alpha1.Release) (map[string]any, error) {
-	s, err := c.getSnapshot(ctx, r.Namespace, r.Spec.Snapshot)
+	s, err := registry.Get[v1alpha1.Snapshot](ctx, c.reg, r.Namespace, r.Spec.Snapshot)
 	if err != nil {
 		return nil, err
 	}
@@ -471,7 +459,7 @@ func (c *Controller) offered(ctx context.Context, r *v1alpha1.Release) (map[stri
 
 // data merges Release ← ReleasePlan ← Admission; the admission wins.
 func (c *Controller) data(ctx context.Context, r *v1alpha1.Release, rpa *v1alpha1.ReleasePlanAdmission) (map[string]any, error) {
-	p, err := c.getPlan(ctx, r.Namespace, r.Spec.ReleasePlan)
+	p, err := registry.Get[v1alpha1.ReleasePlan](ctx, c.reg, r.Namespace, r.Spec.ReleasePlan)
 	if err != nil {
 		return nil, err
 	}
@@ -508,42 +496,25 @@ func (c *Controller) admission(ctx context.Context, r *v1alpha1.Release) (*v1alp
 	if !ok {
 		return nil, fmt.Errorf("the release has no admission recorded")
 	}
-	obj, err := c.reg.Get(ctx, rpaKind, ns, name, registry.GetOptions{})
+	rpa, err := registry.Get[v1alpha1.ReleasePlanAdmission](ctx, c.reg, ns, name)
 	if err != nil {
 		return nil, fmt.Errorf("admission %s: %w", r.Status.Admission, err)
 	}
-	return obj.(*v1alpha1.ReleasePlanAdmission), nil
+	return rpa, nil
 }
 
-func (c *Controller) getSnapshot(ctx context.Context, ns, name string) (*v1alpha1.Snapshot, error) {
-	obj, err := c.reg.Get(ctx, snapshotKind, ns, name, registry.GetOptions{})
-	if err != nil {
-		return nil, err
-	}
-	return obj.(*v1alpha1.Snapshot), nil
-}
-
-func (c *Controller) getPlan(ctx context.Context, ns, name string) (*v1alpha1.ReleasePlan, error) {
-	obj, err := c.reg.Get(ctx, planKind, ns, name, registry.GetOptions{})
-	if err != nil {
-		return nil, err
-	}
-	return obj.(*v1alpha1.ReleasePlan), nil
-}
-
-// advance applies change to a fresh copy of the Release and writes it.
+// advance applies change to a fresh copy of the Release and writes it
+// (again from a fresher copy after a conflict).
 func (c *Controller) advance(ctx context.Context, ns, name string, change func(*v1alpha1.Release)) error {
-	obj, err := c.reg.Get(ctx, releaseKind, ns, name, registry.GetOptions{})
-	if err != nil {
-		return err
-	}
-	r := obj.(*v1alpha1.Release)
-	change(r)
-	return c.write(ctx, r)
+	_, err := registry.UpdateStatus(ctx, c.reg, ns, name, func(r *v1alpha1.Release) error {
+		change(r)
+		return nil
+	})
+	return err
 }
 
 func (c *Controller) write(ctx context.Context, r *v1alpha1.Release) error {
-	_, err := c.reg.Update(ctx, releaseKind, r, registry.UpdateOptions{Subresource: "status"})
+	_, err := registry.WriteStatus(ctx, c.reg, r)
 	return err
 }
 
@@ -557,7 +528,7 @@ func (c *Controller) expire(ctx context.Context, r *v1alpha1.Release) (controlle
 	days := r.Spec.GracePeriodDays
 	if days == 0 {
 		days = v1alpha1.DefaultReleaseGracePeriodDays
-		if p, err := c.getPlan(ctx, r.Namespace, r.Spec.ReleasePlan); err == nil && p.Spec.ReleaseGracePeriodDays > 0 {
+		if p, err := registry.Get[v1alpha1.ReleasePlan](ctx, c.reg, r.Namespace, r.Spec.ReleasePlan); err == nil && p.Spec.ReleaseGracePeriodDays > 0 {
 			days = p.Spec.ReleaseGracePeriodDays
 		}
 	}

@@ -80,7 +80,7 @@ func newRelEnv(t *testing.T, hang map[string]int) *relEnv {
 	}
 	s := e.get(t, "Snapshot", "s1").(*v1alpha1.Snapshot)
 	s.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionTestsPassed, Status: metav1.ConditionTrue, Reason: "Passed", LastTransitionTime: metav1.Now()}}
-	if _, err := e.reg.Update(t.Context(), snapshotKind, s, registry.UpdateOptions{Subresource: "status"}); err != nil {
+	if _, err := registry.WriteStatus(t.Context(), e.reg, s); err != nil {
 		t.Fatal(err)
 	}
 	return e

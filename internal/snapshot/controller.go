@@ -38,11 +38,8 @@ func GroupDone(g *v1alpha1.BuildGroup) bool {
 
 var (
 	snapshotKind = v1alpha1.MustLookup("Snapshot")
-	appKind      = v1alpha1.MustLookup("Application")
 	buildKind    = v1alpha1.MustLookup("Build")
 	groupKind    = v1alpha1.MustLookup("BuildGroup")
-	compKind     = v1alpha1.MustLookup("Component")
-	releaseKind  = v1alpha1.MustLookup("Release")
 )
 
 // Controller writes candidate lists and Snapshots.
@@ -127,15 +124,14 @@ func (c *Controller) reconcile(ctx context.Context, req controller.Request) (con
 }
 
 func (c *Controller) forBuild(ctx context.Context, ns, name string) error {
-	obj, err := c.reg.Get(ctx, buildKind, ns, name, registry.GetOptions{})
+	b, err := registry.Get[v1alpha1.Build](ctx, c.reg, ns, name)
 	if err != nil {
 		return err
 	}
-	b := obj.(*v1alpha1.Build)
 	if b.Status.Phase != v1alpha1.BuildSucceeded || b.Spec.Group != "" || b.Annotations[AnnotationSnapshot] != "" || b.Status.Artifact == nil {
 		return nil
 	}
-	comp, err := c.component(ctx, ns, b.Spec.Component)
+	comp, err := registry.Get[v1alpha1.Component](ctx, c.reg, ns, b.Spec.Component)
 	if err != nil {
 		return err
 	}
@@ -153,11 +149,10 @@ func (c *Controller) forBuild(ctx context.Context, ns, name string) error {
 }
 
 func (c *Controller) forGroup(ctx context.Context, ns, name string) error {
-	obj, err := c.reg.Get(ctx, groupKind, ns, name, registry.GetOptions{})
+	g, err := registry.Get[v1alpha1.BuildGroup](ctx, c.reg, ns, name)
 	if err != nil {
 		return err
 	}
-	g := obj.(*v1alpha1.BuildGroup)
 	if !g.Finished() || GroupDone(g) || g.Spec.Application == "" && len(g.Status.Members) == 0 {
 		return nil
 	}
@@ -182,15 +177,14 @@ func (c *Controller) groupArtifacts(ctx context.Context, g *v1alpha1.BuildGroup)
 		if m.State != v1alpha1.MemberSucceeded || !m.Changed || m.Build == "" {
 			continue
 		}
-		obj, err := c.reg.Get(ctx, buildKind, g.Namespace, m.Build, registry.GetOptions{})
+		b, err := registry.Get[v1alpha1.Build](ctx, c.reg, g.Namespace, m.Build)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
 			return nil, "", err
 		}
-		b := obj.(*v1alpha1.Build)
-		comp, err := c.component(ctx, g.Namespace, m.Component)
+		comp, err := registry.Get[v1alpha1.Component](ctx, c.reg, g.Namespace, m.Component)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
@@ -213,11 +207,10 @@ func (c *Controller) groupArtifacts(ctx context.Context, g *v1alpha1.BuildGroup)
 // apply writes the candidate list and sequence, then the Snapshot; it
 // returns the Snapshot's name, or "-" when none was needed.
 func (c *Controller) apply(ctx context.Context, ns string, ch Change, origin string) (string, error) {
-	obj, err := c.reg.Get(ctx, appKind, ns, ch.Application, registry.GetOptions{})
+	app, err := registry.Get[v1alpha1.Application](ctx, c.reg, ns, ch.Application)
 	if err != nil {
 		return "", fmt.Errorf("application %s: %w", ch.Application, err)
 	}
-	app := obj.(*v1alpha1.Application)
 	d := Next(app, ch)
 	if d.Candidates != nil || d.Snapshot != nil {
 		if d.Candidates != nil {
@@ -226,7 +219,7 @@ func (c *Controller) apply(ctx context.Context, ns string, ch Change, origin str
 		if d.Snapshot != nil {
 			app.Status.SnapshotSequence = d.Sequence
 		}
-		if _, err := c.reg.Update(ctx, appKind, app, registry.UpdateOptions{Subresource: "status"}); err != nil {
+		if _, err := registry.WriteStatus(ctx, c.reg, app); err != nil {
 			return "", fmt.Errorf("updating the candidate list of %s: %w", app.Name, err)
 		}
 	}
@@ -264,11 +257,11 @@ func (c *Controller) create(ctx context.Context, s *v1alpha1.Snapshot, origin st
 			}
 			return nil
 		}
-		obj, gerr := c.reg.Get(ctx, snapshotKind, s.Namespace, s.Name, registry.GetOptions{})
+		cur, gerr := registry.Get[v1alpha1.Snapshot](ctx, c.reg, s.Namespace, s.Name)
 		if gerr != nil {
 			return gerr
 		}
-		if obj.GetAnnotations()[AnnotationSnapshotOf] == origin {
+		if cur.Annotations[AnnotationSnapshotOf] == origin {
 			return nil
 		}
 		if i == 10 {
@@ -296,21 +289,19 @@ func (c *Controller) mark(ctx context.Context, k *v1alpha1.Kind, obj v1alpha1.Ob
 
 // number gives a user-created Snapshot the next sequence number.
 func (c *Controller) number(ctx context.Context, ns, name string) error {
-	obj, err := c.reg.Get(ctx, snapshotKind, ns, name, registry.GetOptions{})
+	s, err := registry.Get[v1alpha1.Snapshot](ctx, c.reg, ns, name)
 	if err != nil {
 		return err
 	}
-	s := obj.(*v1alpha1.Snapshot)
 	if s.Labels[v1alpha1.LabelSequence] != "" {
 		return nil
 	}
-	aobj, err := c.reg.Get(ctx, appKind, ns, s.Spec.Application, registry.GetOptions{})
+	app, err := registry.Get[v1alpha1.Application](ctx, c.reg, ns, s.Spec.Application)
 	if err != nil {
 		return err
 	}
-	app := aobj.(*v1alpha1.Application)
 	app.Status.SnapshotSequence++
-	if _, err := c.reg.Update(ctx, appKind, app, registry.UpdateOptions{Subresource: "status"}); err != nil {
+	if _, err := registry.WriteStatus(ctx, c.reg, app); err != nil {
 		return err
 	}
 	if s.Labels == nil {
@@ -343,14 +334,6 @@ func knownBuildNumbers(app *v1alpha1.Application, s *v1alpha1.Snapshot) map[stri
 		}
 	}
 	return out
-}
-
-func (c *Controller) component(ctx context.Context, ns, name string) (*v1alpha1.Component, error) {
-	obj, err := c.reg.Get(ctx, compKind, ns, name, registry.GetOptions{})
-	if err != nil {
-		return nil, err
-	}
-	return obj.(*v1alpha1.Component), nil
 }
 
 func gitURL(c *v1alpha1.Component) string {

@@ -133,14 +133,13 @@ func (t *creator) flushBatch(ns, app string, items []pending) {
 func (t *creator) buildBatch(ctx context.Context, ns, app string, items []pending) error {
 	comps, live := map[string]*v1alpha1.Component{}, items[:0:0]
 	for _, p := range items {
-		obj, err := t.reg.Get(ctx, componentKind, ns, p.name, registry.GetOptions{})
+		c, err := registry.Get[v1alpha1.Component](ctx, t.reg, ns, p.name)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		c := obj.(*v1alpha1.Component)
 		if c.Status.LastSeenCommit == p.commit {
 			continue // built meanwhile (another trigger of the same commit)
 		}

@@ -127,17 +127,15 @@ func (s *Sources) Webhooks() *webhook.Handler {
 
 // webhookSecrets returns the secrets of every component of the repository.
 func (s *Sources) webhookSecrets(ctx context.Context, repo string) ([]webhook.Secret, error) {
-	var comps []*v1alpha1.Component
-	_, err := eachComponent(ctx, s.reg, func(c *v1alpha1.Component) {
-		if g := c.Spec.Source.Git; g != nil && webhook.NormalizeURL(g.URL) == repo && c.Spec.Build != nil && c.Spec.Build.WebhookSecret != "" {
-			comps = append(comps, c)
-		}
-	})
+	all, err := registry.List[v1alpha1.Component](ctx, s.reg, registry.ListOptions{Limit: 1000})
 	if err != nil {
 		return nil, err
 	}
 	var out []webhook.Secret
-	for _, c := range comps {
+	for _, c := range all {
+		if g := c.Spec.Source.Git; g == nil || webhook.NormalizeURL(g.URL) != repo || c.Spec.Build == nil || c.Spec.Build.WebhookSecret == "" {
+			continue
+		}
 		v, err := s.secretValue(ctx, c.Namespace, c.Spec.Build.WebhookSecret, "webhook-secret")
 		if err != nil {
 			s.log.Warn("webhook secret unusable", "component", c.Namespace+"/"+c.Name, "err", err)
@@ -188,14 +186,13 @@ func (s *Sources) verified(ctx context.Context, keys []string, branch string) ([
 	var out []*v1alpha1.Component
 	for _, key := range keys {
 		ns, name, _ := strings.Cut(key, "/")
-		obj, err := s.reg.Get(ctx, componentKind, ns, name, registry.GetOptions{})
+		c, err := registry.Get[v1alpha1.Component](ctx, s.reg, ns, name)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		c := obj.(*v1alpha1.Component)
 		if g := c.Spec.Source.Git; g != nil && branch != "" && branch == g.Revision {
 			out = append(out, c)
 		}
@@ -272,14 +269,13 @@ func (s *Sources) RegisterFirstBuilds(m *controller.Manager) {
 }
 
 func (s *Sources) firstBuild(ctx context.Context, req controller.Request) (controller.Result, error) {
-	obj, err := s.reg.Get(ctx, componentKind, req.Namespace, req.Name, registry.GetOptions{})
+	c, err := registry.Get[v1alpha1.Component](ctx, s.reg, req.Namespace, req.Name)
 	if apierrors.IsNotFound(err) {
 		return controller.Result{}, nil
 	}
 	if err != nil {
 		return controller.Result{}, err
 	}
-	c := obj.(*v1alpha1.Component)
 	g := c.Spec.Source.Git
 	if p := c.Status.PendingCommit; p != "" && p != c.Status.LastSeenCommit && c.DeletionTimestamp == nil {
 		// A commit batched but not built before a restart.

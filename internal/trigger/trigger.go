@@ -41,14 +41,13 @@ func newCreator(reg *registry.Registry, groups *buildgroup.Controller, log *slog
 // creates a build for it unless that commit was already seen. by names the
 // trigger ("poll", "webhook:github").
 func (t *creator) onCommit(ctx context.Context, ns, name, commit, by string) error {
-	obj, err := t.reg.Get(ctx, componentKind, ns, name, registry.GetOptions{})
+	comp, err := registry.Get[v1alpha1.Component](ctx, t.reg, ns, name)
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	comp := obj.(*v1alpha1.Component)
 	if comp.Status.LastSeenCommit == commit || commit == "" {
 		return nil
 	}
@@ -131,14 +130,13 @@ type PullRequest struct {
 // leaves the component's status alone (the branch did not move). by names
 // the trigger ("webhook:github").
 func (t *creator) onPullRequest(ctx context.Context, ns, name string, pr PullRequest, by string) error {
-	obj, err := t.reg.Get(ctx, componentKind, ns, name, registry.GetOptions{})
+	comp, err := registry.Get[v1alpha1.Component](ctx, t.reg, ns, name)
 	if apierrors.IsNotFound(err) || pr.Commit == "" {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	comp := obj.(*v1alpha1.Component)
 	reason := v1alpha1.BuildReason{Type: v1alpha1.ReasonPullRequest, By: by,
 		Message: fmt.Sprintf("pull request #%d: %s at %s", pr.Number, pr.HeadRef, short(pr.Commit))}
 	return t.createBuild(ctx, comp, PullRequestBuildName(comp.Name, pr.Number, pr.Commit), pr.Commit, reason,
