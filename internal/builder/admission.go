@@ -69,21 +69,20 @@ func (a *admission) knows(ns string) bool {
 	return a.known[ns]
 }
 
+// remove takes a deleted build out of the fair queue.
+func (a *admission) remove(req controller.Request) {
+	a.update(func(q *fairQueue) { q.Remove(req) })
+}
+
+// namespaceLimit reads the limit annotation of the Namespace req names.
+func (c *Controllers) namespaceLimit(ctx context.Context, req controller.Request) (controller.Result, error) {
+	return controller.Result{}, c.readLimit(ctx, req.Name)
+}
+
 // admitBuild keeps the fair queue in line with the store: queued builds
-// wait, running ones count, finished ones leave. Requests without a
-// namespace are Namespaces (their limit annotation).
-func (c *Controllers) admitBuild(ctx context.Context, req controller.Request) (controller.Result, error) {
-	if req.Namespace == "" {
-		return controller.Result{}, c.readLimit(ctx, req.Name)
-	}
-	b, err := c.getBuild(ctx, req)
-	switch {
-	case apierrors.IsNotFound(err):
-		c.adm.update(func(q *fairQueue) { q.Remove(req) })
-		return controller.Result{}, nil
-	case err != nil:
-		return controller.Result{}, err
-	}
+// wait, running ones count, finished ones leave.
+func (c *Controllers) admitBuild(ctx context.Context, b *v1alpha1.Build) (controller.Result, error) {
+	req := requestOf(b)
 	switch {
 	case b.Status.Phase == v1alpha1.BuildRunning:
 		c.adm.update(func(q *fairQueue) { q.Running(req) })
@@ -102,7 +101,7 @@ func (c *Controllers) enqueue(ctx context.Context, b *v1alpha1.Build) error {
 			return err
 		}
 	}
-	w := waitingBuild{Key: controller.Request{Namespace: b.Namespace, Name: b.Name}, Priority: c.priority(ctx, b)}
+	w := waitingBuild{Key: requestOf(b), Priority: c.priority(ctx, b)}
 	if b.Status.QueuedTime != nil {
 		w.Queued = b.Status.QueuedTime.Time
 	}
@@ -120,7 +119,7 @@ func (c *Controllers) readLimit(ctx context.Context, ns string) error {
 	if err == nil {
 		var perr error
 		if n, perr = namespaceLimit(obj, c.adm.defLimit); perr != nil {
-			c.log.Warn("ignoring a namespace's build limit", "namespace", ns, "err", perr)
+			c.Log.Warn("ignoring a namespace's build limit", "namespace", ns, "err", perr)
 		}
 	}
 	c.adm.update(func(q *fairQueue) {

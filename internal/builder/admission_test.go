@@ -53,8 +53,8 @@ func (g *gateExecutor) next(t *testing.T) string {
 }
 
 // tenantEnv is a store with namespaces a and b (annotations per namespace),
-// each with component lib, and the build controllers running with opts.
-func tenantEnv(t *testing.T, exec Executor, opts Options, annotations map[string]string) (*env, *Controllers) {
+// each with component lib, and the build controllers c running.
+func tenantEnv(t *testing.T, c *Controllers, annotations map[string]string) (*env, *Controllers) {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(dir, "kiln.db"), store.Options{})
@@ -71,9 +71,9 @@ func tenantEnv(t *testing.T, exec Executor, opts Options, annotations map[string
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
-	m := controller.NewManager(st, discard)
-	opts.LogDir = filepath.Join(dir, "logs")
-	c := Register(m, e.reg, exec, opts, discard)
+	m := controller.NewManager(e.reg, discard)
+	c.LogDir, c.Log = filepath.Join(dir, "logs"), discard
+	c.Register(m)
 	done := make(chan struct{})
 	go func() { m.Start(ctx); close(done) }()
 	e.stop = func() { cancel(); <-done }
@@ -111,7 +111,7 @@ func nsOf(started string) string { ns, _, _ := strings.Cut(started, "/"); return
 func TestTwoNamespacesInterleaveUnderLoad(t *testing.T) {
 	t.Parallel()
 	g := newGate()
-	e, c := tenantEnv(t, g, Options{Workers: 1}, nil)
+	e, c := tenantEnv(t, &Controllers{Executor: g, Workers: 1}, nil)
 	e.builds(t, "a", 1, 1)
 	if got := g.next(t); got != "a/lib-1" {
 		t.Fatalf("first build %s, want a/lib-1", got)
@@ -143,7 +143,7 @@ func TestTwoNamespacesInterleaveUnderLoad(t *testing.T) {
 func TestLateTenantStartsAtTheNextFreeSlot(t *testing.T) {
 	t.Parallel()
 	g := newGate()
-	e, c := tenantEnv(t, g, Options{Workers: 2}, nil)
+	e, c := tenantEnv(t, &Controllers{Executor: g, Workers: 2}, nil)
 	e.builds(t, "a", 1, 20)
 	first := []string{g.next(t), g.next(t)}
 	c.waitWaiting(t, 18)
@@ -158,7 +158,7 @@ func TestLateTenantStartsAtTheNextFreeSlot(t *testing.T) {
 func TestNamespaceAnnotationLeavesASlotForOthers(t *testing.T) {
 	t.Parallel()
 	g := newGate()
-	e, c := tenantEnv(t, g, Options{Workers: 2},
+	e, c := tenantEnv(t, &Controllers{Executor: g, Workers: 2},
 		map[string]string{"a": `"` + AnnotationMaxConcurrentBuilds + `":"1"`})
 	e.builds(t, "a", 1, 1)
 	if got := g.next(t); got != "a/lib-1" {
@@ -197,7 +197,7 @@ func (e *env) waitPhaseIn(t *testing.T, ns, name, phase string) *v1alpha1.Build 
 func TestGroupPriorityOrdersANamespacesBuilds(t *testing.T) {
 	t.Parallel()
 	g := newGate()
-	e, c := tenantEnv(t, g, Options{Workers: 1}, nil)
+	e, c := tenantEnv(t, &Controllers{Executor: g, Workers: 1}, nil)
 	grp := e.create(t, "BuildGroup", "a", `{"metadata":{"name":"g"},"spec":{"components":["lib"]}}`).(*v1alpha1.BuildGroup)
 	grp.Status.Members = []v1alpha1.GroupMember{{Component: "lib", Build: "lib-2", Priority: 1}, {Component: "lib", Build: "lib-3", Priority: 50}}
 	if _, err := registry.WriteStatus(t.Context(), e.reg, grp); err != nil {

@@ -18,7 +18,6 @@ import (
 	"sync"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
@@ -42,19 +41,9 @@ type Untagger interface {
 
 // Controllers schedule and run builds.
 type Controllers struct {
-	reg     *registry.Registry
-	exec    Executor
-	logDir  string
-	log     *slog.Logger
-	now     func() time.Time
-	mu      sync.Mutex
-	running map[controller.Request]context.CancelFunc
-	adm     *admission
-}
-
-// Options tune the build controllers.
-type Options struct {
-	// Workers is how many builds run at once (the global limit).
+	// Executor runs each attempt.
+	Executor Executor
+	// Workers is how many builds run at once (the global limit; default 2).
 	Workers int
 	// NamespaceLimit is how many builds of one namespace run at once; 0
 	// leaves only Workers. A Namespace's kiln.dev/max-concurrent-builds
@@ -63,48 +52,55 @@ type Options struct {
 	NamespaceLimit int
 	// LogDir holds one log file per build.
 	LogDir string
+	Log    *slog.Logger
 	Now    func() time.Time
+
+	reg     *registry.Registry
+	mu      sync.Mutex
+	running map[controller.Request]context.CancelFunc
+	adm     *admission
 }
 
 // Register adds the build scheduler, admission and executor to m. The
 // scheduler numbers builds; admission keeps the fair queue of Queued builds
 // (fairQueue) and hands the executor only the builds that may start.
-func Register(m *controller.Manager, reg *registry.Registry, exec Executor, opts Options, log *slog.Logger) *Controllers {
-	if opts.Now == nil {
-		opts.Now = time.Now
+func (c *Controllers) Register(m *controller.Manager) {
+	if c.Now == nil {
+		c.Now = time.Now
 	}
-	if opts.Workers <= 0 {
-		opts.Workers = 2
+	if c.Workers <= 0 {
+		c.Workers = 2
 	}
-	c := &Controllers{reg: reg, exec: exec, logDir: opts.LogDir, log: log, now: opts.Now,
-		running: map[controller.Request]context.CancelFunc{}, adm: newAdmission(opts.Workers, opts.NamespaceLimit)}
+	c.reg, c.running, c.adm = m.Registry(), map[controller.Request]context.CancelFunc{}, newAdmission(c.Workers, c.NamespaceLimit)
 	src := controller.Source{Kind: "Build"}
-	m.Register("build-scheduler", controller.ReconcileFunc(c.schedule), controller.Options{Workers: 1}, src)
-	// Namespace requests carry no namespace: admitBuild reads their limit.
-	c.adm.admit = m.Register("build-admission", controller.ReconcileFunc(c.admitBuild), controller.Options{Workers: 1},
-		src, controller.Source{Kind: "Namespace"})
+	m.Register("build-scheduler", controller.For(c.reg, c.schedule).OnGone(c.deleted), controller.Options{Workers: 1}, src)
+	c.adm.admit = m.Register("build-admission", controller.ByKind{
+		"Build":     controller.For(c.reg, c.admitBuild).OnGone(c.adm.remove),
+		"Namespace": controller.ReconcileFunc(c.namespaceLimit),
+	}, controller.Options{Workers: 1}, src, controller.Source{Kind: "Namespace"})
 	// No source: the executor is fed by admission only.
-	c.adm.exec = m.Register("build-executor", controller.ReconcileFunc(c.execute), controller.Options{Workers: opts.Workers})
-	return c
+	c.adm.exec = m.Register("build-executor", controller.ReconcileFunc(c.execute), controller.Options{Workers: c.Workers})
 }
 
 var buildKind = v1alpha1.MustLookup("Build")
 
-func (c *Controllers) getBuild(ctx context.Context, req controller.Request) (*v1alpha1.Build, error) {
-	return registry.Get[v1alpha1.Build](ctx, c.reg, req.Namespace, req.Name)
+// requestOf is the request naming build b (the key of its slot and of its
+// running attempt).
+func requestOf(b *v1alpha1.Build) controller.Request {
+	return controller.Request{Kind: "Build", Namespace: b.Namespace, Name: b.Name}
 }
+
+// deleted stops the attempt of a build deleted while running: nothing may
+// write for it any more.
+func (c *Controllers) deleted(req controller.Request) { c.stopRunning(req) }
 
 // schedule numbers new builds, cancels, and re-queues builds a crash
 // interrupted. It never blocks on a running build.
-func (c *Controllers) schedule(ctx context.Context, req controller.Request) (controller.Result, error) {
-	b, err := c.getBuild(ctx, req)
-	if apierrors.IsNotFound(err) {
-		c.stopRunning(req) // deleted while running: nothing may write for it any more
+func (c *Controllers) schedule(ctx context.Context, b *v1alpha1.Build) (controller.Result, error) {
+	if b.Finished() {
 		return controller.Result{}, nil
 	}
-	if err != nil || b.Finished() {
-		return controller.Result{}, err
-	}
+	req := requestOf(b)
 	switch {
 	case b.Spec.Cancel:
 		return controller.Result{}, c.cancel(ctx, req, b)
@@ -125,7 +121,7 @@ func (c *Controllers) number(ctx context.Context, b *v1alpha1.Build) error {
 	if err != nil {
 		return err
 	}
-	now := metav1.NewTime(c.now())
+	now := metav1.NewTime(c.Now())
 	b.Status.Phase, b.Status.BuildNumber, b.Status.QueuedTime = v1alpha1.BuildQueued, n, &now
 	b.Status.ObservedGeneration = b.Generation
 	return c.writeStatus(ctx, b)
@@ -209,7 +205,7 @@ func (c *Controllers) recover(ctx context.Context, b *v1alpha1.Build) error {
 	}
 	b.Status.Phase = v1alpha1.BuildQueued
 	b.Status.Message = "interrupted by a server restart; retrying once"
-	c.log.Warn("re-queueing a build interrupted by a restart", "build", b.Namespace+"/"+b.Name, "attempt", b.Status.Attempts)
+	c.Log.Warn("re-queueing a build interrupted by a restart", "build", b.Namespace+"/"+b.Name, "attempt", b.Status.Attempts)
 	return c.writeStatus(ctx, b)
 }
 
@@ -219,13 +215,13 @@ func (c *Controllers) recover(ctx context.Context, b *v1alpha1.Build) error {
 // build-N only ever names the artifact of a succeeded build; a tag that
 // cannot be removed is said in the message.
 func (c *Controllers) finish(ctx context.Context, b *v1alpha1.Build, phase, msg string) error {
-	if u, ok := c.exec.(Untagger); ok && phase != v1alpha1.BuildSucceeded && b.Status.Attempts > 0 {
+	if u, ok := c.Executor.(Untagger); ok && phase != v1alpha1.BuildSucceeded && b.Status.Attempts > 0 {
 		if err := u.Untag(ctx, b); err != nil {
-			c.log.Error("removing the tag of a build that did not succeed", "build", b.Namespace+"/"+b.Name, "err", err)
+			c.Log.Error("removing the tag of a build that did not succeed", "build", b.Namespace+"/"+b.Name, "err", err)
 			msg += fmt.Sprintf("; its tag build-%d could not be removed (%v): delete it by hand", b.Status.BuildNumber, err)
 		}
 	}
-	now := metav1.NewTime(c.now())
+	now := metav1.NewTime(c.Now())
 	b.Status.Phase, b.Status.Message, b.Status.CompletionTime = phase, msg, &now
 	return c.writeStatus(ctx, b)
 }
@@ -243,7 +239,7 @@ func LogPath(logDir, ns, name string) string {
 }
 
 func (c *Controllers) openLog(b *v1alpha1.Build) (*os.File, error) {
-	p := LogPath(c.logDir, b.Namespace, b.Name)
+	p := LogPath(c.LogDir, b.Namespace, b.Name)
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return nil, fmt.Errorf("creating log directory: %w", err)
 	}

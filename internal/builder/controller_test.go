@@ -108,8 +108,9 @@ func setup(t *testing.T, exec *fakeExecutor) *env {
 
 func (e *env) start(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	m := controller.NewManager(e.st, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	Register(m, e.reg, e.exec, Options{Workers: 2, LogDir: filepath.Join(e.dir, "logs")}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	m := controller.NewManager(e.reg, discard)
+	(&Controllers{Executor: e.exec, Workers: 2, LogDir: filepath.Join(e.dir, "logs"), Log: discard}).Register(m)
 	done := make(chan struct{})
 	go func() { m.Start(ctx); close(done) }()
 	e.stop = func() { cancel(); <-done }

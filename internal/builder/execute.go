@@ -34,7 +34,7 @@ func (c *Controllers) execute(ctx context.Context, req controller.Request) (cont
 
 // attempt claims a queued build and runs it to the end.
 func (c *Controllers) attempt(ctx context.Context, req controller.Request) error {
-	b, err := c.getBuild(ctx, req)
+	b, err := registry.Get[v1alpha1.Build](ctx, c.reg, req.Namespace, req.Name)
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
@@ -56,7 +56,7 @@ func (c *Controllers) claim(ctx context.Context, req controller.Request, b *v1al
 	c.mu.Lock()
 	c.running[req] = stop
 	c.mu.Unlock()
-	now := metav1.NewTime(c.now())
+	now := metav1.NewTime(c.Now())
 	b.Status.Phase, b.Status.StartTime, b.Status.CompletionTime = v1alpha1.BuildRunning, &now, nil
 	b.Status.Attempts++
 	b.Status.Steps = nil
@@ -87,7 +87,7 @@ func (c *Controllers) run(ctx, base context.Context, b *v1alpha1.Build) error {
 	defer logf.Close()
 	fmt.Fprintf(logf, "==> build %s/%s #%d (attempt %d) of component %s\n", b.Namespace, b.Name, b.Status.BuildNumber, b.Status.Attempts, b.Spec.Component)
 	progress := c.progressWriter(base, b)
-	out, err := c.exec.Execute(ctx, executor.Job{Build: b, Component: comp, Log: logf,
+	out, err := c.Executor.Execute(ctx, executor.Job{Build: b, Component: comp, Log: logf,
 		Progress: progress, Cached: c.cached(b), Pushed: c.outputsWriter(base, b)})
 	return c.record(ctx, base, b, out, err, logf)
 }

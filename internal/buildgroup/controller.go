@@ -39,15 +39,15 @@ type Controller struct {
 
 // Register adds the group controller: it reacts to groups and to their
 // members' builds.
-func Register(m *controller.Manager, reg *registry.Registry, c *Controller) {
-	c.reg = reg
+func (c *Controller) Register(m *controller.Manager) {
+	c.reg = m.Registry()
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	m.Register("buildgroup", controller.ReconcileFunc(c.reconcile), controller.Options{Workers: 2},
+	m.Register("buildgroup", controller.For(c.reg, c.reconcile), controller.Options{Workers: 2},
 		controller.Source{Kind: "BuildGroup"},
 		controller.Source{Kind: "Build", Map: groupOfBuild})
-	m.Register("buildgroup-dependants", controller.ReconcileFunc(c.dependants), controller.Options{Workers: 1},
+	m.Register("buildgroup-dependants", controller.For(c.reg, c.dependants), controller.Options{Workers: 1},
 		controller.Source{Kind: "Build", Map: finishedOutsideGroup})
 }
 
@@ -59,7 +59,7 @@ func finishedOutsideGroup(ev store.Event) []controller.Request {
 		ev.Object.Labels[v1alpha1.LabelEventType] == v1alpha1.EventPullRequest {
 		return nil
 	}
-	return []controller.Request{{Namespace: ev.Object.Namespace, Name: ev.Object.Name}}
+	return []controller.Request{{Kind: "Build", Namespace: ev.Object.Namespace, Name: ev.Object.Name}}
 }
 
 // recentBuild bounds which finished builds still trigger their dependants
@@ -69,14 +69,7 @@ const recentBuild = time.Hour
 // dependants starts a group rebuilding what depends on a component whose
 // build, outside any group, produced a new output. A pull request's build
 // does not: its output is not the component's.
-func (c *Controller) dependants(ctx context.Context, req controller.Request) (controller.Result, error) {
-	b, err := registry.Get[v1alpha1.Build](ctx, c.reg, req.Namespace, req.Name)
-	if apierrors.IsNotFound(err) {
-		return controller.Result{}, nil
-	}
-	if err != nil {
-		return controller.Result{}, err
-	}
+func (c *Controller) dependants(ctx context.Context, b *v1alpha1.Build) (controller.Result, error) {
 	st := b.Status
 	if b.Spec.Group != "" || b.PullRequest() || st.Phase != v1alpha1.BuildSucceeded || st.Unchanged || st.Artifact == nil || st.CachedFrom != "" ||
 		st.CompletionTime == nil || c.Now().Sub(st.CompletionTime.Time) > recentBuild {
@@ -112,19 +105,12 @@ func dependantsGroupName(build string) string {
 // groupOfBuild maps a member build's events to its group.
 func groupOfBuild(ev store.Event) []controller.Request {
 	if g := ev.Object.Fields["spec.group"]; g != "" {
-		return []controller.Request{{Namespace: ev.Object.Namespace, Name: g}}
+		return []controller.Request{{Kind: "BuildGroup", Namespace: ev.Object.Namespace, Name: g}}
 	}
 	return nil
 }
 
-func (c *Controller) reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
-	g, err := registry.Get[v1alpha1.BuildGroup](ctx, c.reg, req.Namespace, req.Name)
-	if apierrors.IsNotFound(err) {
-		return controller.Result{}, nil
-	}
-	if err != nil {
-		return controller.Result{}, err
-	}
+func (c *Controller) reconcile(ctx context.Context, g *v1alpha1.BuildGroup) (controller.Result, error) {
 	if g.Finished() && g.Spec.Retry <= g.Status.Retried {
 		return controller.Result{}, nil
 	}

@@ -37,17 +37,26 @@ type Purger interface {
 	PurgeNamespace(ctx context.Context, ns string) error
 }
 
-// Register adds the garbage collector and namespace controller to m;
-// purgers run, in order, before a deleted namespace's name is released.
-func Register(m *controller.Manager, reg *registry.Registry, log *slog.Logger, purgers ...Purger) {
-	c := &Collector{reg: reg, log: log}
+// Controllers are the housekeeping controllers: the garbage collector
+// and the namespace controller.
+type Controllers struct {
+	// Purgers run, in order, before a deleted namespace's name is
+	// released.
+	Purgers []Purger
+	Log     *slog.Logger
+}
+
+// Register adds the garbage collector and namespace controller to m.
+func (h *Controllers) Register(m *controller.Manager) {
+	reg := m.Registry()
+	c := &Collector{reg: reg, log: h.Log}
 	var sources []controller.Source
 	for _, k := range v1alpha1.Kinds() {
 		sources = append(sources, controller.Source{Kind: k.Kind, DeletesOnly: true, Map: c.mapEvent, OnList: c.owners})
 	}
 	m.Register("garbage-collector", c, controller.Options{Workers: 2, Resync: 5 * time.Minute}, sources...)
-	n := &Namespaces{reg: reg, purgers: purgers}
-	m.Register("namespace", n, controller.Options{Workers: 1}, controller.Source{Kind: "Namespace"})
+	n := &Namespaces{reg: reg, purgers: h.Purgers}
+	m.Register("namespace", controller.For(reg, n.reconcile), controller.Options{Workers: 1}, controller.Source{Kind: "Namespace"})
 }
 
 // mapEvent enqueues the UID of a deleted object.
@@ -130,19 +139,12 @@ type Namespaces struct {
 	purgers []Purger
 }
 
-// Reconcile handles one namespace.
-func (n *Namespaces) Reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
-	ns, err := registry.Get[v1alpha1.Namespace](ctx, n.reg, "", req.Name)
-	if apierrors.IsNotFound(err) {
-		return controller.Result{}, nil
-	}
-	if err != nil {
-		return controller.Result{}, err
-	}
+// reconcile handles one namespace.
+func (n *Namespaces) reconcile(ctx context.Context, ns *v1alpha1.Namespace) (controller.Result, error) {
 	if err := n.setPhase(ctx, ns); err != nil || ns.DeletionTimestamp == nil {
 		return controller.Result{}, err
 	}
-	remaining, err := n.empty(ctx, req.Name)
+	remaining, err := n.empty(ctx, ns.Name)
 	if err != nil {
 		return controller.Result{}, err
 	}
@@ -150,8 +152,8 @@ func (n *Namespaces) Reconcile(ctx context.Context, req controller.Request) (con
 		return controller.Result{RequeueAfter: 200 * time.Millisecond}, nil
 	}
 	for _, p := range n.purgers {
-		if err := p.PurgeNamespace(ctx, req.Name); err != nil {
-			return controller.Result{}, fmt.Errorf("deleting the data of namespace %s: %w", req.Name, err)
+		if err := p.PurgeNamespace(ctx, ns.Name); err != nil {
+			return controller.Result{}, fmt.Errorf("deleting the data of namespace %s: %w", ns.Name, err)
 		}
 	}
 	return controller.Result{}, n.release(ctx, ns)

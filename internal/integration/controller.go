@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -21,7 +20,6 @@ import (
 	"github.com/kilnbuild/kiln/internal/pipeline"
 	"github.com/kilnbuild/kiln/internal/pipelinerun"
 	"github.com/kilnbuild/kiln/internal/registry"
-	"github.com/kilnbuild/kiln/internal/store"
 )
 
 var snapshotKind = v1alpha1.MustLookup("Snapshot")
@@ -37,8 +35,11 @@ type Controller struct {
 	Runner Runner
 	// LogDir keeps one log per snapshot and scenario.
 	LogDir string
-	Log    *slog.Logger
-	Now    func() time.Time
+	// Workers bounds the scenario runs in progress, across snapshots
+	// (default 2).
+	Workers int
+	Log     *slog.Logger
+	Now     func() time.Time
 
 	mu      sync.Mutex
 	running map[string]bool // ns/snapshot/scenario run by this process
@@ -52,25 +53,18 @@ type Controller struct {
 func (c *Controller) Wait() { c.runs.Wait() }
 
 // Register adds the integration controller to m.
-func Register(m *controller.Manager, reg *registry.Registry, c *Controller, workers int) {
-	c.reg = reg
+func (c *Controller) Register(m *controller.Manager) {
+	c.reg = m.Registry()
 	c.running = map[string]bool{}
-	if workers <= 0 {
-		workers = 2
+	if c.Workers <= 0 {
+		c.Workers = 2
 	}
-	c.slots = make(chan struct{}, workers)
+	c.slots = make(chan struct{}, c.Workers)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	m.Register("integration", controller.ReconcileFunc(c.reconcile), controller.Options{Workers: workers},
-		controller.Source{Kind: "Snapshot", Map: live})
-}
-
-func live(ev store.Event) []controller.Request {
-	if ev.Type == store.Deleted {
-		return nil
-	}
-	return []controller.Request{{Namespace: ev.Object.Namespace, Name: ev.Object.Name}}
+	m.Register("integration", controller.For(c.reg, c.reconcile), controller.Options{Workers: c.Workers},
+		controller.Source{Kind: "Snapshot"})
 }
 
 // LogPath is where a scenario's log of a snapshot is kept.
@@ -78,14 +72,7 @@ func LogPath(dir, ns, snapshot, scenario string) string {
 	return filepath.Join(dir, "tests", ns, v1alpha1.FileName(snapshot, ""), v1alpha1.FileName(scenario, ".log"))
 }
 
-func (c *Controller) reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
-	s, err := c.snapshot(ctx, req.Namespace, req.Name)
-	if apierrors.IsNotFound(err) {
-		return controller.Result{}, nil
-	}
-	if err != nil {
-		return controller.Result{}, err
-	}
+func (c *Controller) reconcile(ctx context.Context, s *v1alpha1.Snapshot) (controller.Result, error) {
 	scenarios, err := c.scenarios(ctx, s)
 	if err != nil {
 		return controller.Result{}, err

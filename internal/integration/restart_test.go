@@ -87,9 +87,9 @@ func (e *testEnv) create(t *testing.T, kind, doc string) {
 // nothing yet).
 func (e *testEnv) start() {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	m := controller.NewManager(e.st, log)
-	c := &Controller{Runner: e.runner, Log: log}
-	Register(m, e.reg, c, 2)
+	m := controller.NewManager(e.reg, log)
+	c := &Controller{Runner: e.runner, Log: log, Workers: 2}
+	c.Register(m)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { m.Start(ctx); close(done) }()

@@ -14,14 +14,7 @@ import (
 // autoRelease creates a Release for each auto-release plan of a Snapshot
 // that passed its tests, unless a Snapshot as new or newer was already
 // released (or is being released) through that plan.
-func (c *Controller) autoRelease(ctx context.Context, req controller.Request) (controller.Result, error) {
-	s, err := registry.Get[v1alpha1.Snapshot](ctx, c.reg, req.Namespace, req.Name)
-	if apierrors.IsNotFound(err) {
-		return controller.Result{}, nil
-	}
-	if err != nil {
-		return controller.Result{}, err
-	}
+func (c *Controller) autoRelease(ctx context.Context, s *v1alpha1.Snapshot) (controller.Result, error) {
 	if st, _, _ := testsState(s); st != "True" {
 		return controller.Result{}, nil
 	}

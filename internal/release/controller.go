@@ -22,7 +22,6 @@ import (
 	"github.com/kilnbuild/kiln/internal/pipeline"
 	"github.com/kilnbuild/kiln/internal/pipelinerun"
 	"github.com/kilnbuild/kiln/internal/registry"
-	"github.com/kilnbuild/kiln/internal/store"
 )
 
 // maxRetries bounds the retries of a transient failure per phase.
@@ -46,13 +45,18 @@ type Controller struct {
 	Publisher *Publisher
 	// LogDir keeps one log per Release.
 	LogDir string
-	Log    *slog.Logger
-	Now    func() time.Time
+	// Workers is how many Releases advance at once (default 2).
+	Workers int
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 // Register adds the release and auto-release controllers to m.
-func Register(m *controller.Manager, reg *registry.Registry, c *Controller, workers int) {
-	c.reg = reg
+func (c *Controller) Register(m *controller.Manager) {
+	c.reg = m.Registry()
+	if c.Workers <= 0 {
+		c.Workers = 2
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -62,19 +66,12 @@ func Register(m *controller.Manager, reg *registry.Registry, c *Controller, work
 	if c.Publisher != nil && c.Publisher.Secrets == nil {
 		c.Publisher.Secrets = c.secret
 	}
-	m.Register("release", controller.ReconcileFunc(c.reconcile), controller.Options{Workers: workers},
-		controller.Source{Kind: "Release", Map: live})
+	m.Register("release", controller.For(c.reg, c.reconcile), controller.Options{Workers: c.Workers},
+		controller.Source{Kind: "Release"})
 	// One worker: auto-release decisions are serialised, so two Snapshots
 	// passing at once cannot both be judged "newest".
-	m.Register("auto-release", controller.ReconcileFunc(c.autoRelease), controller.Options{Workers: 1},
-		controller.Source{Kind: "Snapshot", Map: live})
-}
-
-func live(ev store.Event) []controller.Request {
-	if ev.Type == store.Deleted {
-		return nil
-	}
-	return []controller.Request{{Namespace: ev.Object.Namespace, Name: ev.Object.Name}}
+	m.Register("auto-release", controller.For(c.reg, c.autoRelease), controller.Options{Workers: 1},
+		controller.Source{Kind: "Snapshot"})
 }
 
 // LogPath is where a Release's log is kept.
@@ -82,14 +79,7 @@ func LogPath(dir, ns, name string) string {
 	return filepath.Join(dir, "releases", ns, v1alpha1.FileName(name, ".log"))
 }
 
-func (c *Controller) reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
-	r, err := registry.Get[v1alpha1.Release](ctx, c.reg, req.Namespace, req.Name)
-	if apierrors.IsNotFound(err) {
-		return controller.Result{}, nil
-	}
-	if err != nil {
-		return controller.Result{}, err
-	}
+func (c *Controller) reconcile(ctx context.Context, r *v1alpha1.Release) (controller.Result, error) {
 	if r.Finished() {
 		return c.expire(ctx, r)
 	}

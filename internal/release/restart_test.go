@@ -111,8 +111,8 @@ func (e *relEnv) get(t *testing.T, kind, name string) v1alpha1.Object {
 // start runs a fresh release controller (a new process).
 func (e *relEnv) start() {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	m := controller.NewManager(e.st, log)
-	Register(m, e.reg, &Controller{Runner: e.runner, Log: log}, 2)
+	m := controller.NewManager(e.reg, log)
+	(&Controller{Runner: e.runner, Log: log, Workers: 2}).Register(m)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { m.Start(ctx); close(done) }()

@@ -56,39 +56,42 @@ func (f *Factory) mountRegistry(api *apiserver.Server, authn *auth.Authenticator
 	return nil
 }
 
-// wireBuilds registers the build controllers, first builds of new
-// components, webhooks at /hooks/, and returns the git poller and the
-// executor.
-func (f *Factory) wireBuilds(api *apiserver.Server, mgr *controller.Manager, reg *registry.Registry) (*git.Poller, *executor.Executor) {
+// registrar is every controller package's type: it adds its reconcile
+// loops to the manager.
+type registrar interface{ Register(m *controller.Manager) }
+
+// wireBuilds mounts webhooks at /hooks/ and returns the git poller, the
+// executor and the controllers of builds, groups, snapshots, tests and
+// releases.
+func (f *Factory) wireBuilds(api *apiserver.Server, reg *registry.Registry) (*git.Poller, *executor.Executor, []registrar) {
 	cache := &git.Cache{Dir: f.dir("git")}
 	checkURL := git.AllowedURLs(f.cfg.AllowFileSources)
 	groups := &buildgroup.Controller{Git: cache, CheckURL: checkURL, WorkDir: f.dir("work"), Log: f.cfg.Log}
-	buildgroup.Register(mgr, reg, groups)
 	window := f.cfg.BatchWindow
 	if window == 0 {
 		window = trigger.DefaultBatchWindow
 	}
 	sources := trigger.New(reg, trigger.Options{Git: cache, CheckURL: checkURL, Groups: groups, BatchWindow: window, Log: f.cfg.Log})
-	sources.RegisterFirstBuilds(mgr)
 	api.Handle("/hooks/", sources.Webhooks(), true)
 	workers := f.cfg.BuildWorkers
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
 	exec := f.executor(f.runner(cache, checkURL))
-	builder.Register(mgr, reg, exec, builder.Options{Workers: workers, NamespaceLimit: f.cfg.MaxBuildsPerNamespace, LogDir: f.dir("logs")}, f.cfg.Log)
-	f.wireReleases(mgr, reg, exec.Runs, workers)
-	return sources.Poller(f.dir("git/home")), exec
+	builds := &builder.Controllers{Executor: exec, Workers: workers, NamespaceLimit: f.cfg.MaxBuildsPerNamespace,
+		LogDir: f.dir("logs"), Log: f.cfg.Log}
+	ctrls := append([]registrar{groups, sources, builds}, f.releaseControllers(exec.Runs, workers)...)
+	return sources.Poller(f.dir("git/home")), exec, ctrls
 }
 
-// wireReleases registers snapshots, integration tests and releases.
-func (f *Factory) wireReleases(mgr *controller.Manager, reg *registry.Registry, runs *pipelinerun.Runner, workers int) {
-	snapshot.Register(mgr, reg, &snapshot.Controller{Log: f.cfg.Log})
-	f.tests = &integration.Controller{Runner: runs, LogDir: f.dir("logs"), Log: f.cfg.Log}
-	integration.Register(mgr, reg, f.tests, workers)
+// releaseControllers are the controllers of snapshots, integration tests
+// and releases.
+func (f *Factory) releaseControllers(runs *pipelinerun.Runner, workers int) []registrar {
+	f.tests = &integration.Controller{Runner: runs, LogDir: f.dir("logs"), Workers: workers, Log: f.cfg.Log}
 	checker := &release.PolicyChecker{BuilderKey: f.signer.PublicKey(), BuilderID: f.cfg.BuilderID, KeyID: f.signer.KeyID(), Remote: runs.RemoteFor}
 	pub := &release.Publisher{Source: runs.RemoteFor, StaticDir: f.dir("repos"), Remote: oci.Remote{RootCAs: f.caPool()}, Track: runs.Track}
-	release.Register(mgr, reg, &release.Controller{Runner: runs, Checker: checker, Publisher: pub, LogDir: f.dir("logs"), Log: f.cfg.Log}, 2)
+	releases := &release.Controller{Runner: runs, Checker: checker, Publisher: pub, LogDir: f.dir("logs"), Workers: 2, Log: f.cfg.Log}
+	return []registrar{&snapshot.Controller{Log: f.cfg.Log}, f.tests, releases}
 }
 
 // runner is what runs pipelines in the sandbox, for builds, tests and

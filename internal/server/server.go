@@ -219,13 +219,16 @@ func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store)
 		EvidencePath: func(ns, name, file string) string { return executor.EvidencePath(f.dir("evidence"), ns, name, file) },
 		Builder:      apiserver.BuilderInfo{BuilderID: f.cfg.BuilderID, PublicKey: string(f.signer.PublicKeyPEM()), KeyID: f.signer.KeyID()},
 	})
-	mgr := controller.NewManager(st, f.cfg.Log)
+	mgr := controller.NewManager(reg, f.cfg.Log)
 	if err := f.mountRegistry(api, authn, authz); err != nil {
 		cancel()
 		return err
 	}
-	poller, exec := f.wireBuilds(api, mgr, reg)
-	gc.Register(mgr, reg, f.cfg.Log, f.purgers(exec)...)
+	poller, exec, ctrls := f.wireBuilds(api, reg)
+	ctrls = append(ctrls, &gc.Controllers{Purgers: f.purgers(exec), Log: f.cfg.Log})
+	for _, c := range ctrls {
+		c.Register(mgr)
+	}
 	f.httpSrv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return runCtx }}
 	f.wg.Add(3)

@@ -2,12 +2,11 @@ package trigger
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
+	"github.com/kilnbuild/kiln/internal/controller"
 	"github.com/kilnbuild/kiln/internal/git"
 	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/store"
@@ -23,8 +22,8 @@ const feedBatch = 512
 // componentFeed keeps the git poller's watches in line with the
 // components: one paginated list (a full set), then a store watch from the
 // list's version whose events become deltas, so a change costs the poller
-// O(log n) and no list. It lists again when the watch ends (e.g. expired
-// history) and every resync.
+// O(log n) and no list. The controller runtime's ListWatch lists again
+// when the watch ends (e.g. expired history) and every resync.
 type componentFeed struct {
 	reg     *registry.Registry
 	watchOf func(*v1alpha1.Component) (git.Watch, bool)
@@ -32,65 +31,30 @@ type componentFeed struct {
 	log     *slog.Logger
 }
 
-var errFeedResync = errors.New("resync")
-
 // run is the poller's Follow function.
 func (f *componentFeed) run(ctx context.Context, out chan<- git.WatchChange) {
-	for ctx.Err() == nil {
-		rv, err := f.list(ctx, out)
-		if err == nil {
-			err = f.follow(ctx, rv, out)
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		if !errors.Is(err, errFeedResync) {
-			f.log.Warn("following components for the git poller; listing them again", "err", err)
-			pause(ctx, time.Second)
-		}
-	}
-}
-
-// list sends every watched component as a full set and returns the
-// version to watch from.
-func (f *componentFeed) list(ctx context.Context, out chan<- git.WatchChange) (int64, error) {
-	var ws []git.Watch
-	rv, err := eachComponent(ctx, f.reg, func(c *v1alpha1.Component) {
-		if w, ok := f.watchOf(c); ok {
-			ws = append(ws, w)
-		}
-	})
-	if err != nil {
-		return 0, fmt.Errorf("listing components: %w", err)
-	}
-	return rv, sendChange(ctx, out, git.WatchChange{Reset: true, Put: ws})
-}
-
-// follow turns component events after rv into changes until the watch
-// ends, ctx is done or the resync is due.
-func (f *componentFeed) follow(ctx context.Context, rv int64, out chan<- git.WatchChange) error {
-	w, err := f.reg.Watch(ctx, componentKind, registry.ListOptions{}, rv)
-	if err != nil {
-		return fmt.Errorf("watching components: %w", err)
-	}
-	defer w.Stop()
-	resync := time.NewTimer(f.resync)
-	defer resync.Stop()
-	for {
-		select {
-		case ev, ok := <-w.Events():
-			if !ok {
-				return errors.Join(errors.New("component watch ended"), w.Err())
+	var listed []git.Watch
+	lw := &controller.ListWatch{Store: f.reg.Store(), Kind: "Component", Resync: f.resync,
+		Log: f.log.With("for", "git poller"),
+		OnList: func(ctx context.Context, page controller.ListPage) error {
+			if page.First {
+				listed = nil
 			}
-			if err := sendChange(ctx, out, f.batch(ev, w.Events())); err != nil {
-				return err
+			for _, o := range page.Objects {
+				if w := f.watchOfObject(o); w != nil {
+					listed = append(listed, *w)
+				}
 			}
-		case <-resync.C:
-			return errFeedResync
-		case <-ctx.Done():
-			return nil
-		}
+			if !page.Last {
+				return nil
+			}
+			return sendChange(ctx, out, git.WatchChange{Reset: true, Put: listed})
+		},
+		OnEvent: func(ctx context.Context, ev store.Event, pending <-chan store.Event) error {
+			return sendChange(ctx, out, f.batch(ev, pending))
+		},
 	}
+	lw.Run(ctx)
 }
 
 // batch folds ev and the events already waiting behind it into one
@@ -131,10 +95,16 @@ func (f *componentFeed) watchOfEvent(ev store.Event) *git.Watch {
 	if ev.Type == store.Deleted {
 		return nil
 	}
-	obj, _, err := f.reg.Decode(ev.Object)
+	return f.watchOfObject(ev.Object)
+}
+
+// watchOfObject is the watch of a stored component; nil when it is not
+// polled (or cannot be read).
+func (f *componentFeed) watchOfObject(o *store.Object) *git.Watch {
+	obj, _, err := f.reg.Decode(o)
 	c, ok := obj.(*v1alpha1.Component)
 	if err != nil || !ok {
-		f.log.Warn("undecodable component event; not polling it", "component", ev.Object.Key(), "err", err)
+		f.log.Warn("undecodable component; not polling it", "component", o.Key(), "err", err)
 		return nil
 	}
 	if w, ok := f.watchOf(c); ok {
@@ -149,14 +119,5 @@ func sendChange(ctx context.Context, out chan<- git.WatchChange, c git.WatchChan
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	}
-}
-
-func pause(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kilnbuild/kiln/internal/controller"
+	"github.com/kilnbuild/kiln/api/v1alpha1"
 	"github.com/kilnbuild/kiln/internal/git"
 	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/store"
@@ -183,7 +183,11 @@ func TestFirstBuildsSpareAnUnreachableHost(t *testing.T) {
 		fetched bool
 		requeue bool
 	}{{"a", true, false}, {"b", false, false}, {"c", false, true}} {
-		res, err := s.firstBuild(t.Context(), controller.Request{Namespace: "team", Name: c.name})
+		comp, err := registry.Get[v1alpha1.Component](t.Context(), e.reg, "team", c.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.firstBuild(t.Context(), comp)
 		if err != nil {
 			t.Fatalf("first build of %s: %v", c.name, err)
 		}

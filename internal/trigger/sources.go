@@ -79,28 +79,6 @@ func (s *Sources) Poller(home string) *git.Poller {
 	return &git.Poller{Home: home, Follow: feed.run, OnNewCommit: s.onPolledCommit, Log: s.log}
 }
 
-// eachComponent calls fn for every component, a page at a time, and
-// returns the resource version of the first page.
-func eachComponent(ctx context.Context, reg *registry.Registry, fn func(*v1alpha1.Component)) (int64, error) {
-	opts := registry.ListOptions{Limit: 1000}
-	var rv int64
-	for {
-		res, err := reg.List(ctx, componentKind, opts)
-		if err != nil {
-			return 0, err
-		}
-		if rv == 0 {
-			rv = res.ResourceVersion
-		}
-		for _, o := range res.Items {
-			fn(o.(*v1alpha1.Component))
-		}
-		if opts.Continue = res.Continue; opts.Continue == "" {
-			return rv, nil
-		}
-	}
-}
-
 // watchOf is the poller's watch of c; false when c is not polled.
 func (s *Sources) watchOf(c *v1alpha1.Component) (git.Watch, bool) {
 	g := c.Spec.Source.Git
@@ -261,21 +239,14 @@ func (s *Sources) fetchPullRequest(ctx context.Context, url string, ev webhook.P
 	return commit, nil
 }
 
-// RegisterFirstBuilds adds a controller that builds new components at once
+// Register adds the controller that builds new components at once
 // instead of waiting for the first poll.
-func (s *Sources) RegisterFirstBuilds(m *controller.Manager) {
-	m.Register("component-first-build", controller.ReconcileFunc(s.firstBuild), controller.Options{Workers: 2},
+func (s *Sources) Register(m *controller.Manager) {
+	m.Register("component-first-build", controller.For(m.Registry(), s.firstBuild), controller.Options{Workers: 2},
 		controller.Source{Kind: "Component"})
 }
 
-func (s *Sources) firstBuild(ctx context.Context, req controller.Request) (controller.Result, error) {
-	c, err := registry.Get[v1alpha1.Component](ctx, s.reg, req.Namespace, req.Name)
-	if apierrors.IsNotFound(err) {
-		return controller.Result{}, nil
-	}
-	if err != nil {
-		return controller.Result{}, err
-	}
+func (s *Sources) firstBuild(ctx context.Context, c *v1alpha1.Component) (controller.Result, error) {
 	g := c.Spec.Source.Git
 	if p := c.Status.PendingCommit; p != "" && p != c.Status.LastSeenCommit && c.DeletionTimestamp == nil {
 		// A commit batched but not built before a restart.
