@@ -72,7 +72,7 @@ func tenantEnv(t *testing.T, c *Controllers, annotations map[string]string) (*en
 	ctx, cancel := context.WithCancel(context.Background())
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
 	m := controller.NewManager(e.reg, discard)
-	c.LogDir, c.Log = filepath.Join(dir, "logs"), discard
+	c.Logs, c.Log = openLogs(t, filepath.Join(dir, "logs")), discard
 	c.Register(m)
 	done := make(chan struct{})
 	go func() { m.Start(ctx); close(done) }()

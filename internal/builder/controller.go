@@ -13,8 +13,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 	"github.com/kilnbuild/kiln/api/v1alpha1"
 	"github.com/kilnbuild/kiln/internal/controller"
 	"github.com/kilnbuild/kiln/internal/executor"
+	"github.com/kilnbuild/kiln/internal/logstore"
 	"github.com/kilnbuild/kiln/internal/registry"
 )
 
@@ -50,10 +49,10 @@ type Controllers struct {
 	// annotation may lower it for that namespace. Free slots go to the
 	// namespace with the fewest running builds (fair share; see admission).
 	NamespaceLimit int
-	// LogDir holds one log file per build.
-	LogDir string
-	Log    *slog.Logger
-	Now    func() time.Time
+	// Logs keeps one log per build (every attempt appends).
+	Logs *logstore.Store
+	Log  *slog.Logger
+	Now  func() time.Time
 
 	reg     *registry.Registry
 	mu      sync.Mutex
@@ -171,8 +170,13 @@ func (c *Controllers) updateComponent(ctx context.Context, ns, name string, fn f
 	return err
 }
 
+// writeStatus writes b's status and takes the stored version into b, so
+// that the attempt can write again (its final status after a claim).
 func (c *Controllers) writeStatus(ctx context.Context, b *v1alpha1.Build) error {
-	_, err := registry.WriteStatus(ctx, c.reg, b)
+	out, err := registry.WriteStatus(ctx, c.reg, b)
+	if err == nil {
+		*b = *out
+	}
 	return err
 }
 
@@ -231,17 +235,4 @@ func (c *Controllers) isRunning(req controller.Request) bool {
 	defer c.mu.Unlock()
 	_, ok := c.running[req]
 	return ok
-}
-
-// LogPath is where a build's log is kept.
-func LogPath(logDir, ns, name string) string {
-	return filepath.Join(logDir, ns, v1alpha1.FileName(name, ".log"))
-}
-
-func (c *Controllers) openLog(b *v1alpha1.Build) (*os.File, error) {
-	p := LogPath(c.LogDir, b.Namespace, b.Name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return nil, fmt.Errorf("creating log directory: %w", err)
-	}
-	return os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 }

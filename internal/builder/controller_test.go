@@ -16,6 +16,7 @@ import (
 	"github.com/kilnbuild/kiln/api/v1alpha1"
 	"github.com/kilnbuild/kiln/internal/controller"
 	"github.com/kilnbuild/kiln/internal/executor"
+	"github.com/kilnbuild/kiln/internal/logstore"
 	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/secret"
 	"github.com/kilnbuild/kiln/internal/store"
@@ -110,7 +111,7 @@ func (e *env) start(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
 	m := controller.NewManager(e.reg, discard)
-	(&Controllers{Executor: e.exec, Workers: 2, LogDir: filepath.Join(e.dir, "logs"), Log: discard}).Register(m)
+	(&Controllers{Executor: e.exec, Workers: 2, Logs: openLogs(t, filepath.Join(e.dir, "logs")), Log: discard}).Register(m)
 	done := make(chan struct{})
 	go func() { m.Start(ctx); close(done) }()
 	e.stop = func() { cancel(); <-done }
@@ -153,6 +154,25 @@ func (e *env) waitPhase(t *testing.T, name, phase string) *v1alpha1.Build {
 	return nil
 }
 
+func openLogs(t *testing.T, dir string) *logstore.Store {
+	t.Helper()
+	logs, err := logstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return logs
+}
+
+// logPath is where build name of namespace team logs.
+func logPath(t *testing.T, e *env, name string) string {
+	t.Helper()
+	p, err := openLogs(t, filepath.Join(e.dir, "logs")).Path(logstore.Key{Kind: logstore.Build, Namespace: "team", Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func newBuild(name string) string {
 	return `{"metadata":{"name":"` + name + `"},"spec":{"component":"lib","reason":{"type":"manual","by":"alice"}}}`
 }
@@ -176,7 +196,7 @@ func TestBuildIsNumberedRunAndRecorded(t *testing.T) {
 	if cs.LastBuiltCommit != "c0ffee" || cs.LatestArtifact != b.Status.Artifact.Digest || cs.BuildCounter != 1 {
 		t.Fatalf("component status: %+v", cs)
 	}
-	logData, _ := os.ReadFile(LogPath(filepath.Join(e.dir, "logs"), "team", "lib-1"))
+	logData, _ := os.ReadFile(logPath(t, e, "lib-1"))
 	if !strings.Contains(string(logData), "step output") {
 		t.Fatalf("log: %q", logData)
 	}
@@ -288,5 +308,21 @@ func TestBuildThatDoesNotSucceedIsUntagged(t *testing.T) {
 	b = e.waitPhase(t, "lib-2", v1alpha1.BuildFailed)
 	if fe.untags("lib-2") != 1 || !strings.Contains(b.Status.Message, "interrupted twice") {
 		t.Fatalf("build interrupted twice: untagged %d times, message %q", fe.untags("lib-2"), b.Status.Message)
+	}
+}
+
+// TestBuildFailsWhenItsLogCannotBeOpened: a build never runs without its
+// log; it fails saying which log could not be opened.
+func TestBuildFailsWhenItsLogCannotBeOpened(t *testing.T) {
+	t.Parallel()
+	fe := &fakeExecutor{}
+	e := setup(t, fe)
+	if err := os.WriteFile(filepath.Join(e.dir, "logs", "team"), []byte("in the way"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.create(t, "Build", "team", newBuild("lib-1"))
+	b := e.waitPhase(t, "lib-1", v1alpha1.BuildFailed)
+	if !strings.Contains(b.Status.Message, "opening the log of Build team/lib-1") || fe.count() != 0 {
+		t.Fatalf("message %q after %d runs; want the log named and nothing run", b.Status.Message, fe.count())
 	}
 }

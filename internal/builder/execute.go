@@ -14,6 +14,7 @@ import (
 	"github.com/kilnbuild/kiln/api/v1alpha1"
 	"github.com/kilnbuild/kiln/internal/controller"
 	"github.com/kilnbuild/kiln/internal/executor"
+	"github.com/kilnbuild/kiln/internal/logstore"
 	"github.com/kilnbuild/kiln/internal/registry"
 )
 
@@ -80,16 +81,27 @@ func (c *Controllers) run(ctx, base context.Context, b *v1alpha1.Build) error {
 	if err != nil {
 		return c.finish(base, b, v1alpha1.BuildFailed, "component: "+err.Error())
 	}
-	logf, err := c.openLog(b)
+	logf, err := c.Logs.Append(logstore.Key{Kind: logstore.Build, Namespace: b.Namespace, Name: b.Name})
 	if err != nil {
-		return c.finish(base, b, v1alpha1.BuildFailed, "opening the build log: "+err.Error())
+		return c.finish(base, b, v1alpha1.BuildFailed, err.Error())
 	}
-	defer logf.Close()
+	defer c.closeLog(logf)
 	fmt.Fprintf(logf, "==> build %s/%s #%d (attempt %d) of component %s\n", b.Namespace, b.Name, b.Status.BuildNumber, b.Status.Attempts, b.Spec.Component)
 	progress := c.progressWriter(base, b)
 	out, err := c.Executor.Execute(ctx, executor.Job{Build: b, Component: comp, Log: logf,
 		Progress: progress, Cached: c.cached(b), Pushed: c.outputsWriter(base, b)})
+	if err == nil && !out.Failed {
+		err = logf.Err() // output the log lost fails the build
+	}
 	return c.record(ctx, base, b, out, err, logf)
+}
+
+// closeLog closes a build's log; what its last lines lost is said in the
+// server's log (the build's outcome is recorded by then).
+func (c *Controllers) closeLog(l *logstore.Log) {
+	if err := l.Close(); err != nil {
+		c.Log.Error("the build log is incomplete", "err", err)
+	}
 }
 
 // outputsWriter records the outputs an attempt pushed on the running

@@ -17,6 +17,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/builder"
 	"github.com/kilnbuild/kiln/internal/controller"
 	"github.com/kilnbuild/kiln/internal/executor"
+	"github.com/kilnbuild/kiln/internal/logstore"
 	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/secret"
 	"github.com/kilnbuild/kiln/internal/snapshot"
@@ -62,7 +63,11 @@ func startFlow(t *testing.T, exec builder.Executor) *flow {
 	f := &flow{reg: registry.New(st, sealer)}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	m := controller.NewManager(f.reg, log)
-	(&builder.Controllers{Executor: exec, Workers: 2, LogDir: filepath.Join(dir, "logs"), Log: log}).Register(m)
+	logs, err := logstore.Open(filepath.Join(dir, "logs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	(&builder.Controllers{Executor: exec, Workers: 2, Logs: logs, Log: log}).Register(m)
 	(&Controller{Log: log, WorkDir: filepath.Join(dir, "work")}).Register(m)
 	(&snapshot.Controller{Log: log}).Register(m)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
 	"github.com/kilnbuild/kiln/internal/controller"
+	"github.com/kilnbuild/kiln/internal/logstore"
 	"github.com/kilnbuild/kiln/internal/oci"
 	"github.com/kilnbuild/kiln/internal/pipeline"
 	"github.com/kilnbuild/kiln/internal/pipelinerun"
@@ -33,8 +32,9 @@ type Runner interface {
 type Controller struct {
 	reg    *registry.Registry
 	Runner Runner
-	// LogDir keeps one log per snapshot and scenario.
-	LogDir string
+	// Logs keeps one log per snapshot and scenario (every attempt
+	// appends).
+	Logs *logstore.Store
 	// Workers bounds the scenario runs in progress, across snapshots
 	// (default 2).
 	Workers int
@@ -65,11 +65,6 @@ func (c *Controller) Register(m *controller.Manager) {
 	}
 	m.Register("integration", controller.For(c.reg, c.reconcile), controller.Options{Workers: c.Workers},
 		controller.Source{Kind: "Snapshot"})
-}
-
-// LogPath is where a scenario's log of a snapshot is kept.
-func LogPath(dir, ns, snapshot, scenario string) string {
-	return filepath.Join(dir, "tests", ns, v1alpha1.FileName(snapshot, ""), v1alpha1.FileName(scenario, ".log"))
 }
 
 func (c *Controller) reconcile(ctx context.Context, s *v1alpha1.Snapshot) (controller.Result, error) {
@@ -208,13 +203,26 @@ func (c *Controller) runScenario(ctx context.Context, s *v1alpha1.Snapshot, name
 	})
 }
 
-// run runs one scenario's pipeline; every failure becomes an ERROR result.
+// run runs one scenario's pipeline; every failure becomes an ERROR
+// result, also a log that cannot be opened or written: a test never runs
+// without its log, nor passes with part of it lost.
 func (c *Controller) run(ctx context.Context, s *v1alpha1.Snapshot, its *v1alpha1.IntegrationTestScenario, attempt int) TestOutput {
 	if its == nil {
 		return TestOutput{Result: v1alpha1.ResultError, Note: "the IntegrationTestScenario was deleted"}
 	}
-	logw, closeLog := c.openLog(s, its.Name)
-	defer closeLog()
+	logw, err := c.Logs.Append(logstore.Key{Kind: logstore.Snapshot, Namespace: s.Namespace, Name: s.Name, Part: its.Name})
+	if err != nil {
+		return TestOutput{Result: v1alpha1.ResultError, Note: err.Error()}
+	}
+	out := c.runLogged(ctx, s, its, attempt, logw)
+	if err := logw.Close(); err != nil {
+		return TestOutput{Result: v1alpha1.ResultError, Note: err.Error()}
+	}
+	return out
+}
+
+// runLogged runs the scenario's pipeline, its output going to logw.
+func (c *Controller) runLogged(ctx context.Context, s *v1alpha1.Snapshot, its *v1alpha1.IntegrationTestScenario, attempt int, logw io.Writer) TestOutput {
 	fmt.Fprintf(logw, "==> %s against %s, attempt %d\n", its.Name, s.Name, attempt)
 	arts, err := artifacts(s)
 	if err != nil {
@@ -283,21 +291,6 @@ func artifacts(s *v1alpha1.Snapshot) ([]v1alpha1.BuildInput, error) {
 		out = append(out, v1alpha1.BuildInput{Component: c.Name, Repository: repo, Digest: digest})
 	}
 	return out, nil
-}
-
-func (c *Controller) openLog(s *v1alpha1.Snapshot, scenario string) (io.Writer, func()) {
-	if c.LogDir == "" {
-		return io.Discard, func() {}
-	}
-	p := LogPath(c.LogDir, s.Namespace, s.Name, scenario)
-	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
-		return io.Discard, func() {}
-	}
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640) // every attempt's log
-	if err != nil {
-		return io.Discard, func() {}
-	}
-	return f, func() { f.Close() }
 }
 
 // updateTest changes one test entry on a fresh copy of the Snapshot,

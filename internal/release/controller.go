@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/kilnbuild/kiln/api/v1alpha1"
 	"github.com/kilnbuild/kiln/internal/controller"
 	"github.com/kilnbuild/kiln/internal/integration"
+	"github.com/kilnbuild/kiln/internal/logstore"
 	"github.com/kilnbuild/kiln/internal/pipeline"
 	"github.com/kilnbuild/kiln/internal/pipelinerun"
 	"github.com/kilnbuild/kiln/internal/registry"
@@ -43,8 +42,8 @@ type Controller struct {
 	Runner    Runner
 	Checker   *PolicyChecker
 	Publisher *Publisher
-	// LogDir keeps one log per Release.
-	LogDir string
+	// Logs keeps one log per Release (every phase appends).
+	Logs *logstore.Store
 	// Workers is how many Releases advance at once (default 2).
 	Workers int
 	Log     *slog.Logger
@@ -74,11 +73,6 @@ func (c *Controller) Register(m *controller.Manager) {
 		controller.Source{Kind: "Snapshot"})
 }
 
-// LogPath is where a Release's log is kept.
-func LogPath(dir, ns, name string) string {
-	return filepath.Join(dir, "releases", ns, v1alpha1.FileName(name, ".log"))
-}
-
 func (c *Controller) reconcile(ctx context.Context, r *v1alpha1.Release) (controller.Result, error) {
 	if r.Finished() {
 		return c.expire(ctx, r)
@@ -89,9 +83,23 @@ func (c *Controller) reconcile(ctx context.Context, r *v1alpha1.Release) (contro
 	if r.Status.Phase == "" {
 		return controller.Result{}, c.start(ctx, r)
 	}
-	logw, closeLog := c.openLog(r)
-	defer closeLog()
-	return c.step(ctx, r, logw)
+	return c.logged(ctx, r)
+}
+
+// logged runs the current phase with the Release's log. A log that
+// cannot be opened or written fails the reconcile, which is retried with
+// backoff, the error naming the log: no phase runs without its log, and
+// lost output is never silent.
+func (c *Controller) logged(ctx context.Context, r *v1alpha1.Release) (controller.Result, error) {
+	logw, err := c.Logs.Append(logstore.Key{Kind: logstore.Release, Namespace: r.Namespace, Name: r.Name})
+	if err != nil {
+		return controller.Result{}, err
+	}
+	res, err := c.step(ctx, r, logw)
+	if cerr := logw.Close(); err == nil {
+		err = cerr
+	}
+	return res, err
 }
 
 // step runs the Release's current phase; a phase whose pipeline a crash
@@ -534,21 +542,6 @@ func (c *Controller) expire(ctx context.Context, r *v1alpha1.Release) (controlle
 		err = nil
 	}
 	return controller.Result{}, err
-}
-
-func (c *Controller) openLog(r *v1alpha1.Release) (io.Writer, func()) {
-	if c.LogDir == "" {
-		return io.Discard, func() {}
-	}
-	p := LogPath(c.LogDir, r.Namespace, r.Name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
-		return io.Discard, func() {}
-	}
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
-	if err != nil {
-		return io.Discard, func() {}
-	}
-	return f, func() { f.Close() }
 }
 
 // buildNumbers reads a Snapshot's AnnotationBuildNumbers.

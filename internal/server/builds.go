@@ -79,7 +79,7 @@ func (f *Factory) wireBuilds(api *apiserver.Server, reg *registry.Registry) (*gi
 	}
 	exec := f.executor(f.runner(cache, checkURL))
 	builds := &builder.Controllers{Executor: exec, Workers: workers, NamespaceLimit: f.cfg.MaxBuildsPerNamespace,
-		LogDir: f.dir("logs"), Log: f.cfg.Log}
+		Logs: f.logs, Log: f.cfg.Log}
 	ctrls := append([]registrar{groups, sources, builds}, f.releaseControllers(exec.Runs, workers)...)
 	return sources.Poller(f.dir("git/home")), exec, ctrls
 }
@@ -87,10 +87,10 @@ func (f *Factory) wireBuilds(api *apiserver.Server, reg *registry.Registry) (*gi
 // releaseControllers are the controllers of snapshots, integration tests
 // and releases.
 func (f *Factory) releaseControllers(runs *pipelinerun.Runner, workers int) []registrar {
-	f.tests = &integration.Controller{Runner: runs, LogDir: f.dir("logs"), Workers: workers, Log: f.cfg.Log}
+	f.tests = &integration.Controller{Runner: runs, Logs: f.logs, Workers: workers, Log: f.cfg.Log}
 	checker := &release.PolicyChecker{BuilderKey: f.signer.PublicKey(), BuilderID: f.cfg.BuilderID, KeyID: f.signer.KeyID(), Remote: runs.RemoteFor}
 	pub := &release.Publisher{Source: runs.RemoteFor, StaticDir: f.dir("repos"), Remote: oci.Remote{RootCAs: f.caPool()}, Track: runs.Track}
-	releases := &release.Controller{Runner: runs, Checker: checker, Publisher: pub, LogDir: f.dir("logs"), Workers: 2, Log: f.cfg.Log}
+	releases := &release.Controller{Runner: runs, Checker: checker, Publisher: pub, Logs: f.logs, Workers: 2, Log: f.cfg.Log}
 	return []registrar{&snapshot.Controller{Log: f.cfg.Log}, f.tests, releases}
 }
 
@@ -127,18 +127,6 @@ func (f *Factory) runner(cache *git.Cache, checkURL func(string) error) *pipelin
 func (f *Factory) executor(runs *pipelinerun.Runner) *executor.Executor {
 	return &executor.Executor{Runs: runs, WorkDir: f.dir("work"),
 		Attestor: &executor.Attestor{Signer: f.signer, BuilderID: f.cfg.BuilderID, Version: f.cfg.Version, Dir: f.dir("evidence")}}
-}
-
-// logPath locates the log of a Build, a Release, or one scenario of a
-// Snapshot.
-func (f *Factory) logPath(kind, ns, name, part string) string {
-	switch kind {
-	case "Release":
-		return release.LogPath(f.dir("logs"), ns, name)
-	case "Snapshot":
-		return integration.LogPath(f.dir("logs"), ns, name, filepath.Base(part))
-	}
-	return builder.LogPath(f.dir("logs"), ns, name)
 }
 
 // DefaultBuilderID is the SLSA builder id when the operator sets none.

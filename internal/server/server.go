@@ -26,6 +26,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/executor"
 	"github.com/kilnbuild/kiln/internal/gc"
 	"github.com/kilnbuild/kiln/internal/integration"
+	"github.com/kilnbuild/kiln/internal/logstore"
 	"github.com/kilnbuild/kiln/internal/oci"
 	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/sandbox"
@@ -128,6 +129,8 @@ type Factory struct {
 	// systemToken lets Kiln's own controllers push to the embedded registry;
 	// it lives only in memory.
 	systemToken string
+	// logs keeps the logs of builds, tests and releases.
+	logs *logstore.Store
 	// tests runs integration scenarios (in goroutines, waited for on Stop).
 	tests *integration.Controller
 	// sandbox runs build steps; nil when it is unavailable.
@@ -183,6 +186,10 @@ func start(ctx context.Context, cfg Config, st store.Store) (*Factory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("builder signing key: %w", err)
 	}
+	logs, err := logstore.Open(filepath.Join(cfg.DataDir, "logs"))
+	if err != nil {
+		return nil, err
+	}
 	host, _, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("--listen %q: expected HOST:PORT, e.g. 127.0.0.1:7070", cfg.Listen)
@@ -195,7 +202,7 @@ func start(ctx context.Context, cfg Config, st store.Store) (*Factory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w (is another Kiln running? use --listen to pick another address)", cfg.Listen, err)
 	}
-	f := &Factory{URL: "https://" + clientAddr(ln.Addr()), CAPEM: tm.caPEM, Registry: reg, Store: st, cfg: cfg, signer: signer}
+	f := &Factory{URL: "https://" + clientAddr(ln.Addr()), CAPEM: tm.caPEM, Registry: reg, Store: st, cfg: cfg, signer: signer, logs: logs}
 	ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{tm.cert}, MinVersion: tls.VersionTLS12,
 		NextProtos: []string{"h2", "http/1.1"}})
 	if err := f.bootstrap(ctx); err != nil {
@@ -215,7 +222,7 @@ func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store)
 	authn, authz := auth.NewAuthenticator(st), auth.NewAuthorizer(st)
 	api := apiserver.New(apiserver.Config{
 		Registry: reg, Authenticator: authn, Authorizer: authz, Log: f.cfg.Log, Version: f.cfg.Version,
-		LogPath:      f.logPath,
+		Logs:         f.logs,
 		EvidencePath: func(ns, name, file string) string { return executor.EvidencePath(f.dir("evidence"), ns, name, file) },
 		Builder:      apiserver.BuilderInfo{BuilderID: f.cfg.BuilderID, PublicKey: string(f.signer.PublicKeyPEM()), KeyID: f.signer.KeyID()},
 	})
