@@ -120,6 +120,7 @@ func (k *Kind) GVK() schema.GroupVersionKind {
 var (
 	kinds  []*Kind
 	byName = map[string]*Kind{}
+	byType = map[reflect.Type]*Kind{}
 )
 
 // register adds a kind; called from each kind's file in init. It panics when
@@ -137,6 +138,7 @@ func register(k *Kind) {
 	for _, n := range names {
 		byName[strings.ToLower(n)] = k
 	}
+	byType[reflect.TypeOf(k.New())] = k
 }
 
 // Kinds returns every registered kind, sorted by name.
@@ -192,13 +194,8 @@ func ForAPIVersionKind(apiVersion, kind string) (*Kind, bool) {
 // KindOf returns the kind of obj, found by its Go type (its TypeMeta may be
 // empty or carry an alias).
 func KindOf(obj Object) (*Kind, bool) {
-	t := reflect.TypeOf(obj)
-	for _, k := range kinds {
-		if reflect.TypeOf(k.New()) == t {
-			return k, true
-		}
-	}
-	return nil, false
+	k, ok := byType[reflect.TypeOf(obj)]
+	return k, ok
 }
 
 // SetTypeMeta writes the kind's canonical apiVersion and kind into obj.

@@ -44,6 +44,17 @@ func LabelValue(name string) string {
 	return head + "-" + hashOf(name)
 }
 
+// maxFileName is the longest file name (one path element) Linux file
+// systems take.
+const maxFileName = 255
+
+// FileName makes one path element of name and ext that the file system
+// takes: object names run to 253 characters, and names joined from two
+// of them further; a longer one keeps its head and a hash of the whole.
+func FileName(name, ext string) string {
+	return Fit(name, maxFileName-len(ext)) + ext
+}
+
 // Fit shortens s to at most max bytes (max > 17): s itself when it fits,
 // else a head not ending in '-', '_' or '.', then '-' and 16 hex digits of
 // a hash of s — distinct long strings stay distinct.

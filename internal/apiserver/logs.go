@@ -11,8 +11,15 @@ import (
 	"time"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
+	"github.com/kilnbuild/kiln/internal/logstore"
 	"github.com/kilnbuild/kiln/internal/registry"
 )
+
+// LogOpener opens logs for reading (logstore.Store); a log not written
+// yet is an error satisfying errors.Is(err, fs.ErrNotExist).
+type LogOpener interface {
+	Open(k logstore.Key) (*os.File, error)
+}
 
 // logKinds are the kinds with a log subresource.
 var logKinds = map[string]bool{"Build": true, "Release": true, "Snapshot": true}
@@ -21,7 +28,7 @@ var logKinds = map[string]bool{"Build": true, "Release": true, "Snapshot": true}
 // follow it keeps streaming until the build finishes),
 // …/releases/NAME/log, …/snapshots/NAME/log?scenario=S.
 func (s *Server) serveLog(w http.ResponseWriter, r *http.Request, ri requestInfo) {
-	if s.logPath == nil || !logKinds[ri.Kind.Kind] {
+	if s.logs == nil || !logKinds[ri.Kind.Kind] {
 		s.writeError(w, r, notFound(ri.Kind.Plural+" have no log"))
 		return
 	}
@@ -51,7 +58,7 @@ func (s *Server) serveLog(w http.ResponseWriter, r *http.Request, ri requestInfo
 // start writing it.
 func (s *Server) waitForLog(ctx context.Context, ri requestInfo, follow bool) (*os.File, error) {
 	for {
-		f, err := os.Open(s.logPath(ri.Kind.Kind, ri.Namespace, ri.Name, ri.Part))
+		f, err := s.logs.Open(logstore.Key{Kind: ri.Kind.Kind, Namespace: ri.Namespace, Name: ri.Name, Part: ri.Part})
 		if err == nil || !errors.Is(err, os.ErrNotExist) {
 			return f, err
 		}

@@ -25,7 +25,7 @@ type Server struct {
 	version string
 	mux     *http.ServeMux
 	extra   []route
-	logPath func(kind, ns, name, part string) string
+	logs    LogOpener
 	evPath  func(ns, name, file string) string
 	builder BuilderInfo
 }
@@ -43,9 +43,9 @@ type Config struct {
 	Authorizer    *auth.Authorizer
 	Log           *slog.Logger
 	Version       string
-	// LogPath locates the log file of a Build, a Release, or one scenario
-	// (part) of a Snapshot: the log subresource.
-	LogPath func(kind, ns, name, part string) string
+	// Logs opens the log of a Build, a Release, or one scenario (Part) of
+	// a Snapshot: the log subresource.
+	Logs LogOpener
 	// EvidencePath locates a build's kept evidence file (provenance.json,
 	// sbom.spdx.json, sbom.cdx.json) for the provenance and sbom
 	// subresources.
@@ -67,7 +67,7 @@ type BuilderInfo struct {
 // New returns a Server.
 func New(cfg Config) *Server {
 	return &Server{reg: cfg.Registry, authn: cfg.Authenticator, authz: cfg.Authorizer, log: cfg.Log, version: cfg.Version,
-		logPath: cfg.LogPath, evPath: cfg.EvidencePath, builder: cfg.Builder}
+		logs: cfg.Logs, evPath: cfg.EvidencePath, builder: cfg.Builder}
 }
 
 // Handle mounts an extra handler (e.g. the OCI registry or webhooks). Public

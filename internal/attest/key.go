@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -74,6 +75,18 @@ func (s *Signer) PublicKeyPEM() []byte {
 		panic(fmt.Sprintf("attest: marshalling public key: %v", err))
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
+
+// KeyID is "sha256:" and the hex SHA-256 of the public key's PKIX DER
+// encoding: the key id recorded in build evidence and checked by release
+// policies.
+func (s *Signer) KeyID() string {
+	der, err := x509.MarshalPKIXPublicKey(s.pub)
+	if err != nil { // cannot happen for a P-256 key
+		panic(fmt.Sprintf("attest: marshalling public key: %v", err))
+	}
+	sum := sha256.Sum256(der)
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // Sign returns the ASN.1 ECDSA signature of SHA-256(data).

@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"os"
 	"path/filepath"
@@ -107,5 +108,20 @@ func TestLoadRejectsUnusableKeys(t *testing.T) {
 				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestKeyIDIsTheDigestOfThePublicKey: the key id is sha256 of the DER
+// that cosign's .pub file carries, so a verifier holding only the public
+// key computes the same id; another key has another id.
+func TestKeyIDIsTheDigestOfThePublicKey(t *testing.T) {
+	s := newSigner(t)
+	block, _ := pem.Decode(s.PublicKeyPEM())
+	sum := sha256.Sum256(block.Bytes)
+	if want := "sha256:" + hex.EncodeToString(sum[:]); s.KeyID() != want {
+		t.Fatalf("KeyID() = %s, want %s", s.KeyID(), want)
+	}
+	if newSigner(t).KeyID() == s.KeyID() {
+		t.Fatal("two keys have the same id")
 	}
 }

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
-	"github.com/kilnbuild/kiln/internal/build"
 	"github.com/kilnbuild/kiln/internal/demo"
+	"github.com/kilnbuild/kiln/internal/executor"
 	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/server"
 )
@@ -180,7 +180,7 @@ func readTimings(path string, into map[string][]float64) time.Duration {
 	defer fh.Close()
 	sc := bufio.NewScanner(fh)
 	for sc.Scan() {
-		line, ok := strings.CutPrefix(sc.Text(), build.TimingsPrefix)
+		line, ok := strings.CutPrefix(sc.Text(), executor.TimingsPrefix)
 		if !ok {
 			continue
 		}

@@ -14,10 +14,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
-	"github.com/kilnbuild/kiln/internal/build"
 	"github.com/kilnbuild/kiln/internal/capability"
 	"github.com/kilnbuild/kiln/internal/controller"
 	"github.com/kilnbuild/kiln/internal/git"
+	"github.com/kilnbuild/kiln/internal/oci"
 	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/store"
 )
@@ -39,15 +39,15 @@ type Controller struct {
 
 // Register adds the group controller: it reacts to groups and to their
 // members' builds.
-func Register(m *controller.Manager, reg *registry.Registry, c *Controller) {
-	c.reg = reg
+func (c *Controller) Register(m *controller.Manager) {
+	c.reg = m.Registry()
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	m.Register("buildgroup", controller.ReconcileFunc(c.reconcile), controller.Options{Workers: 2},
+	m.Register("buildgroup", controller.For(c.reg, c.reconcile), controller.Options{Workers: 2},
 		controller.Source{Kind: "BuildGroup"},
 		controller.Source{Kind: "Build", Map: groupOfBuild})
-	m.Register("buildgroup-dependants", controller.ReconcileFunc(c.dependants), controller.Options{Workers: 1},
+	m.Register("buildgroup-dependants", controller.For(c.reg, c.dependants), controller.Options{Workers: 1},
 		controller.Source{Kind: "Build", Map: finishedOutsideGroup})
 }
 
@@ -59,7 +59,7 @@ func finishedOutsideGroup(ev store.Event) []controller.Request {
 		ev.Object.Labels[v1alpha1.LabelEventType] == v1alpha1.EventPullRequest {
 		return nil
 	}
-	return []controller.Request{{Namespace: ev.Object.Namespace, Name: ev.Object.Name}}
+	return []controller.Request{{Kind: "Build", Namespace: ev.Object.Namespace, Name: ev.Object.Name}}
 }
 
 // recentBuild bounds which finished builds still trigger their dependants
@@ -69,15 +69,7 @@ const recentBuild = time.Hour
 // dependants starts a group rebuilding what depends on a component whose
 // build, outside any group, produced a new output. A pull request's build
 // does not: its output is not the component's.
-func (c *Controller) dependants(ctx context.Context, req controller.Request) (controller.Result, error) {
-	obj, err := c.reg.Get(ctx, buildKind, req.Namespace, req.Name, registry.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return controller.Result{}, nil
-	}
-	if err != nil {
-		return controller.Result{}, err
-	}
-	b := obj.(*v1alpha1.Build)
+func (c *Controller) dependants(ctx context.Context, b *v1alpha1.Build) (controller.Result, error) {
 	st := b.Status
 	if b.Spec.Group != "" || b.PullRequest() || st.Phase != v1alpha1.BuildSucceeded || st.Unchanged || st.Artifact == nil || st.CachedFrom != "" ||
 		st.CompletionTime == nil || c.Now().Sub(st.CompletionTime.Time) > recentBuild {
@@ -113,20 +105,12 @@ func dependantsGroupName(build string) string {
 // groupOfBuild maps a member build's events to its group.
 func groupOfBuild(ev store.Event) []controller.Request {
 	if g := ev.Object.Fields["spec.group"]; g != "" {
-		return []controller.Request{{Namespace: ev.Object.Namespace, Name: g}}
+		return []controller.Request{{Kind: "BuildGroup", Namespace: ev.Object.Namespace, Name: g}}
 	}
 	return nil
 }
 
-func (c *Controller) reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
-	obj, err := c.reg.Get(ctx, groupKind, req.Namespace, req.Name, registry.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return controller.Result{}, nil
-	}
-	if err != nil {
-		return controller.Result{}, err
-	}
-	g := obj.(*v1alpha1.BuildGroup)
+func (c *Controller) reconcile(ctx context.Context, g *v1alpha1.BuildGroup) (controller.Result, error) {
 	if g.Finished() && g.Spec.Retry <= g.Status.Retried {
 		return controller.Result{}, nil
 	}
@@ -214,11 +198,10 @@ func (c *Controller) adoptFromBuild(ctx context.Context, g *v1alpha1.BuildGroup)
 	if g.Spec.FromBuild == "" {
 		return nil
 	}
-	obj, err := c.reg.Get(ctx, buildKind, g.Namespace, g.Spec.FromBuild, registry.GetOptions{})
+	b, err := registry.Get[v1alpha1.Build](ctx, c.reg, g.Namespace, g.Spec.FromBuild)
 	if err != nil {
 		return fmt.Errorf("spec.fromBuild: %w", err)
 	}
-	b := obj.(*v1alpha1.Build)
 	for i := range g.Status.Members {
 		if m := &g.Status.Members[i]; m.Component == b.Spec.Component {
 			m.State, m.Build, m.Builds = v1alpha1.MemberBuilding, b.Name, []string{b.Name}
@@ -238,7 +221,7 @@ func (c *Controller) fail(ctx context.Context, g *v1alpha1.BuildGroup, msg strin
 }
 
 func (c *Controller) write(ctx context.Context, g *v1alpha1.BuildGroup) error {
-	_, err := c.reg.Update(ctx, groupKind, g, registry.UpdateOptions{Subresource: "status"})
+	_, err := registry.WriteStatus(ctx, c.reg, g)
 	return err
 }
 
@@ -356,14 +339,14 @@ func (c *Controller) world(ctx context.Context, g *v1alpha1.BuildGroup) (World, 
 		if m.Build == "" {
 			continue
 		}
-		obj, err := c.reg.Get(ctx, buildKind, g.Namespace, m.Build, registry.GetOptions{})
+		b, err := registry.Get[v1alpha1.Build](ctx, c.reg, g.Namespace, m.Build)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
 			return w, false, err
 		}
-		w.Builds[m.Build] = viewOf(obj.(*v1alpha1.Build))
+		w.Builds[m.Build] = viewOf(b)
 	}
 	return w, len(w.Pending) > 0, nil
 }
@@ -382,8 +365,8 @@ func (c *Controller) firstBuildPending(ctx context.Context, g *v1alpha1.BuildGro
 	if comp.Status.LastBuild == "" {
 		return comp.Status.BuildCounter == 0
 	}
-	obj, err := c.reg.Get(ctx, buildKind, comp.Namespace, comp.Status.LastBuild, registry.GetOptions{})
-	return err == nil && !obj.(*v1alpha1.Build).Finished()
+	b, err := registry.Get[v1alpha1.Build](ctx, c.reg, comp.Namespace, comp.Status.LastBuild)
+	return err == nil && !b.Finished()
 }
 
 func viewOf(b *v1alpha1.Build) BuildView {
@@ -400,7 +383,7 @@ func currentArtifact(c *v1alpha1.Component) (Artifact, bool) {
 	if ref == "" && c.Spec.Build != nil {
 		ref = c.Spec.Build.BootstrapArtifact
 	}
-	repo, digest, ok := strings.Cut(ref, "@")
+	repo, digest, ok := oci.SplitDigest(ref)
 	if !ok {
 		return Artifact{}, false
 	}
@@ -413,18 +396,9 @@ func (c *Controller) components(ctx context.Context, ns, app string) ([]*v1alpha
 	if app != "" {
 		opts.FieldSelector = "spec.application=" + app
 	}
-	var out []*v1alpha1.Component
-	for {
-		res, err := c.reg.List(ctx, componentKind, opts)
-		if err != nil {
-			return nil, fmt.Errorf("listing components of %s: %w", ns, err)
-		}
-		for _, o := range res.Items {
-			out = append(out, o.(*v1alpha1.Component))
-		}
-		if opts.Continue = res.Continue; opts.Continue == "" {
-			break
-		}
+	out, err := registry.List[v1alpha1.Component](ctx, c.reg, opts)
+	if err != nil {
+		return nil, fmt.Errorf("components of %s: %w", ns, err)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
@@ -437,11 +411,10 @@ func (c *Controller) durations(ctx context.Context, ns string, comps []*v1alpha1
 		if comp.Status.LastBuild == "" {
 			continue
 		}
-		obj, err := c.reg.Get(ctx, buildKind, ns, comp.Status.LastBuild, registry.GetOptions{})
+		b, err := registry.Get[v1alpha1.Build](ctx, c.reg, ns, comp.Status.LastBuild)
 		if err != nil {
 			continue
 		}
-		b := obj.(*v1alpha1.Build)
 		if b.Status.StartTime != nil && b.Status.CompletionTime != nil {
 			out[comp.Name] = b.Status.CompletionTime.Sub(b.Status.StartTime.Time).Seconds()
 		}
@@ -463,10 +436,11 @@ func (c *Controller) scan(ctx context.Context, comp *v1alpha1.Component) {
 		return
 	}
 	comp.Status.Capabilities = caps
-	err = build.UpdateComponentStatus(ctx, c.reg, comp.Namespace, comp.Name, func(cur *v1alpha1.Component) {
+	_, err = registry.UpdateStatus(ctx, c.reg, comp.Namespace, comp.Name, func(cur *v1alpha1.Component) error {
 		if cur.Status.Capabilities == nil {
 			cur.Status.Capabilities = caps
 		}
+		return nil
 	})
 	if err != nil {
 		c.Log.Warn("recording capabilities", "component", comp.Namespace+"/"+comp.Name, "err", err)
@@ -498,7 +472,7 @@ func (c *Controller) detectAt(ctx context.Context, comp *v1alpha1.Component, g *
 	if err != nil {
 		return nil, err
 	}
-	return build.CapabilitiesOf(commit, set), nil
+	return set.Status(commit), nil
 }
 
 // ErrWaiting says a dependency has no artifact yet but is being built.

@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
-	"github.com/kilnbuild/kiln/internal/build"
+	"github.com/kilnbuild/kiln/internal/builder"
 	"github.com/kilnbuild/kiln/internal/controller"
+	"github.com/kilnbuild/kiln/internal/executor"
+	"github.com/kilnbuild/kiln/internal/logstore"
 	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/secret"
 	"github.com/kilnbuild/kiln/internal/snapshot"
@@ -30,17 +32,17 @@ type flakyExecutor struct {
 	failOnce map[string]bool
 }
 
-func (f *flakyExecutor) Execute(_ context.Context, job build.Job) (build.Outcome, error) {
+func (f *flakyExecutor) Execute(_ context.Context, job executor.Job) (executor.Outcome, error) {
 	f.mu.Lock()
 	fail := f.failOnce[job.Component.Name]
 	delete(f.failOnce, job.Component.Name)
 	f.mu.Unlock()
 	if fail {
-		return build.Outcome{Commit: strings.Repeat("c", 40), Failed: true, Message: "step build/make exited 2"}, nil
+		return executor.Outcome{Commit: strings.Repeat("c", 40), Failed: true, Message: "step build/make exited 2"}, nil
 	}
 	sum := sha256.Sum256([]byte(job.Build.Name))
 	digest := "sha256:" + hex.EncodeToString(sum[:])
-	return build.Outcome{Commit: strings.Repeat("c", 40), ContentDigest: digest,
+	return executor.Outcome{Commit: strings.Repeat("c", 40), ContentDigest: digest,
 		Artifact: &v1alpha1.BuildArtifact{Repository: "registry.test/" + job.Build.Namespace + "/" + job.Component.Name, Digest: digest}}, nil
 }
 
@@ -49,7 +51,7 @@ type flow struct {
 	reg *registry.Registry
 }
 
-func startFlow(t *testing.T, exec build.Executor) *flow {
+func startFlow(t *testing.T, exec builder.Executor) *flow {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(dir, "kiln.db"), store.Options{})
@@ -60,10 +62,14 @@ func startFlow(t *testing.T, exec build.Executor) *flow {
 	sealer, _ := secret.New(key)
 	f := &flow{reg: registry.New(st, sealer)}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	m := controller.NewManager(st, log)
-	build.Register(m, f.reg, exec, build.Options{Workers: 2, LogDir: filepath.Join(dir, "logs")}, log)
-	Register(m, f.reg, &Controller{Log: log, WorkDir: filepath.Join(dir, "work")})
-	snapshot.Register(m, f.reg, &snapshot.Controller{Log: log})
+	m := controller.NewManager(f.reg, log)
+	logs, err := logstore.Open(filepath.Join(dir, "logs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	(&builder.Controllers{Executor: exec, Workers: 2, Logs: logs, Log: log}).Register(m)
+	(&Controller{Log: log, WorkDir: filepath.Join(dir, "work")}).Register(m)
+	(&snapshot.Controller{Log: log}).Register(m)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { m.Start(ctx); close(done) }()

@@ -5,7 +5,7 @@ import (
 	"sync"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
-	"github.com/kilnbuild/kiln/internal/build"
+	"github.com/kilnbuild/kiln/internal/registry"
 )
 
 // heads resolves the branch head of each named component (in parallel,
@@ -64,8 +64,9 @@ func (c *Controller) refresh(ctx context.Context, comps map[string]*v1alpha1.Com
 		comp.Status.Capabilities = caps
 		// Record them: the group's later steps (inputs, blocking) read the
 		// components' capabilities from the store.
-		err = build.UpdateComponentStatus(ctx, c.reg, comp.Namespace, comp.Name, func(cur *v1alpha1.Component) {
+		_, err = registry.UpdateStatus(ctx, c.reg, comp.Namespace, comp.Name, func(cur *v1alpha1.Component) error {
 			cur.Status.Capabilities = caps
+			return nil
 		})
 		if err != nil {
 			c.Log.Warn("group planning: recording capabilities", "component", comp.Namespace+"/"+comp.Name, "err", err)

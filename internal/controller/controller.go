@@ -3,36 +3,41 @@
 // de-duplicating work queue, retries with exponential backoff and periodic
 // resync.
 //
-//	store events ──► source (list, then watch from the list's RV; re-list on expiry)
+//	store events ──► source (ListWatch: list, then watch from the list's RV; re-list on expiry)
 //	                   │ Map: event → requests
 //	                   ▼
 //	               Queue (dedup, backoff) ──► workers ──► Reconciler.Reconcile
+//
+// Every controller package registers the same way, with a Register(m)
+// method, and most reconcile one object of one kind: For turns a typed
+// reconcile function into a Reconciler (fetch, ignore not-found), ByKind
+// dispatches requests of several kinds.
 package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/store"
 )
 
-// Request names the object to reconcile. Controllers that key on something
-// else (the garbage collector keys on UIDs) put it in Name.
+// Request names the object to reconcile: its kind, namespace ("" for
+// cluster-scoped kinds) and name. Controllers that key on something else
+// (the garbage collector keys on UIDs) put it in Name and leave Kind empty.
 type Request struct {
+	Kind      string
 	Namespace string
 	Name      string
 }
 
-func (r Request) key() string { return r.Namespace + "/" + r.Name }
-
-func parseKey(k string) Request {
-	ns, name, _ := strings.Cut(k, "/")
-	return Request{Namespace: ns, Name: name}
+// String is "Kind namespace/name", for logs.
+func (r Request) String() string {
+	return strings.TrimSpace(r.Kind + " " + strings.TrimPrefix(r.Namespace+"/"+r.Name, "/"))
 }
 
 // Result tells the runtime when to look at the object again.
@@ -56,7 +61,7 @@ func (f ReconcileFunc) Reconcile(ctx context.Context, req Request) (Result, erro
 }
 
 // Source is a kind to watch and how its events map to requests. A nil Map
-// enqueues the event's own object.
+// enqueues the event's own object (a Request of the source's Kind).
 type Source struct {
 	Kind string
 	// Deletes only: when set, only DELETED events are mapped (list results
@@ -98,32 +103,36 @@ type Controller struct {
 	rec     Reconciler
 	opts    Options
 	sources []Source
-	queue   *Queue
+	queue   *Queue[Request]
 	st      store.Store
 	log     *slog.Logger
 }
 
 // Enqueue asks the controller to reconcile req.
-func (c *Controller) Enqueue(req Request) { c.queue.Add(req.key()) }
+func (c *Controller) Enqueue(req Request) { c.queue.Add(req) }
 
 // Manager runs controllers.
 type Manager struct {
-	st    store.Store
+	reg   *registry.Registry
 	log   *slog.Logger
 	ctrls []*Controller
 }
 
-// NewManager returns a manager reading from st.
-func NewManager(st store.Store, log *slog.Logger) *Manager {
-	return &Manager{st: st, log: log}
+// NewManager returns a manager whose controllers read and write through
+// reg (their sources follow reg's store).
+func NewManager(reg *registry.Registry, log *slog.Logger) *Manager {
+	return &Manager{reg: reg, log: log}
 }
+
+// Registry is what the controllers read and write through.
+func (m *Manager) Registry() *registry.Registry { return m.reg }
 
 // Register adds a controller watching sources (at least one).
 func (m *Manager) Register(name string, r Reconciler, opts Options, sources ...Source) *Controller {
 	opts.defaults()
 	c := &Controller{
-		Name: name, rec: r, opts: opts, sources: sources, st: m.st,
-		queue: NewQueue(opts.BaseBackoff, opts.MaxBackoff),
+		Name: name, rec: r, opts: opts, sources: sources, st: m.reg.Store(),
+		queue: NewQueue[Request](opts.BaseBackoff, opts.MaxBackoff),
 		log:   m.log.With("controller", name),
 	}
 	m.ctrls = append(m.ctrls, c)
@@ -157,26 +166,26 @@ func (c *Controller) run(ctx context.Context) {
 
 func (c *Controller) work(ctx context.Context) {
 	for {
-		key, ok := c.queue.Get()
+		req, ok := c.queue.Get()
 		if !ok {
 			return
 		}
-		c.process(ctx, key)
-		c.queue.Done(key)
+		c.process(ctx, req)
+		c.queue.Done(req)
 	}
 }
 
-func (c *Controller) process(ctx context.Context, key string) {
-	res, err := c.safeReconcile(ctx, parseKey(key))
+func (c *Controller) process(ctx context.Context, req Request) {
+	res, err := c.safeReconcile(ctx, req)
 	switch {
 	case ctx.Err() != nil:
 	case err != nil:
-		c.log.Warn("reconcile failed; retrying with backoff", "key", key, "attempt", c.queue.Failures(key)+1, "err", err)
-		c.queue.AddRateLimited(key)
+		c.log.Warn("reconcile failed; retrying with backoff", "request", req.String(), "attempt", c.queue.Failures(req)+1, "err", err)
+		c.queue.AddRateLimited(req)
 	default:
-		c.queue.Forget(key)
+		c.queue.Forget(req)
 		if res.RequeueAfter > 0 {
-			c.queue.AddAfter(key, res.RequeueAfter)
+			c.queue.AddAfter(req, res.RequeueAfter)
 		}
 	}
 }
@@ -190,74 +199,23 @@ func (c *Controller) safeReconcile(ctx context.Context, req Request) (res Result
 	return c.rec.Reconcile(ctx, req)
 }
 
-// feed lists the source's kind, then watches from the list's version,
-// re-listing when the watch expires or fails, and at every resync.
+// feed follows the source's kind: every listed object, then every event.
 func (c *Controller) feed(ctx context.Context, s Source) {
-	for ctx.Err() == nil {
-		rv, err := c.listAll(ctx, s)
-		if err == nil {
-			err = c.watch(ctx, s, rv)
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil && !errors.Is(err, errResync) {
-			c.log.Warn("source failed; re-listing", "kind", s.Kind, "err", err)
-			sleep(ctx, time.Second)
-		}
-	}
-}
-
-var errResync = errors.New("resync")
-
-func (c *Controller) listAll(ctx context.Context, s Source) (int64, error) {
-	opts := store.ListOptions{Filter: store.Filter{Kind: s.Kind}, Limit: 1000}
-	var rv int64
-	for {
-		res, err := c.st.List(ctx, opts)
-		if err != nil {
-			return 0, fmt.Errorf("listing %s: %w", s.Kind, err)
-		}
-		if rv == 0 {
-			rv = res.ResourceVersion
-		}
-		for _, o := range res.Items {
-			c.enqueueListed(s, o)
-		}
-		if res.Continue == "" {
-			return rv, nil
-		}
-		opts.Continue = res.Continue
-	}
-}
-
-func (c *Controller) watch(ctx context.Context, s Source, rv int64) error {
-	w, err := c.st.Watch(ctx, store.WatchOptions{Filter: store.Filter{Kind: s.Kind}, SinceRV: rv})
-	if err != nil {
-		return fmt.Errorf("watching %s: %w", s.Kind, err)
-	}
-	defer w.Stop()
-	var resync <-chan time.Time
-	if c.opts.Resync > 0 {
-		t := time.NewTimer(c.opts.Resync)
-		defer t.Stop()
-		resync = t.C
-	}
-	for {
-		select {
-		case ev, ok := <-w.Events():
-			if !ok {
-				return w.Err()
+	lw := &ListWatch{Store: c.st, Kind: s.Kind, Resync: c.opts.Resync, Log: c.log,
+		OnList: func(_ context.Context, page ListPage) error {
+			for _, o := range page.Objects {
+				c.enqueueListed(s, o)
 			}
+			return nil
+		},
+		OnEvent: func(_ context.Context, ev store.Event, _ <-chan store.Event) error {
 			if !s.DeletesOnly || ev.Type == store.Deleted {
 				c.enqueue(s, ev)
 			}
-		case <-resync:
-			return errResync
-		case <-ctx.Done():
 			return nil
-		}
+		},
 	}
+	lw.Run(ctx)
 }
 
 func (c *Controller) enqueueListed(s Source, o *store.Object) {
@@ -273,19 +231,10 @@ func (c *Controller) enqueueListed(s Source, o *store.Object) {
 
 func (c *Controller) enqueue(s Source, ev store.Event) {
 	if s.Map == nil {
-		c.Enqueue(Request{Namespace: ev.Object.Namespace, Name: ev.Object.Name})
+		c.Enqueue(Request{Kind: s.Kind, Namespace: ev.Object.Namespace, Name: ev.Object.Name})
 		return
 	}
 	for _, r := range s.Map(ev) {
 		c.Enqueue(r)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
 	}
 }

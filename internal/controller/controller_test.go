@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/store"
 	"github.com/kilnbuild/kiln/internal/store/sqlstore"
 )
@@ -78,7 +79,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 
 func start(t *testing.T, st store.Store, r Reconciler, opts Options) {
 	ctx, cancel := context.WithCancel(context.Background())
-	m := NewManager(st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m := NewManager(registry.New(st, nil), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	m.Register("test", r, opts, Source{Kind: "Widget"})
 	done := make(chan struct{})
 	go func() { m.Start(ctx); close(done) }()
@@ -91,9 +92,9 @@ func TestControllerSeesExistingAndNewObjects(t *testing.T) {
 	put(t, st, "a", "before")
 	r := &recorder{calls: map[Request]int{}, inFlight: map[Request]bool{}}
 	start(t, st, r, Options{Workers: 4})
-	waitUntil(t, "existing object reconciled", func() bool { return r.count(Request{"a", "before"}) >= 1 })
+	waitUntil(t, "existing object reconciled", func() bool { return r.count(Request{Kind: "Widget", Namespace: "a", Name: "before"}) >= 1 })
 	put(t, st, "a", "after")
-	waitUntil(t, "new object reconciled", func() bool { return r.count(Request{"a", "after"}) >= 1 })
+	waitUntil(t, "new object reconciled", func() bool { return r.count(Request{Kind: "Widget", Namespace: "a", Name: "after"}) >= 1 })
 	if r.overlap {
 		t.Fatal("one key was reconciled by two workers at once")
 	}
@@ -105,9 +106,9 @@ func TestControllerRetriesFailuresWithBackoff(t *testing.T) {
 	r := &recorder{calls: map[Request]int{}, inFlight: map[Request]bool{}, failFor: 3}
 	start(t, st, r, Options{BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
 	put(t, st, "a", "flaky")
-	waitUntil(t, "success after 3 failures", func() bool { return r.count(Request{"a", "flaky"}) == 4 })
+	waitUntil(t, "success after 3 failures", func() bool { return r.count(Request{Kind: "Widget", Namespace: "a", Name: "flaky"}) == 4 })
 	time.Sleep(50 * time.Millisecond)
-	if n := r.count(Request{"a", "flaky"}); n != 4 {
+	if n := r.count(Request{Kind: "Widget", Namespace: "a", Name: "flaky"}); n != 4 {
 		t.Fatalf("reconciled %d times, want exactly 4 (3 failures + 1 success)", n)
 	}
 }
@@ -118,5 +119,5 @@ func TestControllerResyncRevisitsObjects(t *testing.T) {
 	put(t, st, "a", "x")
 	r := &recorder{calls: map[Request]int{}, inFlight: map[Request]bool{}}
 	start(t, st, r, Options{Resync: 30 * time.Millisecond})
-	waitUntil(t, "periodic resync", func() bool { return r.count(Request{"a", "x"}) >= 3 })
+	waitUntil(t, "periodic resync", func() bool { return r.count(Request{Kind: "Widget", Namespace: "a", Name: "x"}) >= 3 })
 }

@@ -9,24 +9,24 @@ import (
 // A key is queued at most once; a key added while being processed is queued
 // again when Done is called, so no change is missed and no key is handled by
 // two workers at once.
-type Queue struct {
+type Queue[K comparable] struct {
 	mu         sync.Mutex
 	cond       *sync.Cond
-	items      []string
-	dirty      map[string]bool
-	processing map[string]bool
-	failures   map[string]int
-	timers     map[string]*time.Timer
+	items      []K
+	dirty      map[K]bool
+	processing map[K]bool
+	failures   map[K]int
+	timers     map[K]*time.Timer
 	shutdown   bool
 	base, max  time.Duration
 }
 
 // NewQueue returns a queue whose retries back off exponentially from base up
 // to max.
-func NewQueue(base, max time.Duration) *Queue {
-	q := &Queue{
-		dirty: map[string]bool{}, processing: map[string]bool{},
-		failures: map[string]int{}, timers: map[string]*time.Timer{},
+func NewQueue[K comparable](base, max time.Duration) *Queue[K] {
+	q := &Queue[K]{
+		dirty: map[K]bool{}, processing: map[K]bool{},
+		failures: map[K]int{}, timers: map[K]*time.Timer{},
 		base: base, max: max,
 	}
 	q.cond = sync.NewCond(&q.mu)
@@ -34,13 +34,13 @@ func NewQueue(base, max time.Duration) *Queue {
 }
 
 // Add queues key unless it is already queued.
-func (q *Queue) Add(key string) {
+func (q *Queue[K]) Add(key K) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.addLocked(key)
 }
 
-func (q *Queue) addLocked(key string) {
+func (q *Queue[K]) addLocked(key K) {
 	if q.shutdown || q.dirty[key] {
 		return
 	}
@@ -53,7 +53,7 @@ func (q *Queue) addLocked(key string) {
 }
 
 // AddAfter queues key after d. A later call with a shorter delay wins.
-func (q *Queue) AddAfter(key string, d time.Duration) {
+func (q *Queue[K]) AddAfter(key K, d time.Duration) {
 	if d <= 0 {
 		q.Add(key)
 		return
@@ -75,7 +75,7 @@ func (q *Queue) AddAfter(key string, d time.Duration) {
 }
 
 // AddRateLimited queues key after its backoff: base * 2^failures, capped.
-func (q *Queue) AddRateLimited(key string) {
+func (q *Queue[K]) AddRateLimited(key K) {
 	q.mu.Lock()
 	n := q.failures[key]
 	q.failures[key] = n + 1
@@ -83,7 +83,7 @@ func (q *Queue) AddRateLimited(key string) {
 	q.AddAfter(key, q.backoff(n))
 }
 
-func (q *Queue) backoff(n int) time.Duration {
+func (q *Queue[K]) backoff(n int) time.Duration {
 	d := q.base
 	for i := 0; i < n && d < q.max; i++ {
 		d *= 2
@@ -95,28 +95,29 @@ func (q *Queue) backoff(n int) time.Duration {
 }
 
 // Forget clears key's failure count after a success.
-func (q *Queue) Forget(key string) {
+func (q *Queue[K]) Forget(key K) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	delete(q.failures, key)
 }
 
 // Failures returns how many times key has failed in a row.
-func (q *Queue) Failures(key string) int {
+func (q *Queue[K]) Failures(key K) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.failures[key]
 }
 
 // Get blocks until a key is available or the queue shuts down.
-func (q *Queue) Get() (string, bool) {
+func (q *Queue[K]) Get() (K, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for len(q.items) == 0 && !q.shutdown {
 		q.cond.Wait()
 	}
 	if len(q.items) == 0 {
-		return "", false
+		var none K
+		return none, false
 	}
 	key := q.items[0]
 	q.items = q.items[1:]
@@ -126,7 +127,7 @@ func (q *Queue) Get() (string, bool) {
 }
 
 // Done marks key processed, re-queueing it if it was added meanwhile.
-func (q *Queue) Done(key string) {
+func (q *Queue[K]) Done(key K) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	delete(q.processing, key)
@@ -137,7 +138,7 @@ func (q *Queue) Done(key string) {
 }
 
 // Len is the number of queued keys.
-func (q *Queue) Len() int {
+func (q *Queue[K]) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.items)
@@ -145,7 +146,7 @@ func (q *Queue) Len() int {
 
 // ShutDown wakes all waiters; Get then returns false once drained of
 // nothing — queued keys are dropped.
-func (q *Queue) ShutDown() {
+func (q *Queue[K]) ShutDown() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.shutdown = true

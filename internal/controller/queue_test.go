@@ -8,7 +8,7 @@ import (
 
 func TestQueueDeduplicatesAndRequeuesDuringProcessing(t *testing.T) {
 	t.Parallel()
-	q := NewQueue(time.Millisecond, 10*time.Millisecond)
+	q := NewQueue[string](time.Millisecond, 10*time.Millisecond)
 	q.Add("a")
 	q.Add("a")
 	q.Add("b")
@@ -37,7 +37,7 @@ func TestQueueDeduplicatesAndRequeuesDuringProcessing(t *testing.T) {
 
 func TestQueueBackoffGrowsAndCaps(t *testing.T) {
 	t.Parallel()
-	q := NewQueue(10*time.Millisecond, 50*time.Millisecond)
+	q := NewQueue[string](10*time.Millisecond, 50*time.Millisecond)
 	want := []time.Duration{10, 20, 40, 50, 50}
 	for i, w := range want {
 		if got := q.backoff(i); got != w*time.Millisecond {
@@ -48,7 +48,7 @@ func TestQueueBackoffGrowsAndCaps(t *testing.T) {
 
 func TestQueueAddAfterAndShutdown(t *testing.T) {
 	t.Parallel()
-	q := NewQueue(time.Millisecond, time.Second)
+	q := NewQueue[string](time.Millisecond, time.Second)
 	q.AddAfter("x", 20*time.Millisecond)
 	start := time.Now()
 	k, ok := q.Get()

@@ -37,17 +37,26 @@ type Purger interface {
 	PurgeNamespace(ctx context.Context, ns string) error
 }
 
-// Register adds the garbage collector and namespace controller to m;
-// purgers run, in order, before a deleted namespace's name is released.
-func Register(m *controller.Manager, reg *registry.Registry, log *slog.Logger, purgers ...Purger) {
-	c := &Collector{reg: reg, log: log}
+// Controllers are the housekeeping controllers: the garbage collector
+// and the namespace controller.
+type Controllers struct {
+	// Purgers run, in order, before a deleted namespace's name is
+	// released.
+	Purgers []Purger
+	Log     *slog.Logger
+}
+
+// Register adds the garbage collector and namespace controller to m.
+func (h *Controllers) Register(m *controller.Manager) {
+	reg := m.Registry()
+	c := &Collector{reg: reg, log: h.Log}
 	var sources []controller.Source
 	for _, k := range v1alpha1.Kinds() {
 		sources = append(sources, controller.Source{Kind: k.Kind, DeletesOnly: true, Map: c.mapEvent, OnList: c.owners})
 	}
 	m.Register("garbage-collector", c, controller.Options{Workers: 2, Resync: 5 * time.Minute}, sources...)
-	n := &Namespaces{reg: reg, purgers: purgers}
-	m.Register("namespace", n, controller.Options{Workers: 1}, controller.Source{Kind: "Namespace"})
+	n := &Namespaces{reg: reg, purgers: h.Purgers}
+	m.Register("namespace", controller.For(reg, n.reconcile), controller.Options{Workers: 1}, controller.Source{Kind: "Namespace"})
 }
 
 // mapEvent enqueues the UID of a deleted object.
@@ -130,20 +139,12 @@ type Namespaces struct {
 	purgers []Purger
 }
 
-// Reconcile handles one namespace.
-func (n *Namespaces) Reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
-	nsKind, _ := v1alpha1.Lookup("Namespace")
-	obj, err := n.reg.Get(ctx, nsKind, "", req.Name, registry.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return controller.Result{}, nil
-	}
-	if err != nil {
+// reconcile handles one namespace.
+func (n *Namespaces) reconcile(ctx context.Context, ns *v1alpha1.Namespace) (controller.Result, error) {
+	if err := n.setPhase(ctx, ns); err != nil || ns.DeletionTimestamp == nil {
 		return controller.Result{}, err
 	}
-	if err := n.setPhase(ctx, nsKind, obj); err != nil || obj.GetDeletionTimestamp() == nil {
-		return controller.Result{}, err
-	}
-	remaining, err := n.empty(ctx, req.Name)
+	remaining, err := n.empty(ctx, ns.Name)
 	if err != nil {
 		return controller.Result{}, err
 	}
@@ -151,19 +152,15 @@ func (n *Namespaces) Reconcile(ctx context.Context, req controller.Request) (con
 		return controller.Result{RequeueAfter: 200 * time.Millisecond}, nil
 	}
 	for _, p := range n.purgers {
-		if err := p.PurgeNamespace(ctx, req.Name); err != nil {
-			return controller.Result{}, fmt.Errorf("deleting the data of namespace %s: %w", req.Name, err)
+		if err := p.PurgeNamespace(ctx, ns.Name); err != nil {
+			return controller.Result{}, fmt.Errorf("deleting the data of namespace %s: %w", ns.Name, err)
 		}
 	}
-	return controller.Result{}, n.release(ctx, nsKind, obj)
+	return controller.Result{}, n.release(ctx, ns)
 }
 
 // setPhase records Active, or Terminating once deletion started.
-func (n *Namespaces) setPhase(ctx context.Context, k *v1alpha1.Kind, obj v1alpha1.Object) error {
-	ns, ok := obj.(*v1alpha1.Namespace)
-	if !ok {
-		return nil
-	}
+func (n *Namespaces) setPhase(ctx context.Context, ns *v1alpha1.Namespace) error {
 	phase := "Active"
 	if ns.DeletionTimestamp != nil {
 		phase = "Terminating"
@@ -172,7 +169,7 @@ func (n *Namespaces) setPhase(ctx context.Context, k *v1alpha1.Kind, obj v1alpha
 		return nil
 	}
 	ns.Status.Phase = phase
-	_, err := n.reg.Update(ctx, k, ns, registry.UpdateOptions{Subresource: "status"})
+	_, err := registry.WriteStatus(ctx, n.reg, ns)
 	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 		return nil // a newer version is queued
 	}
@@ -204,15 +201,15 @@ func (n *Namespaces) empty(ctx context.Context, ns string) (int, error) {
 	return remaining, nil
 }
 
-func (n *Namespaces) release(ctx context.Context, k *v1alpha1.Kind, obj v1alpha1.Object) error {
+func (n *Namespaces) release(ctx context.Context, ns *v1alpha1.Namespace) error {
 	var keep []string
-	for _, f := range obj.GetFinalizers() {
+	for _, f := range ns.Finalizers {
 		if f != registry.NamespaceFinalizer {
 			keep = append(keep, f)
 		}
 	}
-	obj.SetFinalizers(keep)
-	_, err := n.reg.Update(ctx, k, obj, registry.UpdateOptions{})
+	ns.Finalizers = keep
+	_, err := n.reg.Update(ctx, registry.KindFor[v1alpha1.Namespace](), ns, registry.UpdateOptions{})
 	if apierrors.IsNotFound(err) || errors.Is(err, context.Canceled) {
 		return nil
 	}

@@ -99,7 +99,7 @@ func TestNamespaceDeletionPurgesBeforeReleasingTheName(t *testing.T) {
 	}
 	req := controller.Request{Name: "a"}
 	crashing := &purger{failures: 1}
-	first := &Namespaces{reg: reg, purgers: []Purger{crashing}}
+	first := controller.For(reg, (&Namespaces{reg: reg, purgers: []Purger{crashing}}).reconcile)
 	if _, err := first.Reconcile(t.Context(), req); err != nil || len(crashing.purged) != 0 {
 		t.Fatalf("purged while an object remained: %v %v", err, crashing.purged)
 	}
@@ -120,7 +120,7 @@ func TestNamespaceDeletionPurgesBeforeReleasingTheName(t *testing.T) {
 	}
 
 	restarted := &purger{}
-	second := &Namespaces{reg: reg, purgers: []Purger{restarted}}
+	second := controller.For(reg, (&Namespaces{reg: reg, purgers: []Purger{restarted}}).reconcile)
 	if _, err := second.Reconcile(t.Context(), req); err != nil {
 		t.Fatal(err)
 	}

@@ -5,39 +5,41 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
-	"github.com/kilnbuild/kiln/internal/build"
 	"github.com/kilnbuild/kiln/internal/controller"
+	"github.com/kilnbuild/kiln/internal/logstore"
+	"github.com/kilnbuild/kiln/internal/oci"
 	"github.com/kilnbuild/kiln/internal/pipeline"
+	"github.com/kilnbuild/kiln/internal/pipelinerun"
 	"github.com/kilnbuild/kiln/internal/registry"
-	"github.com/kilnbuild/kiln/internal/store"
 )
 
-var snapshotKind, itsKind = v1alpha1.MustLookup("Snapshot"), v1alpha1.MustLookup("IntegrationTestScenario")
+var snapshotKind = v1alpha1.MustLookup("Snapshot")
 
-// Runner runs a pipeline in the sandbox (build.PipelineExecutor).
+// Runner runs a pipeline in the sandbox (pipelinerun.Runner).
 type Runner interface {
-	RunPipeline(ctx context.Context, r build.PipelineRun) (*pipeline.RunResult, string, error)
+	Run(ctx context.Context, r pipelinerun.Run) (*pipeline.RunResult, string, error)
 }
 
 // Controller runs scenarios and records their results.
 type Controller struct {
 	reg    *registry.Registry
 	Runner Runner
-	// LogDir keeps one log per snapshot and scenario.
-	LogDir string
-	Log    *slog.Logger
-	Now    func() time.Time
+	// Logs keeps one log per snapshot and scenario (every attempt
+	// appends).
+	Logs *logstore.Store
+	// Workers bounds the scenario runs in progress, across snapshots
+	// (default 2).
+	Workers int
+	Log     *slog.Logger
+	Now     func() time.Time
 
 	mu      sync.Mutex
 	running map[string]bool // ns/snapshot/scenario run by this process
@@ -51,40 +53,21 @@ type Controller struct {
 func (c *Controller) Wait() { c.runs.Wait() }
 
 // Register adds the integration controller to m.
-func Register(m *controller.Manager, reg *registry.Registry, c *Controller, workers int) {
-	c.reg = reg
+func (c *Controller) Register(m *controller.Manager) {
+	c.reg = m.Registry()
 	c.running = map[string]bool{}
-	if workers <= 0 {
-		workers = 2
+	if c.Workers <= 0 {
+		c.Workers = 2
 	}
-	c.slots = make(chan struct{}, workers)
+	c.slots = make(chan struct{}, c.Workers)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	m.Register("integration", controller.ReconcileFunc(c.reconcile), controller.Options{Workers: workers},
-		controller.Source{Kind: "Snapshot", Map: live})
+	m.Register("integration", controller.For(c.reg, c.reconcile), controller.Options{Workers: c.Workers},
+		controller.Source{Kind: "Snapshot"})
 }
 
-func live(ev store.Event) []controller.Request {
-	if ev.Type == store.Deleted {
-		return nil
-	}
-	return []controller.Request{{Namespace: ev.Object.Namespace, Name: ev.Object.Name}}
-}
-
-// LogPath is where a scenario's log of a snapshot is kept.
-func LogPath(dir, ns, snapshot, scenario string) string {
-	return filepath.Join(dir, "tests", ns, build.FileName(snapshot, ""), build.FileName(scenario, ".log"))
-}
-
-func (c *Controller) reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
-	s, err := c.snapshot(ctx, req.Namespace, req.Name)
-	if apierrors.IsNotFound(err) {
-		return controller.Result{}, nil
-	}
-	if err != nil {
-		return controller.Result{}, err
-	}
+func (c *Controller) reconcile(ctx context.Context, s *v1alpha1.Snapshot) (controller.Result, error) {
 	scenarios, err := c.scenarios(ctx, s)
 	if err != nil {
 		return controller.Result{}, err
@@ -154,12 +137,17 @@ func (c *Controller) rerun(ctx context.Context, s *v1alpha1.Snapshot, what strin
 
 // writeTests stores the tests list and the TestsPassed condition.
 func (c *Controller) writeTests(ctx context.Context, s *v1alpha1.Snapshot, tests []v1alpha1.SnapshotTest) error {
+	setTests(s, tests)
+	_, err := registry.WriteStatus(ctx, c.reg, s)
+	return err
+}
+
+// setTests sets the tests list and the TestsPassed condition it implies.
+func setTests(s *v1alpha1.Snapshot, tests []v1alpha1.SnapshotTest) {
 	s.Status.Tests = tests
 	st, reason, msg := Verdict(tests)
 	meta.SetStatusCondition(&s.Status.Conditions, metav1.Condition{Type: v1alpha1.ConditionTestsPassed,
 		Status: metav1.ConditionStatus(st), Reason: reason, Message: msg, ObservedGeneration: s.Generation})
-	_, err := c.reg.Update(ctx, snapshotKind, s, registry.UpdateOptions{Subresource: "status"})
-	return err
 }
 
 // claimPending marks every pending scenario not yet running as run by
@@ -215,13 +203,26 @@ func (c *Controller) runScenario(ctx context.Context, s *v1alpha1.Snapshot, name
 	})
 }
 
-// run runs one scenario's pipeline; every failure becomes an ERROR result.
+// run runs one scenario's pipeline; every failure becomes an ERROR
+// result, also a log that cannot be opened or written: a test never runs
+// without its log, nor passes with part of it lost.
 func (c *Controller) run(ctx context.Context, s *v1alpha1.Snapshot, its *v1alpha1.IntegrationTestScenario, attempt int) TestOutput {
 	if its == nil {
 		return TestOutput{Result: v1alpha1.ResultError, Note: "the IntegrationTestScenario was deleted"}
 	}
-	logw, closeLog := c.openLog(s, its.Name)
-	defer closeLog()
+	logw, err := c.Logs.Append(logstore.Key{Kind: logstore.Snapshot, Namespace: s.Namespace, Name: s.Name, Part: its.Name})
+	if err != nil {
+		return TestOutput{Result: v1alpha1.ResultError, Note: err.Error()}
+	}
+	out := c.runLogged(ctx, s, its, attempt, logw)
+	if err := logw.Close(); err != nil {
+		return TestOutput{Result: v1alpha1.ResultError, Note: err.Error()}
+	}
+	return out
+}
+
+// runLogged runs the scenario's pipeline, its output going to logw.
+func (c *Controller) runLogged(ctx context.Context, s *v1alpha1.Snapshot, its *v1alpha1.IntegrationTestScenario, attempt int, logw io.Writer) TestOutput {
 	fmt.Fprintf(logw, "==> %s against %s, attempt %d\n", its.Name, s.Name, attempt)
 	arts, err := artifacts(s)
 	if err != nil {
@@ -231,7 +232,7 @@ func (c *Controller) run(ctx context.Context, s *v1alpha1.Snapshot, its *v1alpha
 	for _, p := range its.Spec.Params {
 		params[p.Name] = p.Value
 	}
-	res, from, err := c.Runner.RunPipeline(ctx, build.PipelineRun{
+	res, from, err := c.Runner.Run(ctx, pipelinerun.Run{
 		Namespace: s.Namespace, Name: "test-" + s.Name + "-" + its.Name, Ref: its.Spec.ResolverRef,
 		Params: params, Offered: map[string]any{"SNAPSHOT": SnapshotParam(s)}, Artifacts: arts, Log: logw,
 	})
@@ -283,7 +284,7 @@ func testOutput(res *pipeline.RunResult) (string, bool) {
 func artifacts(s *v1alpha1.Snapshot) ([]v1alpha1.BuildInput, error) {
 	var out []v1alpha1.BuildInput
 	for _, c := range s.Spec.Components {
-		repo, digest, ok := build.SplitImage(c.ContainerImage)
+		repo, digest, ok := oci.SplitDigest(c.ContainerImage)
 		if !ok {
 			return nil, fmt.Errorf("component %s: image %q is not pinned by digest", c.Name, c.ContainerImage)
 		}
@@ -292,59 +293,31 @@ func artifacts(s *v1alpha1.Snapshot) ([]v1alpha1.BuildInput, error) {
 	return out, nil
 }
 
-func (c *Controller) openLog(s *v1alpha1.Snapshot, scenario string) (io.Writer, func()) {
-	if c.LogDir == "" {
-		return io.Discard, func() {}
-	}
-	p := LogPath(c.LogDir, s.Namespace, s.Name, scenario)
-	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
-		return io.Discard, func() {}
-	}
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640) // every attempt's log
-	if err != nil {
-		return io.Discard, func() {}
-	}
-	return f, func() { f.Close() }
-}
-
 // updateTest changes one test entry on a fresh copy of the Snapshot,
 // again on a conflict (scenarios of one Snapshot finish concurrently).
 func (c *Controller) updateTest(ctx context.Context, ns, name, scenario string, change func(*v1alpha1.SnapshotTest)) error {
-	for attempt := 0; ; attempt++ {
-		s, err := c.snapshot(ctx, ns, name)
-		if err != nil {
-			return err
-		}
+	_, err := registry.UpdateStatus(ctx, c.reg, ns, name, func(s *v1alpha1.Snapshot) error {
 		tests := append([]v1alpha1.SnapshotTest(nil), s.Status.Tests...)
 		for i := range tests {
 			if tests[i].Scenario == scenario {
 				change(&tests[i])
 			}
 		}
-		err = c.writeTests(ctx, s, tests)
-		if !apierrors.IsConflict(err) || attempt == 10 {
-			return err
-		}
-	}
+		setTests(s, tests)
+		return nil
+	})
+	return err
 }
 
 func (c *Controller) snapshot(ctx context.Context, ns, name string) (*v1alpha1.Snapshot, error) {
-	obj, err := c.reg.Get(ctx, snapshotKind, ns, name, registry.GetOptions{})
-	if err != nil {
-		return nil, err
-	}
-	return obj.(*v1alpha1.Snapshot), nil
+	return registry.Get[v1alpha1.Snapshot](ctx, c.reg, ns, name)
 }
 
 // scenarios lists the scenarios that apply to s.
 func (c *Controller) scenarios(ctx context.Context, s *v1alpha1.Snapshot) ([]*v1alpha1.IntegrationTestScenario, error) {
-	page, err := c.reg.List(ctx, itsKind, registry.ListOptions{Namespace: s.Namespace, FieldSelector: "spec.application=" + s.Spec.Application})
+	all, err := registry.List[v1alpha1.IntegrationTestScenario](ctx, c.reg, registry.ListOptions{Namespace: s.Namespace, FieldSelector: "spec.application=" + s.Spec.Application})
 	if err != nil {
 		return nil, err
-	}
-	var all []*v1alpha1.IntegrationTestScenario
-	for _, o := range page.Items {
-		all = append(all, o.(*v1alpha1.IntegrationTestScenario))
 	}
 	component := ""
 	if s.Labels[v1alpha1.LabelSnapshotType] == v1alpha1.SnapshotTypeComponent {

@@ -1,8 +1,6 @@
 package integration
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -96,17 +94,5 @@ func TestOutcome(t *testing.T) {
 				t.Errorf("outcome =\n %+v\nwant\n %+v", got, tt.want)
 			}
 		})
-	}
-}
-
-func TestLogPathOfLongNames(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	p := LogPath(dir, "team", strings.Repeat("s", 253), strings.Repeat("t", 253))
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, nil, 0o600); err != nil {
-		t.Fatalf("log of a 253-character scenario: %v", err)
 	}
 }

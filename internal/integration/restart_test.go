@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,9 +15,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
-	"github.com/kilnbuild/kiln/internal/build"
 	"github.com/kilnbuild/kiln/internal/controller"
+	"github.com/kilnbuild/kiln/internal/logstore"
 	"github.com/kilnbuild/kiln/internal/pipeline"
+	"github.com/kilnbuild/kiln/internal/pipelinerun"
 	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/secret"
 	"github.com/kilnbuild/kiln/internal/store"
@@ -32,7 +34,7 @@ type hangingRunner struct {
 	started chan string
 }
 
-func (r *hangingRunner) RunPipeline(ctx context.Context, run build.PipelineRun) (*pipeline.RunResult, string, error) {
+func (r *hangingRunner) Run(ctx context.Context, run pipelinerun.Run) (*pipeline.RunResult, string, error) {
 	r.mu.Lock()
 	r.runs[run.Name]++
 	n := r.runs[run.Name]
@@ -47,6 +49,8 @@ func (r *hangingRunner) RunPipeline(ctx context.Context, run build.PipelineRun) 
 
 type testEnv struct {
 	reg    *registry.Registry
+	logs   *logstore.Store
+	dir    string
 	st     store.Store
 	runner *hangingRunner
 	stop   func()
@@ -61,7 +65,11 @@ func newTestEnv(t *testing.T, hang int) *testEnv {
 	}
 	key, _ := secret.LoadOrCreateKey(filepath.Join(dir, "key"))
 	sealer, _ := secret.New(key)
-	e := &testEnv{reg: registry.New(st, sealer), st: st, runner: &hangingRunner{hang: hang, runs: map[string]int{}, started: make(chan string, 10)}}
+	logs, err := logstore.Open(filepath.Join(dir, "logs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &testEnv{reg: registry.New(st, sealer), logs: logs, dir: dir, st: st, runner: &hangingRunner{hang: hang, runs: map[string]int{}, started: make(chan string, 10)}}
 	for _, kd := range [][2]string{{"Namespace", `{"metadata":{"name":"team"}}`}, {"Application", `{"metadata":{"name":"app","namespace":"team"}}`},
 		{"IntegrationTestScenario", `{"metadata":{"name":"smoke","namespace":"team"},"spec":{"application":"app","resolverRef":{"resolver":"git","params":[{"name":"url","value":"https://example.com/t.git"}]}}}`}} {
 		e.create(t, kd[0], kd[1])
@@ -87,9 +95,9 @@ func (e *testEnv) create(t *testing.T, kind, doc string) {
 // nothing yet).
 func (e *testEnv) start() {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	m := controller.NewManager(e.st, log)
-	c := &Controller{Runner: e.runner, Log: log}
-	Register(m, e.reg, c, 2)
+	m := controller.NewManager(e.reg, log)
+	c := &Controller{Runner: e.runner, Logs: e.logs, Log: log, Workers: 2}
+	c.Register(m)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { m.Start(ctx); close(done) }()
@@ -174,5 +182,25 @@ func TestTestInterruptedTwiceFails(t *testing.T) {
 	obj, _ := e.reg.Get(t.Context(), snapshotKind, "team", "s1", registry.GetOptions{})
 	if st, _, _ := Verdict(obj.(*v1alpha1.Snapshot).Status.Tests); st != string(metav1.ConditionFalse) {
 		t.Fatalf("verdict %s, want False", st)
+	}
+}
+
+// A scenario whose log cannot be opened does not run: it ends with ERROR,
+// the note naming the log (its output is never silently dropped).
+func TestTestWithoutItsLogErrs(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, 0)
+	if err := os.WriteFile(filepath.Join(e.dir, "logs", "team"), []byte("in the way"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.create(t, "Snapshot", snapshotDoc)
+	tt := e.waitTest(t, "the test to end", func(tt v1alpha1.SnapshotTest) bool { return tt.State == v1alpha1.TestFinished })
+	if tt.Result != v1alpha1.ResultError || !strings.Contains(tt.Note, "opening the log of Snapshot team/s1 (smoke)") {
+		t.Fatalf("result %s, note %q; want ERROR naming the log", tt.Result, tt.Note)
+	}
+	select {
+	case name := <-e.runner.started:
+		t.Fatalf("%s ran without its log", name)
+	default:
 	}
 }

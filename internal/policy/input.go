@@ -2,9 +2,9 @@ package policy
 
 import (
 	"encoding/json"
-	"strings"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
+	"github.com/kilnbuild/kiln/internal/oci"
 )
 
 // Input is the document rules read as `input`, for one artifact. It is
@@ -124,7 +124,7 @@ func (s Snapshot) component(digest string) (SnapshotComponent, bool) {
 		return SnapshotComponent{}, false
 	}
 	for _, c := range s.Components {
-		if _, d, ok := strings.Cut(c.ContainerImage, "@"); ok && d == digest {
+		if _, d, ok := oci.SplitDigest(c.ContainerImage); ok && d == digest {
 			return c, true
 		}
 	}

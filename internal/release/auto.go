@@ -14,23 +14,16 @@ import (
 // autoRelease creates a Release for each auto-release plan of a Snapshot
 // that passed its tests, unless a Snapshot as new or newer was already
 // released (or is being released) through that plan.
-func (c *Controller) autoRelease(ctx context.Context, req controller.Request) (controller.Result, error) {
-	s, err := c.getSnapshot(ctx, req.Namespace, req.Name)
-	if apierrors.IsNotFound(err) {
-		return controller.Result{}, nil
-	}
-	if err != nil {
-		return controller.Result{}, err
-	}
+func (c *Controller) autoRelease(ctx context.Context, s *v1alpha1.Snapshot) (controller.Result, error) {
 	if st, _, _ := testsState(s); st != "True" {
 		return controller.Result{}, nil
 	}
-	page, err := c.reg.List(ctx, planKind, registry.ListOptions{Namespace: s.Namespace, FieldSelector: "spec.application=" + s.Spec.Application})
+	plans, err := registry.List[v1alpha1.ReleasePlan](ctx, c.reg, registry.ListOptions{Namespace: s.Namespace, FieldSelector: "spec.application=" + s.Spec.Application})
 	if err != nil {
 		return controller.Result{}, err
 	}
-	for _, o := range page.Items {
-		if err := c.autoReleaseThrough(ctx, s, o.(*v1alpha1.ReleasePlan)); err != nil {
+	for _, plan := range plans {
+		if err := c.autoReleaseThrough(ctx, s, plan); err != nil {
 			return controller.Result{}, err
 		}
 	}
@@ -64,25 +57,18 @@ func (c *Controller) autoReleaseThrough(ctx context.Context, s *v1alpha1.Snapsho
 // releasedSequences are the sequence numbers of the Snapshots released or
 // being released through a plan (failed Releases do not count).
 func (c *Controller) releasedSequences(ctx context.Context, ns, plan string) ([]int64, error) {
-	var out []int64
-	opts := registry.ListOptions{Namespace: ns, FieldSelector: "spec.releasePlan=" + plan, Limit: 500}
-	for {
-		page, err := c.reg.List(ctx, releaseKind, opts)
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range page.Items {
-			r := o.(*v1alpha1.Release)
-			if r.Status.Phase == v1alpha1.ReleaseFailed {
-				continue
-			}
-			if s, err := c.getSnapshot(ctx, ns, r.Spec.Snapshot); err == nil {
-				out = append(out, s.Sequence())
-			}
-		}
-		if page.Continue == "" {
-			return out, nil
-		}
-		opts.Continue = page.Continue
+	releases, err := registry.List[v1alpha1.Release](ctx, c.reg, registry.ListOptions{Namespace: ns, FieldSelector: "spec.releasePlan=" + plan, Limit: 500})
+	if err != nil {
+		return nil, err
 	}
+	var out []int64
+	for _, r := range releases {
+		if r.Status.Phase == v1alpha1.ReleaseFailed {
+			continue
+		}
+		if s, err := registry.Get[v1alpha1.Snapshot](ctx, c.reg, ns, r.Spec.Snapshot); err == nil {
+			out = append(out, s.Sequence())
+		}
+	}
+	return out, nil
 }

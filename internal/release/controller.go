@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -17,42 +15,47 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
-	"github.com/kilnbuild/kiln/internal/build"
 	"github.com/kilnbuild/kiln/internal/controller"
 	"github.com/kilnbuild/kiln/internal/integration"
+	"github.com/kilnbuild/kiln/internal/logstore"
 	"github.com/kilnbuild/kiln/internal/pipeline"
+	"github.com/kilnbuild/kiln/internal/pipelinerun"
 	"github.com/kilnbuild/kiln/internal/registry"
-	"github.com/kilnbuild/kiln/internal/store"
 )
 
 // maxRetries bounds the retries of a transient failure per phase.
 const maxRetries = 3
 
 var (
-	releaseKind  = v1alpha1.MustLookup("Release")
-	snapshotKind = v1alpha1.MustLookup("Snapshot")
-	planKind     = v1alpha1.MustLookup("ReleasePlan")
-	rpaKind      = v1alpha1.MustLookup("ReleasePlanAdmission")
-	policyKind   = v1alpha1.MustLookup("Policy")
-	nsKind       = v1alpha1.MustLookup("Namespace")
-	secretKind   = v1alpha1.MustLookup("Secret")
+	releaseKind = v1alpha1.MustLookup("Release")
+	secretKind  = v1alpha1.MustLookup("Secret")
 )
+
+// Runner runs a pipeline in the sandbox (pipelinerun.Runner).
+type Runner interface {
+	Run(ctx context.Context, r pipelinerun.Run) (*pipeline.RunResult, string, error)
+}
 
 // Controller runs Releases.
 type Controller struct {
 	reg       *registry.Registry
-	Runner    integration.Runner
+	Runner    Runner
 	Checker   *PolicyChecker
 	Publisher *Publisher
-	// LogDir keeps one log per Release.
-	LogDir string
-	Log    *slog.Logger
-	Now    func() time.Time
+	// Logs keeps one log per Release (every phase appends).
+	Logs *logstore.Store
+	// Workers is how many Releases advance at once (default 2).
+	Workers int
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 // Register adds the release and auto-release controllers to m.
-func Register(m *controller.Manager, reg *registry.Registry, c *Controller, workers int) {
-	c.reg = reg
+func (c *Controller) Register(m *controller.Manager) {
+	c.reg = m.Registry()
+	if c.Workers <= 0 {
+		c.Workers = 2
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -62,35 +65,15 @@ func Register(m *controller.Manager, reg *registry.Registry, c *Controller, work
 	if c.Publisher != nil && c.Publisher.Secrets == nil {
 		c.Publisher.Secrets = c.secret
 	}
-	m.Register("release", controller.ReconcileFunc(c.reconcile), controller.Options{Workers: workers},
-		controller.Source{Kind: "Release", Map: live})
+	m.Register("release", controller.For(c.reg, c.reconcile), controller.Options{Workers: c.Workers},
+		controller.Source{Kind: "Release"})
 	// One worker: auto-release decisions are serialised, so two Snapshots
 	// passing at once cannot both be judged "newest".
-	m.Register("auto-release", controller.ReconcileFunc(c.autoRelease), controller.Options{Workers: 1},
-		controller.Source{Kind: "Snapshot", Map: live})
+	m.Register("auto-release", controller.For(c.reg, c.autoRelease), controller.Options{Workers: 1},
+		controller.Source{Kind: "Snapshot"})
 }
 
-func live(ev store.Event) []controller.Request {
-	if ev.Type == store.Deleted {
-		return nil
-	}
-	return []controller.Request{{Namespace: ev.Object.Namespace, Name: ev.Object.Name}}
-}
-
-// LogPath is where a Release's log is kept.
-func LogPath(dir, ns, name string) string {
-	return filepath.Join(dir, "releases", ns, build.FileName(name, ".log"))
-}
-
-func (c *Controller) reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
-	obj, err := c.reg.Get(ctx, releaseKind, req.Namespace, req.Name, registry.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return controller.Result{}, nil
-	}
-	if err != nil {
-		return controller.Result{}, err
-	}
-	r := obj.(*v1alpha1.Release)
+func (c *Controller) reconcile(ctx context.Context, r *v1alpha1.Release) (controller.Result, error) {
 	if r.Finished() {
 		return c.expire(ctx, r)
 	}
@@ -100,9 +83,23 @@ func (c *Controller) reconcile(ctx context.Context, req controller.Request) (con
 	if r.Status.Phase == "" {
 		return controller.Result{}, c.start(ctx, r)
 	}
-	logw, closeLog := c.openLog(r)
-	defer closeLog()
-	return c.step(ctx, r, logw)
+	return c.logged(ctx, r)
+}
+
+// logged runs the current phase with the Release's log. A log that
+// cannot be opened or written fails the reconcile, which is retried with
+// backoff, the error naming the log: no phase runs without its log, and
+// lost output is never silent.
+func (c *Controller) logged(ctx context.Context, r *v1alpha1.Release) (controller.Result, error) {
+	logw, err := c.Logs.Append(logstore.Key{Kind: logstore.Release, Namespace: r.Namespace, Name: r.Name})
+	if err != nil {
+		return controller.Result{}, err
+	}
+	res, err := c.step(ctx, r, logw)
+	if cerr := logw.Close(); err == nil {
+		err = cerr
+	}
+	return res, err
 }
 
 // step runs the Release's current phase; a phase whose pipeline a crash
@@ -175,29 +172,23 @@ func (m *missing) Error() string { return m.msg }
 // inputs loads what validation needs.
 func (c *Controller) inputs(ctx context.Context, r *v1alpha1.Release) (Inputs, error) {
 	in := Inputs{Release: r}
-	s, err := c.getSnapshot(ctx, r.Namespace, r.Spec.Snapshot)
+	s, err := registry.Get[v1alpha1.Snapshot](ctx, c.reg, r.Namespace, r.Spec.Snapshot)
 	if err != nil {
 		return in, notFound(err, "snapshot %s not found", r.Spec.Snapshot)
 	}
-	p, err := c.getPlan(ctx, r.Namespace, r.Spec.ReleasePlan)
+	p, err := registry.Get[v1alpha1.ReleasePlan](ctx, c.reg, r.Namespace, r.Spec.ReleasePlan)
 	if err != nil {
 		return in, notFound(err, "release plan %s not found", r.Spec.ReleasePlan)
 	}
 	in.Snapshot, in.Plan = s, p
-	nsObj, err := c.reg.Get(ctx, nsKind, "", p.Spec.Target, registry.GetOptions{})
+	target, err := registry.Get[v1alpha1.Namespace](ctx, c.reg, "", p.Spec.Target)
 	if err == nil {
-		in.Target = nsObj.(*v1alpha1.Namespace)
+		in.Target = target
 	} else if !apierrors.IsNotFound(err) {
 		return in, err
 	}
-	page, err := c.reg.List(ctx, rpaKind, registry.ListOptions{Namespace: p.Spec.Target, FieldSelector: "spec.origin=" + r.Namespace})
-	if err != nil {
-		return in, err
-	}
-	for _, o := range page.Items {
-		in.Admissions = append(in.Admissions, o.(*v1alpha1.ReleasePlanAdmission))
-	}
-	return in, nil
+	in.Admissions, err = registry.List[v1alpha1.ReleasePlanAdmission](ctx, c.reg, registry.ListOptions{Namespace: p.Spec.Target, FieldSelector: "spec.origin=" + r.Namespace})
+	return in, err
 }
 
 func notFound(err error, format string, args ...any) error {
@@ -208,7 +199,7 @@ func notFound(err error, format string, args ...any) error {
 }
 
 func (c *Controller) tenant(ctx context.Context, r *v1alpha1.Release, log io.Writer) error {
-	p, err := c.getPlan(ctx, r.Namespace, r.Spec.ReleasePlan)
+	p, err := registry.Get[v1alpha1.ReleasePlan](ctx, c.reg, r.Namespace, r.Spec.ReleasePlan)
 	if err != nil {
 		return c.fail(ctx, r, v1alpha1.ConditionTenantPipelineProcessed, "NotFound", err.Error())
 	}
@@ -232,15 +223,15 @@ func (c *Controller) policy(ctx context.Context, r *v1alpha1.Release, log io.Wri
 	if err != nil {
 		return c.fail(ctx, r, v1alpha1.ConditionPolicyPassed, "NotFound", err.Error())
 	}
-	obj, err := c.reg.Get(ctx, policyKind, rpa.Namespace, rpa.Spec.Policy, registry.GetOptions{})
+	pol, err := registry.Get[v1alpha1.Policy](ctx, c.reg, rpa.Namespace, rpa.Spec.Policy)
 	if err != nil {
 		return c.fail(ctx, r, v1alpha1.ConditionPolicyPassed, "NotFound", fmt.Sprintf("policy %s/%s: %v", rpa.Namespace, rpa.Spec.Policy, err))
 	}
-	s, err := c.getSnapshot(ctx, r.Namespace, r.Spec.Snapshot)
+	s, err := registry.Get[v1alpha1.Snapshot](ctx, c.reg, r.Namespace, r.Spec.Snapshot)
 	if err != nil {
 		return err
 	}
-	verdict, full, err := c.Checker.Check(ctx, obj.(*v1alpha1.Policy), s)
+	verdict, full, err := c.Checker.Check(ctx, pol, s)
 	if err != nil {
 		return c.fail(ctx, r, v1alpha1.ConditionPolicyPassed, "PolicyError", err.Error())
 	}
@@ -301,7 +292,7 @@ func (c *Controller) managed(ctx context.Context, r *v1alpha1.Release, log io.Wr
 
 // builtin runs a built-in release pipeline; transient errors are retried.
 func (c *Controller) builtin(ctx context.Context, r *v1alpha1.Release, rpa *v1alpha1.ReleasePlanAdmission, name string, log io.Writer) (controller.Result, error) {
-	s, err := c.getSnapshot(ctx, r.Namespace, r.Spec.Snapshot)
+	s, err := registry.Get[v1alpha1.Snapshot](ctx, c.reg, r.Namespace, r.Spec.Snapshot)
 	if err != nil {
 		return controller.Result{}, err
 	}
@@ -373,7 +364,7 @@ func (c *Controller) managedDone(r *v1alpha1.Release, ok bool, msg string, arts 
 }
 
 func (c *Controller) final(ctx context.Context, r *v1alpha1.Release, log io.Writer) error {
-	p, err := c.getPlan(ctx, r.Namespace, r.Spec.ReleasePlan)
+	p, err := registry.Get[v1alpha1.ReleasePlan](ctx, c.reg, r.Namespace, r.Spec.ReleasePlan)
 	if err != nil || p.Spec.FinalPipeline == nil {
 		return c.advance(ctx, r.Namespace, r.Name, c.finish)
 	}
@@ -429,7 +420,7 @@ func (c *Controller) runPipeline(ctx context.Context, r *v1alpha1.Release, role,
 	offered, err := c.offered(ctx, r)
 	var res *pipeline.RunResult
 	if err == nil {
-		res, run.Pipeline, err = c.Runner.RunPipeline(ctx, build.PipelineRun{Namespace: ns, Name: "release-" + r.Name + "-" + role,
+		res, run.Pipeline, err = c.Runner.Run(ctx, pipelinerun.Run{Namespace: ns, Name: "release-" + r.Name + "-" + role,
 			Ref: p.PipelineRef, Offered: offered, Log: log, Secret: c.pipelineSecrets(ns)})
 	}
 	end := metav1.NewTime(c.Now())
@@ -448,7 +439,7 @@ func (c *Controller) runPipeline(ctx context.Context, r *v1alpha1.Release, role,
 
 // offered are the params release pipelines may declare.
 func (c *Controller) offered(ctx context.Context, r *v1alpha1.Release) (map[string]any, error) {
-	s, err := c.getSnapshot(ctx, r.Namespace, r.Spec.Snapshot)
+	s, err := registry.Get[v1alpha1.Snapshot](ctx, c.reg, r.Namespace, r.Spec.Snapshot)
 	if err != nil {
 		return nil, err
 	}
@@ -466,7 +457,7 @@ func (c *Controller) offered(ctx context.Context, r *v1alpha1.Release) (map[stri
 
 // data merges Release ← ReleasePlan ← Admission; the admission wins.
 func (c *Controller) data(ctx context.Context, r *v1alpha1.Release, rpa *v1alpha1.ReleasePlanAdmission) (map[string]any, error) {
-	p, err := c.getPlan(ctx, r.Namespace, r.Spec.ReleasePlan)
+	p, err := registry.Get[v1alpha1.ReleasePlan](ctx, c.reg, r.Namespace, r.Spec.ReleasePlan)
 	if err != nil {
 		return nil, err
 	}
@@ -503,42 +494,25 @@ func (c *Controller) admission(ctx context.Context, r *v1alpha1.Release) (*v1alp
 	if !ok {
 		return nil, fmt.Errorf("the release has no admission recorded")
 	}
-	obj, err := c.reg.Get(ctx, rpaKind, ns, name, registry.GetOptions{})
+	rpa, err := registry.Get[v1alpha1.ReleasePlanAdmission](ctx, c.reg, ns, name)
 	if err != nil {
 		return nil, fmt.Errorf("admission %s: %w", r.Status.Admission, err)
 	}
-	return obj.(*v1alpha1.ReleasePlanAdmission), nil
+	return rpa, nil
 }
 
-func (c *Controller) getSnapshot(ctx context.Context, ns, name string) (*v1alpha1.Snapshot, error) {
-	obj, err := c.reg.Get(ctx, snapshotKind, ns, name, registry.GetOptions{})
-	if err != nil {
-		return nil, err
-	}
-	return obj.(*v1alpha1.Snapshot), nil
-}
-
-func (c *Controller) getPlan(ctx context.Context, ns, name string) (*v1alpha1.ReleasePlan, error) {
-	obj, err := c.reg.Get(ctx, planKind, ns, name, registry.GetOptions{})
-	if err != nil {
-		return nil, err
-	}
-	return obj.(*v1alpha1.ReleasePlan), nil
-}
-
-// advance applies change to a fresh copy of the Release and writes it.
+// advance applies change to a fresh copy of the Release and writes it
+// (again from a fresher copy after a conflict).
 func (c *Controller) advance(ctx context.Context, ns, name string, change func(*v1alpha1.Release)) error {
-	obj, err := c.reg.Get(ctx, releaseKind, ns, name, registry.GetOptions{})
-	if err != nil {
-		return err
-	}
-	r := obj.(*v1alpha1.Release)
-	change(r)
-	return c.write(ctx, r)
+	_, err := registry.UpdateStatus(ctx, c.reg, ns, name, func(r *v1alpha1.Release) error {
+		change(r)
+		return nil
+	})
+	return err
 }
 
 func (c *Controller) write(ctx context.Context, r *v1alpha1.Release) error {
-	_, err := c.reg.Update(ctx, releaseKind, r, registry.UpdateOptions{Subresource: "status"})
+	_, err := registry.WriteStatus(ctx, c.reg, r)
 	return err
 }
 
@@ -552,7 +526,7 @@ func (c *Controller) expire(ctx context.Context, r *v1alpha1.Release) (controlle
 	days := r.Spec.GracePeriodDays
 	if days == 0 {
 		days = v1alpha1.DefaultReleaseGracePeriodDays
-		if p, err := c.getPlan(ctx, r.Namespace, r.Spec.ReleasePlan); err == nil && p.Spec.ReleaseGracePeriodDays > 0 {
+		if p, err := registry.Get[v1alpha1.ReleasePlan](ctx, c.reg, r.Namespace, r.Spec.ReleasePlan); err == nil && p.Spec.ReleaseGracePeriodDays > 0 {
 			days = p.Spec.ReleaseGracePeriodDays
 		}
 	}
@@ -568,21 +542,6 @@ func (c *Controller) expire(ctx context.Context, r *v1alpha1.Release) (controlle
 		err = nil
 	}
 	return controller.Result{}, err
-}
-
-func (c *Controller) openLog(r *v1alpha1.Release) (io.Writer, func()) {
-	if c.LogDir == "" {
-		return io.Discard, func() {}
-	}
-	p := LogPath(c.LogDir, r.Namespace, r.Name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
-		return io.Discard, func() {}
-	}
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
-	if err != nil {
-		return io.Discard, func() {}
-	}
-	return f, func() { f.Close() }
 }
 
 // buildNumbers reads a Snapshot's AnnotationBuildNumbers.

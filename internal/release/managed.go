@@ -180,7 +180,7 @@ func (p *Publisher) push(ctx context.Context, ns string, s *v1alpha1.Snapshot, c
 }
 
 func (p *Publisher) pushOne(ctx context.Context, c v1alpha1.SnapshotComponent, counter int64, d PushData, dst oci.Remote, signer *attest.Signer, log io.Writer) (map[string]any, error) {
-	_, digest, _ := strings.Cut(c.ContainerImage, "@")
+	_, digest, _ := oci.SplitDigest(c.ContainerImage)
 	vars := publish.TagVars{Component: c.Name, Digest: digest, BuildCounter: counter}
 	if c.Source != nil && c.Source.Git != nil {
 		vars.GitSHA = c.Source.Git.Revision

@@ -1,8 +1,6 @@
 package release
 
 import (
-	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -333,16 +331,5 @@ func TestAutoName(t *testing.T) {
 	long := strings.Repeat("x", 250)
 	if a, b := AutoName("a"+long, "to-prod"), AutoName("b"+long, "to-prod"); a == b {
 		t.Errorf("AutoName collides: %q", a)
-	}
-}
-
-func TestLogPathOfLongNames(t *testing.T) {
-	t.Parallel()
-	p := LogPath(t.TempDir(), "team", strings.Repeat("r", 253))
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, nil, 0o600); err != nil {
-		t.Fatalf("log of a 253-character release: %v", err)
 	}
 }

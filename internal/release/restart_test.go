@@ -1,10 +1,11 @@
 package release
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,9 +15,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
-	"github.com/kilnbuild/kiln/internal/build"
 	"github.com/kilnbuild/kiln/internal/controller"
+	"github.com/kilnbuild/kiln/internal/logstore"
 	"github.com/kilnbuild/kiln/internal/pipeline"
+	"github.com/kilnbuild/kiln/internal/pipelinerun"
 	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/secret"
 	"github.com/kilnbuild/kiln/internal/store"
@@ -32,7 +34,7 @@ type hangingRunner struct {
 	started chan string
 }
 
-func (h *hangingRunner) RunPipeline(ctx context.Context, run build.PipelineRun) (*pipeline.RunResult, string, error) {
+func (h *hangingRunner) Run(ctx context.Context, run pipelinerun.Run) (*pipeline.RunResult, string, error) {
 	role := run.Name[strings.LastIndex(run.Name, "-")+1:]
 	h.mu.Lock()
 	h.runs[role]++
@@ -48,6 +50,9 @@ func (h *hangingRunner) RunPipeline(ctx context.Context, run build.PipelineRun) 
 
 type relEnv struct {
 	reg    *registry.Registry
+	logs   *logstore.Store
+	dir    string
+	out    *lockedBuffer // the controllers' log
 	st     store.Store
 	runner *hangingRunner
 	stop   func()
@@ -64,7 +69,11 @@ func newRelEnv(t *testing.T, hang map[string]int) *relEnv {
 	}
 	key, _ := secret.LoadOrCreateKey(filepath.Join(dir, "key"))
 	sealer, _ := secret.New(key)
-	e := &relEnv{reg: registry.New(st, sealer), st: st, stop: func() {},
+	logs, err := logstore.Open(filepath.Join(dir, "logs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &relEnv{reg: registry.New(st, sealer), logs: logs, dir: dir, out: &lockedBuffer{}, st: st, stop: func() {},
 		runner: &hangingRunner{hang: hang, runs: map[string]int{}, started: make(chan string, 10)}}
 	t.Cleanup(func() { e.stop(); _ = st.Close() })
 	for _, kd := range [][2]string{
@@ -80,7 +89,7 @@ func newRelEnv(t *testing.T, hang map[string]int) *relEnv {
 	}
 	s := e.get(t, "Snapshot", "s1").(*v1alpha1.Snapshot)
 	s.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionTestsPassed, Status: metav1.ConditionTrue, Reason: "Passed", LastTransitionTime: metav1.Now()}}
-	if _, err := e.reg.Update(t.Context(), snapshotKind, s, registry.UpdateOptions{Subresource: "status"}); err != nil {
+	if _, err := registry.WriteStatus(t.Context(), e.reg, s); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -110,9 +119,9 @@ func (e *relEnv) get(t *testing.T, kind, name string) v1alpha1.Object {
 
 // start runs a fresh release controller (a new process).
 func (e *relEnv) start() {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	m := controller.NewManager(e.st, log)
-	Register(m, e.reg, &Controller{Runner: e.runner, Log: log}, 2)
+	log := slog.New(slog.NewTextHandler(e.out, nil))
+	m := controller.NewManager(e.reg, log)
+	(&Controller{Runner: e.runner, Logs: e.logs, Log: log, Workers: 2}).Register(m)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { m.Start(ctx); close(done) }()
@@ -214,4 +223,54 @@ func cond(r *v1alpha1.Release, typ string) *metav1.Condition {
 		}
 	}
 	return nil
+}
+
+// lockedBuffer collects what the controllers log.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// A Release whose log cannot be opened does not advance: the controller
+// says which log and retries, and the Release goes on once it can write.
+func TestReleaseWaitsForItsLog(t *testing.T) {
+	t.Parallel()
+	e := newRelEnv(t, nil)
+	blocker := filepath.Join(e.dir, "logs", "team")
+	if err := os.WriteFile(blocker, []byte("in the way"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	e.create(t, "Release", `{"metadata":{"name":"r3","namespace":"team"},"spec":{"snapshot":"s1","releasePlan":"rp"}}`)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(e.out.String(), "opening the log of Release team/r3"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no error naming the log; the controllers logged:\n%s", e.out.String())
+		}
+	}
+	if r := e.get(t, "Release", "r3").(*v1alpha1.Release); r.Status.Phase != v1alpha1.ReleaseValidating || len(e.runner.started) != 0 {
+		t.Fatalf("phase %s, %d pipelines started without a log", r.Status.Phase, len(e.runner.started))
+	}
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); runs(e.get(t, "Release", "r3").(*v1alpha1.Release)) != "tenant:Succeeded"; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the tenant pipeline never ran once the log could be written: %q", runs(e.get(t, "Release", "r3").(*v1alpha1.Release)))
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join(e.dir, "logs", "team", "Release", "r3.log")); err != nil || !strings.Contains(string(data), "tenant pipeline") {
+		t.Fatalf("release log: %q, %v", data, err)
+	}
 }

@@ -13,16 +13,19 @@ import (
 
 	"github.com/kilnbuild/kiln/internal/apiserver"
 	"github.com/kilnbuild/kiln/internal/auth"
-	"github.com/kilnbuild/kiln/internal/build"
+	"github.com/kilnbuild/kiln/internal/builder"
 	"github.com/kilnbuild/kiln/internal/buildgroup"
 	"github.com/kilnbuild/kiln/internal/controller"
+	"github.com/kilnbuild/kiln/internal/executor"
 	"github.com/kilnbuild/kiln/internal/git"
 	"github.com/kilnbuild/kiln/internal/integration"
 	"github.com/kilnbuild/kiln/internal/oci"
+	"github.com/kilnbuild/kiln/internal/pipelinerun"
 	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/release"
 	"github.com/kilnbuild/kiln/internal/sandbox"
 	"github.com/kilnbuild/kiln/internal/snapshot"
+	"github.com/kilnbuild/kiln/internal/trigger"
 )
 
 // mountRegistry serves the embedded OCI registry at /v2/. Tenants
@@ -53,82 +56,77 @@ func (f *Factory) mountRegistry(api *apiserver.Server, authn *auth.Authenticator
 	return nil
 }
 
-// wireBuilds registers the build controllers, first builds of new
-// components, webhooks at /hooks/, and returns the git poller and the
-// executor.
-func (f *Factory) wireBuilds(api *apiserver.Server, mgr *controller.Manager, reg *registry.Registry) (*git.Poller, *build.PipelineExecutor) {
+// registrar is every controller package's type: it adds its reconcile
+// loops to the manager.
+type registrar interface{ Register(m *controller.Manager) }
+
+// wireBuilds mounts webhooks at /hooks/ and returns the git poller, the
+// executor and the controllers of builds, groups, snapshots, tests and
+// releases.
+func (f *Factory) wireBuilds(api *apiserver.Server, reg *registry.Registry) (*git.Poller, *executor.Executor, []registrar) {
 	cache := &git.Cache{Dir: f.dir("git")}
-	sources := build.NewSources(reg, cache, f.cfg.AllowFileSources, f.cfg.Log)
+	checkURL := git.AllowedURLs(f.cfg.AllowFileSources)
+	groups := &buildgroup.Controller{Git: cache, CheckURL: checkURL, WorkDir: f.dir("work"), Log: f.cfg.Log}
 	window := f.cfg.BatchWindow
 	if window == 0 {
-		window = build.DefaultBatchWindow
+		window = trigger.DefaultBatchWindow
 	}
-	sources.SetBatchWindow(window)
-	sources.RegisterFirstBuilds(mgr)
+	sources := trigger.New(reg, trigger.Options{Git: cache, CheckURL: checkURL, Groups: groups, BatchWindow: window, Log: f.cfg.Log})
 	api.Handle("/hooks/", sources.Webhooks(), true)
 	workers := f.cfg.BuildWorkers
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
-	exec := f.executor(cache, sources)
-	build.Register(mgr, reg, exec, build.Options{Workers: workers, NamespaceLimit: f.cfg.MaxBuildsPerNamespace, LogDir: f.dir("logs")}, f.cfg.Log)
-	groups := &buildgroup.Controller{Git: cache, CheckURL: sources.CheckURL, WorkDir: f.dir("work"), Log: f.cfg.Log}
-	buildgroup.Register(mgr, reg, groups)
-	sources.SetInputs(groups.Inputs)
-	f.wireReleases(mgr, reg, exec, workers)
-	return sources.Poller(f.dir("git/home")), exec
+	exec := f.executor(f.runner(cache, checkURL))
+	builds := &builder.Controllers{Executor: exec, Workers: workers, NamespaceLimit: f.cfg.MaxBuildsPerNamespace,
+		Logs: f.logs, Log: f.cfg.Log}
+	ctrls := append([]registrar{groups, sources, builds}, f.releaseControllers(exec.Runs, workers)...)
+	return sources.Poller(f.dir("git/home")), exec, ctrls
 }
 
-// wireReleases registers snapshots, integration tests and releases.
-func (f *Factory) wireReleases(mgr *controller.Manager, reg *registry.Registry, exec *build.PipelineExecutor, workers int) {
-	snapshot.Register(mgr, reg, &snapshot.Controller{Log: f.cfg.Log})
-	f.tests = &integration.Controller{Runner: exec, LogDir: f.dir("logs"), Log: f.cfg.Log}
-	integration.Register(mgr, reg, f.tests, workers)
-	checker := &release.PolicyChecker{BuilderKey: f.signer.PublicKey(), BuilderID: f.cfg.BuilderID, KeyID: build.KeyID(f.signer), Remote: exec.RemoteFor}
-	pub := &release.Publisher{Source: exec.RemoteFor, StaticDir: f.dir("repos"), Remote: oci.Remote{RootCAs: f.caPool()}, Track: exec.Track}
-	release.Register(mgr, reg, &release.Controller{Runner: exec, Checker: checker, Publisher: pub, LogDir: f.dir("logs"), Log: f.cfg.Log}, 2)
+// releaseControllers are the controllers of snapshots, integration tests
+// and releases.
+func (f *Factory) releaseControllers(runs *pipelinerun.Runner, workers int) []registrar {
+	f.tests = &integration.Controller{Runner: runs, Logs: f.logs, Workers: workers, Log: f.cfg.Log}
+	checker := &release.PolicyChecker{BuilderKey: f.signer.PublicKey(), BuilderID: f.cfg.BuilderID, KeyID: f.signer.KeyID(), Remote: runs.RemoteFor}
+	pub := &release.Publisher{Source: runs.RemoteFor, StaticDir: f.dir("repos"), Remote: oci.Remote{RootCAs: f.caPool()}, Track: runs.Track}
+	releases := &release.Controller{Runner: runs, Checker: checker, Publisher: pub, Logs: f.logs, Workers: 2, Log: f.cfg.Log}
+	return []registrar{&snapshot.Controller{Log: f.cfg.Log}, f.tests, releases}
 }
 
-// executor builds the pipeline executor. Builds run in the bubblewrap
-// sandbox; if it is unavailable, the server still starts and every build
-// fails saying why.
-func (f *Factory) executor(cache *git.Cache, sources *build.Sources) *build.PipelineExecutor {
-	runner, err := sandbox.NewBubblewrap(sandbox.Options{Protected: f.protectedPaths(), HostIDs: f.cfg.SandboxHostIDs})
+// runner is what runs pipelines in the sandbox, for builds, tests and
+// releases. Steps run in the bubblewrap sandbox; if it is unavailable, the
+// server still starts and every build and run fails saying why.
+func (f *Factory) runner(cache *git.Cache, checkURL func(string) error) *pipelinerun.Runner {
+	sb, err := sandbox.NewBubblewrap(sandbox.Options{Protected: f.protectedPaths(), HostIDs: f.cfg.SandboxHostIDs})
 	// Earlier versions shared one cache of step images, by digest, across
 	// namespaces (DATA_DIR/images); it is only a cache, and nothing reads it.
 	if err := os.RemoveAll(f.dir("images")); err != nil {
 		f.cfg.Log.Warn("cannot remove the old shared image cache", "dir", f.dir("images"), "err", err)
 	}
-	e := &build.PipelineExecutor{
-		Git: cache, WorkDir: f.dir("work"), ImageCache: f.dir("step-images"), CheckURL: sources.CheckURL,
+	r := &pipelinerun.Runner{
+		Git: cache, WorkDir: f.dir("work"), ImageCache: f.dir("step-images"), CheckURL: checkURL,
 		Registry: strings.TrimPrefix(f.URL, "https://"),
 		Remote:   oci.Remote{Token: f.systemToken, RootCAs: f.caPool()},
-		Attestor: &build.Attestor{Signer: f.signer, BuilderID: f.cfg.BuilderID, Version: f.cfg.Version, Dir: f.dir("evidence")},
 	}
 	if p := f.cfg.PushRegistry; p.Registry != "" {
-		e.Embedded, e.EmbeddedRemote = e.Registry, e.Remote
-		e.Registry = strings.TrimSuffix(p.Registry, "/")
-		e.Remote = oci.Remote{Username: p.Username, Password: p.Password, PlainHTTP: p.PlainHTTP, RootCAs: f.caPool()}
+		r.Embedded, r.EmbeddedRemote = r.Registry, r.Remote
+		r.Registry = strings.TrimSuffix(p.Registry, "/")
+		r.Remote = oci.Remote{Username: p.Username, Password: p.Password, PlainHTTP: p.PlainHTTP, RootCAs: f.caPool()}
 	}
 	if err != nil {
 		f.cfg.Log.Warn("builds cannot run: no sandbox", "err", err)
-		e.RunnerErr = err
+		r.SandboxErr = err
 	} else {
-		e.Runner, f.sandbox = runner, runner
+		r.Sandbox, f.sandbox = sb, sb
 	}
-	return e
+	return r
 }
 
-// logPath locates the log of a Build, a Release, or one scenario of a
-// Snapshot.
-func (f *Factory) logPath(kind, ns, name, part string) string {
-	switch kind {
-	case "Release":
-		return release.LogPath(f.dir("logs"), ns, name)
-	case "Snapshot":
-		return integration.LogPath(f.dir("logs"), ns, name, filepath.Base(part))
-	}
-	return build.LogPath(f.dir("logs"), ns, name)
+// executor runs builds through runs, signing what they push.
+func (f *Factory) executor(runs *pipelinerun.Runner) *executor.Executor {
+	return &executor.Executor{Runs: runs, WorkDir: f.dir("work"),
+		Attestor: &executor.Attestor{Signer: f.signer, BuilderID: f.cfg.BuilderID, Version: f.cfg.Version, Dir: f.dir("evidence")}}
 }
 
 // DefaultBuilderID is the SLSA builder id when the operator sets none.

@@ -2,30 +2,24 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
-	"syscall"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
-	"github.com/kilnbuild/kiln/internal/build"
+	"github.com/kilnbuild/kiln/internal/executor"
 	"github.com/kilnbuild/kiln/internal/gc"
-	"github.com/kilnbuild/kiln/internal/integration"
 	"github.com/kilnbuild/kiln/internal/oci"
 	"github.com/kilnbuild/kiln/internal/registry"
-	"github.com/kilnbuild/kiln/internal/release"
 )
 
 // purgers delete what a deleted namespace owned outside the store, in
 // order: its builds and runs are stopped and their files removed first,
 // then its registry content, then its logs and published static files.
-func (f *Factory) purgers(exec *build.PipelineExecutor) []gc.Purger {
-	return []gc.Purger{exec, registryPurger{f.oci}, f.fileLayout()}
+func (f *Factory) purgers(exec *executor.Executor) []gc.Purger {
+	return []gc.Purger{exec, registryPurger{f.oci}, f.logs, staticFiles{f.dir("repos")}}
 }
 
 // registryPurger deletes a namespace's repositories from the embedded
@@ -36,57 +30,16 @@ func (p registryPurger) PurgeNamespace(_ context.Context, ns string) error {
 	return p.reg.DeleteNamespace(ns)
 }
 
-// namespaceFiles knows where a namespace's logs and static files live.
-type namespaceFiles struct{ logs, repos string }
+// staticFiles are the files releases published to static repositories,
+// REPOS/<namespace>/….
+type staticFiles struct{ repos string }
 
-func (f *Factory) fileLayout() namespaceFiles {
-	return namespaceFiles{logs: f.dir("logs"), repos: f.dir("repos")}
-}
-
-// PurgeNamespace deletes the namespace's build, integration test and
-// release logs and its published static files. Build logs are the *.log
-// files of LOGS/<ns>/ (that directory is shared with other namespaces'
-// test and release logs when ns is "tests" or "releases"); the others are
-// whole directories of their own.
-func (p namespaceFiles) PurgeNamespace(_ context.Context, ns string) error {
-	if err := removeLogFiles(filepath.Dir(build.LogPath(p.logs, ns, "_"))); err != nil {
-		return fmt.Errorf("deleting the build logs of namespace %s: %w", ns, err)
-	}
-	dirs := []string{
-		filepath.Dir(filepath.Dir(integration.LogPath(p.logs, ns, "_", "_"))),
-		filepath.Dir(release.LogPath(p.logs, ns, "_")),
-		filepath.Join(p.repos, ns),
-	}
-	for _, dir := range dirs {
-		if err := os.RemoveAll(dir); err != nil {
-			return fmt.Errorf("deleting the files of namespace %s: %w", ns, err)
-		}
+// PurgeNamespace deletes the namespace's published static files.
+func (p staticFiles) PurgeNamespace(_ context.Context, ns string) error {
+	if err := os.RemoveAll(filepath.Join(p.repos, ns)); err != nil {
+		return fmt.Errorf("deleting the static files of namespace %s: %w", ns, err)
 	}
 	return nil
-}
-
-// removeLogFiles removes the regular *.log files directly in dir, then dir
-// itself if nothing else is left in it.
-func removeLogFiles(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".log") {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
-		}
-	}
-	err = os.Remove(dir)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST) {
-		return nil // gone, or other namespaces' logs live below it
-	}
-	return err
 }
 
 // writable refuses pushes and deletions in the embedded registry for a

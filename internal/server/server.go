@@ -22,10 +22,11 @@ import (
 	"github.com/kilnbuild/kiln/internal/apiserver"
 	"github.com/kilnbuild/kiln/internal/attest"
 	"github.com/kilnbuild/kiln/internal/auth"
-	"github.com/kilnbuild/kiln/internal/build"
 	"github.com/kilnbuild/kiln/internal/controller"
+	"github.com/kilnbuild/kiln/internal/executor"
 	"github.com/kilnbuild/kiln/internal/gc"
 	"github.com/kilnbuild/kiln/internal/integration"
+	"github.com/kilnbuild/kiln/internal/logstore"
 	"github.com/kilnbuild/kiln/internal/oci"
 	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/sandbox"
@@ -56,7 +57,7 @@ type Config struct {
 	BuildWorkers int
 	// BatchWindow is how long a new commit waits for commits of other
 	// components of its application, to build them as one group
-	// (0: build.DefaultBatchWindow; negative: no batching).
+	// (0: trigger.DefaultBatchWindow; negative: no batching).
 	BatchWindow time.Duration
 	// MaxBuildsPerNamespace bounds one namespace's concurrent builds
 	// (0: only BuildWorkers does); fair share applies either way.
@@ -128,6 +129,8 @@ type Factory struct {
 	// systemToken lets Kiln's own controllers push to the embedded registry;
 	// it lives only in memory.
 	systemToken string
+	// logs keeps the logs of builds, tests and releases.
+	logs *logstore.Store
 	// tests runs integration scenarios (in goroutines, waited for on Stop).
 	tests *integration.Controller
 	// sandbox runs build steps; nil when it is unavailable.
@@ -183,6 +186,10 @@ func start(ctx context.Context, cfg Config, st store.Store) (*Factory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("builder signing key: %w", err)
 	}
+	logs, err := logstore.Open(filepath.Join(cfg.DataDir, "logs"))
+	if err != nil {
+		return nil, err
+	}
 	host, _, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("--listen %q: expected HOST:PORT, e.g. 127.0.0.1:7070", cfg.Listen)
@@ -195,7 +202,7 @@ func start(ctx context.Context, cfg Config, st store.Store) (*Factory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w (is another Kiln running? use --listen to pick another address)", cfg.Listen, err)
 	}
-	f := &Factory{URL: "https://" + clientAddr(ln.Addr()), CAPEM: tm.caPEM, Registry: reg, Store: st, cfg: cfg, signer: signer}
+	f := &Factory{URL: "https://" + clientAddr(ln.Addr()), CAPEM: tm.caPEM, Registry: reg, Store: st, cfg: cfg, signer: signer, logs: logs}
 	ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{tm.cert}, MinVersion: tls.VersionTLS12,
 		NextProtos: []string{"h2", "http/1.1"}})
 	if err := f.bootstrap(ctx); err != nil {
@@ -215,17 +222,20 @@ func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store)
 	authn, authz := auth.NewAuthenticator(st), auth.NewAuthorizer(st)
 	api := apiserver.New(apiserver.Config{
 		Registry: reg, Authenticator: authn, Authorizer: authz, Log: f.cfg.Log, Version: f.cfg.Version,
-		LogPath:      f.logPath,
-		EvidencePath: func(ns, name, file string) string { return build.EvidencePath(f.dir("evidence"), ns, name, file) },
-		Builder:      apiserver.BuilderInfo{BuilderID: f.cfg.BuilderID, PublicKey: string(f.signer.PublicKeyPEM()), KeyID: build.KeyID(f.signer)},
+		Logs:         f.logs,
+		EvidencePath: func(ns, name, file string) string { return executor.EvidencePath(f.dir("evidence"), ns, name, file) },
+		Builder:      apiserver.BuilderInfo{BuilderID: f.cfg.BuilderID, PublicKey: string(f.signer.PublicKeyPEM()), KeyID: f.signer.KeyID()},
 	})
-	mgr := controller.NewManager(st, f.cfg.Log)
+	mgr := controller.NewManager(reg, f.cfg.Log)
 	if err := f.mountRegistry(api, authn, authz); err != nil {
 		cancel()
 		return err
 	}
-	poller, exec := f.wireBuilds(api, mgr, reg)
-	gc.Register(mgr, reg, f.cfg.Log, f.purgers(exec)...)
+	poller, exec, ctrls := f.wireBuilds(api, reg)
+	ctrls = append(ctrls, &gc.Controllers{Purgers: f.purgers(exec), Log: f.cfg.Log})
+	for _, c := range ctrls {
+		c.Register(mgr)
+	}
 	f.httpSrv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return runCtx }}
 	f.wg.Add(3)

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kilnbuild/kiln/internal/build"
-	"github.com/kilnbuild/kiln/internal/integration"
+	"github.com/kilnbuild/kiln/internal/executor"
+	"github.com/kilnbuild/kiln/internal/gc"
+	"github.com/kilnbuild/kiln/internal/logstore"
 	"github.com/kilnbuild/kiln/internal/oci"
-	"github.com/kilnbuild/kiln/internal/release"
 )
 
 // v2 sends a raw registry request to the factory with token.
@@ -41,8 +41,8 @@ func namespaceData(dataDir, ns string) []string {
 	return []string{
 		filepath.Join(dataDir, "registry", "docker", "registry", "v2", "repositories", ns),
 		filepath.Join(dataDir, "registry", "referrers", ns),
-		build.LogPath(logs, ns, "b1"), integration.LogPath(logs, ns, "s1", "smoke"), release.LogPath(logs, ns, "r1"),
-		build.EvidencePath(filepath.Join(dataDir, "evidence"), ns, "b1", build.EvidenceProvenance),
+		filepath.Join(logs, ns, "Build", "b1.log"), filepath.Join(logs, ns, "Snapshot", "s1", "smoke.log"), filepath.Join(logs, ns, "Release", "r1.log"),
+		executor.EvidencePath(filepath.Join(dataDir, "evidence"), ns, "b1", executor.EvidenceProvenance),
 		filepath.Join(dataDir, "step-images", ns), filepath.Join(dataDir, "work", "builds", ns), filepath.Join(dataDir, "work", "runs", ns),
 		filepath.Join(dataDir, "repos", ns, "greet", "hello", "file.txt"),
 	}
@@ -224,27 +224,31 @@ func TestNamespaceDeletionResumesAfterRestart(t *testing.T) {
 	}
 }
 
-// Log directories share names with namespaces: build logs of namespace
-// "tests" sit beside every namespace's test logs (LOGS/tests/<ns>/…), and
-// likewise for "releases". Purging one namespace's files touches no other
-// namespace's, whatever the names.
+// Purging one namespace's logs and static files touches no other
+// namespace's, whatever the names (also those of the directories earlier
+// versions shared between namespaces: tests, releases).
 func TestNamespaceFilesPurgeIsExact(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	p := namespaceFiles{logs: filepath.Join(dir, "logs"), repos: filepath.Join(dir, "repos")}
+	logs, err := logstore.Open(filepath.Join(dir, "logs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	purgers := []gc.Purger{logs, staticFiles{filepath.Join(dir, "repos")}}
 	names := []string{"a", "a-b", "tests", "releases", "builds", "runs"}
 	for _, ns := range names {
 		plantFiles(t, dir, ns)
 	}
 	for _, gone := range names {
-		if err := p.PurgeNamespace(t.Context(), gone); err != nil {
-			t.Fatal(err)
-		}
-		if err := p.PurgeNamespace(t.Context(), gone); err != nil { // idempotent
-			t.Fatal(err)
+		for range 2 { // idempotent
+			for _, p := range purgers {
+				if err := p.PurgeNamespace(t.Context(), gone); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 		for _, ns := range names {
-			for _, path := range namespaceData(dir, ns)[2:5] { // logs
+			for _, path := range append(namespaceData(dir, ns)[2:5], namespaceData(dir, ns)[9]) { // logs, static files
 				_, err := os.Stat(path)
 				if deleted := os.IsNotExist(err); deleted != (ns == gone || deletedBefore(names, ns, gone)) {
 					t.Errorf("purging %s: %s deleted=%v (%v)", gone, path, deleted, err)

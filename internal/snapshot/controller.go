@@ -38,11 +38,8 @@ func GroupDone(g *v1alpha1.BuildGroup) bool {
 
 var (
 	snapshotKind = v1alpha1.MustLookup("Snapshot")
-	appKind      = v1alpha1.MustLookup("Application")
 	buildKind    = v1alpha1.MustLookup("Build")
 	groupKind    = v1alpha1.MustLookup("BuildGroup")
-	compKind     = v1alpha1.MustLookup("Component")
-	releaseKind  = v1alpha1.MustLookup("Release")
 )
 
 // Controller writes candidate lists and Snapshots.
@@ -58,8 +55,8 @@ type Controller struct {
 }
 
 // Register adds the snapshot controllers to m.
-func Register(m *controller.Manager, reg *registry.Registry, c *Controller) {
-	c.reg = reg
+func (c *Controller) Register(m *controller.Manager) {
+	c.reg = m.Registry()
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -72,29 +69,32 @@ func Register(m *controller.Manager, reg *registry.Registry, c *Controller) {
 	// One worker: candidate-list and sequence updates of an Application
 	// are serialised (conflicts would only cost retries, but order is
 	// easier to reason about).
-	m.Register("snapshot", controller.ReconcileFunc(c.reconcile), controller.Options{Workers: 1},
-		controller.Source{Kind: "Build", Map: succeeded("b/")},
+	m.Register("snapshot", controller.ByKind{
+		"Build":      controller.For(c.reg, whileThere(c.forBuild)),
+		"BuildGroup": controller.For(c.reg, whileThere(c.forGroup)),
+		"Snapshot":   controller.For(c.reg, whileThere(c.number)),
+	}, controller.Options{Workers: 1},
+		controller.Source{Kind: "Build", Map: succeeded},
 		controller.Source{Kind: "BuildGroup", Map: finishedGroup},
 		controller.Source{Kind: "Snapshot", Map: unnumbered})
 	m.Register("snapshot-gc", controller.ReconcileFunc(c.collect), controller.Options{Workers: 1, Resync: 10 * time.Minute},
 		controller.Source{Kind: "Snapshot", OnList: applicationOf, Map: func(store.Event) []controller.Request { return nil }})
 }
 
-func succeeded(prefix string) func(store.Event) []controller.Request {
-	return func(ev store.Event) []controller.Request {
-		o := ev.Object
-		if ev.Type == store.Deleted || o.Fields["status.phase"] != v1alpha1.BuildSucceeded || o.Fields["spec.group"] != "" {
-			return nil
-		}
-		return []controller.Request{{Namespace: o.Namespace, Name: prefix + o.Name}}
+// succeeded maps builds that succeeded outside any group.
+func succeeded(ev store.Event) []controller.Request {
+	o := ev.Object
+	if ev.Type == store.Deleted || o.Fields["status.phase"] != v1alpha1.BuildSucceeded || o.Fields["spec.group"] != "" {
+		return nil
 	}
+	return []controller.Request{{Kind: "Build", Namespace: o.Namespace, Name: o.Name}}
 }
 
 func finishedGroup(ev store.Event) []controller.Request {
 	if ev.Type == store.Deleted {
 		return nil
 	}
-	return []controller.Request{{Namespace: ev.Object.Namespace, Name: "g/" + ev.Object.Name}}
+	return []controller.Request{{Kind: "BuildGroup", Namespace: ev.Object.Namespace, Name: ev.Object.Name}}
 }
 
 // unnumbered maps Snapshots users created (overrides), to number them.
@@ -102,40 +102,32 @@ func unnumbered(ev store.Event) []controller.Request {
 	if ev.Type == store.Deleted || ev.Object.Labels[v1alpha1.LabelSequence] != "" {
 		return nil
 	}
-	return []controller.Request{{Namespace: ev.Object.Namespace, Name: "s/" + ev.Object.Name}}
+	return []controller.Request{{Kind: "Snapshot", Namespace: ev.Object.Namespace, Name: ev.Object.Name}}
 }
 
 func applicationOf(o *store.Object) []controller.Request {
-	return []controller.Request{{Namespace: o.Namespace, Name: o.Fields["spec.application"]}}
+	return []controller.Request{{Kind: "Application", Namespace: o.Namespace, Name: o.Fields["spec.application"]}}
 }
 
-func (c *Controller) reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
-	kind, name := req.Name[:2], req.Name[2:]
-	var err error
-	switch kind {
-	case "b/":
-		err = c.forBuild(ctx, req.Namespace, name)
-	case "g/":
-		err = c.forGroup(ctx, req.Namespace, name)
-	case "s/":
-		err = c.number(ctx, req.Namespace, name)
+// whileThere adapts a step that needs other objects too (the component,
+// the application): when one of them is gone, there is nothing to do.
+func whileThere[P any](step func(context.Context, P) error) func(context.Context, P) (controller.Result, error) {
+	return func(ctx context.Context, obj P) (controller.Result, error) {
+		err := step(ctx, obj)
+		if apierrors.IsNotFound(err) {
+			err = nil
+		}
+		return controller.Result{}, err
 	}
-	if apierrors.IsNotFound(err) {
-		return controller.Result{}, nil
-	}
-	return controller.Result{}, err
 }
 
-func (c *Controller) forBuild(ctx context.Context, ns, name string) error {
-	obj, err := c.reg.Get(ctx, buildKind, ns, name, registry.GetOptions{})
-	if err != nil {
-		return err
-	}
-	b := obj.(*v1alpha1.Build)
+// forBuild makes the Snapshot of a build outside any group.
+func (c *Controller) forBuild(ctx context.Context, b *v1alpha1.Build) error {
+	ns := b.Namespace
 	if b.Status.Phase != v1alpha1.BuildSucceeded || b.Spec.Group != "" || b.Annotations[AnnotationSnapshot] != "" || b.Status.Artifact == nil {
 		return nil
 	}
-	comp, err := c.component(ctx, ns, b.Spec.Component)
+	comp, err := registry.Get[v1alpha1.Component](ctx, c.reg, ns, b.Spec.Component)
 	if err != nil {
 		return err
 	}
@@ -152,12 +144,9 @@ func (c *Controller) forBuild(ctx context.Context, ns, name string) error {
 	return c.mark(ctx, buildKind, b, snap, "")
 }
 
-func (c *Controller) forGroup(ctx context.Context, ns, name string) error {
-	obj, err := c.reg.Get(ctx, groupKind, ns, name, registry.GetOptions{})
-	if err != nil {
-		return err
-	}
-	g := obj.(*v1alpha1.BuildGroup)
+// forGroup makes the Snapshot of a finished group's attempt.
+func (c *Controller) forGroup(ctx context.Context, g *v1alpha1.BuildGroup) error {
+	ns := g.Namespace
 	if !g.Finished() || GroupDone(g) || g.Spec.Application == "" && len(g.Status.Members) == 0 {
 		return nil
 	}
@@ -182,15 +171,14 @@ func (c *Controller) groupArtifacts(ctx context.Context, g *v1alpha1.BuildGroup)
 		if m.State != v1alpha1.MemberSucceeded || !m.Changed || m.Build == "" {
 			continue
 		}
-		obj, err := c.reg.Get(ctx, buildKind, g.Namespace, m.Build, registry.GetOptions{})
+		b, err := registry.Get[v1alpha1.Build](ctx, c.reg, g.Namespace, m.Build)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
 			return nil, "", err
 		}
-		b := obj.(*v1alpha1.Build)
-		comp, err := c.component(ctx, g.Namespace, m.Component)
+		comp, err := registry.Get[v1alpha1.Component](ctx, c.reg, g.Namespace, m.Component)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
@@ -213,11 +201,10 @@ func (c *Controller) groupArtifacts(ctx context.Context, g *v1alpha1.BuildGroup)
 // apply writes the candidate list and sequence, then the Snapshot; it
 // returns the Snapshot's name, or "-" when none was needed.
 func (c *Controller) apply(ctx context.Context, ns string, ch Change, origin string) (string, error) {
-	obj, err := c.reg.Get(ctx, appKind, ns, ch.Application, registry.GetOptions{})
+	app, err := registry.Get[v1alpha1.Application](ctx, c.reg, ns, ch.Application)
 	if err != nil {
 		return "", fmt.Errorf("application %s: %w", ch.Application, err)
 	}
-	app := obj.(*v1alpha1.Application)
 	d := Next(app, ch)
 	if d.Candidates != nil || d.Snapshot != nil {
 		if d.Candidates != nil {
@@ -226,7 +213,7 @@ func (c *Controller) apply(ctx context.Context, ns string, ch Change, origin str
 		if d.Snapshot != nil {
 			app.Status.SnapshotSequence = d.Sequence
 		}
-		if _, err := c.reg.Update(ctx, appKind, app, registry.UpdateOptions{Subresource: "status"}); err != nil {
+		if _, err := registry.WriteStatus(ctx, c.reg, app); err != nil {
 			return "", fmt.Errorf("updating the candidate list of %s: %w", app.Name, err)
 		}
 	}
@@ -264,11 +251,11 @@ func (c *Controller) create(ctx context.Context, s *v1alpha1.Snapshot, origin st
 			}
 			return nil
 		}
-		obj, gerr := c.reg.Get(ctx, snapshotKind, s.Namespace, s.Name, registry.GetOptions{})
+		cur, gerr := registry.Get[v1alpha1.Snapshot](ctx, c.reg, s.Namespace, s.Name)
 		if gerr != nil {
 			return gerr
 		}
-		if obj.GetAnnotations()[AnnotationSnapshotOf] == origin {
+		if cur.Annotations[AnnotationSnapshotOf] == origin {
 			return nil
 		}
 		if i == 10 {
@@ -295,22 +282,16 @@ func (c *Controller) mark(ctx context.Context, k *v1alpha1.Kind, obj v1alpha1.Ob
 }
 
 // number gives a user-created Snapshot the next sequence number.
-func (c *Controller) number(ctx context.Context, ns, name string) error {
-	obj, err := c.reg.Get(ctx, snapshotKind, ns, name, registry.GetOptions{})
-	if err != nil {
-		return err
-	}
-	s := obj.(*v1alpha1.Snapshot)
+func (c *Controller) number(ctx context.Context, s *v1alpha1.Snapshot) error {
 	if s.Labels[v1alpha1.LabelSequence] != "" {
 		return nil
 	}
-	aobj, err := c.reg.Get(ctx, appKind, ns, s.Spec.Application, registry.GetOptions{})
+	app, err := registry.Get[v1alpha1.Application](ctx, c.reg, s.Namespace, s.Spec.Application)
 	if err != nil {
 		return err
 	}
-	app := aobj.(*v1alpha1.Application)
 	app.Status.SnapshotSequence++
-	if _, err := c.reg.Update(ctx, appKind, app, registry.UpdateOptions{Subresource: "status"}); err != nil {
+	if _, err := registry.WriteStatus(ctx, c.reg, app); err != nil {
 		return err
 	}
 	if s.Labels == nil {
@@ -343,14 +324,6 @@ func knownBuildNumbers(app *v1alpha1.Application, s *v1alpha1.Snapshot) map[stri
 		}
 	}
 	return out
-}
-
-func (c *Controller) component(ctx context.Context, ns, name string) (*v1alpha1.Component, error) {
-	obj, err := c.reg.Get(ctx, compKind, ns, name, registry.GetOptions{})
-	if err != nil {
-		return nil, err
-	}
-	return obj.(*v1alpha1.Component), nil
 }
 
 func gitURL(c *v1alpha1.Component) string {

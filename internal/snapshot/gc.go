@@ -59,38 +59,18 @@ func (c *Controller) collect(ctx context.Context, req controller.Request) (contr
 }
 
 func (c *Controller) snapshots(ctx context.Context, ns, app string) ([]*v1alpha1.Snapshot, error) {
-	var out []*v1alpha1.Snapshot
-	opts := registry.ListOptions{Namespace: ns, FieldSelector: "spec.application=" + app, Limit: 500}
-	for {
-		page, err := c.reg.List(ctx, snapshotKind, opts)
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range page.Items {
-			out = append(out, o.(*v1alpha1.Snapshot))
-		}
-		if page.Continue == "" {
-			return out, nil
-		}
-		opts.Continue = page.Continue
-	}
+	return registry.List[v1alpha1.Snapshot](ctx, c.reg, registry.ListOptions{Namespace: ns, FieldSelector: "spec.application=" + app, Limit: 500})
 }
 
 // referenced is the set of Snapshots some Release of the namespace names.
 func (c *Controller) referenced(ctx context.Context, ns string) (map[string]bool, error) {
-	out := map[string]bool{}
-	opts := registry.ListOptions{Namespace: ns, Limit: 500}
-	for {
-		page, err := c.reg.List(ctx, releaseKind, opts)
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range page.Items {
-			out[o.(*v1alpha1.Release).Spec.Snapshot] = true
-		}
-		if page.Continue == "" {
-			return out, nil
-		}
-		opts.Continue = page.Continue
+	releases, err := registry.List[v1alpha1.Release](ctx, c.reg, registry.ListOptions{Namespace: ns, Limit: 500})
+	if err != nil {
+		return nil, err
 	}
+	out := map[string]bool{}
+	for _, r := range releases {
+		out[r.Spec.Snapshot] = true
+	}
+	return out, nil
 }
