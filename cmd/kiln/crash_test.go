@@ -564,8 +564,9 @@ func (st *crashState) reinterruptible() bool {
 		if releaseDone(r) {
 			continue
 		}
+		role := strings.ToLower(r.Status.Phase) // the pipeline the phase runs: tenant, managed, final
 		for _, pr := range r.Status.Pipelines {
-			if pr.Status == v1alpha1.PipelineRunInterrupted {
+			if pr.Role == role && pr.Status == v1alpha1.PipelineRunInterrupted {
 				return true
 			}
 		}
