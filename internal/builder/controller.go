@@ -23,6 +23,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/executor"
 	"github.com/kilnbuild/kiln/internal/logstore"
 	"github.com/kilnbuild/kiln/internal/registry"
+	"github.com/kilnbuild/kiln/internal/store"
 )
 
 // Executor runs one build attempt. It must honour ctx cancellation by
@@ -71,7 +72,7 @@ func (c *Controllers) Register(m *controller.Manager) {
 		c.Workers = 2
 	}
 	c.reg, c.running, c.adm = m.Registry(), map[controller.Request]context.CancelFunc{}, newAdmission(c.Workers, c.NamespaceLimit)
-	src := controller.Source{Kind: "Build"}
+	src := controller.Source{Kind: "Build", Settled: finishedBuild}
 	m.Register("build-scheduler", controller.For(c.reg, c.schedule).OnGone(c.deleted), controller.Options{Workers: 1}, src)
 	c.adm.admit = m.Register("build-admission", controller.ByKind{
 		"Build":     controller.For(c.reg, c.admitBuild).OnGone(c.adm.remove),
@@ -82,6 +83,17 @@ func (c *Controllers) Register(m *controller.Manager) {
 }
 
 var buildKind = v1alpha1.MustLookup("Build")
+
+// finishedBuild reports, from the indexed phase, that a stored build has
+// ended: the scheduler and admission have nothing left to do for it
+// unless it changes.
+func finishedBuild(o *store.Object) bool {
+	switch o.Fields["status.phase"] {
+	case v1alpha1.BuildSucceeded, v1alpha1.BuildFailed, v1alpha1.BuildCancelled:
+		return true
+	}
+	return false
+}
 
 // requestOf is the request naming build b (the key of its slot and of its
 // running attempt).

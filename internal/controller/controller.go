@@ -72,12 +72,17 @@ type Source struct {
 	// resync instead of Map (e.g. to look for work a crash left behind
 	// without reacting to every live change).
 	OnList func(*store.Object) []Request
+	// Settled, when set, tells which listed objects have nothing left for
+	// the controller to do (a finished build): the initial list and each
+	// resync skip them, so their cost follows the work in progress, not
+	// the history kept. Their events are still delivered.
+	Settled func(*store.Object) bool
 }
 
 // Options tune a controller. Zero values select defaults.
 type Options struct {
 	Workers     int           // default 2
-	Resync      time.Duration // default 10m; negative disables
+	Resync      time.Duration // default 1h; negative disables
 	BaseBackoff time.Duration // default 50ms
 	MaxBackoff  time.Duration // default 5m
 }
@@ -87,7 +92,9 @@ func (o *Options) defaults() {
 		o.Workers = 2
 	}
 	if o.Resync == 0 {
-		o.Resync = 10 * time.Minute
+		// Watches resume without gaps, so a resync is only a safety net;
+		// work that must happen later asks for it (Result.RequeueAfter).
+		o.Resync = time.Hour
 	}
 	if o.BaseBackoff <= 0 {
 		o.BaseBackoff = 50 * time.Millisecond
@@ -220,6 +227,7 @@ func (c *Controller) feed(ctx context.Context, s Source) {
 
 func (c *Controller) enqueueListed(s Source, o *store.Object) {
 	switch {
+	case s.Settled != nil && s.Settled(o):
 	case s.OnList != nil:
 		for _, r := range s.OnList(o) {
 			c.Enqueue(r)

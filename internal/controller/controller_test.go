@@ -121,3 +121,39 @@ func TestControllerResyncRevisitsObjects(t *testing.T) {
 	start(t, st, r, Options{Resync: 30 * time.Millisecond})
 	waitUntil(t, "periodic resync", func() bool { return r.count(Request{Kind: "Widget", Namespace: "a", Name: "x"}) >= 3 })
 }
+
+// TestSettledObjectsAreNotListedAgain: a source's settled objects (a
+// finished build) are skipped by the initial list and every resync, so
+// their cost does not grow with history; a change to one still arrives.
+func TestSettledObjectsAreNotListedAgain(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	for name, phase := range map[string]string{"done": "Done", "live": "Running"} {
+		o := &store.Object{Kind: "Widget", Namespace: "a", Name: name, Fields: map[string]string{"status.phase": phase}, Data: []byte(`{}`)}
+		if _, err := st.Create(t.Context(), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &recorder{calls: map[Request]int{}, inFlight: map[Request]bool{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	m := NewManager(registry.New(st, nil), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	settled := func(o *store.Object) bool { return o.Fields["status.phase"] == "Done" }
+	m.Register("test", r, Options{Resync: 20 * time.Millisecond}, Source{Kind: "Widget", Settled: settled})
+	done := make(chan struct{})
+	go func() { m.Start(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	live, settledReq := Request{Kind: "Widget", Namespace: "a", Name: "live"}, Request{Kind: "Widget", Namespace: "a", Name: "done"}
+	waitUntil(t, "three resyncs", func() bool { return r.count(live) >= 3 })
+	if n := r.count(settledReq); n != 0 {
+		t.Fatalf("a settled object was reconciled %d times by lists", n)
+	}
+	got, err := st.Get(t.Context(), store.Key{Kind: "Widget", Namespace: "a", Name: "done"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Update(t.Context(), got); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the settled object's change", func() bool { return r.count(settledReq) >= 1 })
+}

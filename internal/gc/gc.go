@@ -54,7 +54,7 @@ func (h *Controllers) Register(m *controller.Manager) {
 	for _, k := range v1alpha1.Kinds() {
 		sources = append(sources, controller.Source{Kind: k.Kind, DeletesOnly: true, Map: c.mapEvent, OnList: c.owners})
 	}
-	m.Register("garbage-collector", c, controller.Options{Workers: 2, Resync: 5 * time.Minute}, sources...)
+	m.Register("garbage-collector", c, controller.Options{Workers: 2}, sources...)
 	n := &Namespaces{reg: reg, purgers: h.Purgers}
 	m.Register("namespace", controller.For(reg, n.reconcile), controller.Options{Workers: 1}, controller.Source{Kind: "Namespace"})
 }
@@ -79,12 +79,16 @@ func (c *Collector) owners(o *store.Object) []controller.Request {
 // that UID exists any more.
 func (c *Collector) Reconcile(ctx context.Context, req controller.Request) (controller.Result, error) {
 	uid := types.UID(req.Name)
-	deps, err := c.reg.Dependents(ctx, uid)
-	if err != nil || len(deps) == 0 {
+	first, err := c.reg.FirstDependent(ctx, uid)
+	if err != nil || first == nil {
 		return controller.Result{}, err
 	}
-	alive, err := c.ownerExists(ctx, deps[0], uid)
+	alive, err := c.ownerExists(ctx, first, uid)
 	if err != nil || alive {
+		return controller.Result{}, err
+	}
+	deps, err := c.reg.Dependents(ctx, uid)
+	if err != nil {
 		return controller.Result{}, err
 	}
 	for _, d := range deps {

@@ -107,6 +107,21 @@ func (r *Registry) Dependents(ctx context.Context, uid types.UID) ([]*store.Obje
 	return out, nil
 }
 
+// FirstDependent returns one object that lists uid among its owners, or
+// nil: enough to learn who the owner is without reading every dependant.
+func (r *Registry) FirstDependent(ctx context.Context, uid types.UID) (*store.Object, error) {
+	for _, k := range v1alpha1.Kinds() {
+		res, err := r.store.List(ctx, store.ListOptions{Filter: store.Filter{Kind: k.Kind, OwnerUID: string(uid)}, Limit: 1})
+		if err != nil {
+			return nil, fmt.Errorf("listing dependents of %s: %w", uid, err)
+		}
+		if len(res.Items) > 0 {
+			return res.Items[0], nil
+		}
+	}
+	return nil, nil
+}
+
 // orphanDependents removes the owner reference to uid from its dependents.
 func (r *Registry) orphanDependents(ctx context.Context, uid types.UID) error {
 	deps, err := r.Dependents(ctx, uid)
