@@ -21,5 +21,5 @@ fi
 go vet ./...
 go test -count=1 -timeout 20m "$@" ./...
 # Then every fuzz target for a fixed budget (KILN_FUZZTIME per target,
-# default 4s: about 3 minutes in all on 2 cores; 0 skips).
+# default 2000x executions: about 3 minutes in all on 2 cores; 0 skips).
 ./scripts/fuzz.sh
