@@ -73,7 +73,7 @@ func NewRootCommand() *cobra.Command {
 		newWhoamiCommand(g), newConfigCommand(g), newVersionCommand(g),
 		newBuildCommand(g), newLogsCommand(g), newCancelCommand(g),
 		newKeysCommand(g), newVerifyCommand(g), newWhyCommand(g), newGraphCommand(g),
-		newReleaseCommand(g), newTestCommand(g),
+		newReleaseCommand(g), newTestCommand(g), newTraceCommand(g),
 	)
 	rootGlobals[root] = g
 	root.AddCommand(newEvidenceCommands(g)...)

@@ -225,6 +225,10 @@ func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store)
 		return err
 	}
 	poller, exec := f.wireBuilds(api, mgr, reg)
+	if err := f.wireTrace(api, mgr, reg, exec); err != nil {
+		cancel()
+		return err
+	}
 	gc.Register(mgr, reg, f.cfg.Log, f.purgers(exec)...)
 	f.httpSrv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return runCtx }}

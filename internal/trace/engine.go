@@ -338,3 +338,9 @@ func directionName(d lineage.Direction) string {
 	}
 	return "up"
 }
+
+// Service is the engine and the indexer together, as the API serves them.
+type Service struct {
+	*Engine
+	*Indexer
+}
