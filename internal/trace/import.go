@@ -58,6 +58,15 @@ func invalid(format string, args ...any) error { return &InvalidError{Msg: fmt.S
 // Import verifies and indexes req, and keeps it so that reindexing finds
 // it again.
 func (ix *Indexer) Import(ctx context.Context, req ImportRequest) (*ImportResult, error) {
+	if nameRE.MatchString(req.Namespace) {
+		ns, err := ix.get(ctx, "Namespace", "", req.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		if ns == nil || ns.GetDeletionTimestamp() != nil {
+			return nil, invalid("namespace %q does not exist: create it first", req.Namespace)
+		}
+	}
 	rec, res, err := ix.importRecord(ctx, req)
 	if err != nil {
 		return nil, err
