@@ -14,7 +14,7 @@ import (
 
 func newBenchCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Measure Kiln on this machine (see docs/benchmarks.md)"}
-	cmd.AddCommand(newBenchAPICommand(), newBenchBuildCommand(), newBenchSoakCommand())
+	cmd.AddCommand(newBenchAPICommand(), newBenchBuildCommand(), newBenchSoakCommand(), bench.NewTraceCommand())
 	return cmd
 }
 
