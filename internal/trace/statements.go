@@ -3,6 +3,7 @@ package trace
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/kilnbuild/kiln/internal/attest"
@@ -168,13 +169,24 @@ func spdxPackages(raw []byte) ([]Package, error) {
 	return out, nil
 }
 
+type cdxProperty struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+func (p cdxProperty) buildInput() bool {
+	return p.Name == "kiln:relationship" && (p.Value == "GENERATED_FROM" || p.Value == "BUILD_TOOL_OF" || p.Value == "BUILD_DEPENDENCY_OF")
+}
+
 // cycloneDXPackages lists the purls of a CycloneDX BOM's components, except
-// those excluded from it (build-time inputs).
+// those excluded from it (build-time inputs) and those Kiln marks as the
+// source or a build input (property kiln:relationship).
 func cycloneDXPackages(raw []byte) ([]Package, error) {
 	var bom struct {
 		Components []struct {
-			PURL  string `json:"purl"`
-			Scope string `json:"scope"`
+			PURL       string `json:"purl"`
+			Scope      string `json:"scope"`
+			Properties []cdxProperty `json:"properties"`
 		} `json:"components"`
 	}
 	if err := json.Unmarshal(raw, &bom); err != nil {
@@ -184,6 +196,9 @@ func cycloneDXPackages(raw []byte) ([]Package, error) {
 	for _, c := range bom.Components {
 		if c.PURL == "" || c.Scope == "excluded" {
 			continue
+		}
+		if slices.ContainsFunc(c.Properties, cdxProperty.buildInput) {
+			continue // Kiln's record of the source or a build input
 		}
 		if pkg, err := ParsePackage(c.PURL); err == nil {
 			out = append(out, pkg)
