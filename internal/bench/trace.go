@@ -31,7 +31,10 @@ type TraceOptions struct {
 	// Limit and Depth bound each trace (trace.Query).
 	Limit, Depth int
 	Seed         uint64
-	Log          io.Writer
+	// Reuse skips writing: the database holds the index an earlier run with
+	// the same options generated (the starting points are generated again).
+	Reuse bool
+	Log   io.Writer
 }
 
 func (o *TraceOptions) defaults() {
@@ -84,15 +87,20 @@ func RunTrace(ctx context.Context, o TraceOptions) (*TraceReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := idx.Reset(ctx); err != nil {
-		return nil, err
+	if !o.Reuse {
+		if err := idx.Reset(ctx); err != nil {
+			return nil, err
+		}
 	}
 	g := newTraceGraph(o)
 	started := time.Now()
 	if err := g.load(ctx, idx, o.Log); err != nil {
 		return nil, err
 	}
-	rep := &TraceReport{Backend: backend, Builds: o.Builds, LoadSeconds: time.Since(started).Seconds(), Limit: o.Limit, Depth: o.Depth}
+	rep := &TraceReport{Backend: backend, Builds: o.Builds, Limit: o.Limit, Depth: o.Depth}
+	if !o.Reuse {
+		rep.LoadSeconds = time.Since(started).Seconds()
+	}
 	if rep.Stats, err = idx.Stats(ctx); err != nil {
 		return nil, err
 	}
@@ -251,7 +259,10 @@ type nsWorld struct {
 func (g *traceGraph) load(ctx context.Context, idx lineage.Index, log io.Writer) error {
 	var batch []lineage.Record
 	flush := func() error {
-		err := idx.Apply(ctx, batch...)
+		var err error
+		if !g.o.Reuse {
+			err = idx.Apply(ctx, batch...)
+		}
 		batch = batch[:0]
 		return err
 	}

@@ -61,6 +61,7 @@ docs/benchmarks.md and docs/trace.md.`,
 	f.IntVar(&o.Depth, "depth", 0, "levels per trace at most (0: no bound)")
 	f.Uint64Var(&o.Seed, "seed", 1, "generator seed")
 	f.StringVar(&o.Database, "database", "", "postgres:// URL (default: SQLite in a temp dir)")
+	f.BoolVar(&o.Reuse, "reuse", false, "reuse the index an earlier run with the same options wrote to --database (skip writing)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }

@@ -197,12 +197,6 @@ type Edge struct {
 	Source   int64
 }
 
-// Hop is an edge and the node at its far end (seen from the walk).
-type Hop struct {
-	Edge Edge
-	Node Node
-}
-
 // Source is a stored piece of evidence.
 type Source struct {
 	ID     int64
@@ -252,9 +246,12 @@ type Index interface {
 	Records(ctx context.Context, kind string) ([]RecordKey, error)
 	// Find returns the nodes m selects, ordered by namespace and key.
 	Find(ctx context.Context, m Match) ([]Node, error)
-	// Neighbors returns, for each node of ids, its edges in direction d
-	// with the node at the other end.
-	Neighbors(ctx context.Context, d Direction, ids []int64) ([]Hop, error)
+	// Edges returns the edges of the nodes of ids in direction d: Up, the
+	// edges into them (from what they were made from); Down, out of them.
+	// Both directions are index scans that read no node.
+	Edges(ctx context.Context, d Direction, ids []int64) ([]Edge, error)
+	// Nodes returns the nodes with these ids, in no particular order.
+	Nodes(ctx context.Context, ids []int64) ([]Node, error)
 	// Sources returns the sources with these ids.
 	Sources(ctx context.Context, ids []int64) ([]Source, error)
 	Stats(ctx context.Context) (Stats, error)

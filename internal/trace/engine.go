@@ -173,27 +173,82 @@ func (w *walk) run(ctx context.Context, starts []lineage.Node) error {
 			frontier = append(frontier, n.ID)
 		}
 	}
-	for depth := 1; len(frontier) > 0 && (w.q.Depth == 0 || depth <= w.q.Depth); depth++ {
-		hops, err := w.e.Index.Neighbors(ctx, w.q.Direction, frontier)
-		if err != nil {
-			return err
-		}
-		slices.SortFunc(hops, compareHops)
-		frontier = frontier[:0]
-		for _, h := range hops {
-			if w.follow(h, depth) {
-				frontier = append(frontier, h.Node.ID)
+	for depth := 1; len(frontier) > 0 && !w.truncated && (w.q.Depth == 0 || depth <= w.q.Depth); depth++ {
+		var next []int64
+		// A level is read in slices of its frontier, so that a level that
+		// reaches the limit reads no more than it needs.
+		for start := 0; start < len(frontier) && !w.truncated; start += levelSlice {
+			edges, err := w.e.Index.Edges(ctx, w.q.Direction, frontier[start:min(len(frontier), start+levelSlice)])
+			if err != nil {
+				return err
+			}
+			fresh, err := w.admit(ctx, w.unseen(edges), depth)
+			if err != nil {
+				return err
+			}
+			next = append(next, fresh...)
+			for _, e := range edges {
+				w.follow(e)
 			}
 		}
+		frontier = next
 	}
 	return nil
 }
 
-// compareHops orders a level deterministically: by far node, then edge.
-func compareHops(a, b lineage.Hop) int {
-	return cmp.Or(cmp.Compare(a.Node.Kind, b.Node.Kind), cmp.Compare(a.Node.Namespace, b.Node.Namespace),
-		cmp.Compare(a.Node.Key, b.Node.Key), cmp.Compare(a.Edge.From, b.Edge.From), cmp.Compare(a.Edge.To, b.Edge.To),
-		cmp.Compare(a.Edge.Kind, b.Edge.Kind), cmp.Compare(a.Edge.Source, b.Edge.Source))
+// levelSlice is how many frontier nodes one index read starts from.
+const levelSlice = 256
+
+// far is the end of e away from the walk's frontier.
+func (w *walk) far(e lineage.Edge) int64 {
+	if w.q.Direction == lineage.Down {
+		return e.To
+	}
+	return e.From
+}
+
+// unseen lists, in id order, the far ends of edges not met yet.
+func (w *walk) unseen(edges []lineage.Edge) []int64 {
+	seen := map[int64]bool{}
+	var out []int64
+	for _, e := range edges {
+		id := w.far(e)
+		if _, ok := w.nodes[id]; !ok && !w.cut[id] && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// admit reads the nodes of ids (in id order) until the limit is reached:
+// unreadable ones are cut, readable ones added. It returns the added ones;
+// ids left unread make the trace truncated. Only as many nodes are read as
+// can be shown, however many edges lead on.
+func (w *walk) admit(ctx context.Context, ids []int64, depth int) ([]int64, error) {
+	var fresh []int64
+	for len(ids) > 0 && !w.truncated {
+		n := min(len(ids), max(w.q.Limit-len(w.nodes), 64))
+		nodes, err := w.e.Index.Nodes(ctx, ids[:n])
+		if err != nil {
+			return nil, err
+		}
+		slices.SortFunc(nodes, func(a, b lineage.Node) int { return cmp.Compare(a.ID, b.ID) })
+		for _, node := range nodes {
+			switch {
+			case !w.q.Readable(node.Namespace):
+				w.cut[node.ID] = true
+			case w.add(node, depth):
+				fresh = append(fresh, node.ID)
+			}
+		}
+		ids = ids[n:]
+	}
+	if len(ids) > 0 {
+		w.truncated = true
+	}
+	return fresh, nil
 }
 
 // add records a node; false when the limit is reached.
@@ -207,30 +262,22 @@ func (w *walk) add(n lineage.Node, depth int) bool {
 	return true
 }
 
-// follow takes one hop; true when it reached a new node to walk from.
-func (w *walk) follow(h lineage.Hop, depth int) bool {
-	far := h.Node
-	if !w.q.Readable(far.Namespace) {
-		w.cut[far.ID] = true
-		return false
+// follow records an edge between two nodes of the trace.
+func (w *walk) follow(e lineage.Edge) {
+	_, from := w.nodes[e.From]
+	_, to := w.nodes[e.To]
+	if !from || !to {
+		return
 	}
-	fresh := false
-	if _, seen := w.nodes[far.ID]; !seen {
-		if !w.add(far, depth) {
-			return false
-		}
-		fresh = true
+	k := edgeKey{e.From, e.To, e.Kind}
+	re := w.edges[k]
+	if re == nil {
+		re = &ResultEdge{Kind: e.Kind}
+		w.edges[k] = re
 	}
-	k := edgeKey{h.Edge.From, h.Edge.To, h.Edge.Kind}
-	e := w.edges[k]
-	if e == nil {
-		e = &ResultEdge{Kind: h.Edge.Kind}
-		w.edges[k] = e
+	if !slices.Contains(re.src, e.Source) {
+		re.src = append(re.src, e.Source)
 	}
-	if !slices.Contains(e.src, h.Edge.Source) {
-		e.src = append(e.src, h.Edge.Source)
-	}
-	return fresh
 }
 
 // result numbers the nodes, attaches the evidence and orders everything.

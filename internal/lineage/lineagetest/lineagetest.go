@@ -40,7 +40,7 @@ func Run(t *testing.T, newDB Factory) {
 		"PurgeNamespace":             testPurge,
 		"Reset":                      testReset,
 		"FindByAltAndNamespace":      testFind,
-		"NeighborsOfManyNodes":       testManyNeighbors,
+		"EdgesOfManyNodes":           testManyNeighbors,
 		"InvalidRecordsAreRefused":   testInvalid,
 		"PersistsAcrossHandles":      testPersist,
 		"ConcurrentWritersShareNode": testConcurrent,
@@ -134,17 +134,52 @@ func absent(t *testing.T, x lineage.Index, r lineage.NodeRef) {
 	}
 }
 
-func hops(t *testing.T, x lineage.Index, d lineage.Direction, ids ...int64) []lineage.Hop {
+// hop is an edge and the node at its far end.
+type hop struct {
+	Edge lineage.Edge
+	Node lineage.Node
+}
+
+// hops reads the edges of ids in direction d and the nodes at their far
+// ends.
+func hops(t *testing.T, x lineage.Index, d lineage.Direction, ids ...int64) []hop {
 	t.Helper()
-	h, err := x.Neighbors(context.Background(), d, ids)
+	edges, err := x.Edges(context.Background(), d, ids)
 	if err != nil {
-		t.Fatalf("Neighbors: %v", err)
+		t.Fatalf("Edges: %v", err)
 	}
-	return h
+	far := make([]int64, 0, len(edges))
+	for _, e := range edges {
+		far = append(far, farEnd(e, d))
+	}
+	nodes, err := x.Nodes(context.Background(), far)
+	if err != nil {
+		t.Fatalf("Nodes: %v", err)
+	}
+	byID := map[int64]lineage.Node{}
+	for _, n := range nodes {
+		byID[n.ID] = n
+	}
+	out := make([]hop, 0, len(edges))
+	for _, e := range edges {
+		n, ok := byID[farEnd(e, d)]
+		if !ok {
+			t.Fatalf("edge %+v leads to node %d, which Nodes does not return", e, farEnd(e, d))
+		}
+		out = append(out, hop{Edge: e, Node: n})
+	}
+	return out
+}
+
+func farEnd(e lineage.Edge, d lineage.Direction) int64 {
+	if d == lineage.Down {
+		return e.To
+	}
+	return e.From
 }
 
 // edgeSet renders hops as "kind→far-node-key" strings, sorted, one per hop.
-func edgeSet(h []lineage.Hop) []string {
+func edgeSet(h []hop) []string {
 	out := make([]string, 0, len(h))
 	for _, x := range h {
 		out = append(out, fmt.Sprintf("%s %s %s", x.Edge.Kind, x.Node.Kind, x.Node.Key))
@@ -188,7 +223,7 @@ func testApplyAndWalk(t *testing.T, open Opener) {
 	checkSources(t, x, up)
 }
 
-func checkSources(t *testing.T, x lineage.Index, up []lineage.Hop) {
+func checkSources(t *testing.T, x lineage.Index, up []hop) {
 	t.Helper()
 	var ids []int64
 	for _, h := range up {

@@ -460,48 +460,73 @@ func (x *lineageIndex) Find(ctx context.Context, m lineage.Match) ([]lineage.Nod
 	return out, rows.Err()
 }
 
-// Neighbors returns the edges of ids in direction d with their far nodes.
-func (x *lineageIndex) Neighbors(ctx context.Context, d lineage.Direction, ids []int64) ([]lineage.Hop, error) {
+// Edges returns the edges of ids in direction d, from the covering indexes.
+func (x *lineageIndex) Edges(ctx context.Context, d lineage.Direction, ids []int64) ([]lineage.Edge, error) {
 	if err := x.s.checkOpen(); err != nil {
 		return nil, err
 	}
-	near, far := "to_id", "from_id" // up: what the node was made from
+	near := "to_id" // up: what the nodes were made from
 	if d == lineage.Down {
-		near, far = far, near
+		near = "from_id"
 	}
-	var out []lineage.Hop
+	var out []lineage.Edge
 	for len(ids) > 0 {
 		n := min(len(ids), lineageChunk)
-		q := `SELECT e.from_id, e.to_id, e.kind, e.source_id, ` + nodeColumns + ` FROM lineage_edges e
-			JOIN lineage_nodes n ON n.id = e.` + far + ` WHERE e.` + near + ` IN (` + placeholders(1, n) + `)`
-		hops, err := x.hops(ctx, q, int64Args(ids[:n]))
+		rows, err := x.s.rdb.QueryContext(ctx, `SELECT from_id, to_id, kind, source_id FROM lineage_edges WHERE `+near+
+			` IN (`+placeholders(1, n)+`)`, int64Args(ids[:n])...)
+		if err != nil {
+			return nil, fmt.Errorf("reading edges: %w", err)
+		}
+		out, err = scanEdges(rows, out)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, hops...)
 		ids = ids[n:]
 	}
 	return out, nil
 }
 
-func (x *lineageIndex) hops(ctx context.Context, q string, args []any) ([]lineage.Hop, error) {
-	rows, err := x.s.rdb.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("reading edges: %w", err)
-	}
+func scanEdges(rows *sql.Rows, out []lineage.Edge) ([]lineage.Edge, error) {
 	defer rows.Close()
-	var out []lineage.Hop
 	for rows.Next() {
-		var h lineage.Hop
+		var e lineage.Edge
 		var kind string
-		n, err := scanNode(rows, []any{&h.Edge.From, &h.Edge.To, &kind, &h.Edge.Source})
-		if err != nil {
-			return nil, err
+		if err := rows.Scan(&e.From, &e.To, &kind, &e.Source); err != nil {
+			return nil, fmt.Errorf("reading edges: %w", err)
 		}
-		h.Edge.Kind, h.Node = lineage.EdgeKind(kind), n
-		out = append(out, h)
+		e.Kind = lineage.EdgeKind(kind)
+		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// Nodes returns the nodes with these ids.
+func (x *lineageIndex) Nodes(ctx context.Context, ids []int64) ([]lineage.Node, error) {
+	if err := x.s.checkOpen(); err != nil {
+		return nil, err
+	}
+	var out []lineage.Node
+	for len(ids) > 0 {
+		n := min(len(ids), lineageChunk)
+		rows, err := x.s.rdb.QueryContext(ctx, `SELECT `+nodeColumns+` FROM lineage_nodes n WHERE n.id IN (`+placeholders(1, n)+`)`, int64Args(ids[:n])...)
+		if err != nil {
+			return nil, fmt.Errorf("reading nodes: %w", err)
+		}
+		for rows.Next() {
+			node, err := scanNode(rows, nil)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, node)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		ids = ids[n:]
+	}
+	return out, nil
 }
 
 func scanNode(rows *sql.Rows, before []any) (lineage.Node, error) {
