@@ -184,8 +184,8 @@ func (p cdxProperty) buildInput() bool {
 func cycloneDXPackages(raw []byte) ([]Package, error) {
 	var bom struct {
 		Components []struct {
-			PURL       string `json:"purl"`
-			Scope      string `json:"scope"`
+			PURL       string        `json:"purl"`
+			Scope      string        `json:"scope"`
 			Properties []cdxProperty `json:"properties"`
 		} `json:"components"`
 	}
