@@ -191,11 +191,11 @@ type traceGraph struct {
 	edgesPer   int
 	// sampled starting points
 	leafArtifacts, libCommits []string
-	purls                     map[string]bool
+	purls                     map[string]string // module → a version an SBOM lists
 }
 
 func newTraceGraph(o TraceOptions) *traceGraph {
-	g := &traceGraph{o: o, rng: rand.New(rand.NewPCG(o.Seed, 1)), layers: 8, purls: map[string]bool{}}
+	g := &traceGraph{o: o, rng: rand.New(rand.NewPCG(o.Seed, 1)), layers: 8, purls: map[string]string{}}
 	g.perNS = max(1, o.Builds/o.Namespaces)
 	g.components = max(g.layers*2, g.perNS/20)
 	zipf := rand.NewZipf(rand.New(rand.NewPCG(o.Seed, 2)), 1.2, 1, uint64(g.components/g.layers-1))
@@ -329,8 +329,8 @@ func (g *traceGraph) packages(ns string, art lineage.NodeRef, n int) []lineage.E
 	for range n {
 		p := fmt.Sprintf("pkg:golang/example.com/mod%04d@v0.%d.0", g.rng.IntN(2000), g.rng.IntN(40))
 		pkg, _ := trace.ParsePackage(p)
-		if len(g.purls) < 20 {
-			g.purls[pkg.Base] = true
+		if _, ok := g.purls[pkg.Base]; !ok && len(g.purls) < 20 {
+			g.purls[pkg.Base] = pkg.Version
 		}
 		out = append(out, lineage.EdgeRef{Kind: lineage.EdgeContains, To: art,
 			From: lineage.NodeRef{Kind: lineage.KindPackage, Namespace: ns, Key: pkg.Key, Alt: pkg.Base, Attrs: map[string]string{"version": pkg.Version}}})
@@ -380,11 +380,17 @@ func (g *traceGraph) starts() []startKind {
 	}
 }
 
-// purlRanges are ranges over half the versions of packages the SBOMs list.
+// purlRanges are ranges over half the versions (20 of 40) of modules the
+// SBOMs list, each including a version listed.
 func (g *traceGraph) purlRanges() []string {
 	var out []string
-	for base := range g.purls {
-		out = append(out, base+"@>=0.10.0|<0.30.0")
+	for base, v := range g.purls {
+		var minor int
+		if _, err := fmt.Sscanf(v, "v0.%d.0", &minor); err != nil {
+			continue
+		}
+		lo := min(minor, 20)
+		out = append(out, fmt.Sprintf("%s@>=0.%d.0|<0.%d.0", base, lo, lo+20))
 	}
 	slices.Sort(out)
 	return out
