@@ -15,7 +15,7 @@ import (
 // NewCommand returns `kiln bench` with its api, build and soak subcommands.
 func NewCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Measure Kiln on this machine (see docs/benchmarks.md)"}
-	cmd.AddCommand(newBenchAPICommand(), newBenchBuildCommand(), newBenchSoakCommand())
+	cmd.AddCommand(newBenchAPICommand(), newBenchBuildCommand(), newBenchSoakCommand(), NewTraceCommand())
 	return cmd
 }
 

@@ -49,6 +49,7 @@ func TestDemoBuildsTestsAndReleases(t *testing.T) {
 	checkBuilt(t, f.Registry, out.String())
 	checkTested(t, f.Registry, out.String())
 	checkReleased(t, f.Registry, o, filepath.Join(dir, "data", "repos", ManagedNamespace, Application))
+	checkTraced(t, f, filepath.Join(dir, "data"), o)
 }
 
 // apply creates the repositories and the manifest's objects in order.

@@ -232,7 +232,12 @@ func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store)
 		return err
 	}
 	poller, exec, ctrls := f.wireBuilds(api, reg)
-	ctrls = append(ctrls, &gc.Controllers{Purgers: f.purgers(exec), Log: f.cfg.Log})
+	tracer, err := f.wireTrace(api, reg, exec)
+	if err != nil {
+		cancel()
+		return err
+	}
+	ctrls = append(ctrls, tracer, &gc.Controllers{Purgers: f.purgers(exec), Log: f.cfg.Log})
 	for _, c := range ctrls {
 		c.Register(mgr)
 	}

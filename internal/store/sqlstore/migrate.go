@@ -51,6 +51,8 @@ func migrate(ctx context.Context, d *dialect, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	_, err = p.Up(ctx)
-	return err
+	if _, err = p.Up(ctx); err != nil {
+		return err
+	}
+	return migrateLineage(ctx, d, db)
 }
