@@ -127,7 +127,11 @@ func loginCode(t *testing.T, f *server.Factory, token string) string {
 // runScript runs the browser script; a line "STEP name" on its stdout runs
 // steps[name] and answers "DONE name" on its stdin.
 func runScript(t *testing.T, ctx context.Context, webDir string, env map[string]string, steps map[string]func()) {
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(webDir, "e2e", "ui.mjs"))
+	runScriptFile(t, ctx, webDir, "ui.mjs", env, steps)
+}
+
+func runScriptFile(t *testing.T, ctx context.Context, webDir, script string, env map[string]string, steps map[string]func()) {
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(webDir, "e2e", script))
 	cmd.Dir = webDir
 	cmd.Env = os.Environ()
 	for k, v := range env {
