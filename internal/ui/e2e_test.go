@@ -198,30 +198,44 @@ func (r *recorder) wrap(res *http.Response) error {
 	return nil
 }
 
-// assertClean fails if any response held a forbidden string, a successful
-// one the other tenant's namespace name, or any request URL a secret.
+// assertClean fails if any response held something it must not.
 func (r *recorder) assertClean(t *testing.T, forbidden, secrets []string, otherNS string) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.bodies) < 20 {
-		t.Fatalf("only %d responses recorded: the proxy saw no real session", len(r.bodies))
+	n := len(r.bodies)
+	r.mu.Unlock()
+	if n < 20 {
+		t.Fatalf("only %d responses recorded: the proxy saw no real session", n)
 	}
-	for _, b := range r.bodies {
+	for _, leak := range r.leaks(forbidden, secrets, otherNS) {
+		t.Error(leak)
+	}
+	t.Logf("checked %d responses for %d strings of the other tenant", n, len(forbidden))
+}
+
+// leaks lists responses holding a forbidden string, successful ones naming
+// the other tenant's namespace, and request URLs carrying a secret.
+func (r *recorder) leaks(forbidden, secrets []string, otherNS string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for i := range r.bodies {
+		b := &r.bodies[i]
+		body := b.body.String()
 		for _, s := range forbidden {
-			if strings.Contains(b.body.String(), s) || strings.Contains(b.url, s) {
-				t.Errorf("response to %s contains %q, which belongs to another tenant", b.url, s)
+			if strings.Contains(body, s) || strings.Contains(b.url, s) {
+				out = append(out, fmt.Sprintf("response to %s contains %q, which belongs to another tenant", b.url, s))
 			}
 		}
-		if b.code < 300 && strings.Contains(b.body.String(), otherNS) {
-			t.Errorf("successful response to %s names namespace %s", b.url, otherNS)
+		if b.code < 300 && strings.Contains(body, otherNS) {
+			out = append(out, fmt.Sprintf("successful response to %s names namespace %s", b.url, otherNS))
 		}
 		for _, s := range secrets {
 			if strings.Contains(b.url, s) {
-				t.Errorf("a request URL carries a secret: %s", b.url)
+				out = append(out, "a request URL carries a secret: "+b.url)
 			}
 		}
 	}
-	t.Logf("checked %d responses for %d strings of the other tenant", len(r.bodies), len(forbidden))
+	return out
 }
 
 // recordingProxy serves the factory over its own TLS listener (HTTP/2, so

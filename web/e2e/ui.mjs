@@ -188,7 +188,7 @@ try {
   await page.waitForSelector('svg.canvas g.node');
   await mainPage(page, 'components');
   await page.goto(`${base}/ns/${ns}/snapshots`);
-  await page.locator('table.list tbody tr a').first().click();
+  await page.locator('table.list tbody tr:has(.badge:text-is("passed")) a').first().click();
   await page.waitForSelector('details.test .log .ln', { timeout: MIN });
   await mainPage(page, 'snapshot');
   await page.goto(`${base}/ns/${ns}/builds`);

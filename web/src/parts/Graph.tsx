@@ -92,7 +92,7 @@ export function Graph({ nodes, label }: { nodes: ViewNode[]; label: string }) {
         onPointerUp={() => (drag.current = null)}
       >
         <defs>
-          <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse">
+          <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" markerUnits="userSpaceOnUse" orient="auto-start-reverse">
             <path d="M0,0 L10,5 L0,10 z" fill="#4b5563" />
           </marker>
         </defs>
