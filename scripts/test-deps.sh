@@ -4,7 +4,9 @@
 # kubectl (the Kubernetes-compatibility test drives the real client),
 # bubblewrap plus a static busybox and slirp4netns (the sandbox conformance
 # suite; slirp4netns connects prefetch steps' own network namespaces), and
-# createrepo_c and rpmbuild (release destinations publish a real yum repo).
+# createrepo_c and rpmbuild (release destinations publish a real yum repo),
+# chromium (the web UI's browser tests drive Debian's, never a downloaded
+# one) and Node.js with npm (to build the UI and run playwright-core).
 # Idempotent; needs root for apt-get only when something is missing.
 set -euo pipefail
 
@@ -29,6 +31,9 @@ busybox_static || need_apt+=(busybox-static)
 command -v slirp4netns >/dev/null 2>&1 || need_apt+=(slirp4netns)
 command -v createrepo_c >/dev/null 2>&1 || need_apt+=(createrepo-c)
 command -v rpmbuild >/dev/null 2>&1 || need_apt+=(rpm)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test-deps: installing ${need_apt[*]}" >&2

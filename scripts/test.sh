@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Runs every Kiln test: installs test dependencies if missing, then vet and
-# the whole suite, including PostgreSQL (a real server started per package in
-# a temp dir) and kubectl end-to-end tests, then the fuzz targets
-# (scripts/fuzz.sh).
+# Runs every Kiln test: installs test dependencies if missing, rebuilds the
+# web UI and checks the committed bundle matches its source
+# (scripts/ui-check.sh, with the UI's component tests), then vet and the
+# whole suite, including PostgreSQL (a real server started per package in a
+# temp dir), kubectl and headless-Chromium end-to-end tests, then the fuzz
+# targets (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/test-deps.sh
+./scripts/ui-check.sh
 # Debian keeps PostgreSQL's server binaries off PATH; the tests need them.
 if ! command -v initdb >/dev/null 2>&1; then
   for d in /usr/lib/postgresql/*/bin; do PATH="$PATH:$d"; done

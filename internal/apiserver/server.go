@@ -28,6 +28,8 @@ type Server struct {
 	logs    LogOpener
 	evPath  func(ns, name, file string) string
 	builder BuilderInfo
+	// sessions authenticates browser session cookies (nil: bearer only).
+	sessions *auth.Sessions
 }
 
 type route struct {
@@ -52,6 +54,9 @@ type Config struct {
 	EvidencePath func(ns, name, file string) string
 	// Builder is served at /apis/kiln.dev/v1alpha1/builder.
 	Builder BuilderInfo
+	// Sessions, when set, accepts browser sessions (the web UI) beside
+	// bearer tokens: /ui/login, /ui/logout, /ui/session, /ui/logincode.
+	Sessions *auth.Sessions
 }
 
 // BuilderInfo is what verifiers need: the builder id the provenance names
@@ -67,7 +72,7 @@ type BuilderInfo struct {
 // New returns a Server.
 func New(cfg Config) *Server {
 	return &Server{reg: cfg.Registry, authn: cfg.Authenticator, authz: cfg.Authorizer, log: cfg.Log, version: cfg.Version,
-		logs: cfg.Logs, evPath: cfg.EvidencePath, builder: cfg.Builder}
+		logs: cfg.Logs, evPath: cfg.EvidencePath, builder: cfg.Builder, sessions: cfg.Sessions}
 }
 
 // Handle mounts an extra handler (e.g. the OCI registry or webhooks). Public
@@ -88,6 +93,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/api/", s.authed(http.HandlerFunc(s.serveAPI)))
 	mux.Handle("/apis/", s.authed(http.HandlerFunc(s.serveAPI)))
 	mux.Handle("/openapi/", s.authed(http.HandlerFunc(s.serveOpenAPI)))
+	if s.sessions != nil {
+		s.sessionRoutes(mux)
+	}
 	for _, r := range s.extra {
 		h := r.h
 		if !r.public {
@@ -117,12 +125,18 @@ func WithIdentity(ctx context.Context, id *auth.Identity) context.Context {
 	return context.WithValue(ctx, identityKey, id)
 }
 
-// authed rejects requests without a valid bearer token.
+// authed rejects requests without a valid bearer token or browser
+// session (see session.go).
 func (s *Server) authed(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || token == "" {
-			s.writeError(w, r, unauthorized("no bearer token: pass --token, or use the client config written by `kiln up`"))
+			id, err := s.cookieIdentity(r)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			h.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
 			return
 		}
 		id, err := s.authn.Authenticate(r.Context(), strings.TrimSpace(token))

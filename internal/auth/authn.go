@@ -108,6 +108,29 @@ func (a *Authenticator) lookup(ctx context.Context, token string) (*Identity, er
 	if !SecretMatches(secret, doc.Spec.Hash) {
 		return nil, fmt.Errorf("%w: token %s: wrong secret", ErrUnauthenticated, name)
 	}
+	return a.current(ctx, name, doc)
+}
+
+// ByTokenName returns the identity of a token known by name only (a
+// browser session holds the name of the token that opened it): the token
+// must still exist and not have expired, and its subject must exist.
+func (a *Authenticator) ByTokenName(ctx context.Context, name string) (*Identity, error) {
+	rec, err := a.st.Get(ctx, store.Key{Kind: "Token", Name: name})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: token %s was revoked", ErrUnauthenticated, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading token %s: %w", name, err)
+	}
+	var doc tokenDoc
+	if err := json.Unmarshal(rec.Data, &doc); err != nil {
+		return nil, fmt.Errorf("decoding token %s: %w", name, err)
+	}
+	return a.current(ctx, name, doc)
+}
+
+// current checks a token's expiry and resolves its subject.
+func (a *Authenticator) current(ctx context.Context, name string, doc tokenDoc) (*Identity, error) {
 	if doc.Spec.ExpiresAt != nil && a.now().After(*doc.Spec.ExpiresAt) {
 		return nil, fmt.Errorf("%w: token %s expired at %s — create a new one with `kiln token create`", ErrUnauthenticated, name, doc.Spec.ExpiresAt.Format(time.RFC3339))
 	}

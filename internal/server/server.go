@@ -33,6 +33,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/secret"
 	"github.com/kilnbuild/kiln/internal/store"
 	"github.com/kilnbuild/kiln/internal/store/sqlstore"
+	"github.com/kilnbuild/kiln/internal/ui"
 )
 
 // Config configures a factory. Zero values select the embedded defaults.
@@ -222,6 +223,7 @@ func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store)
 	authn, authz := auth.NewAuthenticator(st), auth.NewAuthorizer(st)
 	api := apiserver.New(apiserver.Config{
 		Registry: reg, Authenticator: authn, Authorizer: authz, Log: f.cfg.Log, Version: f.cfg.Version,
+		Sessions:     auth.NewSessions(st, authn),
 		Logs:         f.logs,
 		EvidencePath: func(ns, name, file string) string { return executor.EvidencePath(f.dir("evidence"), ns, name, file) },
 		Builder:      apiserver.BuilderInfo{BuilderID: f.cfg.BuilderID, PublicKey: string(f.signer.PublicKeyPEM()), KeyID: f.signer.KeyID()},
@@ -231,6 +233,7 @@ func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store)
 		cancel()
 		return err
 	}
+	api.Handle("/", ui.Handler(), true) // the web UI: static, public; its data comes from the API
 	poller, exec, ctrls := f.wireBuilds(api, reg)
 	tracer, err := f.wireTrace(api, reg, exec)
 	if err != nil {
