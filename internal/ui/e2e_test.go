@@ -81,8 +81,8 @@ func TestUIEndToEnd(t *testing.T) {
 	out := outputDir(t)
 	code := loginCode(t, f, env.aliceToken)
 	steps := map[string]func(){
-		"apply-demo":   func() { env.apply(t, ctx, env.demoManifest) },
-		"change-lib":   func() { env.changeLibrary(t, ctx) },
+		"apply-demo": func() { env.apply(t, ctx, env.demoManifest) },
+		"change-lib": func() { env.changeLibrary(t, ctx) },
 	}
 	runScript(t, ctx, webDir, map[string]string{
 		"KILN_URL": proxy.URL, "KILN_LOGIN_CODE": code, "KILN_TOKEN": env.aliceToken, "KILN_NS": "demo",
@@ -269,4 +269,3 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
-
