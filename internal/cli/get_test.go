@@ -30,9 +30,7 @@ func TestGetTable(t *testing.T) {
 
 func TestGetFallsBackToNameAge(t *testing.T) {
 	srv := seeded(t)
-	srv.Lock()
-	srv.NoTables = true
-	srv.Unlock()
+	srv.SetNoTables(true)
 	golden(t, "get_fallback", kiln(t, srv, "", "get", "components", "-n", "a").must(t).out)
 }
 
@@ -68,9 +66,7 @@ func TestGetErrors(t *testing.T) {
 
 func TestGetWatch(t *testing.T) {
 	srv := seeded(t)
-	srv.Lock()
-	srv.MaxEventsPerStream = 1 // force resumes between events
-	srv.Unlock()
+	srv.SetMaxEventsPerStream(1) // force resumes between events
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := &syncBuffer{}

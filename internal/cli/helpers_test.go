@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kilnbuild/kiln/internal/apiserver/apitest"
 	"github.com/kilnbuild/kiln/internal/client"
 	"github.com/kilnbuild/kiln/internal/client/clienttest"
 )
@@ -42,17 +43,38 @@ func isolate(t *testing.T) string {
 	return dir
 }
 
+// endpoint is a server the CLI talks to: the real API (newServer), or the
+// fake (clienttest.New) whose fixed clock and ids keep rendered output
+// byte for byte the same.
+type endpoint interface{ ClientConfig() *client.Config }
+
+// apiServer is the real API in-process, its requests logged.
+type apiServer struct {
+	*apitest.Env
+	*clienttest.RequestLog
+}
+
+// newServer starts the real API with the given tenant namespaces.
+func newServer(t *testing.T, namespaces ...string) apiServer {
+	t.Helper()
+	log := &clienttest.RequestLog{}
+	env := apitest.Start(t, apitest.WithMiddleware(log.Record))
+	env.Namespaces(t, namespaces...)
+	return apiServer{Env: env, RequestLog: log}
+}
+
 // kiln runs the CLI against srv with the given args and stdin.
-func kiln(t *testing.T, srv *clienttest.Server, stdin string, args ...string) result {
+func kiln(t *testing.T, srv endpoint, stdin string, args ...string) result {
 	t.Helper()
 	return kilnCtx(context.Background(), t, srv, stdin, nil, args...)
 }
 
-func kilnCtx(ctx context.Context, t *testing.T, srv *clienttest.Server, stdin string, out io.Writer, args ...string) result {
+func kilnCtx(ctx context.Context, t *testing.T, srv endpoint, stdin string, out io.Writer, args ...string) result {
 	t.Helper()
 	root := NewRootCommand()
 	if srv != nil {
-		args = append([]string{"--server", srv.URL, "--token", clienttest.Token}, args...)
+		cfg := srv.ClientConfig()
+		args = append([]string{"--server", cfg.Server, "--token", cfg.Token}, args...)
 	}
 	root.SetArgs(args)
 	var stdout, stderr bytes.Buffer
@@ -123,6 +145,10 @@ func obj(apiVersion, kind, ns, name string, fields map[string]any) client.Object
 	return o
 }
 
+func application(ns, name string) client.Object {
+	return obj("kiln.dev/v1alpha1", "Application", ns, name, nil)
+}
+
 func comp(ns, name, app string) client.Object {
 	return obj("kiln.dev/v1alpha1", "Component", ns, name, map[string]any{
 		"spec": map[string]any{"application": app, "source": map[string]any{"git": map[string]any{"url": "https://git.example/" + name}}}})
@@ -159,7 +185,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // putStatus writes obj's status through the status subresource.
-func putStatus(t *testing.T, srv *clienttest.Server, o client.Object) {
+func putStatus(t *testing.T, srv endpoint, o client.Object) {
 	t.Helper()
 	c := client.New(srv.ClientConfig())
 	ctx := context.Background()
@@ -171,5 +197,3 @@ func putStatus(t *testing.T, srv *clienttest.Server, o client.Object) {
 		t.Fatal(err)
 	}
 }
-
-func newServer(t *testing.T) *clienttest.Server { return clienttest.New(t) }
