@@ -3,21 +3,18 @@ package cli
 import (
 	"bytes"
 	"context"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kilnbuild/kiln/internal/apiserver/apitest"
 	"github.com/kilnbuild/kiln/internal/client"
 	"github.com/kilnbuild/kiln/internal/client/clienttest"
+	"github.com/kilnbuild/kiln/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // created is the fake server's creation time; tests run 90 minutes later.
 var created = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -96,23 +93,10 @@ func (r result) must(t *testing.T) result {
 	return r
 }
 
-// golden compares got with testdata/name.golden (rewritten with -update).
-func golden(t *testing.T, name, got string) {
+// checkGolden compares got with testdata/name.golden (rewritten with -update).
+func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join(testdataDir, name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from %s:\ngot:\n%s\nwant:\n%s", name, path, got, want)
-	}
+	golden.CheckString(t, filepath.Join(testdataDir, name+".golden"), got)
 }
 
 // testdataDir is absolute because tests chdir into temp dirs.
@@ -152,24 +136,6 @@ func application(ns, name string) client.Object {
 func comp(ns, name, app string) client.Object {
 	return obj("kiln.dev/v1alpha1", "Component", ns, name, map[string]any{
 		"spec": map[string]any{"application": app, "source": map[string]any{"git": map[string]any{"url": "https://git.example/" + name}}}})
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // waitFor polls cond for up to 5s.

@@ -88,7 +88,7 @@ func TestTokenLifecycle(t *testing.T) {
 func TestKubeconfig(t *testing.T) {
 	dir := isolate(t)
 	r := kiln(t, nil, "", "kubeconfig", "--server", "http://kiln.example:7070", "--token", "kiln_abc", "-n", "team-a").must(t)
-	golden(t, "kubeconfig", r.out)
+	checkGolden(t, "kubeconfig", r.out)
 	out := filepath.Join(dir, "kc.yaml")
 	kiln(t, nil, "", "kubeconfig", "--server", "http://kiln.example:7070", "--token", "kiln_abc", "-n", "team-a", "-o", out).must(t)
 	data, err := os.ReadFile(out)
@@ -111,7 +111,7 @@ func TestWhoami(t *testing.T) {
 		}
 	}
 	alice := withToken(srv, srv.UserToken(t, "alice"))
-	golden(t, "whoami", kiln(t, alice, "", "whoami").must(t).out)
+	checkGolden(t, "whoami", kiln(t, alice, "", "whoami").must(t).out)
 }
 
 func TestVersion(t *testing.T) {
@@ -185,14 +185,14 @@ func TestConfigCommands(t *testing.T) {
 
 func TestAPIResources(t *testing.T) {
 	isolate(t)
-	golden(t, "api_resources", kiln(t, newServer(t), "", "api-resources").must(t).out)
+	checkGolden(t, "api_resources", kiln(t, newServer(t), "", "api-resources").must(t).out)
 }
 
 func TestKubeconfigCarriesCA(t *testing.T) {
 	dir := isolate(t)
 	writeFile(t, dir, ".kiln/tls/ca.crt", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
 	writeFile(t, dir, ".kiln/client.yaml", "server: https://127.0.0.1:7070\ntoken: kiln_abc\nnamespace: default\n")
-	golden(t, "kubeconfig_ca", kiln(t, nil, "", "kubeconfig").must(t).out)
+	checkGolden(t, "kubeconfig_ca", kiln(t, nil, "", "kubeconfig").must(t).out)
 }
 
 func TestVerboseLogsRequests(t *testing.T) {

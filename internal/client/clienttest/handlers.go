@@ -2,7 +2,6 @@ package clienttest
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -191,7 +190,6 @@ func (s *Server) create(k *Kind, ns string, obj client.Object) (client.Object, e
 		}
 		obj.SetNamespace(ns)
 	}
-	foldStringData(obj)
 	kk := key(k.Name, ns, obj.Name())
 	if s.objs[kk] != nil {
 		return nil, errorf(409, "AlreadyExists", "%s %q already exists", k.GroupResource(), obj.Name())
@@ -256,7 +254,6 @@ func (s *Server) replace(t *target, obj client.Object, needRV bool) (client.Obje
 	if rv != "" && rv != old.ResourceVersion() {
 		return nil, errorf(409, "Conflict", "Operation cannot be fulfilled on %s %q: the object has been modified; please apply your changes to the latest version and try again", t.kind.GroupResource(), t.name)
 	}
-	foldStringData(obj)
 	s.keepServerFields(t, old, obj)
 	if reflect.DeepEqual(normalize(old), normalize(obj)) {
 		return redacted(old), nil
@@ -444,23 +441,6 @@ func (s *Server) table(k *Kind, items []client.Object, cont, rv string) map[stri
 	return map[string]any{"kind": "Table", "apiVersion": "meta.k8s.io/v1",
 		"metadata":          map[string]any{"resourceVersion": rv, "continue": cont},
 		"columnDefinitions": cols, "rows": rows}
-}
-
-// foldStringData merges a Secret's stringData into data, as the server does.
-func foldStringData(obj client.Object) {
-	sd := obj.Map("stringData")
-	if obj.Kind() != "Secret" || sd == nil {
-		return
-	}
-	data := obj.Map("data")
-	if data == nil {
-		data = map[string]any{}
-		obj["data"] = data
-	}
-	for k, v := range sd {
-		data[k] = base64.StdEncoding.EncodeToString([]byte(fmt.Sprint(v)))
-	}
-	delete(obj, "stringData")
 }
 
 // redacted copies obj, hiding Secret values as the server does.
