@@ -4,7 +4,8 @@
 # kubectl (the Kubernetes-compatibility test drives the real client),
 # bubblewrap plus a static busybox and slirp4netns (the sandbox conformance
 # suite; slirp4netns connects prefetch steps' own network namespaces), and
-# createrepo_c and rpmbuild (release destinations publish a real yum repo).
+# createrepo_c and rpmbuild (release destinations publish a real yum repo),
+# and a C compiler with libc headers (go test -race needs cgo).
 # Idempotent; needs root for apt-get only when something is missing.
 set -euo pipefail
 
@@ -29,6 +30,8 @@ busybox_static || need_apt+=(busybox-static)
 command -v slirp4netns >/dev/null 2>&1 || need_apt+=(slirp4netns)
 command -v createrepo_c >/dev/null 2>&1 || need_apt+=(createrepo-c)
 command -v rpmbuild >/dev/null 2>&1 || need_apt+=(rpm)
+command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)
+[ -e /usr/include/stdlib.h ] || need_apt+=(libc6-dev)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test-deps: installing ${need_apt[*]}" >&2

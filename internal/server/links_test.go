@@ -485,7 +485,8 @@ func waitAllTests(t *testing.T, a api, snap string, n int) map[string]any {
 	var s map[string]any
 	eventuallyFor(t, "every test of "+snap+" finished", 90*time.Second, func() bool {
 		s = a.must(200, "GET", nsPath("default", "snapshots")+"/"+snap, nil).Obj
-		tests, _ := s["status"].(map[string]any)["tests"].([]any)
+		status, _ := s["status"].(map[string]any) // none until the controller writes it
+		tests, _ := status["tests"].([]any)
 		done := 0
 		for _, it := range tests {
 			if str(it.(map[string]any), "state") == "Finished" {
