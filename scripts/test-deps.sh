@@ -6,7 +6,8 @@
 # suite; slirp4netns connects prefetch steps' own network namespaces), and
 # createrepo_c and rpmbuild (release destinations publish a real yum repo),
 # chromium (the web UI's browser tests drive Debian's, never a downloaded
-# one) and Node.js with npm (to build the UI and run playwright-core).
+# one) and Node.js with npm (to build the UI and run playwright-core),
+# and a C compiler with libc headers (go test -race needs cgo).
 # Idempotent; needs root for apt-get only when something is missing.
 set -euo pipefail
 
@@ -34,6 +35,8 @@ command -v rpmbuild >/dev/null 2>&1 || need_apt+=(rpm)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)
+[ -e /usr/include/stdlib.h ] || need_apt+=(libc6-dev)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test-deps: installing ${need_apt[*]}" >&2

@@ -3,8 +3,9 @@
 # web UI and checks the committed bundle matches its source
 # (scripts/ui-check.sh, with the UI's component tests), then vet and the
 # whole suite, including PostgreSQL (a real server started per package in a
-# temp dir), kubectl and headless-Chromium end-to-end tests, then the fuzz
-# targets (scripts/fuzz.sh).
+# temp dir), kubectl and headless-Chromium end-to-end tests, the packages
+# with concurrent code under the race detector, then the fuzz targets
+# (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +23,15 @@ if [ -n "$unformatted" ]; then
   echo "gofmt needed on:" >&2; echo "$unformatted" >&2; exit 1
 fi
 go vet ./...
-go test -count=1 -timeout 20m "$@" ./...
+# Every package runs once. Those with concurrent code — the ones importing
+# sync, sync/atomic or errgroup: the store, controllers, server, builds,
+# git, CLI, sandbox, … (computed, so a renamed or new package is covered) —
+# run under the race detector, which fails a test on any data race; the
+# others run plainly.
+mapfile -t race_pkgs < <(go list -f '{{range .Imports}}{{if or (eq . "sync") (eq . "sync/atomic") (eq . "golang.org/x/sync/errgroup")}}{{$.ImportPath}}{{"\n"}}{{end}}{{end}}' ./... | sort -u)
+mapfile -t plain_pkgs < <(go list ./... | grep -vxF -f <(printf '%s\n' "${race_pkgs[@]}"))
+go test -count=1 -timeout 20m "$@" "${plain_pkgs[@]}"
+CGO_ENABLED=1 go test -race -count=1 -timeout 20m "$@" "${race_pkgs[@]}"
 # Then every fuzz target for a fixed budget (KILN_FUZZTIME per target,
 # default 2000x executions: about 3 minutes in all on 2 cores; 0 skips).
 ./scripts/fuzz.sh

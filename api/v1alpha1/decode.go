@@ -56,18 +56,24 @@ func (e *DecodeError) header() string {
 	if e.Item > 0 {
 		where = append(where, "items["+strconv.Itoa(e.Item-1)+"]")
 	}
-	h := strings.Join(where, ", ")
-	if e.Kind == "" {
-		return h
+	return DocumentPlace(strings.Join(where, ", "), e.Kind, e.Name)
+}
+
+// DocumentPlace says which document an error is about: where it is
+// ("document 2"), then the object when known, as `document 2 (Component
+// "cli")`; either part alone when the other is empty.
+func DocumentPlace(where, kind, name string) string {
+	if kind == "" {
+		return where
 	}
-	what := e.Kind
-	if e.Name != "" {
-		what += " " + strconv.Quote(e.Name)
+	what := kind
+	if name != "" {
+		what += " " + strconv.Quote(name)
 	}
-	if h == "" {
+	if where == "" {
 		return what
 	}
-	return h + " (" + what + ")"
+	return where + " (" + what + ")"
 }
 
 // Message renders one field error for people: "path: detail" for decoding
@@ -451,7 +457,7 @@ func unknownKind(apiVersion, kind string) *field.Error {
 	}
 	sort.Strings(names)
 	detail := "unknown kind (kinds: " + strings.Join(names, ", ") + ")"
-	if s := suggest(kind, names); s != "" {
+	if s := Suggest(kind, names); s != "" {
 		detail = fmt.Sprintf("unknown kind — did you mean %q?", s)
 	}
 	return field.Invalid(field.NewPath("kind"), kind, detail)

@@ -2,7 +2,6 @@ package v1alpha1
 
 import (
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,9 +9,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/valid/*.golden and testdata/invalid/*.err from the current output")
+	"github.com/kilnbuild/kiln/internal/golden"
+)
 
 // TestValidGolden decodes and admits every testdata/valid/*.yaml and compares
 // the admitted objects (defaults applied) with the sibling .golden file.
@@ -29,7 +28,7 @@ func TestValidGolden(t *testing.T) {
 				}
 				out = append(out, string(b))
 			}
-			compareGolden(t, strings.TrimSuffix(in, filepath.Ext(in))+".golden", strings.Join(out, "---\n"))
+			golden.CheckString(t, strings.TrimSuffix(in, filepath.Ext(in))+".golden", strings.TrimSpace(strings.Join(out, "---\n"))+"\n")
 		})
 	}
 }
@@ -47,7 +46,7 @@ func TestInvalidGolden(t *testing.T) {
 			if got == "" {
 				t.Fatalf("%s: no error", in)
 			}
-			compareGolden(t, strings.TrimSuffix(in, ".yaml")+".err", got)
+			golden.CheckString(t, strings.TrimSuffix(in, ".yaml")+".err", strings.TrimSpace(got)+"\n")
 		})
 	}
 }
@@ -147,22 +146,4 @@ func unwrapAll(err error) []error {
 		return []error{de}
 	}
 	return []error{err}
-}
-
-func compareGolden(t *testing.T, path, got string) {
-	t.Helper()
-	got = strings.TrimSpace(got) + "\n"
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs:\n--- got\n%s--- want\n%s", path, got, want)
-	}
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agnivade/levenshtein"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -212,7 +213,7 @@ func describe(v any) string {
 // closest known one.
 func unknownField(p *field.Path, key string, known []string) *field.Error {
 	detail := "unknown field"
-	switch s := suggest(key, known); {
+	switch s := Suggest(key, known); {
 	case s != "" && strings.EqualFold(s, key):
 		detail += fmt.Sprintf(" — did you mean %q? (field names are case-sensitive)", s)
 	case s != "":
@@ -231,12 +232,14 @@ func decodeError(p *field.Path, typ field.ErrorType, origin, detail string) *fie
 	return &field.Error{Type: typ, Field: path, BadValue: field.OmitValueType{}, Detail: detail, Origin: origin}
 }
 
-// suggest returns the candidate closest to key (Levenshtein distance at
-// most 2, and at most half of key's length, ignoring case), or "".
-func suggest(key string, candidates []string) string {
+// Suggest returns the candidate closest to key — Levenshtein distance at
+// most 2 and at most half of key's length, ignoring case; the first in
+// order on a tie — or "" when none is that close: the "did you mean" of
+// every message about a misspelt field or kind.
+func Suggest(key string, candidates []string) string {
 	best, bestDist := "", math.MaxInt
 	for _, c := range candidates {
-		d := levenshtein(strings.ToLower(key), strings.ToLower(c))
+		d := levenshtein.ComputeDistance(strings.ToLower(key), strings.ToLower(c))
 		if d < bestDist || (d == bestDist && c < best) {
 			best, bestDist = c, d
 		}
@@ -245,27 +248,6 @@ func suggest(key string, candidates []string) string {
 		return ""
 	}
 	return best
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur := make([]int, len(rb)+1)
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(rb)]
 }
 
 // structFields are a struct's JSON field names and their types.

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -141,14 +139,12 @@ func (p *kilnProc) loadCredentials() {
 	if err != nil || cfg.Token == "" {
 		return
 	}
-	ca, err := os.ReadFile(filepath.Join(p.dataDir, "tls", "ca.crt"))
+	tr, err := client.NewTransport(cfg)
 	if err != nil {
 		return
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca)
 	p.token = cfg.Token
-	p.hc = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	p.hc = &http.Client{Timeout: 10 * time.Second, Transport: tr}
 }
 
 // kill9 kills the server with SIGKILL and waits until it is gone.

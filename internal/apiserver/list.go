@@ -75,29 +75,20 @@ func (s *Server) listRaw(w http.ResponseWriter, r *http.Request, ri requestInfo,
 		s.writeError(w, r, err)
 		return
 	}
-	writeListHead(w, ri.Kind, res.Continue, strconv.FormatInt(res.ResourceVersion, 10))
-	for i, doc := range res.Items {
-		if i > 0 {
-			_, _ = w.Write([]byte{','})
-		}
-		_, _ = w.Write(doc)
-	}
-	_, _ = w.Write([]byte("]}\n"))
-}
-
-func writeListHead(w http.ResponseWriter, k *v1alpha1.Kind, cont, rv string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	meta, _ := json.Marshal(map[string]string{"resourceVersion": rv, "continue": cont})
-	var b strings.Builder
-	b.WriteString(`{"apiVersion":"` + k.APIVersion() + `","kind":"` + k.Kind + `List","metadata":`)
-	b.Write(meta)
-	b.WriteString(`,"items":[`)
-	_, _ = w.Write([]byte(b.String()))
+	writeItems(w, ri.Kind, len(res.Items), func(i int) []byte { return res.Items[i] },
+		res.Continue, strconv.FormatInt(res.ResourceVersion, 10))
 }
 
 // writeList streams a kube-style list.
 func writeList(w http.ResponseWriter, k *v1alpha1.Kind, items []v1alpha1.Object, cont, rv string) {
+	writeItems(w, k, len(items), func(i int) []byte {
+		data, _ := json.Marshal(items[i])
+		return data
+	}, cont, rv)
+}
+
+// writeItems streams a kube-style list of n JSON documents, item(i) each.
+func writeItems(w http.ResponseWriter, k *v1alpha1.Kind, n int, item func(int) []byte, cont, rv string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	meta, _ := json.Marshal(map[string]string{"resourceVersion": rv, "continue": cont})
@@ -106,12 +97,11 @@ func writeList(w http.ResponseWriter, k *v1alpha1.Kind, items []v1alpha1.Object,
 	b.Write(meta)
 	b.WriteString(`,"items":[`)
 	_, _ = w.Write([]byte(b.String()))
-	for i, o := range items {
+	for i := range n {
 		if i > 0 {
 			_, _ = w.Write([]byte{','})
 		}
-		data, _ := json.Marshal(o)
-		_, _ = w.Write(data)
+		_, _ = w.Write(item(i))
 	}
 	_, _ = w.Write([]byte("]}\n"))
 }

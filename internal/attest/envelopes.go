@@ -41,7 +41,7 @@ func FetchEnvelopes(ctx context.Context, ref string, rem oci.Remote) (repo, dige
 	if d, ok := parsed.(name.Digest); ok && d.DigestStr() != digest {
 		return "", "", nil, fmt.Errorf("registry resolved %s to %s", ref, digest)
 	}
-	tag := parsed.Context().Tag(tagName(digest, "att"))
+	tag := parsed.Context().Tag(oci.CosignTag(digest, "att"))
 	m, err := r.manifest(tag)
 	if errors.Is(err, errNotFound) {
 		return parsed.Context().Name(), digest, nil, fmt.Errorf("%w: %s does not exist", ErrNoAttestations, tag)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spdx/tools-golang/spdx"
@@ -79,11 +78,8 @@ type target struct {
 func (t target) artifact() Artifact { return Artifact{Name: t.repo.Name(), Digest: t.digest} }
 
 // tag is cosign's tag for the artifact's signature, attestations or SBOM.
-func (t target) tag(suffix string) string { return t.repo.Name() + ":" + tagName(t.digest, suffix) }
-
-// tagName is "sha256-<hex>.<suffix>".
-func tagName(digest, suffix string) string {
-	return strings.Replace(digest, ":", "-", 1) + "." + suffix
+func (t target) tag(suffix string) string {
+	return t.repo.Name() + ":" + oci.CosignTag(t.digest, suffix)
 }
 
 // resolveTarget parses a digest reference and checks the registry has it.
@@ -163,7 +159,7 @@ const maxEarlierAttestations = 30
 func (p *publisher) earlierAttestations(ctx context.Context) ([]oci.Blob, error) {
 	r := newReader(ctx, p.rem)
 	defer r.close()
-	m, err := r.manifest(p.target.repo.Tag(tagName(p.target.digest, "att")))
+	m, err := r.manifest(p.target.repo.Tag(oci.CosignTag(p.target.digest, "att")))
 	if errors.Is(err, errNotFound) {
 		return nil, nil
 	}

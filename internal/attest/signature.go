@@ -6,8 +6,6 @@ import (
 	"encoding/base64"
 	"fmt"
 
-	"github.com/google/go-containerregistry/pkg/name"
-
 	"github.com/kilnbuild/kiln/internal/oci"
 )
 
@@ -47,22 +45,4 @@ func VerifySignature(ctx context.Context, ref string, pub crypto.PublicKey, rem 
 	}
 	v.rep.Verified = true
 	return v.rep, nil
-}
-
-// resolve sets the verifier's target to ref's digest.
-func (v *verifier) resolve(ref string, rem oci.Remote) error {
-	parsed, err := name.ParseReference(ref, nameOptions(rem)...)
-	if err != nil {
-		return fmt.Errorf("verify: parsing reference %q: %w", ref, err)
-	}
-	digest, err := v.r.head(parsed)
-	if err != nil {
-		return err
-	}
-	if d, ok := parsed.(name.Digest); ok && d.DigestStr() != digest {
-		return fmt.Errorf("registry resolved %s to %s", ref, digest)
-	}
-	v.target = target{repo: parsed.Context(), digest: digest}
-	v.rep.Digest = digest
-	return nil
 }

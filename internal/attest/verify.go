@@ -66,6 +66,22 @@ func (v *verifier) run(ref string, rem oci.Remote) error {
 	if v.opts.BuilderID == "" {
 		return errors.New("verify: the expected builder id is required")
 	}
+	if err := v.resolve(ref, rem); err != nil {
+		return err
+	}
+	// The plain SBOM is read before the attestations: Publish writes it
+	// after them, so it is attested even if another build of the same
+	// bytes publishes its evidence meanwhile.
+	for _, step := range []func() error{v.signature, v.readPlainSBOM, v.attestations, v.provenance, v.sbom} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resolve sets the verifier's target to ref's digest.
+func (v *verifier) resolve(ref string, rem oci.Remote) error {
 	parsed, err := name.ParseReference(ref, nameOptions(rem)...)
 	if err != nil {
 		return fmt.Errorf("verify: parsing reference %q: %w", ref, err)
@@ -79,21 +95,13 @@ func (v *verifier) run(ref string, rem oci.Remote) error {
 	}
 	v.target = target{repo: parsed.Context(), digest: digest}
 	v.rep.Digest = digest
-	// The plain SBOM is read before the attestations: Publish writes it
-	// after them, so it is attested even if another build of the same
-	// bytes publishes its evidence meanwhile.
-	for _, step := range []func() error{v.signature, v.readPlainSBOM, v.attestations, v.provenance, v.sbom} {
-		if err := step(); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
 // signature checks the .sig layers; at least one must be a valid signature
 // over a payload naming the artifact (as cosign requires).
 func (v *verifier) signature() error {
-	tag := v.target.repo.Tag(tagName(v.target.digest, "sig"))
+	tag := v.target.repo.Tag(oci.CosignTag(v.target.digest, "sig"))
 	m, err := v.r.manifest(tag)
 	if errors.Is(err, errNotFound) {
 		return failure(ErrNoSignature, "no signature: %s does not exist", tag)
@@ -146,7 +154,7 @@ func (v *verifier) checkSimpleSigning(payload []byte, sigB64 string) error {
 // attestations opens every DSSE layer of .att, keeping those whose
 // signature verifies and whose subject is the artifact.
 func (v *verifier) attestations() error {
-	tag := v.target.repo.Tag(tagName(v.target.digest, "att"))
+	tag := v.target.repo.Tag(oci.CosignTag(v.target.digest, "att"))
 	m, err := v.r.manifest(tag)
 	if errors.Is(err, errNotFound) {
 		return failure(ErrNoProvenance, "no provenance: %s does not exist", tag)
@@ -299,7 +307,7 @@ func (v *verifier) readPlainSBOM() (err error) {
 
 // plainSBOM returns the .sbom layer, nil when there is none.
 func (v *verifier) plainSBOM() ([]byte, error) {
-	m, err := v.r.manifest(v.target.repo.Tag(tagName(v.target.digest, "sbom")))
+	m, err := v.r.manifest(v.target.repo.Tag(oci.CosignTag(v.target.digest, "sbom")))
 	if errors.Is(err, errNotFound) {
 		return nil, nil
 	}

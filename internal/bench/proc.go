@@ -5,8 +5,6 @@ package bench
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -110,16 +108,13 @@ func (p *serverProc) loadCredentials() {
 	if err != nil || cfg.Token == "" {
 		return
 	}
-	ca, err := os.ReadFile(filepath.Join(p.dataDir, "tls", "ca.crt"))
+	tr, err := client.NewTransport(cfg)
 	if err != nil {
 		return
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca)
+	tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost = 64, 0
 	p.token = cfg.Token
-	p.hc = &http.Client{Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 64, MaxConnsPerHost: 0,
-	}}
+	p.hc = &http.Client{Transport: tr}
 }
 
 func (p *serverProc) do(ctx context.Context, method, path string, body []byte, contentType string) (*http.Response, error) {

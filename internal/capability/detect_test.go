@@ -3,16 +3,15 @@ package capability
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/golden/*.json")
+	"github.com/kilnbuild/kiln/internal/golden"
+)
 
 // fixtures are the well-formed fixture trees, each with a golden Set.
 var fixtures = []string{"libgreet", "greet-cli", "multispec", "go-greet", "go-cli",
@@ -37,19 +36,7 @@ func TestDetectGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got = append(got, '\n')
-			golden := filepath.Join("testdata", "golden", name+".json")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("Detect(%s) differs from %s (go test -update rewrites it):\n%s", name, golden, got)
-			}
+			golden.Check(t, filepath.Join("testdata", "golden", name+".json"), got)
 		})
 	}
 }

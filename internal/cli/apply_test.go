@@ -3,8 +3,6 @@ package cli
 import (
 	"strings"
 	"testing"
-
-	"github.com/kilnbuild/kiln/internal/client/clienttest"
 )
 
 const shopYAML = `# components first on purpose: apply must order them
@@ -39,7 +37,7 @@ spec: {type: tenant}
 
 func TestApplyCreatesInOrderThenIsNoOp(t *testing.T) {
 	dir := isolate(t)
-	srv := clienttest.New(t)
+	srv := newServer(t)
 	f := writeFile(t, dir, "shop.yaml", shopYAML)
 
 	r := kiln(t, srv, "", "apply", "-f", f, "-n", "team-a").must(t)
@@ -47,11 +45,11 @@ func TestApplyCreatesInOrderThenIsNoOp(t *testing.T) {
 	if r.out != want {
 		t.Fatalf("first apply printed:\n%s\nwant:\n%s", r.out, want)
 	}
-	app := srv.Object("applications", "team-a", "shop")
+	app := srv.Object(t, "applications", "team-a", "shop")
 	if app == nil || app.APIVersion() != "kiln.dev/v1alpha1" || app.String("spec", "displayName") != "Shop" {
 		t.Fatalf("konflux application stored as %v", app)
 	}
-	rv := srv.ResourceVersion()
+	rv := srv.ResourceVersion(t)
 	patches := srv.CountRequests("PATCH", "/")
 
 	r = kiln(t, srv, "", "apply", "-f", f, "-n", "team-a").must(t)
@@ -59,7 +57,7 @@ func TestApplyCreatesInOrderThenIsNoOp(t *testing.T) {
 	if r.out != want {
 		t.Fatalf("second apply printed:\n%s\nwant:\n%s", r.out, want)
 	}
-	if got := srv.ResourceVersion(); got != rv {
+	if got := srv.ResourceVersion(t); got != rv {
 		t.Errorf("re-apply moved the resourceVersion from %d to %d", rv, got)
 	}
 	// Only the Secret (whose values the server hides) may be patched.
@@ -73,15 +71,16 @@ func TestApplyCreatesInOrderThenIsNoOp(t *testing.T) {
 
 func TestApplyConfiguresChanges(t *testing.T) {
 	dir := isolate(t)
-	srv := clienttest.New(t)
-	f := writeFile(t, dir, "c.yaml", "apiVersion: kiln.dev/v1alpha1\nkind: Component\nmetadata: {name: web, namespace: a}\nspec: {application: shop}\n")
+	srv := newServer(t, "a")
+	srv.Seed(t, application("a", "shop"), application("a", "store"))
+	f := writeFile(t, dir, "c.yaml", "apiVersion: kiln.dev/v1alpha1\nkind: Component\nmetadata: {name: web, namespace: a}\nspec: {application: shop, source: {git: {url: \"https://git.example/web\"}}}\n")
 	kiln(t, srv, "", "apply", "-f", f).must(t)
-	writeFile(t, dir, "c.yaml", "apiVersion: kiln.dev/v1alpha1\nkind: Component\nmetadata: {name: web, namespace: a, labels: {tier: web}}\nspec: {application: store}\n")
+	writeFile(t, dir, "c.yaml", "apiVersion: kiln.dev/v1alpha1\nkind: Component\nmetadata: {name: web, namespace: a, labels: {tier: web}}\nspec: {application: store, source: {git: {url: \"https://git.example/web\"}}}\n")
 	r := kiln(t, srv, "", "apply", "-f", f).must(t)
 	if r.out != "component.kiln.dev/web configured\n" {
 		t.Fatalf("printed %q", r.out)
 	}
-	got := srv.Object("components", "a", "web")
+	got := srv.Object(t, "components", "a", "web")
 	if got.String("spec", "application") != "store" || got.Labels()["tier"] != "web" {
 		t.Fatalf("stored %v", got)
 	}
@@ -89,8 +88,8 @@ func TestApplyConfiguresChanges(t *testing.T) {
 
 func TestApplyStdinDefaultNamespaceFromConfig(t *testing.T) {
 	isolate(t)
-	srv := clienttest.New(t)
-	writeFile(t, ".", ".kiln/client.yaml", "server: "+srv.URL+"\ntoken: "+clienttest.Token+"\nnamespace: team-b\n")
+	srv := newServer(t, "team-b")
+	writeFile(t, ".", ".kiln/client.yaml", "server: "+srv.URL+"\ntoken: "+srv.AdminToken+"\nnamespace: team-b\n")
 	root := NewRootCommand(testOptions()...)
 	var out strings.Builder
 	root.SetOut(&out)
@@ -100,14 +99,14 @@ func TestApplyStdinDefaultNamespaceFromConfig(t *testing.T) {
 	if err := root.Execute(); err != nil {
 		t.Fatalf("%v: %s", err, out.String())
 	}
-	if srv.Object("applications", "team-b", "shop") == nil {
+	if srv.Object(t, "applications", "team-b", "shop") == nil {
 		t.Fatalf("not created in the config's namespace: %s", out.String())
 	}
 }
 
 func TestApplyReportsEachFailureAndContinues(t *testing.T) {
 	dir := isolate(t)
-	srv := clienttest.New(t)
+	srv := newServer(t, "a")
 	f := writeFile(t, dir, "bad.yaml", `apiVersion: kiln.dev/v1alpha1
 kind: Component
 metadata: {name: broken, namespace: a}
@@ -135,7 +134,7 @@ a: [unclosed
 	}
 	for _, want := range []string{
 		"bad.yaml, document 1 (Component/broken): Error from server (Invalid): ",
-		"\n  spec.invalid: Invalid value: \"nope\"\n",
+		"\n  spec.invalid: unknown field (known fields: application, ",
 		"bad.yaml, document 2 (Widget/w): the server has no kind \"Widget\"",
 		"bad.yaml, document 4: apiVersion and kind are required",
 		"bad.yaml, document 5: invalid YAML",
@@ -148,7 +147,7 @@ a: [unclosed
 
 func TestApplyNamespaceMismatch(t *testing.T) {
 	dir := isolate(t)
-	srv := clienttest.New(t)
+	srv := newServer(t, "a", "b")
 	f := writeFile(t, dir, "c.yaml", "apiVersion: kiln.dev/v1alpha1\nkind: Application\nmetadata: {name: shop, namespace: a}\n")
 	r := kiln(t, srv, "", "apply", "-f", f, "-n", "b")
 	if r.code == nil || !strings.Contains(r.err, `does not match --namespace "b"`) {
@@ -158,7 +157,7 @@ func TestApplyNamespaceMismatch(t *testing.T) {
 
 func TestApplyDirectory(t *testing.T) {
 	dir := isolate(t)
-	srv := clienttest.New(t)
+	srv := newServer(t, "x")
 	writeFile(t, dir, "m/a.yaml", "apiVersion: kiln.dev/v1alpha1\nkind: Application\nmetadata: {name: a, namespace: x}\n")
 	writeFile(t, dir, "m/sub/b.json", `{"apiVersion":"kiln.dev/v1alpha1","kind":"Application","metadata":{"name":"b","namespace":"x"}}`)
 	writeFile(t, dir, "m/README.md", "not a manifest")

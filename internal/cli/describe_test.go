@@ -25,13 +25,13 @@ func TestDescribe(t *testing.T) {
 				"lastTransitionTime": "2026-01-02T03:04:05Z", "message": ""},
 		}}
 	putStatus(t, srv, stored)
-	golden(t, "describe_component", kiln(t, srv, "", "describe", "component", "full", "-n", "a").must(t).out)
-	golden(t, "describe_plain", kiln(t, srv, "", "describe", "comp/web", "-n", "a").must(t).out)
+	checkGolden(t, "describe_component", kiln(t, srv, "", "describe", "component", "full", "-n", "a").must(t).out)
+	checkGolden(t, "describe_plain", kiln(t, srv, "", "describe", "comp/web", "-n", "a").must(t).out)
 }
 
 func TestDescribeSecretHidesValues(t *testing.T) {
 	srv := seeded(t)
 	srv.Seed("secrets", obj("v1", "Secret", "a", "creds", map[string]any{
-		"type": "Opaque", "stringData": map[string]any{"token": "s3cret"}}))
-	golden(t, "describe_secret", kiln(t, srv, "", "describe", "secret", "creds", "-n", "a").must(t).out)
+		"type": "Opaque", "data": map[string]any{"token": "czNjcmV0"}})) // s3cret
+	checkGolden(t, "describe_secret", kiln(t, srv, "", "describe", "secret", "creds", "-n", "a").must(t).out)
 }

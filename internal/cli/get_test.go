@@ -7,6 +7,7 @@ import (
 
 	"github.com/kilnbuild/kiln/internal/client"
 	"github.com/kilnbuild/kiln/internal/client/clienttest"
+	"github.com/kilnbuild/kiln/internal/syncbuf"
 )
 
 func seeded(t *testing.T) *clienttest.Server {
@@ -20,27 +21,25 @@ func seeded(t *testing.T) *clienttest.Server {
 
 func TestGetTable(t *testing.T) {
 	srv := seeded(t)
-	golden(t, "get_table", kiln(t, srv, "", "get", "components", "-n", "a").must(t).out)
-	golden(t, "get_wide", kiln(t, srv, "", "get", "comp", "-n", "a", "-o", "wide").must(t).out)
-	golden(t, "get_all_namespaces", kiln(t, srv, "", "get", "Component", "-A").must(t).out)
-	golden(t, "get_two_types", kiln(t, srv, "", "get", "applications,components", "-n", "a").must(t).out)
-	golden(t, "get_named", kiln(t, srv, "", "get", "components.kiln.dev", "web", "api", "-n", "a", "--no-headers").must(t).out)
-	golden(t, "get_selector", kiln(t, srv, "", "get", "comp", "-A", "-l", "app!=nothing", "--field-selector", "spec.application=news").must(t).out)
+	checkGolden(t, "get_table", kiln(t, srv, "", "get", "components", "-n", "a").must(t).out)
+	checkGolden(t, "get_wide", kiln(t, srv, "", "get", "comp", "-n", "a", "-o", "wide").must(t).out)
+	checkGolden(t, "get_all_namespaces", kiln(t, srv, "", "get", "Component", "-A").must(t).out)
+	checkGolden(t, "get_two_types", kiln(t, srv, "", "get", "applications,components", "-n", "a").must(t).out)
+	checkGolden(t, "get_named", kiln(t, srv, "", "get", "components.kiln.dev", "web", "api", "-n", "a", "--no-headers").must(t).out)
+	checkGolden(t, "get_selector", kiln(t, srv, "", "get", "comp", "-A", "-l", "app!=nothing", "--field-selector", "spec.application=news").must(t).out)
 }
 
 func TestGetFallsBackToNameAge(t *testing.T) {
 	srv := seeded(t)
-	srv.Lock()
-	srv.NoTables = true
-	srv.Unlock()
-	golden(t, "get_fallback", kiln(t, srv, "", "get", "components", "-n", "a").must(t).out)
+	srv.SetNoTables(true)
+	checkGolden(t, "get_fallback", kiln(t, srv, "", "get", "components", "-n", "a").must(t).out)
 }
 
 func TestGetYAMLJSONName(t *testing.T) {
 	srv := seeded(t)
-	golden(t, "get_one.yaml", kiln(t, srv, "", "get", "comp", "web", "-n", "a", "-o", "yaml").must(t).out)
-	golden(t, "get_list.json", kiln(t, srv, "", "get", "comp", "-n", "b", "-o", "json").must(t).out)
-	golden(t, "get_names", kiln(t, srv, "", "get", "app,comp", "-n", "a", "-o", "name").must(t).out)
+	checkGolden(t, "get_one.yaml", kiln(t, srv, "", "get", "comp", "web", "-n", "a", "-o", "yaml").must(t).out)
+	checkGolden(t, "get_list.json", kiln(t, srv, "", "get", "comp", "-n", "b", "-o", "json").must(t).out)
+	checkGolden(t, "get_names", kiln(t, srv, "", "get", "app,comp", "-n", "a", "-o", "name").must(t).out)
 }
 
 func TestGetErrors(t *testing.T) {
@@ -68,12 +67,10 @@ func TestGetErrors(t *testing.T) {
 
 func TestGetWatch(t *testing.T) {
 	srv := seeded(t)
-	srv.Lock()
-	srv.MaxEventsPerStream = 1 // force resumes between events
-	srv.Unlock()
+	srv.SetMaxEventsPerStream(1) // force resumes between events
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	done := make(chan result)
 	go func() { done <- kilnCtx(ctx, t, srv, "", out, "get", "comp", "-n", "a", "-w") }()
 	waitFor(t, "the initial table", func() bool { return strings.Contains(out.String(), "web") })
@@ -94,7 +91,7 @@ func TestGetWatch(t *testing.T) {
 	if r := <-done; r.code != nil {
 		t.Fatalf("watch ended with %v: %s", r.code, r.err)
 	}
-	golden(t, "get_watch", out.String())
+	checkGolden(t, "get_watch", out.String())
 	if n := srv.CountRequests("GET", "/apis/kiln.dev/v1alpha1/namespaces/a/components?allowWatchBookmarks"); n < 3 {
 		t.Errorf("watch connected %d times, want a resume after each event", n)
 	}
@@ -104,7 +101,7 @@ func TestGetWatchOnlyYAML(t *testing.T) {
 	srv := seeded(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	done := make(chan result)
 	go func() {
 		done <- kilnCtx(ctx, t, srv, "", out, "get", "comp", "web", "-n", "a", "--watch-only", "-o", "name")

@@ -3,20 +3,18 @@ package cli
 import (
 	"bytes"
 	"context"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/kilnbuild/kiln/internal/apiserver/apitest"
 	"github.com/kilnbuild/kiln/internal/client"
 	"github.com/kilnbuild/kiln/internal/client/clienttest"
+	"github.com/kilnbuild/kiln/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // created is the fake server's creation time; tests run 90 minutes later.
 var created = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -45,17 +43,38 @@ func isolate(t *testing.T) string {
 	return dir
 }
 
+// endpoint is a server the CLI talks to: the real API (newServer), or the
+// fake (clienttest.New) whose fixed clock and ids keep rendered output
+// byte for byte the same.
+type endpoint interface{ ClientConfig() *client.Config }
+
+// apiServer is the real API in-process, its requests logged.
+type apiServer struct {
+	*apitest.Env
+	*clienttest.RequestLog
+}
+
+// newServer starts the real API with the given tenant namespaces.
+func newServer(t *testing.T, namespaces ...string) apiServer {
+	t.Helper()
+	log := &clienttest.RequestLog{}
+	env := apitest.Start(t, apitest.WithMiddleware(log.Record))
+	env.Namespaces(t, namespaces...)
+	return apiServer{Env: env, RequestLog: log}
+}
+
 // kiln runs the CLI against srv with the given args and stdin.
-func kiln(t *testing.T, srv *clienttest.Server, stdin string, args ...string) result {
+func kiln(t *testing.T, srv endpoint, stdin string, args ...string) result {
 	t.Helper()
 	return kilnCtx(context.Background(), t, srv, stdin, nil, args...)
 }
 
-func kilnCtx(ctx context.Context, t *testing.T, srv *clienttest.Server, stdin string, out io.Writer, args ...string) result {
+func kilnCtx(ctx context.Context, t *testing.T, srv endpoint, stdin string, out io.Writer, args ...string) result {
 	t.Helper()
 	root := NewRootCommand(testOptions()...)
 	if srv != nil {
-		args = append([]string{"--server", srv.URL, "--token", clienttest.Token}, args...)
+		cfg := srv.ClientConfig()
+		args = append([]string{"--server", cfg.Server, "--token", cfg.Token}, args...)
 	}
 	root.SetArgs(args)
 	var stdout, stderr bytes.Buffer
@@ -77,23 +96,10 @@ func (r result) must(t *testing.T) result {
 	return r
 }
 
-// golden compares got with testdata/name.golden (rewritten with -update).
-func golden(t *testing.T, name, got string) {
+// checkGolden compares got with testdata/name.golden (rewritten with -update).
+func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join(testdataDir, name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from %s:\ngot:\n%s\nwant:\n%s", name, path, got, want)
-	}
+	golden.CheckString(t, filepath.Join(testdataDir, name+".golden"), got)
 }
 
 // testdataDir is absolute because tests chdir into temp dirs.
@@ -126,27 +132,13 @@ func obj(apiVersion, kind, ns, name string, fields map[string]any) client.Object
 	return o
 }
 
+func application(ns, name string) client.Object {
+	return obj("kiln.dev/v1alpha1", "Application", ns, name, nil)
+}
+
 func comp(ns, name, app string) client.Object {
 	return obj("kiln.dev/v1alpha1", "Component", ns, name, map[string]any{
 		"spec": map[string]any{"application": app, "source": map[string]any{"git": map[string]any{"url": "https://git.example/" + name}}}})
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // waitFor polls cond for up to 5s.
@@ -162,7 +154,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // putStatus writes obj's status through the status subresource.
-func putStatus(t *testing.T, srv *clienttest.Server, o client.Object) {
+func putStatus(t *testing.T, srv endpoint, o client.Object) {
 	t.Helper()
 	c := client.New(srv.ClientConfig())
 	ctx := context.Background()
@@ -174,5 +166,3 @@ func putStatus(t *testing.T, srv *clienttest.Server, o client.Object) {
 		t.Fatal(err)
 	}
 }
-
-func newServer(t *testing.T) *clienttest.Server { return clienttest.New(t) }

@@ -1,13 +1,17 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/kilnbuild/kiln/internal/apiserver/apitest"
+	"github.com/kilnbuild/kiln/internal/auth"
 	"github.com/kilnbuild/kiln/internal/client"
-	"github.com/kilnbuild/kiln/internal/client/clienttest"
 )
 
 func TestCreateNamespace(t *testing.T) {
@@ -17,7 +21,7 @@ func TestCreateNamespace(t *testing.T) {
 	if r.out != "namespace/releng created\n" {
 		t.Fatalf("printed %q", r.out)
 	}
-	if got := srv.Object("namespaces", "", "releng").String("spec", "type"); got != "managed" {
+	if got := srv.Object(t, "namespaces", "", "releng").String("spec", "type"); got != "managed" {
 		t.Fatalf("type = %q", got)
 	}
 	r = kiln(t, srv, "", "create", "ns", "releng")
@@ -30,24 +34,50 @@ func TestCreateNamespace(t *testing.T) {
 	}
 }
 
+// withToken is srv as the holder of token.
+func withToken(srv endpoint, token string) endpoint {
+	cfg := srv.ClientConfig()
+	cfg.Token = token
+	return configured{cfg}
+}
+
+type configured struct{ cfg *client.Config }
+
+func (c configured) ClientConfig() *client.Config { return c.cfg }
+
 func TestTokenLifecycle(t *testing.T) {
 	isolate(t)
-	srv := newServer(t)
-	r := kiln(t, srv, "", "token", "create", "--for", "system:serviceaccount:team-a:ci", "--description", "ci", "--expires", "720h").must(t)
-	if r.out != "kiln_secret_tok-1\n" {
+	srv := newServer(t, "team-a")
+	srv.Seed(t, obj("kiln.dev/v1alpha1", "ServiceAccount", "team-a", "ci", nil))
+	const ci = "system:serviceaccount:team-a:ci"
+	r := kiln(t, srv, "", "token", "create", "--for", ci, "--description", "ci", "--expires", "720h").must(t)
+	token, _ := strings.CutSuffix(r.out, "\n")
+	name, _, ok := auth.ParseToken(token)
+	if !ok {
 		t.Fatalf("stdout %q, want the token alone", r.out)
 	}
-	if !strings.Contains(r.err, "shown only once") || !strings.Contains(r.err, "tok-1") {
+	if !strings.Contains(r.err, "shown only once") || !strings.Contains(r.err, name) {
 		t.Fatalf("stderr %q lacks the warning", r.err)
 	}
-	if !strings.Contains(strings.Join(srv.Requests(), "\n"), "POST /apis/kiln.dev/v1alpha1/tokenrequests") {
-		t.Fatal("no token request sent")
+	if n := srv.CountRequests("POST", "/apis/kiln.dev/v1alpha1/tokenrequests"); n != 1 {
+		t.Fatalf("%d token requests sent, want 1", n)
+	}
+	if who := kiln(t, withToken(srv, token), "", "whoami").must(t).out; !strings.Contains(who, ci) {
+		t.Fatalf("the new token is not the service account's: %q", who)
 	}
 	kiln(t, srv, "", "token", "create").must(t)
-	golden(t, "token_list", kiln(t, srv, "", "token", "list").must(t).out)
-	r = kiln(t, srv, "", "token", "revoke", "tok-1").must(t)
-	if r.out != "token \"tok-1\" revoked\n" || srv.Object("tokens", "", "tok-1") != nil {
+	list := kiln(t, srv, "", "token", "list").must(t).out
+	row := regexp.MustCompile(`(?m)^` + name + ` +` + ci + ` +ci +\d{4}-\d\d-\d\d \d\d:\d\d +`)
+	admins := regexp.MustCompile(`(?m)^tok-\w+ +admin +`).FindAllString(list, -1)
+	if !strings.HasPrefix(list, "NAME ") || !row.MatchString(list) || len(admins) != 2 {
+		t.Fatalf("token list lacks the service account's token or the admin's two:\n%s", list)
+	}
+	r = kiln(t, srv, "", "token", "revoke", name).must(t)
+	if r.out != fmt.Sprintf("token %q revoked\n", name) || srv.Object(t, "tokens", "", name) != nil {
 		t.Fatalf("revoke: %q", r.out)
+	}
+	if r := kiln(t, withToken(srv, token), "", "whoami"); !errors.Is(r.code, client.ErrUnauthorized) {
+		t.Fatalf("a revoked token still works: %v", r.code)
 	}
 	r = kiln(t, srv, "", "token", "create", "--expires", "soon")
 	if r.code == nil || !strings.Contains(r.code.Error(), "720h") {
@@ -58,7 +88,7 @@ func TestTokenLifecycle(t *testing.T) {
 func TestKubeconfig(t *testing.T) {
 	dir := isolate(t)
 	r := kiln(t, nil, "", "kubeconfig", "--server", "http://kiln.example:7070", "--token", "kiln_abc", "-n", "team-a").must(t)
-	golden(t, "kubeconfig", r.out)
+	checkGolden(t, "kubeconfig", r.out)
 	out := filepath.Join(dir, "kc.yaml")
 	kiln(t, nil, "", "kubeconfig", "--server", "http://kiln.example:7070", "--token", "kiln_abc", "-n", "team-a", "-o", out).must(t)
 	data, err := os.ReadFile(out)
@@ -72,22 +102,30 @@ func TestKubeconfig(t *testing.T) {
 
 func TestWhoami(t *testing.T) {
 	isolate(t)
-	srv := newServer(t)
-	srv.WhoAmI = map[string]any{"user": "alice", "clusterAdmin": false, "bindings": map[string]any{"team-a": "admin", "team-b": "viewer,releaser"}}
-	golden(t, "whoami", kiln(t, srv, "", "whoami").must(t).out)
+	srv := newServer(t, "team-a")
+	srv.Seed(t, obj("v1", "Namespace", "", "team-b", map[string]any{"spec": map[string]any{"type": "managed"}}))
+	for ns, roles := range map[string][]string{"team-a": {"admin"}, "team-b": {"viewer", "releaser"}} {
+		for i, role := range roles {
+			srv.Seed(t, obj("kiln.dev/v1alpha1", "RoleBinding", ns, fmt.Sprintf("alice-%d", i), map[string]any{
+				"spec": map[string]any{"role": role, "subjects": []any{map[string]any{"kind": "User", "name": "alice"}}}}))
+		}
+	}
+	alice := withToken(srv, srv.UserToken(t, "alice"))
+	checkGolden(t, "whoami", kiln(t, alice, "", "whoami").must(t).out)
 }
 
 func TestVersion(t *testing.T) {
 	isolate(t)
 	srv := newServer(t)
-	root := NewRootCommand(WithVersion("v9.9.9"))
-	root.SetArgs([]string{"--server", srv.URL, "--token", clienttest.Token, "version"})
+	cfg := srv.ClientConfig()
+	root := NewRootCommand(testOptions(WithVersion("v9.9.9"))...)
+	root.SetArgs([]string{"--server", cfg.Server, "--token", cfg.Token, "version"})
 	var out strings.Builder
 	root.SetOut(&out)
 	if err := root.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	if out.String() != "Client Version: v9.9.9\nServer Version: v0.1.0-test\n" {
+	if out.String() != "Client Version: v9.9.9\nServer Version: "+apitest.Version+"\n" {
 		t.Fatalf("printed %q", out.String())
 	}
 }
@@ -111,17 +149,17 @@ func TestUnauthorizedHint(t *testing.T) {
 
 func TestConfigCommands(t *testing.T) {
 	dir := isolate(t)
-	srv := newServer(t)
+	srv := newServer(t, "team-a")
 	// no config yet: set-server creates the user config
 	r := kiln(t, nil, "", "config", "set-server", srv.URL).must(t)
 	userCfg := filepath.Join(dir, "xdg", "kiln", "config.yaml")
 	if !strings.Contains(r.out, userCfg) {
 		t.Fatalf("set-server wrote elsewhere: %q", r.out)
 	}
-	kiln(t, nil, "", "config", "set-token", clienttest.Token).must(t)
+	kiln(t, nil, "", "config", "set-token", srv.AdminToken).must(t)
 	kiln(t, nil, "", "config", "set-namespace", "team-a").must(t)
 	cfg, err := client.LoadConfig(userCfg)
-	if err != nil || cfg.Server != srv.URL || cfg.Token != clienttest.Token || cfg.Namespace != "team-a" {
+	if err != nil || cfg.Server != srv.URL || cfg.Token != srv.AdminToken || cfg.Namespace != "team-a" {
 		t.Fatalf("config %+v, %v", cfg, err)
 	}
 	r = kiln(t, nil, "", "config", "view").must(t)
@@ -140,7 +178,7 @@ func TestConfigCommands(t *testing.T) {
 		t.Fatalf("bad URL: %v", r.code)
 	}
 	// the namespace from the config is used
-	srv.Seed("applications", obj("kiln.dev/v1alpha1", "Application", "team-a", "shop", nil))
+	srv.Seed(t, application("team-a", "shop"))
 	if err := os.Remove(filepath.Join(dir, ".kiln", "client.yaml")); err != nil {
 		t.Fatal(err)
 	}
@@ -152,14 +190,14 @@ func TestConfigCommands(t *testing.T) {
 
 func TestAPIResources(t *testing.T) {
 	isolate(t)
-	golden(t, "api_resources", kiln(t, newServer(t), "", "api-resources").must(t).out)
+	checkGolden(t, "api_resources", kiln(t, newServer(t), "", "api-resources").must(t).out)
 }
 
 func TestKubeconfigCarriesCA(t *testing.T) {
 	dir := isolate(t)
 	writeFile(t, dir, ".kiln/tls/ca.crt", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
 	writeFile(t, dir, ".kiln/client.yaml", "server: https://127.0.0.1:7070\ntoken: kiln_abc\nnamespace: default\n")
-	golden(t, "kubeconfig_ca", kiln(t, nil, "", "kubeconfig").must(t).out)
+	checkGolden(t, "kubeconfig_ca", kiln(t, nil, "", "kubeconfig").must(t).out)
 }
 
 func TestVerboseLogsRequests(t *testing.T) {

@@ -59,14 +59,15 @@ func New(cfg *Config) *Client {
 	c := &Client{cfg: *cfg, UserAgent: "kiln"}
 	c.cfg.Server = strings.TrimRight(c.cfg.Server, "/")
 	c.WatchBackoff = DefaultWatchBackoff
-	tr, err := newTransport(cfg)
+	tr, err := NewTransport(cfg)
 	c.initErr = err
 	c.http = &http.Client{Transport: tr}
 	return c
 }
 
-// newTransport trusts the configured CA besides the system roots.
-func newTransport(cfg *Config) (*http.Transport, error) {
+// NewTransport is an HTTP transport for cfg: it trusts the configured CA
+// besides the system roots.
+func NewTransport(cfg *Config) (*http.Transport, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipTLSVerify}
 	pem, err := cfg.CAPEM()

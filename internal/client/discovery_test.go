@@ -6,13 +6,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kilnbuild/kiln/internal/apiserver/apitest"
 	"github.com/kilnbuild/kiln/internal/client"
-	"github.com/kilnbuild/kiln/internal/client/clienttest"
 )
 
 func TestResolveResource(t *testing.T) {
-	srv := clienttest.New(t)
-	c := client.New(srv.ClientConfig())
+	srv, c, _ := setup(t) // c has resolved a resource already
 	ctx := context.Background()
 	for _, name := range []string{"component", "components", "comp", "Component", "COMPONENTS",
 		"components.kiln.dev", "component.kiln.dev", "components.appstudio.redhat.com"} {
@@ -46,7 +45,7 @@ func TestResolveResource(t *testing.T) {
 }
 
 func TestResourceFor(t *testing.T) {
-	srv := clienttest.New(t)
+	srv := apitest.Start(t)
 	c := client.New(srv.ClientConfig())
 	ctx := context.Background()
 	r, err := c.ResourceFor(ctx, "appstudio.redhat.com/v1alpha1", "Component")

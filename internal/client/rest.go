@@ -44,6 +44,17 @@ func (o ListOptions) pageSize() int {
 	return DefaultPageSize
 }
 
+// page is the query of the page after continue token cont ("" for the
+// first).
+func (o ListOptions) page(cont string) url.Values {
+	q := o.query()
+	q.Set("limit", strconv.Itoa(o.pageSize()))
+	if cont != "" {
+		q.Set("continue", cont)
+	}
+	return q
+}
+
 func withQuery(path string, q url.Values) string {
 	if len(q) == 0 {
 		return path
@@ -62,13 +73,8 @@ func (c *Client) List(ctx context.Context, r Resource, ns string, opts ListOptio
 	out := &List{}
 	cont := ""
 	for {
-		q := opts.query()
-		q.Set("limit", strconv.Itoa(opts.pageSize()))
-		if cont != "" {
-			q.Set("continue", cont)
-		}
 		var page listPage
-		if err := c.getJSON(ctx, withQuery(r.Path(ns, ""), q), &page); err != nil {
+		if err := c.getJSON(ctx, withQuery(r.Path(ns, ""), opts.page(cont)), &page); err != nil {
 			return nil, err
 		}
 		if out.Kind == "" {
@@ -146,12 +152,7 @@ func (c *Client) Table(ctx context.Context, r Resource, ns, name string, opts Li
 	var out *metav1.Table
 	cont := ""
 	for {
-		q := opts.query()
-		q.Set("limit", strconv.Itoa(opts.pageSize()))
-		if cont != "" {
-			q.Set("continue", cont)
-		}
-		data, err := c.Do(ctx, http.MethodGet, withQuery(r.Path(ns, ""), q), nil, h)
+		data, err := c.Do(ctx, http.MethodGet, withQuery(r.Path(ns, ""), opts.page(cont)), nil, h)
 		if err != nil {
 			return nil, err
 		}

@@ -9,6 +9,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kilnbuild/kiln/api/v1alpha1"
+	"github.com/kilnbuild/kiln/internal/apiserver/apitest"
 	"github.com/kilnbuild/kiln/internal/client"
 	"github.com/kilnbuild/kiln/internal/client/clienttest"
 )
@@ -16,18 +18,38 @@ import (
 func component(ns, name, app string) client.Object {
 	return client.Object{"apiVersion": "kiln.dev/v1alpha1", "kind": "Component",
 		"metadata": map[string]any{"name": name, "namespace": ns, "labels": map[string]any{"app": app}},
-		"spec":     map[string]any{"application": app}}
+		"spec": map[string]any{"application": app,
+			"source": map[string]any{"git": map[string]any{"url": "https://git.example/" + name}}}}
 }
 
-func setup(t *testing.T) (*clienttest.Server, *client.Client, client.Resource) {
+// server is the real API in-process, with its requests logged and faults
+// to inject.
+type server struct {
+	*apitest.Env
+	*clienttest.RequestLog
+	faults *clienttest.Faults
+}
+
+// setup starts the API with namespaces a (applications shop and blog) and
+// b (shop), and a client of it.
+func setup(t *testing.T, opts ...apitest.Option) (*server, *client.Client, client.Resource) {
 	t.Helper()
-	srv := clienttest.New(t)
-	c := client.New(srv.ClientConfig())
+	faults, log := &clienttest.Faults{}, &clienttest.RequestLog{}
+	env := apitest.Start(t, append(opts, apitest.WithMiddleware(faults.Wrap), apitest.WithMiddleware(log.Record))...)
+	env.Namespaces(t, "a", "b")
+	for _, app := range []client.Object{application("a", "shop"), application("a", "blog"), application("b", "shop")} {
+		env.Seed(t, app)
+	}
+	c := client.New(env.ClientConfig())
 	r, err := c.ResolveResource(context.Background(), "components")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return srv, c, r
+	return &server{Env: env, RequestLog: log, faults: faults}, c, r
+}
+
+func application(ns, name string) client.Object {
+	return client.Object{"apiVersion": "kiln.dev/v1alpha1", "kind": "Application", "metadata": map[string]any{"name": name, "namespace": ns}}
 }
 
 func TestCRUD(t *testing.T) {
@@ -48,7 +70,7 @@ func TestCRUD(t *testing.T) {
 		t.Fatalf("get: %v, %v", got, err)
 	}
 
-	got.Map("spec")["application"] = "store"
+	got.Map("spec")["application"] = "blog"
 	updated, err := c.Update(ctx, r, "a", got)
 	if err != nil {
 		t.Fatal(err)
@@ -61,8 +83,8 @@ func TestCRUD(t *testing.T) {
 	if err != nil || patched.Labels()["tier"] != "1" || patched.ResourceVersion() == updated.ResourceVersion() {
 		t.Fatalf("merge patch: %v, %v", patched, err)
 	}
-	patched, err = c.Patch(ctx, r, "a", "web", client.ContentTypeJSONPatch, []byte(`[{"op":"replace","path":"/spec/application","value":"x"}]`))
-	if err != nil || patched.String("spec", "application") != "x" {
+	patched, err = c.Patch(ctx, r, "a", "web", client.ContentTypeJSONPatch, []byte(`[{"op":"replace","path":"/spec/application","value":"shop"}]`))
+	if err != nil || patched.String("spec", "application") != "shop" {
 		t.Fatalf("json patch: %v, %v", patched, err)
 	}
 
@@ -89,9 +111,9 @@ func TestListPaginatesAndFilters(t *testing.T) {
 		if i%2 == 1 {
 			app = "blog"
 		}
-		srv.Seed("components", component("a", fmt.Sprintf("c%d", i), app))
+		srv.Seed(t, component("a", fmt.Sprintf("c%d", i), app))
 	}
-	srv.Seed("components", component("b", "other", "shop"))
+	srv.Seed(t, component("b", "other", "shop"))
 	ctx := context.Background()
 
 	list, err := c.List(ctx, r, "a", client.ListOptions{Limit: 2})
@@ -116,22 +138,21 @@ func TestListPaginatesAndFilters(t *testing.T) {
 
 func TestTable(t *testing.T) {
 	srv, c, r := setup(t)
-	srv.Seed("components", component("a", "web", "shop"), component("a", "api", "shop"))
+	srv.Seed(t, component("a", "web", "shop"), component("a", "api", "shop"))
 	ctx := context.Background()
 	tbl, err := c.Table(ctx, r, "a", "", client.ListOptions{Limit: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tbl.ColumnDefinitions) != 4 || len(tbl.Rows) != 2 {
+	// Name, the kind's columns, Age; both pages joined
+	if want := 2 + len(v1alpha1.MustLookup("Component").Columns); len(tbl.ColumnDefinitions) != want || len(tbl.Rows) != 2 {
 		t.Fatalf("server table: %d columns, %d rows", len(tbl.ColumnDefinitions), len(tbl.Rows))
 	}
 	if ns := client.RowObject(tbl.Rows[0]).Namespace(); ns != "a" {
 		t.Errorf("row object namespace = %q", ns)
 	}
 
-	srv.Lock()
-	srv.NoTables = true
-	srv.Unlock()
+	srv.faults.SetNoTables(true)
 	tbl, err = c.Table(ctx, r, "a", "", client.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +167,7 @@ func TestTable(t *testing.T) {
 }
 
 func TestBearerTokenSent(t *testing.T) {
-	srv := clienttest.New(t)
+	srv, _, _ := setup(t)
 	cfg := srv.ClientConfig()
 	cfg.Token = "wrong"
 	_, err := client.New(cfg).Discover(context.Background())

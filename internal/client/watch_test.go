@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kilnbuild/kiln/internal/apiserver/apitest"
 	"github.com/kilnbuild/kiln/internal/client"
+	"github.com/kilnbuild/kiln/internal/store"
 )
 
 type seen struct {
@@ -22,6 +24,13 @@ type seen struct {
 // collect ranges over a watch until n events arrived or it fails.
 func collect(t *testing.T, ctx context.Context, c *client.Client, r client.Resource, ns string, opts client.WatchOptions, n int) []seen {
 	t.Helper()
+	return collectThen(t, ctx, c, r, ns, opts, n, func(int) {})
+}
+
+// collectThen is collect calling then(i) after the i-th event (from 1),
+// on the test's goroutine.
+func collectThen(t *testing.T, ctx context.Context, c *client.Client, r client.Resource, ns string, opts client.WatchOptions, n int, then func(int)) []seen {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	var out []seen
@@ -30,7 +39,7 @@ func collect(t *testing.T, ctx context.Context, c *client.Client, r client.Resou
 			t.Fatalf("watch failed after %v: %v", out, err)
 		}
 		out = append(out, seen{ev.Type, ev.Object.Name()})
-		if len(out) == n {
+		if then(len(out)); len(out) == n {
 			return out
 		}
 	}
@@ -45,12 +54,10 @@ func fastBackoff(c *client.Client) {
 func TestWatchResumesAfterDisconnect(t *testing.T) {
 	srv, c, r := setup(t)
 	fastBackoff(c)
-	srv.Seed("components", component("a", "x", "shop"))
-	start := fmt.Sprint(srv.ResourceVersion())
-	srv.Seed("components", component("a", "c1", "shop"), component("a", "c2", "shop"), component("a", "c3", "shop"))
-	srv.Lock()
-	srv.MaxEventsPerStream = 1 // every stream drops after one event
-	srv.Unlock()
+	srv.Seed(t, component("a", "x", "shop"))
+	start := fmt.Sprint(srv.ResourceVersion(t))
+	srv.Seed(t, component("a", "c1", "shop"), component("a", "c2", "shop"), component("a", "c3", "shop"))
+	srv.faults.SetMaxEventsPerStream(1) // every stream drops after one event
 
 	got := collect(t, context.Background(), c, r, "a", client.WatchOptions{ListOptions: client.ListOptions{ResourceVersion: start}}, 3)
 	want := []seen{{client.Added, "c1"}, {client.Added, "c2"}, {client.Added, "c3"}}
@@ -66,58 +73,65 @@ func TestWatchResumesAfterDisconnect(t *testing.T) {
 		}
 	}
 	// first from the start, then from each event's resourceVersion
-	if fmt.Sprint(rvs) != "[1 2 3]" {
-		t.Errorf("watches started from %v, want [1 2 3]", rvs)
+	wantRVs := []string{start, srv.Object(t, "components", "a", "c1").ResourceVersion(), srv.Object(t, "components", "a", "c2").ResourceVersion()}
+	if fmt.Sprint(rvs) != fmt.Sprint(wantRVs) {
+		t.Errorf("watches started from %v, want %v", rvs, wantRVs)
 	}
 }
 
 func TestWatchListsFirstWithoutResourceVersion(t *testing.T) {
 	srv, c, r := setup(t)
-	srv.Seed("components", component("a", "old", "shop"))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		time.Sleep(50 * time.Millisecond)
-		srv.Seed("components", component("a", "new", "shop"))
-	}()
-	got := collect(t, ctx, c, r, "a", client.WatchOptions{}, 2)
+	srv.Seed(t, component("a", "old", "shop"))
+	got := collectThen(t, context.Background(), c, r, "a", client.WatchOptions{}, 2, func(i int) {
+		if i == 1 { // listed: what comes now, the watch brings
+			srv.Seed(t, component("a", "new", "shop"))
+		}
+	})
 	want := []seen{{client.Added, "old"}, {client.Added, "new"}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("events = %v, want %v", got, want)
 	}
 }
 
+// compacting keeps no event the store may drop: every compaction makes
+// all earlier resourceVersions too old to watch from.
+var compacting = apitest.WithStore(store.Options{EventRetention: -1, MinEvents: -1})
+
 func testRelistOnGone(t *testing.T, asHTTP bool) {
-	srv, c, r := setup(t)
+	srv, c, r := setup(t, compacting)
 	fastBackoff(c)
 	ctx := context.Background()
-	srv.Seed("components", component("a", "keep", "shop"), component("a", "gone", "shop"))
+	srv.Seed(t, component("a", "keep", "shop"), component("a", "gone", "shop"))
 	list, err := c.List(ctx, r, "a", client.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	patch := []byte(`{"spec":{"application":"changed"}}`)
+	patch := []byte(`{"spec":{"application":"blog"}}`)
 	if _, err := c.Patch(ctx, r, "a", "keep", client.ContentTypeMergePatch, patch); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Delete(ctx, r, "a", "gone", nil); err != nil {
 		t.Fatal(err)
 	}
-	srv.Seed("components", component("a", "added", "shop"))
-	srv.Lock()
-	srv.GoneAsHTTP = asHTTP
-	srv.Unlock()
-	srv.Compact() // list.ResourceVersion is now too old
+	srv.Seed(t, component("a", "added", "shop"))
+	srv.faults.SetGoneAsHTTP(asHTTP)
+	srv.Compact(t) // list.ResourceVersion is now too old
 
-	go func() {
-		time.Sleep(50 * time.Millisecond)
-		srv.Seed("components", component("a", "later", "shop"))
-	}()
 	opts := client.WatchOptions{ListOptions: client.ListOptions{ResourceVersion: list.ResourceVersion}, Known: list.Items}
-	got := collect(t, ctx, c, r, "a", opts, 4)
+	got := collectThen(t, ctx, c, r, "a", opts, 4, func(i int) {
+		if i == 3 { // relisted: the next change comes by the new watch
+			srv.Seed(t, component("a", "later", "shop"))
+		}
+	})
 	want := []seen{{client.Added, "added"}, {client.Modified, "keep"}, {client.Deleted, "gone"}, {client.Added, "later"}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("events = %v, want %v", got, want)
+	}
+	if n := srv.CountRequests("GET", "/apis/kiln.dev/v1alpha1/namespaces/a/components?limit="); n < 2 {
+		t.Errorf("listed %d times, want a relist after Gone", n)
+	}
+	if injected := len(srv.faults.Injected()) > 0; injected != asHTTP {
+		t.Errorf("Gone answered as HTTP 410: %v, want %v", srv.faults.Injected(), asHTTP)
 	}
 }
 
@@ -133,7 +147,7 @@ func TestWatchRetriesServerErrors(t *testing.T) {
 			w.Write([]byte(`{"kind":"Status","code":503,"reason":"ServiceUnavailable","message":"busy"}`))
 			return
 		}
-		srv.Config.Handler.ServeHTTP(w, r)
+		srv.Handler().ServeHTTP(w, r)
 	}))
 	defer proxy.Close()
 	cfg := srv.ClientConfig()
@@ -142,7 +156,7 @@ func TestWatchRetriesServerErrors(t *testing.T) {
 	var backoffs []int
 	c.WatchBackoff = func(n int) time.Duration { backoffs = append(backoffs, n); return time.Millisecond }
 	r, _ := c.ResolveResource(context.Background(), "comp")
-	srv.Seed("components", component("a", "x", "shop"))
+	srv.Seed(t, component("a", "x", "shop"))
 	got := collect(t, context.Background(), c, r, "a", client.WatchOptions{ListOptions: client.ListOptions{ResourceVersion: "0"}}, 1)
 	if got[0].name != "x" || fmt.Sprint(backoffs) != "[1 2]" {
 		t.Fatalf("events %v, backoffs %v", got, backoffs)
@@ -151,9 +165,9 @@ func TestWatchRetriesServerErrors(t *testing.T) {
 
 func TestWatchPermanentErrorEnds(t *testing.T) {
 	srv, c, r := setup(t)
-	srv.Lock()
-	srv.Token = "rotated"
-	srv.Unlock()
+	cfg := srv.ClientConfig()
+	cfg.Token = "kiln_000000000000_revoked"
+	c = client.New(cfg)
 	var errs []error
 	for _, err := range c.Watch(context.Background(), r, "a", client.WatchOptions{ListOptions: client.ListOptions{ResourceVersion: "1"}}) {
 		errs = append(errs, err)
@@ -165,7 +179,7 @@ func TestWatchPermanentErrorEnds(t *testing.T) {
 
 func TestWatchStopsWhenCallerBreaks(t *testing.T) {
 	srv, c, r := setup(t)
-	srv.Seed("components", component("a", "x", "shop"), component("a", "y", "shop"))
+	srv.Seed(t, component("a", "x", "shop"), component("a", "y", "shop"))
 	n := 0
 	for _, err := range c.Watch(context.Background(), r, "a", client.WatchOptions{ListOptions: client.ListOptions{ResourceVersion: "0"}}) {
 		if err != nil {

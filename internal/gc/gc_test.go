@@ -3,7 +3,8 @@ package gc
 import (
 	"context"
 	"errors"
-	"path/filepath"
+	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -13,29 +14,10 @@ import (
 	"github.com/kilnbuild/kiln/api/v1alpha1"
 	"github.com/kilnbuild/kiln/internal/controller"
 	"github.com/kilnbuild/kiln/internal/registry"
-	"github.com/kilnbuild/kiln/internal/secret"
-	"github.com/kilnbuild/kiln/internal/store"
-	"github.com/kilnbuild/kiln/internal/store/sqlstore"
+	"github.com/kilnbuild/kiln/internal/registry/registrytest"
 )
 
-func newRegistry(t *testing.T) *registry.Registry {
-	t.Helper()
-	dir := t.TempDir()
-	st, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(dir, "kiln.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	key, err := secret.LoadOrCreateKey(filepath.Join(dir, "key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := secret.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return registry.New(st, sealer)
-}
+func newRegistry(t *testing.T) *registry.Registry { return registrytest.New(t) }
 
 func create(t *testing.T, reg *registry.Registry, kind, ns, doc string) error {
 	t.Helper()
@@ -132,5 +114,43 @@ func TestNamespaceDeletionPurgesBeforeReleasingTheName(t *testing.T) {
 	}
 	if err := create(t, reg, "Namespace", "", `{"metadata":{"name":"a"}}`); err != nil {
 		t.Fatalf("the name is not free after deletion: %v", err)
+	}
+}
+
+// The collector deletes the dependants of an owner that is gone, and
+// nothing while the owner lives.
+func TestCollectorDeletesDependantsOfDeletedOwners(t *testing.T) {
+	t.Parallel()
+	reg := newRegistry(t)
+	if err := create(t, reg, "Namespace", "", `{"metadata":{"name":"a"}}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := create(t, reg, "Application", "a", `{"metadata":{"name":"app"}}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := create(t, reg, "Component", "a", `{"metadata":{"name":"web"},"spec":{"application":"app","source":{"git":{"url":"https://git.example/web"}}}}`); err != nil {
+		t.Fatal(err)
+	}
+	appKind, compKind := v1alpha1.MustLookup("Application"), v1alpha1.MustLookup("Component")
+	app, err := reg.Get(t.Context(), appKind, "a", "app", registry.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Collector{reg: reg, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	req := controller.Request{Name: string(app.GetUID())}
+	if _, err := c.Reconcile(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Get(t.Context(), compKind, "a", "web", registry.GetOptions{}); err != nil {
+		t.Fatalf("a dependant of a live owner was deleted: %v", err)
+	}
+	if _, _, err := reg.Delete(t.Context(), appKind, "a", "app", registry.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Reconcile(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Get(t.Context(), compKind, "a", "web", registry.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the dependant of a deleted owner remains: %v", err)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/kilnbuild/kiln/internal/golden"
 )
 
 // TestFromDebian converts two small Packages files (the second gzipped):
@@ -27,7 +29,7 @@ func TestFromDebian(t *testing.T) {
 	if err := WriteEdges(&buf, g); err != nil {
 		t.Fatal(err)
 	}
-	compareGolden(t, "testdata/debian/expected.tsv", buf.Bytes())
+	golden.Check(t, "testdata/debian/expected.tsv", buf.Bytes())
 	if want := (DebianStats{Packages: 11, Virtual: 2, Unresolved: 3}); st != want {
 		t.Fatalf("stats %+v, want %+v", st, want)
 	}

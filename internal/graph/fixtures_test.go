@@ -3,14 +3,12 @@ package graph
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the expected files in testdata")
+	"github.com/kilnbuild/kiln/internal/golden"
+)
 
 // fixtureArgs is testdata/<name>/args.json.
 type fixtureArgs struct {
@@ -51,7 +49,7 @@ func TestFixtures(t *testing.T) {
 			if isErr {
 				want = "error.txt"
 			}
-			compareGolden(t, filepath.Join(dir, want), got)
+			golden.Check(t, filepath.Join(dir, want), got)
 		})
 	}
 }
@@ -100,23 +98,6 @@ func zeroTimings(res *PlanResult) {
 	res.PlanMillis = 0
 	if res.Simulation != nil {
 		res.SimulateMillis = 0
-	}
-}
-
-func compareGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("%s is missing; got:\n%s", path, got)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (rerun with -update and review the diff)\ngot:\n%s\nwant:\n%s", path, got, want)
 	}
 }
 

@@ -48,7 +48,8 @@ type Descriptor struct {
 	Annotations  map[string]string `json:"annotations,omitempty"`
 }
 
-func descriptorOf(d v1.Descriptor) Descriptor {
+// DescriptorOf converts a go-containerregistry descriptor.
+func DescriptorOf(d v1.Descriptor) Descriptor {
 	return Descriptor{MediaType: string(d.MediaType), ArtifactType: d.ArtifactType,
 		Digest: d.Digest.String(), Size: d.Size, Annotations: d.Annotations}
 }
@@ -149,7 +150,7 @@ func Resolve(ctx context.Context, ref string, rem Remote) (Descriptor, error) {
 	if err != nil {
 		return Descriptor{}, fmt.Errorf("resolving %s: %w", ref, err)
 	}
-	return descriptorOf(*d), nil
+	return DescriptorOf(*d), nil
 }
 
 // Tags lists a repository's tags.
@@ -187,7 +188,7 @@ func Referrers(ctx context.Context, ref, artifactType string, rem Remote) ([]Des
 	}
 	out := make([]Descriptor, 0, len(m.Manifests))
 	for _, desc := range m.Manifests {
-		out = append(out, descriptorOf(desc))
+		out = append(out, DescriptorOf(desc))
 	}
 	return out, nil
 }

@@ -2,29 +2,23 @@ package oci
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"io"
 	"log"
 	"log/slog"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/kilnbuild/kiln/internal/tlstest"
 )
 
 // Test tokens: tenant A maintains team-a, tenant B maintains team-b, the
@@ -110,7 +104,7 @@ func startRegistryWith(t testing.TB, cfg Config) *testRegistry {
 	mux.Handle("/v2/", reg)
 	srv := httptest.NewUnstartedServer(mux)
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // ggcr also probes http://
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{testCert(t)}}
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{tlstest.Cert(t)}}
 	srv.StartTLS()
 	t.Cleanup(func() { srv.Close(); reg.Close() })
 	cas := x509.NewCertPool()
@@ -203,34 +197,4 @@ func fetchManifest(t testing.TB, tr *testRegistry, repo, dgst, token string) *v1
 	m, err := v1.ParseManifest(resp.Body)
 	mustNil(t, err)
 	return m
-}
-
-var (
-	certOnce sync.Once
-	cert     tls.Certificate
-	certErr  error
-)
-
-// testCert is a self-signed ECDSA P-256 certificate for 127.0.0.1, like the
-// ones Kiln's own CA issues (httptest's default is RSA, whose handshakes
-// would dominate the benchmark).
-func testCert(t testing.TB) tls.Certificate {
-	certOnce.Do(func() {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			certErr = err
-			return
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kiln test"},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
-			KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, IsCA: true, BasicConstraintsValid: true,
-			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-		cert, certErr = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, err
-	})
-	mustNil(t, certErr)
-	return cert
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -116,12 +117,13 @@ func artifactManifest(layers []v1.Layer, annotations []map[string]string, opts P
 		Annotations:   opts.annotations(),
 	}
 	for i, l := range layers {
-		d, err := layerDescriptor(l)
+		var a map[string]string
+		if i < len(annotations) {
+			a = annotations[i]
+		}
+		d, err := LayerDescriptor(l, a)
 		if err != nil {
 			return nil, err
-		}
-		if i < len(annotations) {
-			d.Annotations = annotations[i]
 		}
 		m.Layers[i] = d
 	}
@@ -140,7 +142,8 @@ func emptyDescriptor() v1.Descriptor {
 	return v1.Descriptor{MediaType: MediaTypeEmpty, Digest: h, Size: int64(len(emptyJSON))}
 }
 
-func layerDescriptor(l v1.Layer) (v1.Descriptor, error) {
+// LayerDescriptor describes l as a manifest layer with annotations.
+func LayerDescriptor(l v1.Layer, annotations map[string]string) (v1.Descriptor, error) {
 	d, err := l.Digest()
 	if err != nil {
 		return v1.Descriptor{}, err
@@ -153,7 +156,7 @@ func layerDescriptor(l v1.Layer) (v1.Descriptor, error) {
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
-	return v1.Descriptor{MediaType: mt, Digest: d, Size: size}, nil
+	return v1.Descriptor{MediaType: mt, Digest: d, Size: size, Annotations: annotations}, nil
 }
 
 func toV1(d Descriptor) (v1.Descriptor, error) {
@@ -177,7 +180,7 @@ func pushArtifact(ctx context.Context, ref string, layers []v1.Layer, annotation
 		return Descriptor{}, err
 	}
 	blobs := append([]v1.Layer{static.NewLayer(emptyJSON, MediaTypeEmpty)}, layers...)
-	manifest := &rawManifest{raw: raw, mediaType: types.OCIManifestSchema1}
+	manifest := ManifestBytes{Raw: raw, Type: types.OCIManifestSchema1}
 	h, _, _ := v1.SHA256(bytes.NewReader(raw))
 	if err := push(ctx, ref, blobs, manifest, h, opts); err != nil {
 		return Descriptor{}, err
@@ -237,11 +240,17 @@ func pushRefs(ref string, dgst v1.Hash, opts PushOptions) ([]name.Reference, err
 	return refs, nil
 }
 
-// rawManifest is a manifest pushed as is.
-type rawManifest struct {
-	raw       []byte
-	mediaType types.MediaType
+// ManifestBytes is a manifest pushed as is (a remote.Taggable).
+type ManifestBytes struct {
+	Raw  []byte
+	Type types.MediaType
 }
 
-func (r *rawManifest) RawManifest() ([]byte, error)        { return r.raw, nil }
-func (r *rawManifest) MediaType() (types.MediaType, error) { return r.mediaType, nil }
+func (m ManifestBytes) RawManifest() ([]byte, error)        { return m.Raw, nil }
+func (m ManifestBytes) MediaType() (types.MediaType, error) { return m.Type, nil }
+
+// CosignTag is cosign's tag for the signature, attestations or SBOM
+// (suffix sig, att, sbom) of the artifact with digest: sha256-<hex>.<suffix>.
+func CosignTag(digest, suffix string) string {
+	return strings.Replace(digest, ":", "-", 1) + "." + suffix
+}

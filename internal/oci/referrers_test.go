@@ -153,7 +153,7 @@ func TestReferrersTagSchemaFallback(t *testing.T) {
 		{MediaType: types.OCIManifestSchema1, Digest: h, Size: sbom.Size, ArtifactType: typeSBOM}}}
 	raw, _ := json.Marshal(fallback)
 	ref, _ := name.ParseReference(tr.ref("team-a/app:" + tag))
-	mustNil(t, remote.Put(ref, &rawManifest{raw: raw, mediaType: types.OCIImageIndex}, tr.remote(tokenA).options(ctx)...))
+	mustNil(t, remote.Put(ref, ManifestBytes{Raw: raw, Type: types.OCIImageIndex}, tr.remote(tokenA).options(ctx)...))
 
 	tags, err := Tags(ctx, tr.ref("team-a/app"), tr.remote(tokenA))
 	mustNil(t, err)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/kilnbuild/kiln/internal/golden"
 )
 
 // testContext is the Context of the golden plans.
@@ -55,8 +57,8 @@ func TestCompileGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, name+".plan.json", planJSON(t, plan))
-			golden(t, name+".digest", plan.Digest()+"\n")
+			golden.CheckString(t, name+".plan.json", planJSON(t, plan))
+			golden.CheckString(t, name+".digest", plan.Digest()+"\n")
 		})
 	}
 }
@@ -77,7 +79,7 @@ func TestCompileInvalid(t *testing.T) {
 			if err == nil {
 				t.Fatal("compiled without error")
 			}
-			golden(t, name+".err", err.Error()+"\n")
+			golden.CheckString(t, name+".err", err.Error()+"\n")
 		})
 	}
 }

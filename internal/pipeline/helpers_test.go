@@ -1,38 +1,20 @@
 package pipeline
 
 import (
-	"bytes"
 	"context"
 	"os"
-	"sync"
 	"testing"
 
 	"github.com/kilnbuild/kiln/internal/pipeline/pipelinetest"
+	"github.com/kilnbuild/kiln/internal/syncbuf"
 )
 
 // runBundle is one executor test: the fake runner, the log and the result.
 type runBundle struct {
 	runner *pipelinetest.FakeRunner
-	log    *syncBuffer
+	log    *syncbuf.Buffer
 	res    *RunResult
 	dir    string
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // run parses, compiles and runs doc with the fake runner; opts may set
@@ -47,7 +29,7 @@ func run(t *testing.T, ctx context.Context, doc string, opts RunOptions) *runBun
 	if err != nil {
 		t.Fatalf("compiling: %v", err)
 	}
-	b := &runBundle{runner: &pipelinetest.FakeRunner{}, log: &syncBuffer{}, dir: t.TempDir()}
+	b := &runBundle{runner: &pipelinetest.FakeRunner{}, log: &syncbuf.Buffer{}, dir: t.TempDir()}
 	opts.WorkspaceDir, opts.Log = b.dir, b.log
 	if opts.Runner == nil {
 		opts.Runner = b.runner

@@ -141,19 +141,25 @@ func TestLoadRepoFileStaysInside(t *testing.T) {
 
 func second[T any](_ T, err error) error { return err }
 
+// withBothRunners runs test with the fake runner (nil) and with the real
+// sandbox, in parallel subtests.
+func withBothRunners(t *testing.T, test func(*testing.T, sandbox.Runner)) {
+	t.Run("FakeRunner", func(t *testing.T) {
+		t.Parallel()
+		test(t, nil)
+	})
+	t.Run("Bubblewrap", func(t *testing.T) {
+		t.Parallel()
+		test(t, bubblewrap(t))
+	})
+}
+
 // TestRunResultLinks: a step cannot make the server read a host file as a
 // result, nor hang it on a FIFO; a link inside the results directory is
 // followed. With the fake runner and with the real sandbox.
 func TestRunResultLinks(t *testing.T) {
 	t.Parallel()
-	t.Run("FakeRunner", func(t *testing.T) {
-		t.Parallel()
-		testRunResultLinks(t, nil)
-	})
-	t.Run("Bubblewrap", func(t *testing.T) {
-		t.Parallel()
-		testRunResultLinks(t, bubblewrap(t))
-	})
+	withBothRunners(t, testRunResultLinks)
 }
 
 func testRunResultLinks(t *testing.T, runner sandbox.Runner) {
@@ -204,14 +210,7 @@ func testRunResultLinks(t *testing.T, runner sandbox.Runner) {
 // user, who writes in it).
 func TestRunMountAndOutputLinks(t *testing.T) {
 	t.Parallel()
-	t.Run("FakeRunner", func(t *testing.T) {
-		t.Parallel()
-		testRunMountLinks(t, nil)
-	})
-	t.Run("Bubblewrap", func(t *testing.T) {
-		t.Parallel()
-		testRunMountLinks(t, bubblewrap(t))
-	})
+	withBothRunners(t, testRunMountLinks)
 }
 
 func testRunMountLinks(t *testing.T, runner sandbox.Runner) {

@@ -43,18 +43,7 @@ func (e *ParseError) header() string {
 	if e.Doc > 0 {
 		where = append(where, "document "+strconv.Itoa(e.Doc))
 	}
-	h := strings.Join(where, ": ")
-	if e.Kind == "" {
-		return h
-	}
-	what := e.Kind
-	if e.Name != "" {
-		what += " " + strconv.Quote(e.Name)
-	}
-	if h == "" {
-		return what
-	}
-	return h + " (" + what + ")"
+	return v1alpha1.DocumentPlace(strings.Join(where, ": "), e.Kind, e.Name)
 }
 
 // document is one decoded Tekton object.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kilnbuild/kiln/api/v1alpha1"
 )
 
 // FieldError is one problem at a field path, e.g. `spec.steps[0].sidecars:
@@ -156,7 +158,7 @@ func checkStruct(path string, v any, t reflect.Type) []FieldError {
 
 func unknownField(k string, fields map[string]reflect.Type) string {
 	names := slices.Sorted(maps.Keys(fields))
-	if s := suggest(k, names); s != "" {
+	if s := v1alpha1.Suggest(k, names); s != "" {
 		return "unknown field; did you mean " + strconv.Quote(s) + "?"
 	}
 	return "unknown field (known fields: " + strings.Join(names, ", ") + ")"
@@ -193,38 +195,4 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 	}
 	fieldCache.Store(t, out)
 	return out
-}
-
-// suggest returns the candidate closest to key, if it is close enough.
-func suggest(key string, candidates []string) string {
-	best, bestDist := "", math.MaxInt
-	for _, c := range candidates {
-		if d := levenshtein(strings.ToLower(key), strings.ToLower(c)); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	if bestDist > 2 || bestDist > len(key)/2 {
-		return ""
-	}
-	return best
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/format"
+
+	"github.com/kilnbuild/kiln/internal/golden"
 )
 
 // TestShippedRulesAreFormatted keeps rules/*.rego as `opa fmt` writes them.
@@ -26,7 +28,7 @@ func TestShippedRulesAreFormatted(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, src) {
-			if *update {
+			if golden.Updating() {
 				if err := os.WriteFile(f, got, 0o644); err != nil {
 					t.Fatal(err)
 				}

@@ -3,7 +3,6 @@ package policy
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,9 +14,8 @@ import (
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
 	"github.com/kilnbuild/kiln/internal/attest"
+	"github.com/kilnbuild/kiln/internal/golden"
 )
-
-var update = flag.Bool("update", false, "regenerate testdata/input.json from internal/attest")
 
 const (
 	testBuilder  = "https://kiln.example.com/builder/v1"
@@ -135,7 +133,7 @@ func inputFor(prov, sbom json.RawMessage) Input {
 
 // TestUpdateFixture regenerates testdata/input.json with -update.
 func TestUpdateFixture(t *testing.T) {
-	if !*update {
+	if !golden.Updating() {
 		t.Skip("run with -update to regenerate testdata/input.json")
 	}
 	prov, sbom := attestStatements(t, testMaterials(), 40, 60)

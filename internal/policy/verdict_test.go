@@ -5,13 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
+	"github.com/kilnbuild/kiln/internal/golden"
 )
 
 // snapshotInputs are the two components of the test snapshot: greet
@@ -99,19 +99,7 @@ func TestJUnit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "verdict.junit.xml")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("JUnit differs from %s (run with -update to accept):\n%s", golden, got)
-	}
+	golden.Check(t, filepath.Join("testdata", "verdict.junit.xml"), got)
 	var parsed junitSuites
 	if err := xml.Unmarshal(got, &parsed); err != nil {
 		t.Fatal(err)

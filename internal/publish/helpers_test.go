@@ -15,6 +15,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/attest"
 	"github.com/kilnbuild/kiln/internal/oci"
 	"github.com/kilnbuild/kiln/internal/oci/ocitest"
+	"github.com/kilnbuild/kiln/internal/tlstest"
 )
 
 const (
@@ -49,7 +50,7 @@ func startProduction(t testing.TB, referrersAPI bool) *testRegistry {
 }
 
 // caFile is the test servers' certificate as PEM (cosign's SSL_CERT_FILE).
-func caFile(t testing.TB) string { return ocitest.CAFile(t) }
+func caFile(t testing.TB) string { return tlstest.CAFile(t) }
 
 func must(t testing.TB, err error) {
 	t.Helper()

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -45,7 +44,7 @@ func (c *copier) copyReferrers(ctx context.Context, subject string, depth int) e
 			return fmt.Errorf("copying referrer %s of %s: %w", r.Digest, subject, err)
 		}
 		if isNew {
-			c.res.Referrers = append(c.res.Referrers, descriptorOf(r))
+			c.res.Referrers = append(c.res.Referrers, oci.DescriptorOf(r))
 			if err := c.copyReferrers(ctx, r.Digest.String(), depth+1); err != nil {
 				return err
 			}
@@ -70,7 +69,7 @@ func (c *copier) listReferrers(ctx context.Context, subject string) ([]v1.Descri
 // .sbom tags (which need not name a subject) and tags them alike.
 func (c *copier) copyCosignTags(ctx context.Context, subject string, depth int) error {
 	for _, s := range cosignSuffixes {
-		tag := strings.Replace(subject, ":", "-", 1) + "." + s.suffix
+		tag := oci.CosignTag(subject, s.suffix)
 		d, err := c.srcPull.Get(ctx, c.src.Tag(tag))
 		if isNotFound(err) {
 			continue
@@ -82,7 +81,7 @@ func (c *copier) copyCosignTags(ctx context.Context, subject string, depth int) 
 			if err := c.copyTree(ctx, d); err != nil {
 				return fmt.Errorf("copying %s: %w", c.src.Tag(tag), err)
 			}
-			c.res.Referrers = append(c.res.Referrers, descriptorOf(d.Descriptor))
+			c.res.Referrers = append(c.res.Referrers, oci.DescriptorOf(d.Descriptor))
 			if err := c.copyReferrers(ctx, d.Digest.String(), depth+1); err != nil {
 				return err
 			}
@@ -184,22 +183,8 @@ func putAppended(ctx context.Context, p *remote.Pusher, tag name.Tag, mt types.M
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	if err := p.Put(ctx, tag, rawManifest{raw: raw, mediaType: mt}); err != nil {
+	if err := p.Put(ctx, tag, oci.ManifestBytes{Raw: raw, Type: mt}); err != nil {
 		return v1.Hash{}, fmt.Errorf("writing %s: %w", tag, err)
 	}
 	return h, nil
-}
-
-// rawManifest is a manifest to PUT as is.
-type rawManifest struct {
-	raw       []byte
-	mediaType types.MediaType
-}
-
-func (r rawManifest) RawManifest() ([]byte, error)        { return r.raw, nil }
-func (r rawManifest) MediaType() (types.MediaType, error) { return r.mediaType, nil }
-
-func descriptorOf(d v1.Descriptor) oci.Descriptor {
-	return oci.Descriptor{MediaType: string(d.MediaType), ArtifactType: d.ArtifactType,
-		Digest: d.Digest.String(), Size: d.Size, Annotations: d.Annotations}
 }

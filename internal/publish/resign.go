@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -57,7 +56,7 @@ func alreadySigned(ctx context.Context, ref string, signer *attest.Signer, rem o
 
 // appendSignature adds blob to the artifact's .sig manifest, or creates it.
 func appendSignature(ctx context.Context, d name.Digest, blob oci.Blob, rem oci.Remote) error {
-	tag := d.Context().Tag(strings.Replace(d.DigestStr(), ":", "-", 1) + ".sig")
+	tag := d.Context().Tag(oci.CosignTag(d.DigestStr(), "sig"))
 	pull, err := remote.NewPuller(rem.RemoteOptions(ctx)...)
 	if err != nil {
 		return err
@@ -81,7 +80,7 @@ func appendSignature(ctx context.Context, d name.Digest, blob oci.Blob, rem oci.
 	if err := push.Upload(ctx, d.Context(), layer); err != nil {
 		return fmt.Errorf("writing signature blob: %w", err)
 	}
-	desc, err := blobDescriptor(layer, blob.Annotations)
+	desc, err := oci.LayerDescriptor(layer, blob.Annotations)
 	if err != nil {
 		return err
 	}
@@ -99,20 +98,4 @@ func newSignature(ctx context.Context, d name.Digest, tag name.Tag, blob oci.Blo
 		Remote: rem, ArtifactType: attest.MediaTypeSimpleSigning, Subject: &subject,
 	})
 	return err
-}
-
-func blobDescriptor(l v1.Layer, annotations map[string]string) (v1.Descriptor, error) {
-	h, err := l.Digest()
-	if err != nil {
-		return v1.Descriptor{}, err
-	}
-	size, err := l.Size()
-	if err != nil {
-		return v1.Descriptor{}, err
-	}
-	mt, err := l.MediaType()
-	if err != nil {
-		return v1.Descriptor{}, err
-	}
-	return v1.Descriptor{MediaType: mt, Size: size, Digest: h, Annotations: annotations}, nil
 }

@@ -21,8 +21,7 @@ func TestPushOfSeveralRepositoriesIsOneGroup(t *testing.T) {
 	libURL, commitLib := gitRepo(t, map[string]string{".kiln/capabilities.yaml": "provides: [libx]\n", "VERSION": "1\n"})
 	appURL, commitApp := gitRepo(t, map[string]string{".kiln/capabilities.yaml": "requires: [libx]\n", "VERSION": "1\n"})
 	f, a := buildFactory(t, Config{})
-	a.must(201, "POST", "/api/v1/namespaces/default/secrets", map[string]any{"metadata": map[string]any{"name": "hook"},
-		"stringData": map[string]any{"webhook-secret": "s3cret"}})
+	hookSecret(a)
 	script := map[string]string{
 		"lib": "mkdir -p out; cp VERSION out/",
 		"app": "mkdir -p out; cat VERSION /kiln/deps/lib/out/VERSION > out/versions",
@@ -86,8 +85,7 @@ func TestPendingCommitSurvivesARestart(t *testing.T) {
 	}
 	f, a := start(time.Second)
 	a.must(201, "POST", nsPath("default", "applications"), app("greet"))
-	a.must(201, "POST", "/api/v1/namespaces/default/secrets", map[string]any{"metadata": map[string]any{"name": "hook"},
-		"stringData": map[string]any{"webhook-secret": "s3cret"}})
+	hookSecret(a)
 	a.must(201, "POST", nsPath("default", "components"), scriptComponent("hello", url, map[string]any{"webhookSecret": "hook"}))
 	waitBuild(t, a, "hello", 1)
 	_ = f.Stop()

@@ -1,18 +1,16 @@
 package server
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/kilnbuild/kiln/internal/apiserver/apitest"
 )
 
 // testFactory starts an in-process factory on SQLite in a temp dir.
@@ -36,7 +34,8 @@ func quietLog() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// api is a minimal raw HTTP client for tests, independent of internal/client.
+// api is a raw HTTP client for tests, independent of internal/client
+// (apitest.Client, with the short names these tests use).
 type api struct {
 	t     testing.TB
 	base  string
@@ -44,74 +43,25 @@ type api struct {
 	hc    *http.Client
 }
 
-type resp struct {
-	Code int
-	Body []byte
-	Obj  map[string]any
+type resp = apitest.Response
+
+func (a api) client() apitest.Client {
+	return apitest.Client{T: a.t, Base: a.base, Token: a.token, HTTP: a.hc}
 }
 
 func (a api) do(method, path string, body any, headers ...string) resp {
 	a.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		raw, _ := json.Marshal(b)
-		rd = bytes.NewReader(raw)
-	}
-	req, _ := http.NewRequest(method, a.base+path, rd)
-	if a.token != "" {
-		req.Header.Set("Authorization", "Bearer "+a.token)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := a.hc.Do(req)
-	if err != nil {
-		a.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	r := resp{Code: res.StatusCode, Body: raw}
-	_ = json.Unmarshal(raw, &r.Obj)
-	return r
+	return a.client().Do(method, path, body, headers...)
 }
 
 // must asserts the status code and returns the response.
 func (a api) must(code int, method, path string, body any, headers ...string) resp {
 	a.t.Helper()
-	r := a.do(method, path, body, headers...)
-	if r.Code != code {
-		a.t.Fatalf("%s %s: got %d, want %d: %s", method, path, r.Code, code, r.Body)
-	}
-	return r
+	return a.client().Must(code, method, path, body, headers...)
 }
 
 // str digs a string out of a decoded object: str(o, "metadata", "name").
-func str(o map[string]any, path ...string) string {
-	var cur any = o
-	for _, p := range path {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return ""
-		}
-		cur = m[p]
-	}
-	switch v := cur.(type) {
-	case string:
-		return v
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	case bool:
-		return strconv.FormatBool(v)
-	}
-	return ""
-}
+func str(o map[string]any, path ...string) string { return apitest.Str(o, path...) }
 
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, what string, cond func() bool) {

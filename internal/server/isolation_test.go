@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kilnbuild/kiln/internal/apiserver/apitest"
 )
 
 // tenants sets up two users, each admin of their own tenant namespace with
@@ -26,9 +28,8 @@ func tenants(t *testing.T) (f *Factory, admin, alice, bob api) {
 }
 
 func userToken(t *testing.T, admin api, user string) string {
-	admin.must(201, "POST", kiln+"/users", map[string]any{"metadata": map[string]any{"name": user}, "spec": map[string]any{"displayName": user}})
-	r := admin.must(201, "POST", kiln+"/tokenrequests", map[string]any{"subject": user})
-	return str(r.Obj, "token")
+	t.Helper()
+	return apitest.UserToken(admin.client(), user)
 }
 
 // populate creates one object of most kinds in ns.
@@ -211,42 +212,4 @@ func watchNamespaces(ctx context.Context, hc *http.Client, url, token string, ou
 			out <- ns
 		}
 	}
-}
-
-func TestRoles(t *testing.T) {
-	t.Parallel()
-	_, admin, alice, bob := tenants(t)
-	// bob makes alice a viewer of team-b: reads work, writes do not, secrets stay hidden.
-	bob.must(201, "POST", nsPath("team-b", "rolebindings"), map[string]any{"metadata": map[string]any{"name": "alice-views"},
-		"spec": map[string]any{"role": "viewer", "subjects": []any{map[string]any{"kind": "User", "name": "alice"}}}})
-	alice.must(200, "GET", nsPath("team-b", "components")+"/cli", nil)
-	alice.must(403, "POST", nsPath("team-b", "applications"), app("nope"))
-	alice.must(403, "DELETE", nsPath("team-b", "components")+"/cli", nil)
-	// maintainer: content yes, access control and the gate no.
-	bob.must(200, "PATCH", nsPath("team-b", "rolebindings")+"/alice-views", `{"spec":{"role":"maintainer"}}`, "Content-Type", "application/merge-patch+json")
-	alice.must(201, "POST", nsPath("team-b", "applications"), app("yes"))
-	alice.must(403, "POST", nsPath("team-b", "rolebindings"), map[string]any{"metadata": map[string]any{"name": "escalate"},
-		"spec": map[string]any{"role": "admin", "subjects": []any{map[string]any{"kind": "User", "name": "alice"}}}})
-	// Status is written only by the system, even by namespace admins.
-	bob.must(403, "PATCH", nsPath("team-b", "components")+"/cli/status", `{"status":{"lastBuiltCommit":"x"}}`, "Content-Type", "application/merge-patch+json")
-	// Managed namespaces are created by cluster admins only; releaser exists only there.
-	bob.must(403, "POST", "/api/v1/namespaces", map[string]any{"metadata": map[string]any{"name": "prod"}, "spec": map[string]any{"type": "managed"}})
-	admin.must(201, "POST", "/api/v1/namespaces", map[string]any{"metadata": map[string]any{"name": "prod"}, "spec": map[string]any{"type": "managed"}})
-	releaser := map[string]any{"metadata": map[string]any{"name": "rel"}, "spec": map[string]any{"role": "releaser", "subjects": []any{map[string]any{"kind": "User", "name": "bob"}}}}
-	admin.must(400, "POST", nsPath("team-b", "rolebindings"), releaser)
-	admin.must(201, "POST", nsPath("prod", "rolebindings"), releaser)
-	bob.must(403, "GET", "/api/v1/namespaces/prod/secrets", nil)
-	bob.must(403, "POST", "/api/v1/namespaces/prod/secrets", map[string]any{"metadata": map[string]any{"name": "s"}})
-}
-
-func TestRevokedTokenStopsWorking(t *testing.T) {
-	t.Parallel()
-	_, admin, alice, _ := tenants(t)
-	r := alice.must(201, "POST", kiln+"/tokenrequests", map[string]any{"description": "ci"})
-	extra := api{t: t, base: alice.base, token: str(r.Obj, "token"), hc: alice.hc}
-	extra.must(200, "GET", nsPath("team-a", "applications"), nil)
-	admin.must(200, "DELETE", kiln+"/tokens/"+str(r.Obj, "name"), nil)
-	eventually(t, "revoked token rejected", func() bool {
-		return extra.do("GET", nsPath("team-a", "applications"), nil).Code == 401
-	})
 }

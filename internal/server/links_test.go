@@ -10,11 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kilnbuild/kiln/internal/oci"
+	"github.com/kilnbuild/kiln/internal/syncbuf"
 )
 
 // The tests in this file attack every place the server reads a file whose
@@ -23,24 +23,6 @@ import (
 // to files of the server's data directory, and check that nothing of those
 // files reaches a log, a status, a result or a pushed artifact.
 
-// lockedBuffer collects the server's own log.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // leakEnv is a factory with secret markers in its data directory and
 // outside it.
 type leakEnv struct {
@@ -48,14 +30,14 @@ type leakEnv struct {
 	a         api
 	data      string
 	hostDir   string // a private host directory outside the data directory
-	serverLog *lockedBuffer
+	serverLog *syncbuf.Buffer
 	secrets   []string // content that must never show up anywhere
 	extra     []string // more text a tenant can read (logs)
 }
 
 func newLeakEnv(t *testing.T) *leakEnv {
 	t.Helper()
-	env := &leakEnv{serverLog: &lockedBuffer{}, hostDir: t.TempDir()}
+	env := &leakEnv{serverLog: &syncbuf.Buffer{}, hostDir: t.TempDir()}
 	cfg := Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", AllowFileSources: true, RegistryNoSync: true,
 		Log: slog.New(slog.NewTextHandler(env.serverLog, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	f, err := Start(context.Background(), cfg)
@@ -503,7 +485,7 @@ func waitAllTests(t *testing.T, a api, snap string, n int) map[string]any {
 	var s map[string]any
 	eventuallyFor(t, "every test of "+snap+" finished", 90*time.Second, func() bool {
 		s = a.must(200, "GET", nsPath("default", "snapshots")+"/"+snap, nil).Obj
-		status, _ := s["status"].(map[string]any) // none yet right after the Snapshot is created
+		status, _ := s["status"].(map[string]any) // none until the controller writes it
 		tests, _ := status["tests"].([]any)
 		done := 0
 		for _, it := range tests {

@@ -52,8 +52,7 @@ func TestPullRequestBuildAndSnapshot(t *testing.T) {
 	requireSandbox(t)
 	url, commit := gitRepo(t, map[string]string{"Makefile": makefile, "VERSION": "1\n"})
 	f, a := buildFactory(t, Config{})
-	a.must(201, "POST", "/api/v1/namespaces/default/secrets", map[string]any{"metadata": map[string]any{"name": "hook"},
-		"stringData": map[string]any{"webhook-secret": "s3cret"}})
+	hookSecret(a)
 	a.must(201, "POST", nsPath("default", "components"), scriptComponent("hello", url, map[string]any{"webhookSecret": "hook"}))
 	push := waitBuild(t, a, "hello", 1)
 	if str(push, "status", "phase") != "Succeeded" {
@@ -149,8 +148,7 @@ func TestForkPullRequestsNeedAnAllowedAuthor(t *testing.T) {
 	requireSandbox(t)
 	url, commit := gitRepo(t, map[string]string{"Makefile": makefile, "VERSION": "1\n"})
 	_, a := buildFactory(t, Config{})
-	a.must(201, "POST", "/api/v1/namespaces/default/secrets", map[string]any{"metadata": map[string]any{"name": "hook"},
-		"stringData": map[string]any{"webhook-secret": "s3cret"}})
+	hookSecret(a)
 	a.must(201, "POST", nsPath("default", "components"), scriptComponent("hello", url, map[string]any{"webhookSecret": "hook",
 		"pullRequestAuthors": []any{"alice"}}))
 	waitBuild(t, a, "hello", 1)

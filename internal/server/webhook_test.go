@@ -8,6 +8,14 @@ import (
 	"github.com/kilnbuild/kiln/internal/webhook"
 )
 
+// hookSecret creates the Secret "hook" whose webhook-secret, s3cret,
+// components name as their webhookSecret.
+func hookSecret(a api) {
+	a.t.Helper()
+	a.must(201, "POST", "/api/v1/namespaces/default/secrets", map[string]any{"metadata": map[string]any{"name": "hook"},
+		"stringData": map[string]any{"webhook-secret": "s3cret"}})
+}
+
 // TestWebhookPushTriggersBuild sends a GitHub push event, signed with the
 // component's webhook secret, to the real server: a build of the new commit
 // is created. A bad signature is refused and creates nothing.
@@ -16,8 +24,7 @@ func TestWebhookPushTriggersBuild(t *testing.T) {
 	requireSandbox(t)
 	url, commit := gitRepo(t, map[string]string{"Makefile": makefile, "VERSION": "1\n"})
 	_, a := buildFactory(t, Config{})
-	a.must(201, "POST", "/api/v1/namespaces/default/secrets", map[string]any{"metadata": map[string]any{"name": "hook"},
-		"stringData": map[string]any{"webhook-secret": "s3cret"}})
+	hookSecret(a)
 	a.must(201, "POST", nsPath("default", "components"), scriptComponent("hello", url, map[string]any{"webhookSecret": "hook"}))
 	waitBuild(t, a, "hello", 1)
 

@@ -1,16 +1,14 @@
 package webhook
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+	"github.com/kilnbuild/kiln/internal/golden"
+)
 
 // TestParsePushGolden parses each forge's fixture and compares the result
 // with testdata/<fixture>.golden (go test -update rewrites them).
@@ -41,19 +39,7 @@ func checkGolden(t *testing.T, name string, ev any, err error) {
 		t.Fatal(err)
 	}
 	got = append(got, '\n')
-	golden := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s =\n%s\nwant (%s)\n%s", name, got, golden, want)
-	}
+	golden.Check(t, filepath.Join("testdata", name+".golden"), got)
 }
 
 func TestParsePushRejects(t *testing.T) {

@@ -2,7 +2,6 @@ package clienttest
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,28 +18,14 @@ import (
 )
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.reqs = append(s.reqs, r.Method+" "+r.URL.RequestURI())
-	token := s.Token
-	s.mu.Unlock()
-	if token != "" && r.Header.Get("Authorization") != "Bearer "+token {
-		writeError(w, errorf(401, "Unauthorized", "Unauthorized"))
-		return
-	}
 	p := r.URL.Path
 	switch {
-	case p == "/version":
-		writeJSON(w, 200, s.Version)
 	case p == "/api":
 		writeJSON(w, 200, map[string]any{"kind": "APIVersions", "versions": []string{"v1"}})
 	case p == "/apis":
 		writeJSON(w, 200, s.groupList())
 	case p == "/api/v1" || p == "/apis/kiln.dev/v1alpha1":
 		writeJSON(w, 200, s.resourceList(strings.TrimPrefix(strings.TrimPrefix(p, "/apis/"), "/api/")))
-	case p == "/apis/kiln.dev/v1alpha1/whoami":
-		writeJSON(w, 200, s.WhoAmI)
-	case p == "/apis/kiln.dev/v1alpha1/tokenrequests" && r.Method == http.MethodPost:
-		s.tokenRequest(w, r)
 	case strings.HasPrefix(p, "/api/v1/"):
 		s.resource(w, r, "", strings.TrimPrefix(p, "/api/v1/"))
 	case strings.HasPrefix(p, "/apis/kiln.dev/v1alpha1/"):
@@ -123,7 +108,7 @@ func (s *Server) resource(w http.ResponseWriter, r *http.Request, group, rest st
 	case http.MethodPatch:
 		out, err = s.patch(t, r)
 	case http.MethodDelete:
-		out, err = s.delete(t, r)
+		out, err = s.delete(t)
 	default:
 		err = errorf(405, "MethodNotAllowed", "method %s not allowed", r.Method)
 	}
@@ -185,19 +170,11 @@ func notFound(k *Kind, name string) error {
 func (s *Server) get(t *target, table bool) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := key(t.kind.Name, t.ns, t.name)
-	obj := s.objs[k]
+	obj := s.objs[key(t.kind.Name, t.ns, t.name)]
 	if obj == nil {
 		return nil, notFound(t.kind, t.name)
 	}
-	if n, ok := s.pending[k]; ok {
-		if n <= 1 {
-			s.remove(t.kind, k)
-		} else {
-			s.pending[k] = n - 1
-		}
-	}
-	if table && !s.NoTables {
+	if table {
 		return s.table(t.kind, []client.Object{obj}, "", obj.ResourceVersion()), nil
 	}
 	return redacted(obj), nil
@@ -213,10 +190,6 @@ func (s *Server) create(k *Kind, ns string, obj client.Object) (client.Object, e
 		}
 		obj.SetNamespace(ns)
 	}
-	foldStringData(obj)
-	if err := s.validate(k, obj); err != nil {
-		return nil, err
-	}
 	kk := key(k.Name, ns, obj.Name())
 	if s.objs[kk] != nil {
 		return nil, errorf(409, "AlreadyExists", "%s %q already exists", k.GroupResource(), obj.Name())
@@ -224,7 +197,7 @@ func (s *Server) create(k *Kind, ns string, obj client.Object) (client.Object, e
 	s.seq++
 	m := obj.Map("metadata")
 	m["uid"] = fmt.Sprintf("uid-%d", s.seq)
-	m["creationTimestamp"] = s.Now().UTC().Format(time.RFC3339)
+	m["creationTimestamp"] = s.now().UTC().Format(time.RFC3339)
 	m["generation"] = 1
 	delete(m, "resourceVersion")
 	if k.HasStatus {
@@ -234,20 +207,6 @@ func (s *Server) create(k *Kind, ns string, obj client.Object) (client.Object, e
 	obj["kind"] = k.Kind
 	s.store(k, kk, obj, "ADDED")
 	return redacted(obj), nil
-}
-
-func (s *Server) validate(k *Kind, obj client.Object) error {
-	if obj.Name() == "" {
-		return &statusError{code: 422, reason: "Invalid",
-			message: fmt.Sprintf("%s %q is invalid: metadata.name: Required value", k.Kind, ""),
-			causes:  []map[string]string{{"field": "metadata.name", "message": "Required value", "reason": "FieldValueRequired"}}}
-	}
-	if bad := obj.String("spec", "invalid"); bad != "" {
-		return &statusError{code: 422, reason: "Invalid",
-			message: fmt.Sprintf("%s %q is invalid: spec.invalid: Invalid value: %q", k.Kind, obj.Name(), bad),
-			causes:  []map[string]string{{"field": "spec.invalid", "message": "Invalid value: " + strconv.Quote(bad), "reason": "FieldValueInvalid"}}}
-	}
-	return nil
 }
 
 // store writes obj (bumping the resourceVersion) and logs the event;
@@ -263,7 +222,6 @@ func (s *Server) store(k *Kind, kk string, obj client.Object, typ string) {
 func (s *Server) remove(k *Kind, kk string) {
 	obj := s.objs[kk]
 	delete(s.objs, kk)
-	delete(s.pending, kk)
 	s.rv++
 	obj = redacted(obj)
 	obj.SetResourceVersion(strconv.FormatInt(s.rv, 10))
@@ -295,10 +253,6 @@ func (s *Server) replace(t *target, obj client.Object, needRV bool) (client.Obje
 	}
 	if rv != "" && rv != old.ResourceVersion() {
 		return nil, errorf(409, "Conflict", "Operation cannot be fulfilled on %s %q: the object has been modified; please apply your changes to the latest version and try again", t.kind.GroupResource(), t.name)
-	}
-	foldStringData(obj)
-	if err := s.validate(t.kind, obj); err != nil {
-		return nil, err
 	}
 	s.keepServerFields(t, old, obj)
 	if reflect.DeepEqual(normalize(old), normalize(obj)) {
@@ -358,18 +312,10 @@ func (s *Server) patch(t *target, r *http.Request) (any, error) {
 		return nil, notFound(t.kind, t.name)
 	}
 	cur, _ := json.Marshal(old)
-	var patched []byte
-	switch ct := r.Header.Get("Content-Type"); ct {
-	case client.ContentTypeMergePatch:
-		patched, err = jsonpatch.MergePatch(cur, data)
-	case client.ContentTypeJSONPatch:
-		var p jsonpatch.Patch
-		if p, err = jsonpatch.DecodePatch(data); err == nil {
-			patched, err = p.Apply(cur)
-		}
-	default:
-		return nil, errorf(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json")
+	if ct := r.Header.Get("Content-Type"); ct != client.ContentTypeMergePatch {
+		return nil, errorf(415, "UnsupportedMediaType", "the fake takes merge patches only, not %s", ct)
 	}
+	patched, err := jsonpatch.MergePatch(cur, data)
 	if err != nil {
 		return nil, errorf(400, "BadRequest", "the patch could not be applied: %v", err)
 	}
@@ -383,34 +329,12 @@ func (s *Server) patch(t *target, r *http.Request) (any, error) {
 	return s.replace(t, obj, false)
 }
 
-func (s *Server) delete(t *target, r *http.Request) (any, error) {
-	var opts struct {
-		Preconditions struct {
-			ResourceVersion *string `json:"resourceVersion"`
-		} `json:"preconditions"`
-	}
-	if data, _ := io.ReadAll(r.Body); len(data) > 0 {
-		if err := json.Unmarshal(data, &opts); err != nil {
-			return nil, errorf(400, "BadRequest", "invalid DeleteOptions: %v", err)
-		}
-	}
+func (s *Server) delete(t *target) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	kk := key(t.kind.Name, t.ns, t.name)
-	obj := s.objs[kk]
-	if obj == nil {
+	if s.objs[kk] == nil {
 		return nil, notFound(t.kind, t.name)
-	}
-	if p := opts.Preconditions.ResourceVersion; p != nil && *p != obj.ResourceVersion() {
-		return nil, errorf(409, "Conflict", "Operation cannot be fulfilled on %s %q: the ResourceVersion in the precondition (%s) does not match the ResourceVersion in record (%s). The object might have been modified", t.kind.GroupResource(), t.name, *p, obj.ResourceVersion())
-	}
-	if s.DeleteDelay > 0 {
-		if _, ok := s.pending[kk]; !ok {
-			obj.Map("metadata")["deletionTimestamp"] = s.Now().UTC().Format(time.RFC3339)
-			s.pending[kk] = s.DeleteDelay
-			s.store(t.kind, kk, obj, "MODIFIED")
-		}
-		return redacted(obj), nil
 	}
 	s.remove(t.kind, kk)
 	return map[string]any{"kind": "Status", "apiVersion": "v1", "status": "Success",
@@ -430,7 +354,7 @@ func (s *Server) list(t *target, r *http.Request) (any, error) {
 	sort.Slice(items, func(i, j int) bool { return objectKey(items[i]) < objectKey(items[j]) })
 	items, cont := page(items, q.Get("limit"), q.Get("continue"))
 	rv := strconv.FormatInt(s.rv, 10)
-	if wantsTable(r) && !s.NoTables {
+	if wantsTable(r) {
 		return s.table(t.kind, items, cont, rv), nil
 	}
 	if items == nil {
@@ -517,23 +441,6 @@ func (s *Server) table(k *Kind, items []client.Object, cont, rv string) map[stri
 	return map[string]any{"kind": "Table", "apiVersion": "meta.k8s.io/v1",
 		"metadata":          map[string]any{"resourceVersion": rv, "continue": cont},
 		"columnDefinitions": cols, "rows": rows}
-}
-
-// foldStringData merges a Secret's stringData into data, as the server does.
-func foldStringData(obj client.Object) {
-	sd := obj.Map("stringData")
-	if obj.Kind() != "Secret" || sd == nil {
-		return
-	}
-	data := obj.Map("data")
-	if data == nil {
-		data = map[string]any{}
-		obj["data"] = data
-	}
-	for k, v := range sd {
-		data[k] = base64.StdEncoding.EncodeToString([]byte(fmt.Sprint(v)))
-	}
-	delete(obj, "stringData")
 }
 
 // redacted copies obj, hiding Secret values as the server does.

@@ -1,8 +1,12 @@
-// Package clienttest is an in-memory fake of the Kiln API server for tests
-// of the client and the CLI. It speaks the same HTTP protocol (discovery,
-// CRUD, merge/JSON patch, tables, paginated lists, watches with resume and
-// 410 Gone, Status errors, tokens, whoami, version) with none of the
-// server's business logic.
+// Package clienttest holds test tools for clients of the Kiln API: a
+// request log and fault injection (dropped watch streams, 410 Gone as
+// HTTP, no tables) to put in front of any server, and a small in-memory
+// fake of the API whose fixed clock, uids and resourceVersions keep
+// rendered output — the CLI's golden files — the same byte for byte.
+//
+// Tests of behaviour run against the real API instead (apiserver/apitest);
+// the fake serves discovery, CRUD, merge patch, the status subresource,
+// tables, selectors, pages and watches with none of the server's rules.
 package clienttest
 
 import (
@@ -10,7 +14,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,7 +21,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/client"
 )
 
-// Token is the bearer token the fake accepts by default.
+// Token is the bearer token ClientConfig carries (the fake checks none).
 const Token = "kiln_test_token"
 
 // Column is a table column the fake renders from a field path.
@@ -36,16 +39,15 @@ type Kind struct {
 	HasStatus bool
 }
 
-// DefaultKinds returns namespaces, secrets, applications, components and
-// tokens.
+// DefaultKinds returns namespaces, secrets, applications and components.
 func DefaultKinds() []Kind {
 	verbs := []string{"create", "delete", "get", "list", "patch", "update", "watch"}
 	core := func(name, singular, kind string, namespaced bool, short ...string) client.Resource {
 		return client.Resource{Version: "v1", Name: name, SingularName: singular, Kind: kind,
 			Namespaced: namespaced, Verbs: verbs, ShortNames: short}
 	}
-	kiln := func(name, singular, kind string, namespaced bool, short ...string) client.Resource {
-		r := core(name, singular, kind, namespaced, short...)
+	kiln := func(name, singular, kind string, short ...string) client.Resource {
+		r := core(name, singular, kind, true, short...)
 		r.Group, r.Version = "kiln.dev", "v1alpha1"
 		return r
 	}
@@ -53,22 +55,22 @@ func DefaultKinds() []Kind {
 		{Resource: core("namespaces", "namespace", "Namespace", false, "ns")},
 		{Resource: core("secrets", "secret", "Secret", true),
 			Columns: []Column{{Name: "Type", Type: "string", Path: []string{"type"}}}},
-		{Resource: kiln("applications", "application", "Application", true, "app", "apps"), HasStatus: true,
+		{Resource: kiln("applications", "application", "Application", "app", "apps"), HasStatus: true,
 			Columns: []Column{{Name: "Display Name", Type: "string", Path: []string{"spec", "displayName"}}}},
-		{Resource: kiln("components", "component", "Component", true, "comp", "comps"), HasStatus: true,
+		{Resource: kiln("components", "component", "Component", "comp", "comps"), HasStatus: true,
 			Columns: []Column{
 				{Name: "Application", Type: "string", Path: []string{"spec", "application"}},
 				{Name: "Source", Type: "string", Priority: 1, Path: []string{"spec", "source", "git", "url"}},
 			}},
-		{Resource: kiln("policies", "policy", "Policy", true)},
-		{Resource: kiln("tokens", "token", "Token", false)},
 	}
 }
 
-// Server is a running fake. Its fields may be changed between requests
-// under the protection of Lock/Unlock (or before the first request).
+// Server is a running fake. Its requests are logged (RequestLog) and it
+// misbehaves as told (Faults).
 type Server struct {
 	*httptest.Server
+	RequestLog
+	Faults
 	T testing.TB
 
 	mu    sync.Mutex
@@ -76,35 +78,11 @@ type Server struct {
 	objs  map[string]client.Object // plural/ns/name
 	log   []event
 	rv    int64
-	minRV int64 // watches from below this get 410 Gone
 	wake  chan struct{}
 	done  chan struct{}
-	reqs  []string
 	seq   int
-
-	// Token is the accepted bearer token; empty accepts anything.
-	Token string
-	// Now is the clock used for creation timestamps.
-	Now func() time.Time
-	// MaxEventsPerStream closes each watch stream after this many events
-	// (0: never), to test resuming.
-	MaxEventsPerStream int
-	// GoneAsHTTP answers too-old watches with an HTTP 410 instead of an
-	// ERROR event.
-	GoneAsHTTP bool
-	// NoTables makes the server ignore as=Table (plain lists are returned).
-	NoTables bool
-	// DeleteDelay keeps deleted objects visible (with a deletionTimestamp)
-	// for this many GETs.
-	DeleteDelay int
-	// Bookmarks makes watches send a BOOKMARK with the current
-	// resourceVersion after each batch of events.
-	Bookmarks bool
-	// WhoAmI is served at /apis/kiln.dev/v1alpha1/whoami.
-	WhoAmI map[string]any
-	// Version is served at /version.
-	Version map[string]any
-	pending map[string]int
+	// now is the clock of creation timestamps.
+	now func() time.Time
 }
 
 type event struct {
@@ -114,6 +92,9 @@ type event struct {
 	obj    client.Object
 }
 
+// Created is the creation time of every object the fake stores.
+var Created = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
 // New starts a fake serving kinds (DefaultKinds when none are given); it
 // is closed when the test ends.
 func New(t testing.TB, kinds ...Kind) *Server {
@@ -122,12 +103,9 @@ func New(t testing.TB, kinds ...Kind) *Server {
 	}
 	s := &Server{
 		T: t, kinds: kinds, objs: map[string]client.Object{}, wake: make(chan struct{}),
-		done: make(chan struct{}), Token: Token, pending: map[string]int{},
-		Now:     func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) },
-		WhoAmI:  map[string]any{"user": "alice", "clusterAdmin": false, "bindings": map[string]any{"team-a": "admin"}},
-		Version: map[string]any{"gitVersion": "v0.1.0-test"},
+		done: make(chan struct{}), now: func() time.Time { return Created },
 	}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.Server = httptest.NewServer(s.Record(s.Wrap(http.HandlerFunc(s.serve))))
 	t.Cleanup(s.Server.Close)
 	t.Cleanup(func() { close(s.done) })
 	return s
@@ -135,46 +113,7 @@ func New(t testing.TB, kinds ...Kind) *Server {
 
 // ClientConfig returns a client config for the fake.
 func (s *Server) ClientConfig() *client.Config {
-	return &client.Config{Server: s.URL, Token: s.Token, Namespace: "default"}
-}
-
-// Lock locks the fake's state.
-func (s *Server) Lock() { s.mu.Lock() }
-
-// Unlock unlocks the fake's state.
-func (s *Server) Unlock() { s.mu.Unlock() }
-
-// Requests returns "METHOD /path?query" of every request so far.
-func (s *Server) Requests() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.reqs...)
-}
-
-// CountRequests counts requests with the method whose path starts with
-// prefix.
-func (s *Server) CountRequests(method, prefix string) int {
-	n := 0
-	for _, r := range s.Requests() {
-		if strings.HasPrefix(r, method+" "+prefix) {
-			n++
-		}
-	}
-	return n
-}
-
-// Compact makes every resourceVersion up to now too old to watch from.
-func (s *Server) Compact() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.minRV = s.rv + 1
-}
-
-// ResourceVersion returns the current global resourceVersion.
-func (s *Server) ResourceVersion() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.rv
+	return &client.Config{Server: s.URL, Token: Token, Namespace: "default"}
 }
 
 // Seed stores objects as if created by a client (resourceVersion,
@@ -230,7 +169,6 @@ type statusError struct {
 	code    int
 	reason  string
 	message string
-	causes  []map[string]string
 }
 
 func (e *statusError) Error() string { return e.message }
@@ -240,12 +178,8 @@ func errorf(code int, reason, format string, args ...any) *statusError {
 }
 
 func (e *statusError) status() map[string]any {
-	st := map[string]any{"kind": "Status", "apiVersion": "v1", "metadata": map[string]any{},
+	return map[string]any{"kind": "Status", "apiVersion": "v1", "metadata": map[string]any{},
 		"status": "Failure", "code": e.code, "reason": e.reason, "message": e.message}
-	if len(e.causes) > 0 {
-		st["details"] = map[string]any{"causes": e.causes}
-	}
-	return st
 }
 
 func writeError(w http.ResponseWriter, err error) {
