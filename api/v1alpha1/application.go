@@ -38,7 +38,6 @@ type ApplicationStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
-// Default fills in defaults.
 // Candidate is one component's latest good artifact.
 type Candidate struct {
 	// Component is the component's name.

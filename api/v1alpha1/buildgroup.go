@@ -135,7 +135,7 @@ type GroupMember struct {
 	Message string `json:"message,omitempty"`
 }
 
-// Final reports whether a member state is final.
+// FinalMemberState reports whether a member state is final.
 func FinalMemberState(s string) bool {
 	switch s {
 	case MemberBlocked, MemberUnresolvable, MemberSucceeded, MemberUnchanged, MemberFailed, MemberCancelled:

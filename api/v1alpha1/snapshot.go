@@ -132,7 +132,6 @@ type SnapshotStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
-// Validate checks the spec.
 // SnapshotTest is one scenario's run against a Snapshot.
 type SnapshotTest struct {
 	// Scenario is the IntegrationTestScenario's name.

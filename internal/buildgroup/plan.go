@@ -1,4 +1,4 @@
-// Package buildgroup is the dependency brain's decision logic, free of I/O:
+// Package buildgroup is the live group planner, its decisions free of I/O:
 // Plan picks a group's members and their order from the component graph;
 // Advance moves members along as their builds finish and says which builds
 // to start. The controller (controller.go) reads the world, calls these,

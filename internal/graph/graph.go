@@ -1,8 +1,9 @@
-// Package graph is Kiln's dependency brain: a compact dependency graph and
+// Package graph is Kiln's offline planner: a compact dependency graph and
 // pure functions over it (strongly connected components, levels, the
 // reverse-dependency rebuild set, a list-scheduling simulation) that compute
-// a build plan without doing anything. The server applies plans; this package
-// only computes them ("compute, then act"). command.go adds the offline
+// a build plan without doing anything. The live group planner
+// (internal/buildgroup) calls it and applies the plans; this package only
+// computes them ("compute, then act"). command.go adds the offline
 // `kiln graph` commands, which read and write files.
 //
 // Nodes are dense int32 IDs assigned in name order, so ID order is name order

@@ -130,8 +130,11 @@ type Publisher struct {
 	Source func(ref string) oci.Remote
 	// StaticDir is where publish-static writes: StaticDir/<namespace>/….
 	StaticDir string
-	Secrets   Secrets
-	// RootCAs for destination registries (nil: the system's).
+	// Secrets reads the managed namespace's secrets (destination
+	// credentials, the release signing key).
+	Secrets Secrets
+	// Remote is how destination registries are reached: their root CAs
+	// (zero: the system's) and transport.
 	Remote oci.Remote
 	// Track, when set, registers a run as work of its namespace (deleting
 	// the namespace cancels it and waits for it to end).
