@@ -25,14 +25,12 @@ require (
 	k8s.io/api v0.37.2
 	k8s.io/apimachinery v0.37.2
 	modernc.org/sqlite v1.62.0
+	pault.ag/go/debian v0.21.4
 	sigs.k8s.io/json v0.0.0-20260909141634-11ed52e25bc5
 	sigs.k8s.io/yaml v1.6.0
 )
 
-require (
-	github.com/creack/pty v1.1.24 // indirect
-	pault.ag/go/debian v0.21.4 // indirect
-)
+require github.com/creack/pty v1.1.24 // indirect
 
 require (
 	buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go v1.36.11-20260415201107-50325440f8f2.1 // indirect
