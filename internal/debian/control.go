@@ -37,6 +37,9 @@ type Binary struct {
 	Provides []Relation
 	Line     int // line of the Package: field
 	arches   []dependency.Arch
+	// profiles is the Build-Profiles restriction formula; nil when the
+	// package is built in every profile.
+	profiles []dependency.StageSet
 }
 
 // Relation is one comma-separated entry of a relationship field: any one of
@@ -150,6 +153,9 @@ func parseBinary(p paragraph) (*Binary, error) {
 	if err := b.parseArchitecture(p); err != nil {
 		return nil, err
 	}
+	if err := b.parseBuildProfiles(p); err != nil {
+		return nil, err
+	}
 	if f, ok := p.get("Provides"); ok {
 		fr, err := parseRelationField(f)
 		if err != nil {
@@ -175,6 +181,29 @@ func (b *Binary) parseArchitecture(p paragraph) error {
 		b.arches = append(b.arches, *arch)
 	}
 	return nil
+}
+
+// parseBuildProfiles reads the Build-Profiles: restriction formula
+// ("<!nodoc>", "<!stage1> <!nocheck>"), parsed by the library's relation
+// parser as the restrictions of a placeholder relation.
+func (b *Binary) parseBuildProfiles(p paragraph) error {
+	f, ok := p.get("Build-Profiles")
+	if !ok {
+		return nil
+	}
+	dep, err := dependency.Parse("placeholder " + f.value)
+	if err != nil || len(dep.Relations) != 1 || len(dep.Relations[0].Possibilities) != 1 || !strings.HasPrefix(strings.TrimSpace(f.value), "<") {
+		return &SyntaxError{ControlFile, f.line, fmt.Sprintf("Build-Profiles: %q is not a restriction formula such as <!nocheck> or <stage1> <!cross>", truncate(f.value))}
+	}
+	b.profiles = dep.Relations[0].Possibilities[0].StageSets
+	return nil
+}
+
+// Built says whether the package is built on host architecture arch with
+// the build profiles profiles active: BuiltOn(arch) and its Build-Profiles
+// formula (if any) holds.
+func (b *Binary) Built(arch string, profiles []string) bool {
+	return b.BuiltOn(arch) && profilesApply(b.profiles, profiles)
 }
 
 // BuiltOn says whether the package is built on host architecture arch: its
@@ -246,15 +275,15 @@ func splitRelations(f field) []chunk {
 // relationError finds the first relation the library cannot parse, to name
 // its line; err is the error for the whole field.
 func relationError(f field, chunks []chunk, err error) error {
-	line := f.line
+	line, what := f.line, ""
 	for _, c := range chunks {
 		if _, cerr := dependency.Parse(c.text); cerr != nil {
-			line, err = c.line, fmt.Errorf("%q: %w", truncate(strings.TrimSpace(c.text)), cerr)
+			line, what, err = c.line, fmt.Sprintf(" %q:", truncate(strings.TrimSpace(c.text))), cerr
 			break
 		}
 	}
 	msg := err.Error()
-	return &SyntaxError{ControlFile, line, fmt.Sprintf("%s: %s%s (a relation is \"name[:arch] [(op version)] [[arch ...]] [<profile ...>]\", alternatives joined by '|', relations by ',')", f.name, strings.ToLower(msg[:1]), msg[1:])}
+	return &SyntaxError{ControlFile, line, fmt.Sprintf("%s:%s %s%s (a relation is \"name[:arch] [(op version)] [[arch ...]] [<profile ...>]\", alternatives joined by '|', relations by ',')", f.name, what, strings.ToLower(msg[:1]), msg[1:])}
 }
 
 // lineOf is the line of the first chunk mentioning name.

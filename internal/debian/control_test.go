@@ -91,6 +91,9 @@ func TestParseControlBinaries(t *testing.T) {
 	if got := strings.Join(built, " "); got != "libgreet1 libgreet-dev greet-doc" {
 		t.Errorf("packages built on amd64 = %q", got)
 	}
+	if doc := c.Binaries[2]; !doc.Built("amd64", nil) || doc.Built("amd64", []string{"nodoc"}) {
+		t.Errorf("greet-doc (Build-Profiles: <!nodoc>) must be built by default and not with nodoc")
+	}
 	dev := c.Binaries[1]
 	var provides []string
 	for _, r := range dev.Provides {
@@ -109,13 +112,14 @@ func TestParseControlErrors(t *testing.T) {
 		{"not a field", "Source: a1\nBuild-Depends: foo\nthis line is garbage\n", "debian/control:3: \"this line is garbage\" is not a \"Field: value\" line"},
 		{"continuation first", " indented\nSource: a1\n", "debian/control:1: continuation line without a field"},
 		{"bad relation", "Source: a1\nMaintainer: m\nBuild-Depends: foo (>= 1.0,\n bar\n\nPackage: a1\nArchitecture: any\n", "debian/control:3: Build-Depends: "},
-		{"garbage relation", "Source: a1\nBuild-Depends-Indep: foo bar\n\nPackage: a1\nArchitecture: any\n", "debian/control:2: Build-Depends-Indep: \"foo bar\": Trailing garbage"},
+		{"garbage relation", "Source: a1\nBuild-Depends-Indep: foo bar\n\nPackage: a1\nArchitecture: any\n", "debian/control:2: Build-Depends-Indep: \"foo bar\": trailing garbage"},
 		{"bad relation on a continuation line", "Source: a1\nBuild-Depends: a,\n b,\n c [amd64\n\nPackage: a1\nArchitecture: any\n", "debian/control:4: Build-Depends: \"c [amd64\": "},
 		{"bad name", "Source: a1\nBuild-Depends: Foo_Bar\n\nPackage: a1\nArchitecture: any\n", "debian/control:2: Build-Depends: \"Foo_Bar\" is not a valid package name"},
 		{"bad source name", "Source: A\n\nPackage: a1\nArchitecture: any\n", "debian/control:1: Source: \"A\" is not a valid package name"},
 		{"no package", "Source: a1\n\nArchitecture: any\n", "debian/control:3: binary package paragraph without a Package: field"},
 		{"no arch", "Source: a1\n\nPackage: a1\n", "debian/control:3: package a1 has no Architecture: field"},
 		{"duplicate", "Source: a1\nBuild-Depends: a\nBuild-depends: b\n\nPackage: a1\nArchitecture: any\n", "debian/control:3: field Build-depends repeated (first on line 2)"},
+		{"bad build profiles", "Source: a1\n\nPackage: a1\nArchitecture: any\nBuild-Profiles: !nocheck\n", "debian/control:5: Build-Profiles: \"!nocheck\" is not a restriction formula"},
 		{"bad provides", "Source: a1\n\nPackage: a1\nArchitecture: any\nProvides: x (= \n", "debian/control:5: Provides: "},
 	}
 	for _, tc := range cases {
