@@ -68,7 +68,7 @@ func NewRootCommand(opts ...Option) *cobra.Command {
 		newWhoamiCommand(g), newConfigCommand(g), newVersionCommand(g),
 		newBuildCommand(g), newLogsCommand(g), newCancelCommand(g),
 		newKeysCommand(g), newVerifyCommand(g), newWhyCommand(g), newGraphCommand(g),
-		newReleaseCommand(g), newTestCommand(g), newRunCommand(g),
+		newReleaseCommand(g), newTestCommand(g), newRunCommand(g), newImportCommand(g),
 	)
 	root.AddCommand(newEvidenceCommands(g)...)
 	return root

@@ -81,7 +81,7 @@ func BinNMUChangelogEntry(e BinNMUEntry) (string, error) {
 
 // check refuses entries dpkg-parsechangelog could not read back.
 func (e BinNMUEntry) check() error {
-	if !validPackageName(e.Source) {
+	if !ValidPackageName(e.Source) {
 		return fmt.Errorf("binNMU changelog entry: source %q is not a valid package name", e.Source)
 	}
 	if _, err := ParseVersion(e.Version); err != nil {

@@ -119,7 +119,7 @@ func parseSource(p paragraph) (*Source, error) {
 	if !ok {
 		return nil, &SyntaxError{ControlFile, p.line, "the first paragraph has no Source: field (it must describe the source package)"}
 	}
-	if !validPackageName(name.value) {
+	if !ValidPackageName(name.value) {
 		return nil, &SyntaxError{ControlFile, name.line, fmt.Sprintf("Source: %q is not a valid package name", truncate(name.value))}
 	}
 	s := &Source{Name: name.value, Line: p.line}
@@ -146,7 +146,7 @@ func parseBinary(p paragraph) (*Binary, error) {
 	if !ok {
 		return nil, &SyntaxError{ControlFile, p.line, "binary package paragraph without a Package: field"}
 	}
-	if !validPackageName(pkg.value) {
+	if !ValidPackageName(pkg.value) {
 		return nil, &SyntaxError{ControlFile, pkg.line, fmt.Sprintf("Package: %q is not a valid package name", truncate(pkg.value))}
 	}
 	b := &Binary{Package: pkg.value, Line: pkg.line}
@@ -236,7 +236,7 @@ func parseRelationField(f field) (fieldRelations, error) {
 	}
 	for _, r := range dep.Relations {
 		for _, p := range r.Possibilities {
-			if !p.Substvar && !validPackageName(p.Name) {
+			if !p.Substvar && !ValidPackageName(p.Name) {
 				return fr, &SyntaxError{ControlFile, lineOf(chunks, p.Name, f.line), fmt.Sprintf("%s: %q is not a valid package name", f.name, truncate(p.Name))}
 			}
 		}
@@ -296,9 +296,9 @@ func lineOf(chunks []chunk, name string, def int) int {
 	return def
 }
 
-// validPackageName checks Debian policy 5.6.1/5.6.7: lower-case letters,
+// ValidPackageName checks a package name against Debian policy 5.6.1/5.6.7: lower-case letters,
 // digits, '+', '-', '.', at least two characters, starting alphanumeric.
-func validPackageName(s string) bool {
+func ValidPackageName(s string) bool {
 	if len(s) < 2 {
 		return false
 	}
