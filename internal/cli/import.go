@@ -28,13 +28,21 @@ func (t apiTarget) Namespace() string {
 	return t.g.ns()
 }
 
-// Ready resolves the Component resource, which needs the server.
+// Ready checks the server answers and the namespace exists.
 func (t apiTarget) Ready(cmd *cobra.Command) error {
 	c, err := t.g.client(cmd)
 	if err != nil {
 		return err
 	}
-	_, err = c.ResolveResource(cmd.Context(), "components")
+	res, err := c.ResolveResource(cmd.Context(), "namespaces")
+	if err != nil {
+		return err
+	}
+	ns := t.Namespace()
+	_, err = c.Get(cmd.Context(), res, "", ns)
+	if client.IsNotFound(err) {
+		return fmt.Errorf("namespace %q does not exist: create it with `kiln create namespace %s` or pass another -n", ns, ns)
+	}
 	return err
 }
 

@@ -177,3 +177,10 @@ func TestSourceDateEpoch(t *testing.T) {
 		t.Errorf("a bad date: error = %v", err)
 	}
 }
+
+func TestParseChangelogHeadWithoutFinalNewline(t *testing.T) {
+	e, err := ParseChangelogHead(strings.NewReader("hello (2.10-3) unstable; urgency=medium\n\n  * x\n\n -- A <a@b.c>  Sat, 18 Feb 2023 13:33:39 +0100"))
+	if err != nil || e.Version != "2.10-3" {
+		t.Fatalf("%+v, %v", e, err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"pault.ag/go/debian/changelog"
@@ -24,7 +25,8 @@ type ChangelogEntry struct {
 
 // ParseChangelogHead reads the newest (first) entry of debian/changelog.
 func ParseChangelogHead(r io.Reader) (*ChangelogEntry, error) {
-	e, err := changelog.ParseOne(bufio.NewReader(io.LimitReader(r, maxControlSize)))
+	// A last line without its newline is still a line.
+	e, err := changelog.ParseOne(bufio.NewReader(io.MultiReader(io.LimitReader(r, maxControlSize), strings.NewReader("\n"))))
 	if err != nil {
 		return nil, fmt.Errorf("%s: first entry: %w", ChangelogFile, err)
 	}

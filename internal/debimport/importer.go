@@ -50,7 +50,7 @@ type Result struct {
 // plan is one package's import.
 type plan struct {
 	Result
-	src   *SourcePackage
+	src     *SourcePackage
 	state   repoState
 	current bool   // the repository is at the archive's version already
 	tree    string // the unpacked tree, once fetched
@@ -265,4 +265,3 @@ func (o *Options) component(p *plan) client.Object {
 		},
 	}
 }
-
