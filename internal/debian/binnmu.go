@@ -12,6 +12,9 @@ import (
 // names nobody.
 const DefaultBinNMUMaintainer = "Kiln <kiln@kiln.invalid>"
 
+// maxBinNMU bounds binNMU counters (no overflow, short versions).
+const maxBinNMU = 1 << 20
+
 // binNMUSuffix matches a trailing binNMU counter, "+b3".
 var binNMUSuffix = regexp.MustCompile(`\+b([0-9]+)$`)
 
@@ -21,8 +24,8 @@ var binNMUSuffix = regexp.MustCompile(`\+b([0-9]+)$`)
 // so a rebuild of a rebuild still sorts newer. The epoch is kept. The
 // result sorts newer than version by dpkg's rules.
 func BinNMU(version string, n int) (string, error) {
-	if n < 1 {
-		return "", fmt.Errorf("binNMU number %d for version %s: it must be at least 1", n, version)
+	if n < 1 || n > maxBinNMU {
+		return "", fmt.Errorf("binNMU number %d for version %s: it must be between 1 and %d", n, version, maxBinNMU)
 	}
 	v, err := ParseVersion(version)
 	if err != nil {
@@ -35,6 +38,9 @@ func BinNMU(version string, n int) (string, error) {
 			return "", fmt.Errorf("binNMU counter of version %s: %w", version, err)
 		}
 		base = base[:m[0]]
+	}
+	if count > maxBinNMU-n {
+		return "", fmt.Errorf("binNMU counter of version %s: more than %d rebuilds", version, maxBinNMU)
 	}
 	return fmt.Sprintf("%s+b%d", base, count+n), nil
 }

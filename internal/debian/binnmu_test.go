@@ -51,7 +51,9 @@ func TestBinNMUErrors(t *testing.T) {
 		n    int
 		want string
 	}{
-		{"1.2-3", 0, "at least 1"},
+		{"1.2-3", 0, "between 1 and"},
+		{"1.2-3+b1048576", 1, "more than 1048576 rebuilds"},
+		{"1.2-3+b99999999999999999999", 1, "binNMU counter of version"},
 		{"", 1, "invalid Debian version"},
 		{"a.b", 1, "does not start with digit"},
 		{"1.2 3", 1, "embedded spaces"},

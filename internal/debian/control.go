@@ -3,6 +3,7 @@ package debian
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 
 	"pault.ag/go/debian/dependency"
@@ -234,10 +235,18 @@ func parseRelationField(f field) (fieldRelations, error) {
 	if err != nil {
 		return fr, relationError(f, chunks, err)
 	}
+	for _, c := range chunks {
+		if emptyRestriction.MatchString(c.text) {
+			return fr, &SyntaxError{ControlFile, c.line, fmt.Sprintf("%s: %q: an empty [] or <> restriction list", f.name, truncate(strings.TrimSpace(c.text)))}
+		}
+	}
 	for _, r := range dep.Relations {
 		for _, p := range r.Possibilities {
-			if !p.Substvar && !ValidPackageName(p.Name) {
-				return fr, &SyntaxError{ControlFile, lineOf(chunks, p.Name, f.line), fmt.Sprintf("%s: %q is not a valid package name", f.name, truncate(p.Name))}
+			if p.Substvar {
+				continue
+			}
+			if msg := checkPossibility(p, f.name); msg != "" {
+				return fr, &SyntaxError{ControlFile, lineOf(chunks, p.Name, f.line), fmt.Sprintf("%s: %s", f.name, msg)}
 			}
 		}
 	}
@@ -248,6 +257,54 @@ func parseRelationField(f field) (fieldRelations, error) {
 		}
 	}
 	return fr, nil
+}
+
+// emptyRestriction matches "[]" and "<>" (the library accepts them).
+var emptyRestriction = regexp.MustCompile(`\[\s*\]|<\s*>`)
+
+// archPart is one part of an architecture name or wildcard.
+var archPart = regexp.MustCompile(`^[a-z0-9_]+$`)
+
+// checkPossibility checks what the library lets through: names, arch
+// qualifiers and restrictions, versions (a source field's versions must be
+// valid; binary fields may hold ${substvars}), profile terms.
+func checkPossibility(p dependency.Possibility, fieldName string) string {
+	if !ValidPackageName(p.Name) {
+		return fmt.Sprintf("%q is not a valid package name", truncate(p.Name))
+	}
+	if p.Arch != nil && !validArch(*p.Arch) {
+		return fmt.Sprintf("%s: invalid architecture qualifier %q", p.Name, truncate(p.Arch.String()))
+	}
+	if p.Architectures != nil {
+		for _, a := range p.Architectures.Architectures {
+			if !validArch(a) {
+				return fmt.Sprintf("%s: invalid architecture %q in [...]", p.Name, truncate(a.String()))
+			}
+		}
+	}
+	if p.Version != nil {
+		if _, err := ParseVersion(p.Version.Number); err != nil && (strings.HasPrefix(fieldName, "Build-") || !strings.Contains(p.Version.Number, "${")) {
+			return fmt.Sprintf("%s: %v", p.Name, err)
+		}
+	}
+	for _, set := range p.StageSets {
+		for _, st := range set.Stages {
+			if !archPart.MatchString(strings.ReplaceAll(strings.ReplaceAll(st.Name, "-", "_"), ".", "_")) {
+				return fmt.Sprintf("%s: invalid build profile %q", p.Name, truncate(st.Name))
+			}
+		}
+	}
+	return ""
+}
+
+// validArch checks each part of a parsed architecture.
+func validArch(a dependency.Arch) bool {
+	for _, part := range []string{a.ABI, a.Libc, a.OS, a.CPU} {
+		if !archPart.MatchString(part) {
+			return false
+		}
+	}
+	return true
 }
 
 // chunk is one comma-separated relation of a field and its line.

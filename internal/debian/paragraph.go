@@ -61,6 +61,9 @@ func readParagraphs(r io.Reader, file string) ([]paragraph, error) {
 		if size += len(line) + 1; size > maxControlSize {
 			return nil, &SyntaxError{file, n, "file is larger than 8 MiB"}
 		}
+		if strings.ContainsRune(line, 0) {
+			return nil, &SyntaxError{file, n, "a NUL byte: this is not a text file"}
+		}
 		if err := pr.add(line, n); err != nil {
 			return nil, err
 		}
