@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"pault.ag/go/debian/control"
@@ -32,6 +33,8 @@ type Archive struct {
 	// Keyring holds the keys InRelease must be signed with.
 	Keyring openpgp.EntityList
 	HTTP    *http.Client
+	// Now is the clock Valid-Until is checked with (default time.Now).
+	Now func() time.Time
 }
 
 // File is one file of a source package, as an index lists it.
@@ -126,7 +129,30 @@ func (a *Archive) release(ctx context.Context) (map[string]File, error) {
 	if p.Values["Codename"] != a.Suite && p.Values["Suite"] != a.Suite {
 		return nil, fmt.Errorf("%s: %s is for suite %q (codename %q), not %q", a.where(), name, p.Values["Suite"], p.Values["Codename"], a.Suite)
 	}
+	if err := a.checkValidUntil(p.Values["Valid-Until"]); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", a.where(), name, err)
+	}
 	return parseChecksums(p.Values["SHA256"])
+}
+
+// checkValidUntil refuses a Release past its Valid-Until (a replayed,
+// outdated Release); most suites have none.
+func (a *Archive) checkValidUntil(v string) error {
+	if v == "" {
+		return nil
+	}
+	until, err := time.Parse(time.RFC1123, strings.Replace(v, "UTC", "GMT", 1))
+	if err != nil {
+		return fmt.Errorf("bad Valid-Until %q: %w", v, err)
+	}
+	now := time.Now
+	if a.Now != nil {
+		now = a.Now
+	}
+	if now().After(until) {
+		return fmt.Errorf("expired: Valid-Until %s has passed (an outdated or replayed Release; is the mirror up to date?)", v)
+	}
+	return nil
 }
 
 // parseChecksums reads "sha256 size name" lines.

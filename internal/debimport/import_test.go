@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
@@ -148,6 +149,14 @@ func TestImportTampered(t *testing.T) {
 		{"index", func(fa *fakeArchive) {
 			mustWrite(t, fa.path("dists/bookworm/main/source/Sources.gz"), "garbage")
 		}, "main/source/Sources.gz: size 7 does not match the signed index"},
+		{"expired release", func(fa *fakeArchive) {
+			data, _ := os.ReadFile(fa.path("dists/bookworm/main/source/Sources.gz"))
+			fa.sign("Codename: bookworm\nValid-Until: Sat, 01 Jan 2022 00:00:00 UTC\nSHA256:\n "+sha(data)+" "+strconv.Itoa(len(data))+" main/source/Sources.gz\n", fa.key)
+		}, "dists/bookworm/InRelease: expired: Valid-Until Sat, 01 Jan 2022 00:00:00 UTC has passed"},
+		{"release for another suite", func(fa *fakeArchive) {
+			data, _ := os.ReadFile(fa.path("dists/bookworm/main/source/Sources.gz"))
+			fa.sign("Codename: bullseye\nSuite: oldoldstable\nSHA256:\n "+sha(data)+" "+strconv.Itoa(len(data))+" main/source/Sources.gz\n", fa.key)
+		}, `InRelease is for suite "oldoldstable" (codename "bullseye"), not "bookworm"`},
 		{"release signed by another key", func(fa *fakeArchive) {
 			other, _ := openpgp.NewEntity("Mallory", "", "m@example.org", nil)
 			data, _ := os.ReadFile(fa.path("dists/bookworm/main/source/Sources.gz"))
@@ -250,3 +259,13 @@ func TestImportBadNames(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestValidUntil(t *testing.T) {
+	t.Parallel()
+	a := Archive{Now: func() time.Time { return time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC) }}
+	for v, ok := range map[string]bool{"": true, "Sun, 13 Dec 2026 11:00:00 UTC": true, "Sat, 05 Dec 2026 11:00:00 UTC": false, "tomorrow": false} {
+		if err := a.checkValidUntil(v); (err == nil) != ok {
+			t.Errorf("Valid-Until %q: %v", v, err)
+		}
+	}
+}
