@@ -77,6 +77,21 @@ func TestBuildDependsGolden(t *testing.T) {
 	}
 }
 
+// TestBuildDependsRealControl: curl's debian/control from bookworm (a
+// field starting on its continuation lines, <!nocheck>, a long arch list).
+func TestBuildDependsRealControl(t *testing.T) {
+	c := parseFile(t, "curl.control")
+	golden(t, "curl.build-depends.amd64.json", marshal(t, c.Source.BuildDepends("amd64", nil)))
+	golden(t, "curl.build-depends.amd64-nocheck.json", marshal(t, c.Source.BuildDepends("amd64", []string{"nocheck"})))
+	all, nocheck := c.Source.BuildDepends("amd64", nil), c.Source.BuildDepends("amd64", []string{"nocheck"})
+	if len(all) != 29 || len(nocheck) != 22 || all[0].Line != 8 || all[0].Alternatives[0].Name != "debhelper-compat" {
+		t.Errorf("curl: %d relations (%d with nocheck), first %+v", len(all), len(nocheck), all[0])
+	}
+	if got := c.Source.BuildDepends("alpha", nil); len(got) != 28 {
+		t.Errorf("on alpha, gnutls-bin [amd64 arm64 ...] must be dropped: %d relations", len(got))
+	}
+}
+
 func TestParseControlBinaries(t *testing.T) {
 	c := parseFile(t, "libgreet.control")
 	if c.Source.Name != "libgreet" || c.Source.Line != 2 {
