@@ -68,9 +68,10 @@ func NewRootCommand(opts ...Option) *cobra.Command {
 		newWhoamiCommand(g), newConfigCommand(g), newVersionCommand(g),
 		newBuildCommand(g), newLogsCommand(g), newCancelCommand(g),
 		newKeysCommand(g), newVerifyCommand(g), newWhyCommand(g), newGraphCommand(g),
-		newReleaseCommand(g), newTestCommand(g), newRunCommand(g), newImportCommand(g),
+		newReleaseCommand(g), newTestCommand(g), newRunCommand(g),
 	)
 	root.AddCommand(newEvidenceCommands(g)...)
+	root.AddCommand(newImportCommand(g))
 	return root
 }
 
