@@ -61,19 +61,19 @@ func TestImportRealPackageIntoRealAPI(t *testing.T) {
 	if err != nil {
 		t.Fatalf("import: %v\n%s", err, out)
 	}
-	for _, want := range []string{"application.kiln.dev/slice created", "component.kiln.dev/hello created", "hello 2.10-3 imported into " + filepath.Join(dir, "hello")} {
+	for _, want := range []string{"application.kiln.dev/slice created", "component.kiln.dev/hello created", "hello 2.10-3 imported into " + filepath.Join(dir, "hello.git")} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	checkRepo(t, filepath.Join(dir, "hello"))
-	checkComponent(t, kiln, filepath.Join(dir, "hello"))
+	checkRepo(t, filepath.Join(dir, "hello.git"))
+	checkComponent(t, kiln, filepath.Join(dir, "hello.git"))
 
 	out, err = kiln("import", "debian", "hello", "-n", "distro", "--app", "slice", "--dir", dir, "--nocheck")
 	if err != nil || !strings.Contains(out, "hello 2.10-3: already at the archive's version, no new commit") {
 		t.Errorf("re-import: %v\n%s", err, out)
 	}
-	if n := gitLines(t, filepath.Join(dir, "hello"), "rev-list", "HEAD"); n != 1 {
+	if n := gitLines(t, filepath.Join(dir, "hello.git"), "rev-list", "main"); n != 1 {
 		t.Errorf("%d commits after the re-import, want 1", n)
 	}
 }
@@ -83,11 +83,11 @@ func TestImportRealPackageIntoRealAPI(t *testing.T) {
 func checkRepo(t *testing.T, repo string) {
 	t.Helper()
 	for _, f := range []string{"debian/control", "debian/changelog", "configure", "src/hello.c"} {
-		if _, err := os.Stat(filepath.Join(repo, f)); err != nil {
+		if err := exec.Command("git", "-C", repo, "cat-file", "-e", "main:"+f).Run(); err != nil {
 			t.Errorf("the import lacks %s: %v", f, err)
 		}
 	}
-	if n := gitLines(t, repo, "ls-files"); n < 100 {
+	if n := gitLines(t, repo, "ls-tree", "-r", "--name-only", "main"); n < 100 {
 		t.Errorf("only %d files committed", n)
 	}
 	if out, _ := exec.Command("git", "-C", repo, "tag", "--list").Output(); strings.TrimSpace(string(out)) != "debian/2.10-3" {
