@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kilnbuild/kiln/internal/cli"
 	"github.com/kilnbuild/kiln/internal/debimport"
@@ -68,6 +70,7 @@ func TestImportRealPackageIntoRealAPI(t *testing.T) {
 	}
 	checkRepo(t, filepath.Join(dir, "hello.git"))
 	checkComponent(t, kiln, filepath.Join(dir, "hello.git"))
+	waitCapabilities(t, kiln, filepath.Join(dir, "hello.git"))
 
 	out, err = kiln("import", "debian", "hello", "-n", "distro", "--app", "slice", "--dir", dir, "--nocheck")
 	if err != nil || !strings.Contains(out, "hello 2.10-3: already at the archive's version, no new commit") {
@@ -122,6 +125,42 @@ func checkComponent(t *testing.T, kiln func(...string) (string, error), repo str
 	if c.Spec.Application != "slice" || c.Spec.Build.PipelineRef != "debian" || c.Spec.Source.Git.URL != "file://"+repo ||
 		len(c.Spec.Build.Params) != 1 || c.Spec.Build.Params[0].Value != "true" || c.Metadata.Annotations[debimport.AnnotationVersion] != "2.10-3" {
 		t.Errorf("component:\n%s", out)
+	}
+}
+
+// waitCapabilities waits until the server has read the imported commit's
+// debian/control: the component provides deb(hello) and requires its
+// Build-Depends.
+func waitCapabilities(t *testing.T, kiln func(...string) (string, error), repo string) {
+	t.Helper()
+	head, err := exec.Command("git", "-C", repo, "rev-parse", "main").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var comp struct {
+		Status struct {
+			Capabilities struct {
+				Commit   string   `json:"commit"`
+				Provides []string `json:"provides"`
+				Requires []string `json:"requires"`
+				Detected []string `json:"detected"`
+			} `json:"capabilities"`
+		} `json:"status"`
+	}
+	caps := &comp.Status.Capabilities
+	var out string
+	for deadline := time.Now().Add(2 * time.Minute); caps.Commit == "" && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		if out, err = kiln("get", "component", "hello", "-n", "distro", "-o", "json"); err != nil {
+			t.Fatalf("get: %v\n%s", err, out)
+		}
+		if err := json.Unmarshal([]byte(out), &comp); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	}
+	if caps.Commit != strings.TrimSpace(string(head)) || !slices.Contains(caps.Provides, "deb(hello)") ||
+		!slices.Contains(caps.Requires, "deb(debhelper-compat)") || !slices.Contains(caps.Detected, "debian") {
+		t.Errorf("the server's capabilities of the imported commit %s: %+v\n%s", head, caps, out)
 	}
 }
 
