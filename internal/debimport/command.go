@@ -42,9 +42,8 @@ func NewCommand(t Target) *cobra.Command {
 --keyring, the Sources index and every file of the package checked against
 their SHA-256), unpacks it with dpkg-source -x, commits it to a bare git
 repository per package (DIR/<package>.git, branch main, tag debian/<version>)
-and applies an
-Application and one Component per package that builds with the debian
-pipeline. Run it again to import a newer archive version on top; a package
+and applies an Application and one Component per package that builds with the
+debian pipeline. Run it again to import a newer archive version on top; a package
 already at the archive's version gets no new commit. Everything is fetched and
 verified before anything is committed or applied.
 
