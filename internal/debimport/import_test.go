@@ -119,10 +119,11 @@ func TestImportUnknownPackage(t *testing.T) {
 	t.Parallel()
 	fa := newFakeArchive(t)
 	fa.addPackage("greet", "1.0", "first")
+	fa.addPackage("libgreet", "2.0", "library", "libgreet1", "libgreet-dev")
 	fa.publish()
 	dir, rec := t.TempDir(), &recorder{}
-	_, err := Run(context.Background(), importOpts(fa.archive(), dir, rec, "greet", "no-such-pkg"))
-	if err == nil || !strings.Contains(err.Error(), "unknown source package no-such-pkg") || !strings.Contains(err.Error(), "nothing was imported") {
+	_, err := Run(context.Background(), importOpts(fa.archive(), dir, rec, "greet", "no-such-pkg", "libgreet-dev"))
+	if err == nil || !strings.Contains(err.Error(), "unknown source package no-such-pkg, libgreet-dev (a binary package of source libgreet: import libgreet)") || !strings.Contains(err.Error(), "nothing was imported") {
 		t.Fatalf("error = %v", err)
 	}
 	assertNothingImported(t, dir, rec)

@@ -157,7 +157,7 @@ func (o *Options) lookup(ctx context.Context, plans []*plan) error {
 		return fmt.Errorf("importing %s: %w; nothing was imported", strings.Join(names, ", "), err)
 	}
 	if len(unknown) > 0 {
-		return fmt.Errorf("unknown source package %s: not in %s (use source package names, e.g. from `apt-cache showsrc BINARY`); nothing was imported", strings.Join(unknown, ", "), o.Archive.where())
+		return fmt.Errorf("unknown source package %s: not in %s (use source package names, e.g. from `apt-cache showsrc BINARY`); nothing was imported", unknownList(unknown), o.Archive.where())
 	}
 	for _, p := range plans {
 		p.src = found[p.Package]
@@ -167,6 +167,20 @@ func (o *Options) lookup(ctx context.Context, plans []*plan) error {
 		}
 	}
 	return nil
+}
+
+// unknownList names the unknown packages, with the source of those that
+// are binary packages: "libc6 (a binary package of source glibc)".
+func unknownList(unknown []Unknown) string {
+	var parts []string
+	for _, u := range unknown {
+		if u.BinaryOf != "" {
+			parts = append(parts, fmt.Sprintf("%s (a binary package of source %s: import %s)", u.Name, u.BinaryOf, u.BinaryOf))
+			continue
+		}
+		parts = append(parts, u.Name)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // checkVersion refuses to go back to an older version.
