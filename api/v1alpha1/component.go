@@ -192,7 +192,7 @@ func validateGitSource(p *field.Path, g *GitSource) field.ErrorList {
 }
 
 // BuildCatalog is the built-in pipelines a component may name.
-var BuildCatalog = []string{"script", "go", "rpm", "oci-image"}
+var BuildCatalog = []string{"script", "go", "rpm", "debian", "oci-image"}
 
 func validateComponentBuild(p *field.Path, b *ComponentBuild) field.ErrorList {
 	if b == nil {
