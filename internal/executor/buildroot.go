@@ -76,7 +76,7 @@ func (e *Executor) resolveBuildroot(ctx context.Context, job Job, plan *pipeline
 		return nil, err
 	}
 	fmt.Fprintf(job.Log, "==> buildroot base %s\n", br.Base)
-	reqs, err := buildDepends(src, taskParam(t, "nocheck") == "true")
+	reqs, err := buildDepends(src, buildProfiles(t))
 	if err != nil {
 		return nil, err
 	}
@@ -124,16 +124,22 @@ func (e *Executor) buildrootInputs(ctx context.Context, job Job, base, ws string
 	return br, members, nil
 }
 
-func buildDepends(src string, nocheck bool) ([]deb.Relation, error) {
+// buildProfiles are the build profiles of the task's profiles and nocheck
+// params.
+func buildProfiles(t *pipeline.PlanTask) []string {
+	profiles := strings.Fields(taskParam(t, "profiles"))
+	if taskParam(t, "nocheck") == "true" {
+		profiles = append(profiles, "nocheck")
+	}
+	return profiles
+}
+
+func buildDepends(src string, profiles []string) ([]deb.Relation, error) {
 	f, err := os.Open(filepath.Join(src, "debian", "control"))
 	if err != nil {
 		return nil, fmt.Errorf("the source has no debian/control: %w", err)
 	}
 	defer f.Close()
-	var profiles []string
-	if nocheck {
-		profiles = []string{"nocheck"}
-	}
 	return deb.BuildDepends(f, debArch(), profiles)
 }
 

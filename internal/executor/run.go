@@ -61,7 +61,11 @@ func (e *Executor) run(ctx context.Context, job Job, plan *pipeline.Plan, src, w
 	if err != nil || out.Artifact == nil {
 		return out, err
 	}
-	if out.ContentDigest, err = ContentDigest(dir); err != nil {
+	digest := ContentDigest
+	if out.Buildroot != nil {
+		digest = PackagesDigest
+	}
+	if out.ContentDigest, err = digest(dir); err != nil {
 		return out, err
 	}
 	ev.prefetched = res.Prefetched
