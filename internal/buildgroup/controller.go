@@ -468,7 +468,7 @@ func (c *Controller) detectAt(ctx context.Context, comp *v1alpha1.Component, g *
 	if _, err := c.Git.Checkout(ctx, g.URL, commit, dir+"/src", g.Context); err != nil {
 		return nil, err
 	}
-	set, err := capability.DetectWith(dir+"/src", capability.Options{Names: []string{comp.Name}})
+	set, err := capability.DetectWith(dir+"/src", capability.ComponentOptions(comp))
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,6 @@
 // Package capability finds what a component provides and requires by reading
-// its source tree (go.mod, an RPM spec file, package.json, pyproject.toml and
-// an optional .kiln/capabilities.yaml) and resolves those capabilities into
+// its source tree (go.mod, an RPM spec file, package.json, pyproject.toml,
+// debian/control and an optional .kiln/capabilities.yaml) and resolves those capabilities into
 // edges between components, so builds can be ordered without hand-written
 // build orders. It only computes; nothing is fetched or built. See README.md.
 package capability
@@ -37,7 +37,7 @@ type Set struct {
 	BuildRequires   []Requirement `json:"buildRequires,omitempty"`
 	RuntimeRequires []Requirement `json:"runtimeRequires,omitempty"`
 	// Detected names the detectors that found their file: go, rpm, npm,
-	// python, override.
+	// python, debian, override.
 	Detected []string `json:"detected,omitempty"`
 	// Warnings are things detection did not understand or skipped, in the
 	// order they were found.
@@ -59,6 +59,14 @@ type Options struct {
 	// order of preference. When the tree has several spec files, the one
 	// named after the first matching name is read.
 	Names []string
+	// DebianArch is the architecture debian/control is read for (its
+	// architecture restrictions and which binary packages are built);
+	// empty means the host's (debian.HostArch).
+	DebianArch string
+	// DebianProfiles are the active Debian build profiles, e.g.
+	// ["nocheck"]; none by default. ComponentOptions sets nocheck from the
+	// component's build parameter nocheck=true.
+	DebianProfiles []string
 }
 
 // maxFileSize bounds what is read of any one manifest.
@@ -100,6 +108,7 @@ var detectors = []detector{
 	{"rpm", detectRPM},
 	{"npm", detectNPM},
 	{"python", detectPython},
+	{"debian", detectDebian},
 }
 
 // DetectFSWith is DetectFS with options. Every manifest is read even when

@@ -180,6 +180,8 @@ func TestDetectMalformed(t *testing.T) {
 		"override-unknown":     `.kiln/capabilities.yaml: unknown field "provide" (the keys are provides, requires and ignore)`,
 		"override-syntax":      ".kiln/capabilities.yaml:2: did not find expected key",
 		"override-bad-require": ".kiln/capabilities.yaml: a requirement must be a name or a list of alternative names",
+		"deb-bad-relation":     `debian/control:3: Build-Depends: "libgreet-dev (>= 1.0": ` + "oh no. Reached EOF before Number finished" + ` (a relation is "name[:arch] [(op version)] [[arch ...]] [<profile ...>]", alternatives joined by '|', relations by ',')`,
+		"deb-no-source":        "debian/control:1: the first paragraph has no Source: field (it must describe the source package)",
 		"several-files": "go.mod:2: usage: require module/path v1.2.3\n" +
 			"package.json:2: the version of \"a\" in dependencies must be a string\n" +
 			`.kiln/capabilities.yaml: unknown field "require" (the keys are provides, requires and ignore)`,

@@ -138,3 +138,12 @@ func FuzzOverride(f *testing.F) {
 	addManifests(f, "capabilities.yaml")
 	f.Fuzz(func(t *testing.T, data []byte) { checkDetect(t, ".kiln/capabilities.yaml", data) })
 }
+
+// FuzzDebianControl: debian/control files of any content (paragraphs,
+// relations with alternatives, versions, arch qualifiers and restrictions,
+// build profiles).
+func FuzzDebianControl(f *testing.F) {
+	addManifests(f, "control")
+	f.Add([]byte("Source: a1\nBuild-Depends: b:native (>= 1~) [amd64 !i386] <!nocheck> <stage1 cross> | c, ${misc:Depends}\n\nPackage: a1\nArchitecture: linux-any\nBuild-Profiles: <!nodoc>\nProvides: d (= 1)\n"))
+	f.Fuzz(func(t *testing.T, data []byte) { checkDetect(t, "debian/control", data) })
+}

@@ -71,6 +71,7 @@ func NewRootCommand(opts ...Option) *cobra.Command {
 		newReleaseCommand(g), newTestCommand(g), newRunCommand(g),
 	)
 	root.AddCommand(newEvidenceCommands(g)...)
+	root.AddCommand(newImportCommand(g))
 	return root
 }
 

@@ -18,7 +18,7 @@ import (
 // detect reads the source's capabilities; a source it cannot read is
 // logged, not fatal (the component then declares what it needs).
 func detect(job Job, src, commit string) *v1alpha1.Capabilities {
-	set, err := capability.DetectWith(src, capability.Options{Names: []string{job.Component.Name}})
+	set, err := capability.DetectWith(src, capability.ComponentOptions(job.Component))
 	if err != nil {
 		fmt.Fprintf(job.Log, "==> warning: detecting provides/requires: %v\n", err)
 		return nil

@@ -1,0 +1,100 @@
+package capability
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/kilnbuild/kiln/api/v1alpha1"
+)
+
+// TestDetectDebianGolden pins the sets of the Debian fixtures for amd64
+// (default profiles, and nocheck).
+func TestDetectDebianGolden(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		fixture, golden string
+		opts            Options
+	}{
+		{"deb-libgreet", "deb-libgreet", Options{DebianArch: "amd64"}},
+		{"deb-libgreet", "deb-libgreet-nocheck", Options{DebianArch: "amd64", DebianProfiles: []string{"nocheck"}}},
+		{"deb-libgreet", "deb-libgreet-hurd", Options{DebianArch: "hurd-i386"}},
+		{"deb-greet-cli", "deb-greet-cli", Options{DebianArch: "amd64"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.golden, func(t *testing.T) {
+			t.Parallel()
+			s, err := DetectWith(filepath.Join("testdata", tc.fixture), tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(s); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", "golden", tc.golden+".json")
+			if *update {
+				if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if !bytes.Equal(buf.Bytes(), want) {
+				t.Errorf("DetectWith(%s) differs from %s (go test -update rewrites it):\n%s", tc.fixture, golden, buf.Bytes())
+			}
+		})
+	}
+}
+
+// TestDebianComponentsResolve checks the two fixtures meet through
+// deb(...) names: the CLI's libgreet-dev and greet-dev|libgreet-headers
+// requirements resolve to the library.
+func TestDebianComponentsResolve(t *testing.T) {
+	t.Parallel()
+	sets := map[string]*Set{}
+	for _, name := range []string{"deb-libgreet", "deb-greet-cli"} {
+		s, err := DetectWith(filepath.Join("testdata", name), Options{DebianArch: "amd64"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sets[name] = s
+	}
+	res, err := Resolve(sets, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Deps["deb-greet-cli"]; !slices.Equal(got, []string{"deb-libgreet"}) {
+		t.Errorf("deb-greet-cli depends on %v, want [deb-libgreet]", got)
+	}
+}
+
+func TestComponentOptionsNocheck(t *testing.T) {
+	t.Parallel()
+	comp := &v1alpha1.Component{}
+	comp.Name = "libgreet"
+	if got := ComponentOptions(comp); got.DebianProfiles != nil || !slices.Equal(got.Names, []string{"libgreet"}) {
+		t.Errorf("no params: %+v", got)
+	}
+	comp.Spec.Build = &v1alpha1.ComponentBuild{Params: []v1alpha1.Param{{Name: "nocheck", Value: "false"}}}
+	if got := ComponentOptions(comp); got.DebianProfiles != nil {
+		t.Errorf("nocheck=false: %+v", got)
+	}
+	comp.Spec.Build.Params = []v1alpha1.Param{{Name: "nocheck", Value: "true"}}
+	s, err := DetectWith(filepath.Join("testdata", "deb-libgreet"), ComponentOptions(comp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range s.BuildRequires {
+		if slices.Contains(r.Any, "deb(valgrind)") {
+			t.Errorf("nocheck=true still requires valgrind (a <!nocheck> dependency): %v", r)
+		}
+	}
+}
