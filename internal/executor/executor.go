@@ -138,6 +138,14 @@ func (e *Executor) plan(job Job, g *v1alpha1.GitSource, src, commit string, out 
 		addParams(params, b.Params)
 	}
 	addParams(params, job.Build.Spec.Params)
+	binnmu, err := binNMUParam(job, p, src, params, out.epoch)
+	if err != nil {
+		return nil, err
+	}
+	if binnmu != "" {
+		params["binnmu"] = binnmu
+		fmt.Fprintf(job.Log, "==> binNMU: %s\n", strings.SplitN(binnmu, "\n", 2)[0])
+	}
 	plan, err := pipeline.Compile(p, params, pipeline.Context{
 		PipelineRunName: job.Build.Name, Namespace: job.Build.Namespace, UID: string(job.Build.UID),
 		GitURL: g.URL, GitRevision: g.Revision, GitCommit: commit, BuildCounter: int(job.Build.Status.BuildNumber),

@@ -68,6 +68,7 @@ func (e *Executor) run(ctx context.Context, job Job, plan *pipeline.Plan, src, w
 	if out.ContentDigest, err = digest(dir); err != nil {
 		return out, err
 	}
+	e.debianCutoff(ctx, job, &out, dir, ws)
 	ev.prefetched = res.Prefetched
 	out, err = e.attest(ctx, job, out, dir, ev)
 	tm.mark("sign+attest")

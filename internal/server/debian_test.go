@@ -194,7 +194,8 @@ func waitDebianGroup(t *testing.T, a api, members int) map[string]any {
 		list := a.must(200, "GET", nsPath("default", "buildgroups"), nil).Obj
 		for _, it := range list["items"].([]any) {
 			o := it.(map[string]any)
-			ms, _ := o["status"].(map[string]any)["members"].([]any)
+			st, _ := o["status"].(map[string]any)
+			ms, _ := st["members"].([]any)
 			p := str(o, "status", "phase")
 			if len(ms) == members && (p == "Succeeded" || p == "Failed" || p == "Cancelled") {
 				g = o
