@@ -193,7 +193,7 @@ func TestComposeFailuresCacheNothing(t *testing.T) {
 		format Format
 		want   string
 	}{
-		"download with another digest": {[]Package{remote}, toyFormat(map[string]string{"b": "tampered"}), "SHA-256 " + sum("tampered")},
+		"download with another digest":    {[]Package{remote}, toyFormat(map[string]string{"b": "tampered"}), "SHA-256 " + sum("tampered")},
 		"member file with another digest": {[]Package{bad}, toyFormat(nil), "expected " + bad.SHA256},
 		"install fails":                   {[]Package{remote}, failing, "installing the packages: exit code 3"},
 	} {
