@@ -4,7 +4,9 @@
 # kubectl (the Kubernetes-compatibility test drives the real client),
 # bubblewrap plus a static busybox and slirp4netns (the sandbox conformance
 # suite; slirp4netns connects prefetch steps' own network namespaces), and
-# createrepo_c and rpmbuild (release destinations publish a real yum repo).
+# createrepo_c and rpmbuild (release destinations publish a real yum repo),
+# debootstrap, fakeroot and dpkg-dev (the Debian slice builds in buildroots
+# Kiln bootstraps itself).
 # Idempotent; needs root for apt-get only when something is missing.
 set -euo pipefail
 
@@ -29,6 +31,12 @@ busybox_static || need_apt+=(busybox-static)
 command -v slirp4netns >/dev/null 2>&1 || need_apt+=(slirp4netns)
 command -v createrepo_c >/dev/null 2>&1 || need_apt+=(createrepo-c)
 command -v rpmbuild >/dev/null 2>&1 || need_apt+=(rpm)
+# The Debian slice: Kiln's base buildroot is made by debootstrap under
+# fakeroot in a prefetch step on the host image; test sources are fetched
+# with apt-get source and unpacked with dpkg-source (dpkg-dev).
+command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
+command -v fakeroot >/dev/null 2>&1 || need_apt+=(fakeroot)
+command -v dpkg-source >/dev/null 2>&1 || need_apt+=(dpkg-dev)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test-deps: installing ${need_apt[*]}" >&2

@@ -25,6 +25,7 @@ import (
 // fails); nothing else is affected. A rebuild of hello reuses its
 // buildroot and gives bit-identical packages.
 func TestDebianSliceInComposedBuildroots(t *testing.T) {
+	t.Parallel()
 	requireSandbox(t)
 	requireDebianTools(t)
 	srcDir := debianSources(t, "hello", "zlib", "libpng1.6")
