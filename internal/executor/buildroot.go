@@ -14,6 +14,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/attest"
 	"github.com/kilnbuild/kiln/internal/buildroot"
 	"github.com/kilnbuild/kiln/internal/buildroot/deb"
+	"github.com/kilnbuild/kiln/internal/debian"
 	"github.com/kilnbuild/kiln/internal/pipeline"
 )
 
@@ -134,13 +135,27 @@ func buildProfiles(t *pipeline.PlanTask) []string {
 	return profiles
 }
 
+// buildDepends are the source's build dependencies on this architecture
+// with profiles active (internal/debian reads debian/control).
 func buildDepends(src string, profiles []string) ([]deb.Relation, error) {
 	f, err := os.Open(filepath.Join(src, "debian", "control"))
 	if err != nil {
 		return nil, fmt.Errorf("the source has no debian/control: %w", err)
 	}
 	defer f.Close()
-	return deb.BuildDepends(f, debArch(), profiles)
+	c, err := debian.ParseControl(f)
+	if err != nil {
+		return nil, err
+	}
+	var out []deb.Relation
+	for _, r := range c.Source.BuildDepends(debArch(), profiles) {
+		var rel deb.Relation
+		for _, d := range r.Alternatives {
+			rel.Alternatives = append(rel.Alternatives, deb.Dep{Name: d.Name, Op: d.Op, Version: d.Version, ArchQualifier: d.ArchQualifier})
+		}
+		out = append(out, rel)
+	}
+	return out, nil
 }
 
 // universe is what the build's dependencies may come from.

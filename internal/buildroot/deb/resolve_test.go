@@ -123,30 +123,3 @@ func TestReadIndexErrors(t *testing.T) {
 	}
 }
 
-func TestBuildDependsArchAndProfiles(t *testing.T) {
-	control := `Source: hello
-Build-Depends: debhelper-compat (= 13), libfoo-dev [amd64], libarm-dev [arm64], check <!nocheck>, stage-only <stage1>, a | b [!amd64]
-Build-Depends-Indep: texinfo
-
-Package: hello
-Architecture: any
-`
-	got, err := BuildDepends(strings.NewReader(control), "amd64", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s []string
-	for _, r := range got {
-		s = append(s, r.String())
-	}
-	if want := "debhelper-compat (= 13), libfoo-dev, check, a, texinfo"; strings.Join(s, ", ") != want {
-		t.Fatalf("got %q, want %q", strings.Join(s, ", "), want)
-	}
-	got, _ = BuildDepends(strings.NewReader(control), "amd64", []string{"nocheck"})
-	if len(got) != 4 {
-		t.Fatalf("with nocheck: %d relations, want 4 (check dropped)", len(got))
-	}
-	if _, err := BuildDepends(strings.NewReader("Package: x\n"), "amd64", nil); err == nil {
-		t.Fatal("a control file without a source paragraph was accepted")
-	}
-}
