@@ -122,4 +122,3 @@ func TestReadIndexErrors(t *testing.T) {
 		t.Fatal("a malformed Depends was accepted")
 	}
 }
-
