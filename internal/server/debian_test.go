@@ -57,6 +57,11 @@ func TestDebianSliceInComposedBuildroots(t *testing.T) {
 	for _, c := range comps {
 		a.must(201, "POST", nsPath("default", "components"), c)
 	}
+	defer func() {
+		if t.Failed() {
+			dumpBuildLogs(t, a)
+		}
+	}()
 	grp := waitDebianGroup(t, a, len(comps))
 	states := map[string]map[string]any{}
 	for _, m := range grp["status"].(map[string]any)["members"].([]any) {
@@ -191,7 +196,7 @@ func fetchSource(t *testing.T, dir, pkg string) {
 func waitDebianGroup(t *testing.T, a api, members int) map[string]any {
 	t.Helper()
 	var g map[string]any
-	eventuallyFor(t, "the Debian group finishes", 12*time.Minute, func() bool {
+	eventuallyFor(t, "the Debian group finishes", 25*time.Minute, func() bool {
 		list := a.must(200, "GET", nsPath("default", "buildgroups"), nil).Obj
 		for _, it := range list["items"].([]any) {
 			o := it.(map[string]any)
@@ -318,4 +323,17 @@ func waitBuildFor(t *testing.T, a api, component string, n int, d time.Duration)
 		return false
 	})
 	return b
+}
+
+// dumpBuildLogs logs the end of every build's log.
+func dumpBuildLogs(t *testing.T, a api) {
+	list := a.must(200, "GET", nsPath("default", "builds"), nil).Obj
+	for _, it := range list["items"].([]any) {
+		b := it.(map[string]any)
+		log := buildLog(t, a, str(b, "metadata", "name"))
+		if len(log) > 4000 {
+			log = log[len(log)-4000:]
+		}
+		t.Logf("build %s (%s): %s\n%s", str(b, "metadata", "name"), str(b, "status", "phase"), str(b, "status", "message"), log)
+	}
 }
