@@ -15,13 +15,14 @@ import (
 )
 
 // binNMUParam is the debian pipeline's binnmu param for a build caused by
-// a dependency (no source change): a binNMU changelog entry, version
-// +b<build number>, so the rebuilt packages sort newer than the last ones
-// without a commit. Empty when the build is not such a rebuild, the
+// a dependency with no source change (the commit is the one the component
+// last built): a binNMU changelog entry, version +b<build number>, so the
+// rebuilt packages sort newer than the last ones without a commit. Empty
+// when the build is not such a rebuild (a first build is not), the
 // pipeline has no binnmu param, or the build sets it itself.
-func binNMUParam(job Job, p *pipeline.Pipeline, src string, params map[string]any, epoch time.Time) (string, error) {
+func binNMUParam(job Job, p *pipeline.Pipeline, src, commit string, params map[string]any, epoch time.Time) (string, error) {
 	r := job.Build.Spec.Reason
-	if r.Type != v1alpha1.ReasonDependencyChange && r.Type != v1alpha1.ReasonCycle {
+	if r.Type != v1alpha1.ReasonDependencyChange && r.Type != v1alpha1.ReasonCycle || job.Component.Status.LastBuiltCommit != commit {
 		return "", nil
 	}
 	if _, set := params["binnmu"]; set || !slices.ContainsFunc(p.Spec.Params, func(ps pipeline.ParamSpec) bool { return ps.Name == "binnmu" }) {

@@ -27,9 +27,11 @@ func TestBinNMUParamOnlyForDependencyRebuilds(t *testing.T) {
 	job := func(reason string, n int64) Job {
 		b := &v1alpha1.Build{Spec: v1alpha1.BuildSpec{Reason: v1alpha1.BuildReason{Type: reason, Component: "libgreet", Build: "libgreet-4"}}}
 		b.Status.BuildNumber = n
-		return Job{Build: b}
+		c := &v1alpha1.Component{}
+		c.Status.LastBuiltCommit = "c1"
+		return Job{Build: b, Component: c}
 	}
-	got, err := binNMUParam(job(v1alpha1.ReasonDependencyChange, 7), p, src, map[string]any{}, epoch)
+	got, err := binNMUParam(job(v1alpha1.ReasonDependencyChange, 7), p, src, "c1", map[string]any{}, epoch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,18 +44,20 @@ func TestBinNMUParamOnlyForDependencyRebuilds(t *testing.T) {
 	for name, c := range map[string]struct {
 		j      Job
 		p      *pipeline.Pipeline
+		commit string
 		params map[string]any
 	}{
-		"source change":        {job(v1alpha1.ReasonSourceChange, 7), p, map[string]any{}},
-		"manual":               {job(v1alpha1.ReasonManual, 7), p, map[string]any{}},
-		"set by the component": {job(v1alpha1.ReasonDependencyChange, 7), p, map[string]any{"binnmu": ""}},
-		"no binnmu param":      {job(v1alpha1.ReasonDependencyChange, 7), script, map[string]any{}},
+		"source change":               {job(v1alpha1.ReasonSourceChange, 7), p, "c1", map[string]any{}},
+		"manual":                      {job(v1alpha1.ReasonManual, 7), p, "c1", map[string]any{}},
+		"set by the component":        {job(v1alpha1.ReasonDependencyChange, 7), p, "c1", map[string]any{"binnmu": ""}},
+		"no binnmu param":             {job(v1alpha1.ReasonDependencyChange, 7), script, "c1", map[string]any{}},
+		"a commit not built yet":      {job(v1alpha1.ReasonDependencyChange, 7), p, "c2", map[string]any{}},
 	} {
-		if got, err := binNMUParam(c.j, c.p, src, c.params, epoch); err != nil || got != "" {
+		if got, err := binNMUParam(c.j, c.p, src, c.commit, c.params, epoch); err != nil || got != "" {
 			t.Errorf("%s: binnmu %q (%v), want none", name, got, err)
 		}
 	}
-	if _, err := binNMUParam(job(v1alpha1.ReasonDependencyChange, 1), p, t.TempDir(), map[string]any{}, epoch); err == nil {
+	if _, err := binNMUParam(job(v1alpha1.ReasonDependencyChange, 1), p, t.TempDir(), "c1", map[string]any{}, epoch); err == nil {
 		t.Error("a dependency rebuild without debian/changelog got a binNMU")
 	}
 }

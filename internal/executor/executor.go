@@ -138,7 +138,7 @@ func (e *Executor) plan(job Job, g *v1alpha1.GitSource, src, commit string, out 
 		addParams(params, b.Params)
 	}
 	addParams(params, job.Build.Spec.Params)
-	binnmu, err := binNMUParam(job, p, src, params, out.epoch)
+	binnmu, err := binNMUParam(job, p, src, commit, params, out.epoch)
 	if err != nil {
 		return nil, err
 	}
