@@ -7,7 +7,10 @@
 # createrepo_c and rpmbuild (release destinations publish a real yum repo),
 # chromium (the web UI's browser tests drive Debian's, never a downloaded
 # one) and Node.js with npm (to build the UI and run playwright-core),
-# and a C compiler with libc headers (go test -race needs cgo).
+# a C compiler with libc headers (go test -race needs cgo), and
+# debootstrap, fakeroot, dpkg-dev and debhelper (the Debian slice builds in
+# buildroots Kiln bootstraps itself; build-compare is tested on packages
+# debhelper builds).
 # Idempotent; needs root for apt-get only when something is missing.
 set -euo pipefail
 
@@ -37,6 +40,13 @@ command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)
 [ -e /usr/include/stdlib.h ] || need_apt+=(libc6-dev)
+# The Debian slice: Kiln's base buildroot is made by debootstrap under
+# fakeroot in a prefetch step on the host image; test sources are fetched
+# with apt-get source and unpacked with dpkg-source (dpkg-dev).
+command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
+command -v fakeroot >/dev/null 2>&1 || need_apt+=(fakeroot)
+command -v dpkg-source >/dev/null 2>&1 || need_apt+=(dpkg-dev)
+command -v dh >/dev/null 2>&1 || need_apt+=(debhelper)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test-deps: installing ${need_apt[*]}" >&2

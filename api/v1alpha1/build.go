@@ -32,6 +32,26 @@ const (
 	ReasonPullRequest = "pull-request"
 )
 
+// ConditionDependenciesResolved is a Build condition: False, with reason
+// ReasonUnresolvable, when a build dependency could not be resolved (a
+// package nothing in the group, the base or the archive provides): the
+// build's steps did not start, and its BuildGroup member is unresolvable.
+const (
+	ConditionDependenciesResolved = "DependenciesResolved"
+	ReasonUnresolvable            = "Unresolvable"
+)
+
+// Unresolvable reports whether the build ended because a build dependency
+// could not be resolved.
+func (b *Build) Unresolvable() bool {
+	for _, c := range b.Status.Conditions {
+		if c.Type == ConditionDependenciesResolved && c.Status == metav1.ConditionFalse {
+			return true
+		}
+	}
+	return false
+}
+
 // Label keys Kiln sets on builds.
 const (
 	LabelComponent   = "kiln.dev/component"

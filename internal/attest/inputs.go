@@ -67,6 +67,23 @@ type Materials struct {
 	Steps        []StepImage
 	Dependencies []Artifact // artifacts of other components used as inputs
 	Prefetched   []File
+	// Packages were installed into the build's composed buildroot.
+	Packages []Package
+}
+
+// Package is a distribution package installed into a build's buildroot.
+type Package struct {
+	// Type is the package URL type: "deb" (or "rpm").
+	Type string
+	// Distro names the distribution in the package URL, e.g. "debian".
+	Distro string
+	// Name, Version and Arch identify the package.
+	Name, Version, Arch string
+	// File is the package's file name; URL where it was downloaded from
+	// (an archive URL, or oci://repository@digest for a group member's).
+	File, URL string
+	// SHA256 is the file's digest.
+	SHA256 string
 }
 
 // digestSet splits "alg:hex" (or bare 64-hex sha256) into an in-toto

@@ -149,6 +149,13 @@ func resolvedDependencies(m Materials) ([]ResourceDescriptor, error) {
 		}
 		out = append(out, ResourceDescriptor{URI: "oci://" + a.Name, Digest: set})
 	}
+	for _, p := range m.Packages {
+		d, err := fileDescriptor(File{Name: p.File, URL: p.URL, SHA256: p.SHA256})
+		if err != nil {
+			return nil, fmt.Errorf("package %s: %w", p.File, err)
+		}
+		out = append(out, d)
+	}
 	for _, f := range m.Prefetched {
 		d, err := fileDescriptor(f)
 		if err != nil {

@@ -33,6 +33,16 @@ func genericPURL(name, url, hex string) string {
 	return p
 }
 
+// packagePURL: pkg:deb/debian/<name>@<version>?arch=<arch> (and the
+// same shape for rpm).
+func packagePURL(p Package) string {
+	s := "pkg:" + p.Type + "/" + purlEscape(p.Distro, "") + "/" + purlEscape(p.Name, "") + "@" + purlEscape(p.Version, "")
+	if p.Arch != "" {
+		s += "?arch=" + purlEscape(p.Arch, "")
+	}
+	return s
+}
+
 // golangPURL: pkg:golang/<module path>@<version>.
 func golangPURL(module, version string) string {
 	segs := strings.Split(module, "/")

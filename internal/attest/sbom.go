@@ -128,6 +128,14 @@ func buildComponents(m Materials) ([]component, error) {
 		}
 		out = append(out, c)
 	}
+	for i, p := range m.Packages {
+		h, err := sha256Hex(p.SHA256)
+		if err != nil {
+			return nil, fmt.Errorf("package %s: %w", p.File, err)
+		}
+		out = append(out, component{id: fmt.Sprintf("Package-%d", i+1), kind: "package", name: p.Name, version: p.Version,
+			download: p.URL, purl: packagePURL(p), sha256: h, purpose: "LIBRARY", relation: relBuildDependency, comment: "file: " + p.File})
+	}
 	for i, f := range m.Prefetched {
 		c, err := prefetchedComponent(i+1, f)
 		if err != nil {

@@ -67,7 +67,7 @@ func cdxType(kind string) cdx.ComponentType {
 		return cdx.ComponentTypeContainer
 	case "file":
 		return cdx.ComponentTypeFile
-	case "golang", "npm":
+	case "golang", "npm", "package":
 		return cdx.ComponentTypeLibrary
 	}
 	return cdx.ComponentTypeApplication

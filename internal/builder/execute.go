@@ -9,6 +9,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
@@ -204,6 +205,10 @@ func applyOutcome(b *v1alpha1.Build, out executor.Outcome) {
 	}
 	b.Status.Evidence = out.Evidence
 	b.Status.ContentDigest, b.Status.Capabilities = out.ContentDigest, out.Capabilities
+	if out.Unresolvable {
+		meta.SetStatusCondition(&b.Status.Conditions, metav1.Condition{Type: v1alpha1.ConditionDependenciesResolved,
+			Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonUnresolvable, Message: out.Message, ObservedGeneration: b.Generation})
+	}
 }
 
 func outcomePhase(ctx context.Context, out executor.Outcome, err error) (string, string) {

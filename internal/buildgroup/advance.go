@@ -11,8 +11,10 @@ import (
 type BuildView struct {
 	Phase     string
 	Unchanged bool
-	Artifact  Artifact
-	Message   string
+	// Unresolvable: the build failed resolving its build dependencies.
+	Unresolvable bool
+	Artifact     Artifact
+	Message      string
 }
 
 // Artifact is a component's artifact.
@@ -124,6 +126,9 @@ func (a *advancer) observe(m *v1alpha1.GroupMember) bool {
 		m.State, m.Changed, m.Digest, m.Message = v1alpha1.MemberSucceeded, true, b.Artifact.Digest, ""
 	case v1alpha1.BuildFailed:
 		m.State, m.Message = v1alpha1.MemberFailed, b.Message
+		if b.Unresolvable {
+			m.State = v1alpha1.MemberUnresolvable
+		}
 	case v1alpha1.BuildCancelled:
 		m.State, m.Message = v1alpha1.MemberCancelled, "build cancelled"
 	default:

@@ -370,7 +370,7 @@ func (c *Controller) firstBuildPending(ctx context.Context, g *v1alpha1.BuildGro
 }
 
 func viewOf(b *v1alpha1.Build) BuildView {
-	v := BuildView{Phase: b.Status.Phase, Unchanged: b.Status.Unchanged, Message: b.Status.Message}
+	v := BuildView{Phase: b.Status.Phase, Unchanged: b.Status.Unchanged, Message: b.Status.Message, Unresolvable: b.Unresolvable()}
 	if a := b.Status.Artifact; a != nil {
 		v.Artifact = Artifact{Repository: a.Repository, Digest: a.Digest}
 	}

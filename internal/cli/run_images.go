@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/kilnbuild/kiln/internal/oci"
+	"github.com/kilnbuild/kiln/internal/pipeline"
 )
 
 // layoutPrefix marks a step image read from a local OCI image layout:
@@ -36,6 +37,10 @@ func (o imageOptions) resolver() (ImageResolver, error) {
 	}
 	cache := sync.OnceValues(o.cache)
 	return func(ctx context.Context, image string) (string, string, error) {
+		if image == pipeline.BuildrootImage {
+			return "", "", fmt.Errorf("%s is the buildroot the server composes for a build (base image plus resolved build dependencies): "+
+				"kiln run cannot compose it; pass --param image=IMAGE with an image that has the build dependencies", image)
+		}
 		dir, err := cache()
 		if err != nil {
 			return "", "", err

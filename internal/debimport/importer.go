@@ -16,6 +16,11 @@ import (
 // PipelineRef is the catalog pipeline imported components build with.
 const PipelineRef = "debian"
 
+// BaseComponent is the component whose image is the base buildroot of the
+// debian pipeline (its base param's default), which imported components
+// require.
+const BaseComponent = "debian-base"
+
 // Annotations recorded on imported components.
 const (
 	AnnotationSource  = "debian.kiln.dev/source"  // the source package name
@@ -260,7 +265,10 @@ func (o *Options) objects(plans []*plan) []client.Object {
 
 // component is the Component of one package.
 func (o *Options) component(p *plan) client.Object {
-	build := map[string]any{"pipelineRef": PipelineRef}
+	// The debian pipeline builds in a buildroot composed on the base
+	// buildroot component (docs/distro.md): a requirement, so the planner
+	// builds it first and pins its image.
+	build := map[string]any{"pipelineRef": PipelineRef, "requires": []any{BaseComponent}}
 	if o.Nocheck {
 		build["params"] = []any{map[string]any{"name": "nocheck", "value": "true"}}
 	}

@@ -212,6 +212,7 @@ func materials(job Job, out Outcome) attest.Materials {
 		Source:       attest.Source{URL: g.URL, Ref: ref, Commit: out.Commit, TreeHash: out.TreeHash},
 		Pipeline:     attest.Pipeline{Source: out.Pipeline.Source, Digest: out.Pipeline.Digest},
 		Dependencies: dependencies(job.Build.Spec.Inputs),
+		Packages:     packageMaterials(out.Buildroot),
 	}
 	for _, s := range out.Steps {
 		if s.Phase == "Skipped" || s.Image == "" || (s.ImageDigest == "" && s.Image != pipeline.HostImage) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
+	"github.com/kilnbuild/kiln/internal/buildroot"
 	"github.com/kilnbuild/kiln/internal/git"
 	"github.com/kilnbuild/kiln/internal/oci"
 	"github.com/kilnbuild/kiln/internal/pipeline"
@@ -33,6 +34,9 @@ type Executor struct {
 	WorkDir string
 	// Attestor signs every pushed artifact; nil: artifacts are unsigned.
 	Attestor *Attestor
+	// Buildroots composes and keeps the buildroots of pipelines that run
+	// in kiln.dev/buildroot; nil: such builds fail saying so.
+	Buildroots *buildroot.Cache
 }
 
 // Execute runs one attempt of job.
@@ -65,7 +69,15 @@ func (e *Executor) Execute(ctx context.Context, job Job) (Outcome, error) {
 		return out, err
 	}
 	fmt.Fprintf(job.Log, "==> pipeline %s (%s), plan %s\n", plan.Pipeline, out.Pipeline.Source, out.Pipeline.Digest)
-	out.InputsDigest = e.inputsDigest(ctx, job, out.TreeHash, plan)
+	br, err := e.resolveBuildroot(ctx, job, plan, src, ws)
+	if o, ok := unresolvable(job, out, err); ok {
+		return o, nil
+	}
+	if err != nil {
+		return out, err
+	}
+	out.Buildroot = br
+	out.InputsDigest = e.inputsDigest(ctx, job, out.TreeHash, plan, br)
 	tm.mark("plan")
 	if prev, ok := job.Cached(ctx, out.InputsDigest); ok {
 		defer tm.mark("reuse")
@@ -126,6 +138,14 @@ func (e *Executor) plan(job Job, g *v1alpha1.GitSource, src, commit string, out 
 		addParams(params, b.Params)
 	}
 	addParams(params, job.Build.Spec.Params)
+	binnmu, err := binNMUParam(job, p, src, commit, params, out.epoch)
+	if err != nil {
+		return nil, err
+	}
+	if binnmu != "" {
+		params["binnmu"] = binnmu
+		fmt.Fprintf(job.Log, "==> binNMU: %s\n", strings.SplitN(binnmu, "\n", 2)[0])
+	}
 	plan, err := pipeline.Compile(p, params, pipeline.Context{
 		PipelineRunName: job.Build.Name, Namespace: job.Build.Namespace, UID: string(job.Build.UID),
 		GitURL: g.URL, GitRevision: g.Revision, GitCommit: commit, BuildCounter: int(job.Build.Status.BuildNumber),
@@ -175,13 +195,17 @@ func loadPipeline(c *v1alpha1.Component, src string) (*pipeline.Pipeline, string
 
 // inputsDigest is the build cache key: source tree, compiled plan (which
 // includes params and pipeline), and the digests of the step images.
-func (e *Executor) inputsDigest(ctx context.Context, job Job, tree string, plan *pipeline.Plan) string {
+func (e *Executor) inputsDigest(ctx context.Context, job Job, tree string, plan *pipeline.Plan, br *Buildroot) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "tree %s\nplan %s\nrunner %s\n", tree, plan.Digest(), e.runnerName())
 	for _, in := range job.Build.Spec.Inputs {
 		fmt.Fprintf(h, "input %s %s@%s\n", in.Component, in.Repository, in.Digest)
 	}
 	for _, img := range plan.Images() {
+		if img == pipeline.BuildrootImage && br != nil {
+			fmt.Fprintf(h, "image %s %s\n", img, br.Key)
+			continue
+		}
 		d := "host"
 		if e.Runs.CheckImage(job.Build.Namespace, img) != nil {
 			return "" // the run refuses it, saying why

@@ -55,6 +55,19 @@ func dependencies(inputs []v1alpha1.BuildInput) []attest.Artifact {
 // A build's steps wrote dir: links are digested as links (never followed)
 // and nothing outside dir is read.
 func ContentDigest(dir string) (string, error) {
+	return contentDigest(dir, nil)
+}
+
+// PackagesDigest is ContentDigest of the .deb files at the top of dir
+// only: a Debian build's .buildinfo records when it ran (Build-Date), so
+// two builds of identical packages compare by their packages.
+func PackagesDigest(dir string) (string, error) {
+	return contentDigest(dir, func(rel string, d fs.DirEntry) bool {
+		return rel == "." || (!strings.Contains(rel, "/") && strings.HasSuffix(rel, ".deb") && d.Type().IsRegular())
+	})
+}
+
+func contentDigest(dir string, keep func(rel string, d fs.DirEntry) bool) (string, error) {
 	out, err := tenantfs.Open(dir, "the output")
 	if err != nil {
 		return "", fmt.Errorf("digesting %s: %w", dir, err)
@@ -64,6 +77,12 @@ func ContentDigest(dir string) (string, error) {
 	err = out.WalkDir(".", func(rel string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if keep != nil && !keep(rel, d) {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
 		}
 		return digestEntry(h, out, rel, d)
 	})

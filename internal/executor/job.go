@@ -54,6 +54,12 @@ type Outcome struct {
 	// error from Execute means the build could not be run at all.
 	Failed  bool
 	Message string
+	// Unresolvable means a build dependency could not be resolved (with
+	// Failed): the steps did not start.
+	Unresolvable bool
+	// Buildroot is the composed buildroot the steps ran in, if any: its
+	// key and the packages installed into the base.
+	Buildroot *Buildroot
 	// epoch is the commit time, used for reproducible artifacts.
 	epoch time.Time
 }

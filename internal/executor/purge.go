@@ -8,8 +8,8 @@ import (
 )
 
 // PurgeNamespace deletes what builds and runs of namespace ns left on
-// this server's disk: unpacked step images, work directories and kept
-// evidence. It first stops the namespace's builds and runs still in
+// this server's disk: unpacked step images, composed buildroots, work
+// directories and kept evidence. It first stops the namespace's builds and runs still in
 // progress, and fails while they are stopping (call it again). It is
 // idempotent.
 func (e *Executor) PurgeNamespace(ctx context.Context, ns string) error {
@@ -22,6 +22,9 @@ func (e *Executor) PurgeNamespace(ctx context.Context, ns string) error {
 	}
 	if e.Attestor != nil && e.Attestor.Dir != "" {
 		dirs = append(dirs, evidenceDir(e.Attestor.Dir, ns))
+	}
+	if e.Buildroots != nil && e.Buildroots.Dir != "" {
+		dirs = append(dirs, filepath.Join(e.Buildroots.Dir, ns))
 	}
 	for _, dir := range dirs {
 		if err := os.RemoveAll(dir); err != nil {

@@ -3,6 +3,7 @@ package executor
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
+	"github.com/kilnbuild/kiln/internal/buildroot"
 	"github.com/kilnbuild/kiln/internal/oci"
 	"github.com/kilnbuild/kiln/internal/pipeline"
 )
@@ -26,14 +28,21 @@ func (e *Executor) run(ctx context.Context, job Job, plan *pipeline.Plan, src, w
 	if e.Runs.Sandbox == nil {
 		return out, fmt.Errorf("this server cannot run build steps: %w", e.Runs.SandboxErr)
 	}
-	buildroot, err := e.pullInputs(ctx, job, filepath.Join(ws, "deps"))
+	deps, images, err := e.stepInputs(ctx, job, ws, out.Buildroot)
+	tm.mark("inputs")
+	var composeErr *buildroot.ComposeError
+	if errors.As(err, &composeErr) {
+		out.Failed, out.Message = true, err.Error()
+		fmt.Fprintf(job.Log, "==> %s\n", out.Message)
+		return out, nil
+	}
 	if err != nil {
 		return out, err
 	}
 	tracker := &stepTracker{job: job}
 	res, err := pipeline.Run(ctx, plan, pipeline.RunOptions{
-		Runner: e.Runs.Sandbox, WorkspaceDir: filepath.Join(ws, "run"), SourceDir: src, Buildroot: buildroot,
-		ImageResolver: e.Runs.StepImages(ctx, job.Build.Namespace), Log: job.Log, StepLog: tracker.stepLog,
+		Runner: e.Runs.Sandbox, WorkspaceDir: filepath.Join(ws, "run"), SourceDir: src, Buildroot: deps,
+		ImageResolver: images, Log: job.Log, StepLog: tracker.stepLog,
 		Env: []string{"SOURCE_DATE_EPOCH=" + strconv.FormatInt(out.epoch.Unix(), 10)}, Limits: e.Runs.Limits,
 	})
 	tm.mark("steps")
@@ -52,9 +61,14 @@ func (e *Executor) run(ctx context.Context, job Job, plan *pipeline.Plan, src, w
 	if err != nil || out.Artifact == nil {
 		return out, err
 	}
-	if out.ContentDigest, err = ContentDigest(dir); err != nil {
+	digest := ContentDigest
+	if out.Buildroot != nil {
+		digest = PackagesDigest
+	}
+	if out.ContentDigest, err = digest(dir); err != nil {
 		return out, err
 	}
+	e.debianCutoff(ctx, job, &out, dir, ws)
 	ev.prefetched = res.Prefetched
 	out, err = e.attest(ctx, job, out, dir, ev)
 	tm.mark("sign+attest")
@@ -62,6 +76,19 @@ func (e *Executor) run(ctx context.Context, job Job, plan *pipeline.Plan, src, w
 		return out, err
 	}
 	return out, e.tagOutputs(ctx, job, out.Outputs)
+}
+
+// stepInputs are the dependency artifacts mounted at /kiln/deps and the
+// step image resolver: with a buildroot, the members' artifacts pulled
+// while resolving and the composed buildroot (a *buildroot.ComposeError
+// when it cannot be composed).
+func (e *Executor) stepInputs(ctx context.Context, job Job, ws string, br *Buildroot) (string, func(string) (string, string, error), error) {
+	if br == nil {
+		deps, err := e.pullInputs(ctx, job, filepath.Join(ws, "deps"))
+		return deps, e.Runs.StepImages(ctx, job.Build.Namespace), err
+	}
+	images, err := e.compose(ctx, job, br)
+	return br.deps, images, err
 }
 
 // tagOutputs applies the build's tags (commit, build-N) to its pushed

@@ -13,7 +13,7 @@ import (
 func TestCatalog(t *testing.T) {
 	t.Parallel()
 	c := Builtin()
-	if got := c.Names(); !slices.Equal(got, []string{"go", "oci-image", "rpm", "script"}) {
+	if got := c.Names(); !slices.Equal(got, []string{"debian", "go", "oci-image", "rpm", "script"}) {
 		t.Fatalf("catalog %v", got)
 	}
 	for _, name := range c.Names() {

@@ -24,6 +24,10 @@ const (
 	// BuildrootDir holds the artifacts of the components a build requires,
 	// one directory per component, read-only (RunOptions.Buildroot).
 	BuildrootDir = "/kiln/deps"
+	// BuildrootImage as a step's image is the buildroot the server
+	// composes for the build (a base image plus the resolved build
+	// dependencies); see internal/buildroot. kiln run cannot run it.
+	BuildrootImage = "kiln.dev/buildroot"
 )
 
 // taskLookup resolves variables in a task's steps.

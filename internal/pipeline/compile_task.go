@@ -150,6 +150,7 @@ func (c *compiler) compileTask(r *resolved) *PlanTask {
 		t.Results = append(t.Results, ResultDecl{res.Name, orString(res.Type)})
 	}
 	t.When, t.Skip = c.compileWhen(r)
+	t.RootWorkspace = c.rootWorkspace(r, mounts)
 	if len(c.errs) > n {
 		return nil
 	}
@@ -160,6 +161,25 @@ func (c *compiler) compileTask(r *resolved) *PlanTask {
 		return nil
 	}
 	return t
+}
+
+// rootWorkspace reads the kiln.dev/root-workspace annotation: a bound,
+// writable workspace of the task.
+func (c *compiler) rootWorkspace(r *resolved, mounts map[string]Mount) string {
+	name, ok := r.task.Annotations[AnnotationRootWorkspace]
+	if !ok {
+		return ""
+	}
+	m, found := mounts[name]
+	switch {
+	case !found:
+		c.fail(r.scope(), "annotation %s names no workspace %q of the task", AnnotationRootWorkspace, name)
+	case m.Workspace == "":
+		c.fail(r.scope(), "annotation %s: workspace %q is not bound", AnnotationRootWorkspace, name)
+	case m.ReadOnly:
+		c.fail(r.scope(), "annotation %s: workspace %q is read-only", AnnotationRootWorkspace, name)
+	}
+	return name
 }
 
 // checkRunAfter adds runAfter to the task's dependencies.

@@ -66,6 +66,10 @@ type PlanTask struct {
 	Params  []NamedValue `json:"params,omitempty"`
 	Steps   []*PlanStep  `json:"steps"`
 	Finally bool         `json:"finally,omitempty"`
+	// RootWorkspace names the task workspace whose directory is the
+	// writable root filesystem of its non-prefetch steps
+	// (AnnotationRootWorkspace).
+	RootWorkspace string `json:"rootWorkspace,omitempty"`
 }
 
 // Mount is a task workspace: the pipeline workspace (and sub-path) bound to

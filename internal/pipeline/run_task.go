@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -344,11 +345,10 @@ func stepStatus(ctx context.Context, res sandbox.Result, err error) (string, str
 // sandboxStep builds the sandbox step: image, command, environment, mounts
 // and limits.
 func (e *executor) sandboxStep(ctx context.Context, t *PlanTask, i int, s *PlanStep, sr *StepRun) (sandbox.Step, error) {
-	rootfs, digest, err := e.images.resolve(s.Image)
+	rootfs, rootMounts, err := e.stepRoot(t, s, sr)
 	if err != nil {
 		return sandbox.Step{}, err
 	}
-	sr.ImageDigest = digest
 	env, err := e.stepEnv(ctx, s)
 	if err != nil {
 		return sandbox.Step{}, err
@@ -372,10 +372,33 @@ func (e *executor) sandboxStep(ctx context.Context, t *PlanTask, i int, s *PlanS
 	if e.opts.Buildroot != "" {
 		mounts = append(mounts, sandbox.Mount{Source: e.opts.Buildroot, Target: BuildrootDir})
 	}
+	mounts = append(rootMounts, mounts...)
 	return sandbox.Step{
 		RootFS: rootfs, Command: cmd, Env: env, WorkDir: wd,
 		Mounts: mounts, Network: s.Prefetch, Limits: e.stepLimits(ctx, s),
 	}, nil
+}
+
+// stepRoot is the step's root filesystem: its image's, or the task's root
+// workspace, writable (AnnotationRootWorkspace).
+func (e *executor) stepRoot(t *PlanTask, s *PlanStep, sr *StepRun) (string, []sandbox.Mount, error) {
+	if t.RootWorkspace == "" || s.Prefetch {
+		rootfs, digest, err := e.images.resolve(s.Image)
+		sr.ImageDigest = digest
+		return rootfs, nil, err
+	}
+	for _, w := range t.Workspaces {
+		if w.Name != t.RootWorkspace {
+			continue
+		}
+		dir, err := e.dirs.realDir(filepath.Join(e.dirs.workspace(w.Workspace), filepath.FromSlash(w.SubPath)), true)
+		if err != nil {
+			return "", nil, fmt.Errorf("root workspace %s: %w", w.Name, err)
+		}
+		mounts, err := sandbox.WritableRoot(dir)
+		return dir, mounts, err
+	}
+	return "", nil, fmt.Errorf("root workspace %q is not a workspace of task %s", t.RootWorkspace, t.Name)
 }
 
 // stepEnv is the step's environment: Kiln's, RunOptions.Env, then the

@@ -35,6 +35,13 @@ const (
 	// AnnotationBuiltin on a catalog Task names an output Kiln assembles
 	// itself after the sandboxed steps ("image"); such a task has no steps.
 	AnnotationBuiltin = "kiln.dev/builtin"
+	// AnnotationRootWorkspace on a Task names one of its workspaces whose
+	// directory is the root filesystem of the task's (non-prefetch) steps,
+	// writable: every top-level directory of it is bound writable over
+	// itself (the sandbox's own /dev, /proc, /sys and /tmp stay). The
+	// steps' image is not used. A pipeline builds a root filesystem this way
+	// (the second stage of a bootstrap runs inside the tree it completes).
+	AnnotationRootWorkspace = "kiln.dev/root-workspace"
 	// AnnotationOutputWorkspace on a Pipeline names the workspace whose
 	// content is the build's artifact; the default is the workspace named
 	// "output", when the pipeline declares one.

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/kilnbuild/kiln/internal/oci"
+	"github.com/kilnbuild/kiln/internal/pipeline"
 )
 
 // StepImages pulls and unpacks the step images of namespace ns's builds
@@ -17,6 +18,10 @@ import (
 // and each namespace has its own cache directory, deleted with it.
 func (e *Runner) StepImages(ctx context.Context, ns string) func(string) (string, string, error) {
 	return func(image string) (string, string, error) {
+		if image == pipeline.BuildrootImage {
+			return "", "", fmt.Errorf("%s is the buildroot Kiln composes for a build of a component (the debian pipeline): "+
+				"other runs cannot use it; name an image that has what the step needs", image)
+		}
 		if err := e.CheckImage(ns, image); err != nil {
 			return "", "", err
 		}

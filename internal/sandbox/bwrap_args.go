@@ -83,6 +83,11 @@ func (b *Bubblewrap) imageRootArgs(c *commandLine, rootfs string, step Step) err
 	etc := false
 	for _, e := range entries {
 		switch {
+		case e.Name() == "sys" && e.IsDir() && !reserved["sys"]:
+			// An empty directory, never a sysfs: package managers
+			// (dpkg installing base-files) expect the directory.
+			c.add("--dir", "/sys")
+			continue
 		case skipImageEntry[e.Name()] || reserved[e.Name()]:
 			continue
 		case e.Name() == "etc" && step.Network && e.IsDir():
@@ -100,7 +105,7 @@ func (b *Bubblewrap) imageRootArgs(c *commandLine, rootfs string, step Step) err
 }
 
 // skipImageEntry are the top-level entries of an image the sandbox makes
-// itself (/dev, /proc, /tmp) or leaves out (/sys).
+// itself (/dev, /proc, /tmp) or leaves empty (/sys).
 var skipImageEntry = map[string]bool{"dev": true, "proc": true, "sys": true, "tmp": true}
 
 // networkEtc composes /etc of a network step in an image: the image's

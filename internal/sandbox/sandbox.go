@@ -11,7 +11,10 @@ package sandbox
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -27,6 +30,26 @@ type Mount struct {
 	// by the descriptor the server opened and checked, so a link a running
 	// step swaps in after the check cannot redirect the mount.
 	Within string
+}
+
+// WritableRoot returns the mounts that make the root filesystem dir
+// writable for a step that has it as its RootFS: each top-level directory
+// bound writable over itself (links stay links), except those the sandbox
+// makes itself (/dev, /proc, /sys, /tmp). Each mount is resolved within
+// dir. The step must run as a user that owns dir (Lease.Own).
+func WritableRoot(dir string) ([]Mount, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading root filesystem %s: %w", dir, err)
+	}
+	var mounts []Mount
+	for _, e := range entries {
+		if skipImageEntry[e.Name()] || !e.IsDir() {
+			continue
+		}
+		mounts = append(mounts, Mount{Source: filepath.Join(dir, e.Name()), Target: "/" + e.Name(), Writable: true, Within: dir})
+	}
+	return mounts, nil
 }
 
 // Limits bound one step. Zero values select the backend's defaults.

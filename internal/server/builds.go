@@ -15,6 +15,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/auth"
 	"github.com/kilnbuild/kiln/internal/builder"
 	"github.com/kilnbuild/kiln/internal/buildgroup"
+	"github.com/kilnbuild/kiln/internal/buildroot"
 	"github.com/kilnbuild/kiln/internal/controller"
 	"github.com/kilnbuild/kiln/internal/executor"
 	"github.com/kilnbuild/kiln/internal/git"
@@ -126,7 +127,8 @@ func (f *Factory) runner(cache *git.Cache, checkURL func(string) error) *pipelin
 // executor runs builds through runs, signing what they push.
 func (f *Factory) executor(runs *pipelinerun.Runner) *executor.Executor {
 	return &executor.Executor{Runs: runs, WorkDir: f.dir("work"),
-		Attestor: &executor.Attestor{Signer: f.signer, BuilderID: f.cfg.BuilderID, Version: f.cfg.Version, Dir: f.dir("evidence")}}
+		Buildroots: &buildroot.Cache{Dir: f.dir("buildroots"), Runner: runs.Sandbox, Limits: runs.Limits},
+		Attestor:   &executor.Attestor{Signer: f.signer, BuilderID: f.cfg.BuilderID, Version: f.cfg.Version, Dir: f.dir("evidence")}}
 }
 
 // DefaultBuilderID is the SLSA builder id when the operator sets none.
