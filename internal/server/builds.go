@@ -137,7 +137,7 @@ const DefaultBuilderID = "https://kiln.dev/builder/v1"
 func (f *Factory) protectedPaths() []string {
 	var out []string
 	paths := []string{f.cfg.SigningKey}
-	for _, p := range []string{"keys", "signing", "repos", "evidence", "tls", "registry", "git", "logs", ClientConfigName, "kiln.db", "kiln.db-wal", "kiln.db-shm"} {
+	for _, p := range []string{"keys", "signing", "repos", "apt", "evidence", "tls", "registry", "git", "logs", ClientConfigName, "kiln.db", "kiln.db-wal", "kiln.db-shm"} {
 		paths = append(paths, f.dir(p))
 	}
 	for _, p := range paths {
