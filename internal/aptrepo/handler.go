@@ -285,4 +285,3 @@ func serveFrom(w http.ResponseWriter, r *http.Request, dir, file string) bool {
 	http.ServeContent(w, r, "", info.ModTime(), f)
 	return true
 }
-

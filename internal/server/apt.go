@@ -198,8 +198,11 @@ func (f *Factory) serveOpenPGPKey(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusInternalServerError, err.Error())
 		return
 	}
+	if strings.Contains(r.Header.Get("Accept"), "application/json") {
+		writeJSON(w, map[string]string{"namespace": ns, "fingerprint": s.Fingerprint(), "publicKey": string(pub)})
+		return
+	}
 	w.Header().Set("Content-Type", "application/pgp-keys")
-	w.Header().Set("X-Kiln-Fingerprint", s.Fingerprint())
 	_, _ = w.Write(pub)
 }
 

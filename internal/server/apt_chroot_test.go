@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"encoding/json"
 	"compress/gzip"
 	"io"
 	"net"
@@ -141,10 +142,20 @@ func TestAptInstallsFromKiln(t *testing.T) {
 	pushDebs(t, f, "team-a", "lib", buildDeb(t, "libgreet1", "1.0-1", ""))
 	pushDebs(t, f, "team-a", "cli", buildDeb(t, "greet", "1.0-1", "libgreet1 (>= 1.0)"))
 
-	info := a.must(200, "GET", "/apt-repositories/team-a/greet", nil).Obj
-	repoURL := chrootReachable(t, str(info, "url"))
+	// What a user does: ask Kiln for the repository and its key.
+	kiln := kilnCLI(t, f)
+	out, err := kiln("repo", "show", "greet", "-n", "team-a", "-o", "json")
+	var info struct{ URL string }
+	if err != nil || json.Unmarshal([]byte(out), &info) != nil {
+		t.Fatalf("kiln repo show: %v\n%s", err, out)
+	}
+	key, err := kiln("keys", "public", "--format", "openpgp", "-n", "team-a")
+	if err != nil {
+		t.Fatalf("kiln keys public --format openpgp: %v\n%s", err, key)
+	}
+	repoURL := chrootReachable(t, info.URL)
 	apt := aptIn{t: t, root: root}
-	apt.configure(repoURL, a.must(200, "GET", "/openpgp-keys/team-a", nil).Body, f.CAPEM)
+	apt.configure(repoURL, []byte(key), f.CAPEM)
 	if out, err := apt.freshUpdate(); err != nil {
 		t.Fatalf("apt-get update: %v\n%s", err, out)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -210,4 +211,66 @@ func TestAptRepositoryFollowsNewArtifacts(t *testing.T) {
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+func TestRepoShowAndOpenPGPKeyCLI(t *testing.T) {
+	f, a := setup(t)
+	a.must(201, "POST", nsPath("team-a", "applications"), app("greet"))
+	a.must(201, "POST", nsPath("team-a", "components"), component("cli", "greet"))
+	kiln := kilnCLI(t, f)
+	out, err := kiln("repo", "show", "greet", "-n", "team-a", "-o", "json")
+	if err != nil || !strings.Contains(out, "no component of the application has a built Debian package yet") {
+		t.Fatalf("repo show before any build: %v\n%s", err, out)
+	}
+	pushDebs(t, f, "team-a", "cli", buildDeb(t, "greet", "1.0-1", ""))
+	out, err = kiln("repo", "show", "greet", "-n", "team-a", "-o", "json")
+	var info struct {
+		URL, Suite, Fingerprint string
+		Components              []string
+		Architectures           []string
+	}
+	if err != nil || json.Unmarshal([]byte(out), &info) != nil {
+		t.Fatalf("repo show -o json: %v\n%s", err, out)
+	}
+	if info.URL != f.URL+"/apt/team-a/greet" || info.Suite != "stable" || len(info.Components) != 1 || info.Components[0] != "main" ||
+		len(info.Architectures) == 0 || len(info.Fingerprint) != 40 {
+		t.Fatalf("repo show: %+v", info)
+	}
+	keyJSON, err := kiln("keys", "public", "--format", "openpgp", "-n", "team-a", "-o", "json")
+	var key struct{ Fingerprint, PublicKey string }
+	if err != nil || json.Unmarshal([]byte(keyJSON), &key) != nil || key.Fingerprint != info.Fingerprint {
+		t.Fatalf("keys public --format openpgp -o json: %v\n%s (repo fingerprint %s)", err, keyJSON, info.Fingerprint)
+	}
+	armored, err := kiln("keys", "public", "--format", "openpgp", "-n", "team-a")
+	if err != nil || armored != key.PublicKey || !strings.HasPrefix(armored, "-----BEGIN PGP PUBLIC KEY BLOCK-----") {
+		t.Fatalf("keys public --format openpgp: %v\n%s", err, armored)
+	}
+	// The fingerprint gpg computes from the exported key is the one shown.
+	if _, err := exec.LookPath("gpg"); err == nil {
+		keyFile := filepath.Join(t.TempDir(), "k.asc")
+		writeFile(t, keyFile, armored)
+		show, err := exec.Command("gpg", "--show-keys", "--with-colons", keyFile).Output()
+		if err != nil || !strings.Contains(string(show), "fpr:::::::::"+info.Fingerprint+":") {
+			t.Fatalf("gpg --show-keys: %v\n%s", err, show)
+		}
+	}
+	_, in := get(t, f, f.URL+"/apt/team-a/greet/dists/stable/InRelease", f.AdminToken)
+	if !gpgvOK(t, []byte(armored), in) {
+		t.Fatal("the exported key does not verify the repository")
+	}
+	for _, format := range []string{"yaml", ""} {
+		out, err := kiln("repo", "show", "greet", "-n", "team-a", "-o", format)
+		if err != nil || !strings.Contains(out, info.Fingerprint) || !strings.Contains(out, info.URL) {
+			t.Fatalf("repo show -o %q: %v\n%s", format, err, out)
+		}
+	}
+	if out, err := kiln("repo", "show", "nope", "-n", "team-a"); err == nil || !strings.Contains(err.Error(), "team-a/nope does not exist") {
+		t.Fatalf("repo show of a missing application: %v\n%s", err, out)
+	}
+	if out, err := kiln("keys", "public", "--format", "x509"); err == nil || !strings.Contains(err.Error(), "openpgp") {
+		t.Fatalf("keys public --format x509: %v\n%s", err, out)
+	}
+	if out, err := kiln("keys", "public"); err != nil || !strings.Contains(out, "BEGIN PUBLIC KEY") {
+		t.Fatalf("keys public (builder key): %v\n%s", err, out)
+	}
 }
