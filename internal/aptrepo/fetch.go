@@ -19,7 +19,7 @@ import (
 )
 
 // AnnotationTitle names a layer's file.
-const AnnotationTitle = "org.opencontainers.image.title"
+const AnnotationTitle = oci.AnnotationTitle
 
 // FetchDebs writes the .deb files of the artifact ref (pinned by digest)
 // into dir and returns their paths. Two layouts are read: a layer per file

@@ -81,12 +81,18 @@ func (s aptSource) FetchDebs(ctx context.Context, ref, dir string) ([]string, er
 // /openpgp-keys/NAMESPACE.
 func (f *Factory) mountApt(api *apiserver.Server, authn *auth.Authenticator, authz *auth.Authorizer, runs *pipelinerun.Runner) {
 	f.apt = &aptrepo.Publisher{Source: aptSource{reg: f.Registry, runs: runs},
-		Keys: aptrepo.Keys{Dir: filepath.Join(f.dir("signing"), openpgpKeysDir)}, Dir: f.dir("apt")}
+		Keys: f.aptKeys(), Dir: f.dir("apt")}
 	readers := aptReaders{authn: authn, authz: authz}
 	api.Handle(aptPrefix, &aptrepo.Handler{Prefix: strings.TrimSuffix(aptPrefix, "/"), Publisher: f.apt,
 		Allowed: readers.allowed, Log: f.cfg.Log}, true)
 	api.Handle(aptInfoPrefix, http.HandlerFunc(f.serveAptInfo), false)
 	api.Handle(openpgpPrefix, http.HandlerFunc(f.serveOpenPGPKey), false)
+}
+
+// aptKeys are the namespaces' repository signing keys, beside the
+// builder's key.
+func (f *Factory) aptKeys() aptrepo.Keys {
+	return aptrepo.Keys{Dir: filepath.Join(f.dir("signing"), openpgpKeysDir)}
 }
 
 // aptReaders decides who reads a repository that is not public: a Kiln
