@@ -134,7 +134,7 @@ type Publisher struct {
 	// AptKeys sign the apt repository publish-static makes of released
 	// .debs (the managed namespace's key).
 	AptKeys aptrepo.Keys
-	Secrets   Secrets
+	Secrets Secrets
 	// RootCAs for destination registries (nil: the system's).
 	Remote oci.Remote
 	// Track, when set, registers a run as work of its namespace (deleting
