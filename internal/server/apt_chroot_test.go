@@ -188,6 +188,32 @@ func TestAptInstallsFromKiln(t *testing.T) {
 		apt.configure(repoURL, a.must(200, "GET", "/openpgp-keys/team-b", nil).Body, f.CAPEM)
 		refused(t, apt, "NO_PUBKEY", "not signed")
 	})
+	// A static release destination's tree (what publish-static writes, a
+	// web server or a file: URI serves) installs too.
+	t.Run("static destination", func(t *testing.T) {
+		signer, err := f.aptKeys().Signer("team-a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		deb := buildDeb(t, "greet-static", "2.0-1", "")
+		if _, err := aptrepo.PublishStatic(filepath.Join(root, "srv/kiln"), aptrepo.Meta{Label: "team-a/static"}, []string{deb}, signer); err != nil {
+			t.Fatal(err)
+		}
+		pub, err := signer.PublicKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		apt.configure("file:/srv/kiln/apt", pub, f.CAPEM)
+		if out, err := apt.freshUpdate(); err != nil {
+			t.Fatalf("apt-get update: %v\n%s", err, out)
+		}
+		if out, err := apt.run("install", "-y", "greet-static"); err != nil {
+			t.Fatalf("apt-get install greet-static: %v\n%s", err, out)
+		}
+		if _, err := os.Stat(filepath.Join(root, "usr/share/greet-static/hello.txt")); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // chrootReachable is the repository URL as the chroot reaches it (it
