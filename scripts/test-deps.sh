@@ -4,7 +4,10 @@
 # kubectl (the Kubernetes-compatibility test drives the real client),
 # bubblewrap plus a static busybox and slirp4netns (the sandbox conformance
 # suite; slirp4netns connects prefetch steps' own network namespaces), and
-# createrepo_c and rpmbuild (release destinations publish a real yum repo).
+# createrepo_c and rpmbuild (release destinations publish a real yum repo),
+# and debootstrap, dpkg-deb, gpgv and gpg (apt repositories: real .debs, the
+# signatures apt checks, and a clean bookworm chroot where the real apt
+# installs from Kiln).
 # Idempotent; needs root for apt-get only when something is missing.
 set -euo pipefail
 
@@ -29,6 +32,10 @@ busybox_static || need_apt+=(busybox-static)
 command -v slirp4netns >/dev/null 2>&1 || need_apt+=(slirp4netns)
 command -v createrepo_c >/dev/null 2>&1 || need_apt+=(createrepo-c)
 command -v rpmbuild >/dev/null 2>&1 || need_apt+=(rpm)
+command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
+command -v dpkg-deb >/dev/null 2>&1 || need_apt+=(dpkg)
+command -v gpgv >/dev/null 2>&1 || need_apt+=(gpgv)
+command -v gpg >/dev/null 2>&1 || need_apt+=(gpg)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test-deps: installing ${need_apt[*]}" >&2
