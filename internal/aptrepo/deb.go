@@ -31,11 +31,13 @@ type Package struct {
 // that carries them in its control file has them ignored.
 var indexFields = map[string]bool{"Filename": true, "Size": true, "MD5sum": true, "SHA1": true, "SHA256": true, "SHA512": true}
 
-// namePattern is Debian policy's package name (5.6.1) and
-// archPattern an architecture name; both end up in pool paths.
+// namePattern is Debian policy's package name (5.6.1), versionPattern
+// the characters of a version (5.6.12) and archPattern an architecture
+// name; all end up in pool paths.
 var (
-	namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
-	archPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	namePattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
+	versionPattern = regexp.MustCompile(`^[A-Za-z0-9.+~:-]+$`)
+	archPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 )
 
 // ReadDeb reads a .deb's control file and digests the file.
@@ -53,7 +55,7 @@ func readDeb(file string) (Package, error) {
 		return Package{}, err
 	}
 	defer f.Close()
-	d, err := deb.Load(f, file)
+	d, err := loadDeb(f, file)
 	if err != nil {
 		return Package{}, fmt.Errorf("not a Debian binary package: %w", err)
 	}
@@ -74,6 +76,17 @@ func readDeb(file string) (Package, error) {
 	return p, nil
 }
 
+// loadDeb parses a .deb, which a tenant's build made: a parser panic on
+// a malformed file becomes an error, not a crash of the server.
+func loadDeb(f io.ReaderAt, file string) (d *deb.Deb, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			d, err = nil, fmt.Errorf("malformed package: %v", r)
+		}
+	}()
+	return deb.Load(f, file)
+}
+
 // sourceName drops the version a Source field may carry: "foo (1.2-1)".
 func sourceName(s string) string {
 	name, _, _ := strings.Cut(strings.TrimSpace(s), " ")
@@ -88,7 +101,7 @@ func (p Package) validate() error {
 		return fmt.Errorf("source name %q is not a Debian package name", p.Source)
 	case !archPattern.MatchString(p.Architecture):
 		return fmt.Errorf("architecture %q is not an architecture name", p.Architecture)
-	case p.Version == "" || strings.ContainsAny(p.Version, "/ \n"):
+	case !versionPattern.MatchString(p.Version):
 		return fmt.Errorf("version %q is not a Debian version", p.Version)
 	}
 	return nil

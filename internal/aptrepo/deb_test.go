@@ -50,8 +50,16 @@ func TestReadDebRejects(t *testing.T) {
 	evil := buildDeb(t, "ok", "1.0", "all", "")
 	p, err := ReadDeb(evil)
 	must(t, err)
-	p.Source = "../x"
-	if err := p.validate(); err == nil {
-		t.Fatal("source ../x accepted")
+	for _, bad := range []func(*Package){
+		func(p *Package) { p.Source = "../x" },
+		func(p *Package) { p.Version = "1.0/../../../x" },
+		func(p *Package) { p.Architecture = "all/../.." },
+		func(p *Package) { p.Name = "A" },
+	} {
+		q := p
+		bad(&q)
+		if err := q.validate(); err == nil {
+			t.Errorf("%+v accepted", q)
+		}
 	}
 }
