@@ -141,7 +141,7 @@ func (p *Publisher) build(ctx context.Context, root, dir string, meta Meta, arti
 		for _, f := range files {
 			pkg, err := ReadDeb(f)
 			if err != nil {
-				return fmt.Errorf("artifact %s: %w", ref, err)
+				return &PackageError{fmt.Errorf("artifact %s: %w", ref, err)}
 			}
 			pkgs = append(pkgs, pkg)
 		}
@@ -167,6 +167,24 @@ func readMeta(dir string, m Meta) (Meta, error) {
 // IsEmpty reports an error that says the repository has no package yet.
 func IsEmpty(err error) bool { return errors.Is(err, errNoPackages) }
 
+// PackageError is a problem with the packages themselves (a malformed
+// .deb, two different files for one package): the namespace's to fix, and
+// safe to tell it (it names packages and artifacts, not server paths).
+type PackageError struct{ Err error }
+
+func (e *PackageError) Error() string { return e.Err.Error() }
+func (e *PackageError) Unwrap() error { return e.Err }
+
+// Problem is what a client may be told about err: a PackageError's text,
+// otherwise ok is false (the server logs it).
+func Problem(err error) (msg string, ok bool) {
+	var pe *PackageError
+	if errors.As(err, &pe) {
+		return pe.Error(), true
+	}
+	return "", false
+}
+
 // Handler serves repositories over HTTP at Prefix/NAMESPACE/APP/…: the
 // tree of the current generation, and by-hash indices and pool files of
 // the previous ones (a client that read the previous InRelease still
@@ -191,17 +209,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	repo, err := h.repository(r, ns, app)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		http.Error(w, fmt.Sprintf("no apt repository %s/%s: the application does not exist, or it is not public "+
-			"(annotation %s: public) and the request has no token that may read namespace %s", ns, app, AnnotationPublish, ns), http.StatusNotFound)
-		return
-	case IsEmpty(err):
-		http.Error(w, fmt.Sprintf("application %s/%s has no built Debian package yet", ns, app), http.StatusNotFound)
-		return
-	case err != nil:
-		h.Log.Error("apt repository", "namespace", ns, "app", app, "err", err)
-		http.Error(w, "the repository cannot be published now; the server log says why", http.StatusInternalServerError)
+	if err != nil {
+		h.writeError(w, ns, app, err)
 		return
 	}
 	if file == "" {
@@ -210,6 +219,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.serveFile(w, r, repo, file)
+}
+
+// writeError answers a repository that cannot be served.
+func (h *Handler) writeError(w http.ResponseWriter, ns, app string, err error) {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		http.Error(w, fmt.Sprintf("no apt repository %s/%s: the application does not exist, or it is not public "+
+			"(annotation %s: public) and the request has no token that may read namespace %s", ns, app, AnnotationPublish, ns), http.StatusNotFound)
+	case IsEmpty(err):
+		http.Error(w, fmt.Sprintf("application %s/%s has no built Debian package yet", ns, app), http.StatusNotFound)
+	default:
+		if msg, ok := Problem(err); ok {
+			http.Error(w, fmt.Sprintf("the apt repository %s/%s cannot be made: %s", ns, app, msg), http.StatusUnprocessableEntity)
+			return
+		}
+		if h.Log != nil {
+			h.Log.Error("apt repository", "namespace", ns, "app", app, "err", err)
+		}
+		http.Error(w, "the repository cannot be published now; the server log says why", http.StatusInternalServerError)
+	}
 }
 
 func (h *Handler) repository(r *http.Request, ns, app string) (*Repository, error) {

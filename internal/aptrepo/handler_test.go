@@ -95,3 +95,30 @@ func TestHandlerConcurrentRequestsBuildOnce(t *testing.T) {
 		t.Fatalf("POST: %v %v", err, res)
 	}
 }
+
+// Bad packages get a 422 that says what is wrong with them, and no
+// server path.
+func TestHandlerTellsPackageProblems(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "broken_1.0_all.deb")
+	must(t, os.WriteFile(bad, []byte("not a deb"), 0o644))
+	a := buildDeb(t, "greet", "1.0-1", "all", "")
+	b := buildDeb(t, "greet", "1.0-1", "all", "Depends: other\n")
+	for name, debs := range map[string]map[string]string{
+		"malformed": {"r/team/cli@sha256:1": bad},
+		"clash":     {"r/team/cli@sha256:1": a, "r/team/lib@sha256:2": b},
+	} {
+		src := &fakeSource{public: true, debs: debs}
+		state := t.TempDir()
+		srv := httptest.NewServer(&Handler{Prefix: "/apt", Publisher: &Publisher{Source: src, Keys: Keys{Dir: t.TempDir()}, Dir: state}})
+		res, err := http.Get(srv.URL + "/apt/team/greet/dists/stable/InRelease")
+		must(t, err)
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		srv.Close()
+		if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "greet") && name == "clash" ||
+			!strings.Contains(string(body), "broken_1.0_all.deb") && name == "malformed" || strings.Contains(string(body), state) {
+			t.Errorf("%s: %d %s", name, res.StatusCode, body)
+		}
+	}
+}

@@ -24,6 +24,9 @@ const (
 // afterwards (see Generations), so no reader sees a half-written tree.
 func Write(dir string, meta Meta, pkgs []Package, s *Signer) error {
 	idx, err := BuildIndex(meta, pkgs)
+	if err != nil && !IsEmpty(err) {
+		return &PackageError{err}
+	}
 	if err != nil {
 		return err
 	}

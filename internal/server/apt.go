@@ -155,8 +155,13 @@ func (f *Factory) serveAptInfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := f.aptInfo(r, ns, app, spec)
+	if msg, ok := aptrepo.Problem(err); ok {
+		writeStatus(w, http.StatusUnprocessableEntity, msg)
+		return
+	}
 	if err != nil {
-		writeStatus(w, http.StatusInternalServerError, err.Error())
+		f.cfg.Log.Error("apt repository", "namespace", ns, "app", app, "err", err)
+		writeStatus(w, http.StatusInternalServerError, "the repository cannot be published now; the server log says why")
 		return
 	}
 	writeJSON(w, out)
