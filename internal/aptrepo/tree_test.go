@@ -45,6 +45,13 @@ func TestGenerationsAtomic(t *testing.T) {
 	if gens, _ := g.List(); len(gens) != 0 {
 		t.Fatalf("a failed build left generations %v", gens)
 	}
+	// What a kill -9 during a build leaves: a temporary directory with a
+	// half-written tree. It is never a generation.
+	must(t, os.MkdirAll(filepath.Join(g.Dir, tmpPrefix+"killed", "dists/stable"), 0o755))
+	must(t, os.WriteFile(filepath.Join(g.Dir, tmpPrefix+"killed", "dists/stable/Release"), []byte("Origin: Ki"), 0o644))
+	if gens, _ := g.List(); len(gens) != 0 {
+		t.Fatalf("a crashed build is listed as a generation: %v", gens)
+	}
 	built := 0
 	build := func(dir string) error {
 		built++

@@ -66,6 +66,30 @@ func pushDebs(t *testing.T, f *Factory, ns, comp string, debs ...string) string 
 	return ref
 }
 
+// pushDebDir pushes the .debs as a build's output directory (one tar
+// layer, with a .buildinfo beside them), as the debian pipeline's output
+// workspace is pushed, and makes it the component's latest artifact.
+func pushDebDir(t *testing.T, f *Factory, ns, comp string, debs ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range debs {
+		data, err := os.ReadFile(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, filepath.Base(d)), string(data))
+	}
+	writeFile(t, filepath.Join(dir, "greet_1.0-1_amd64.buildinfo"), "Format: 1.0\n")
+	repo := strings.TrimPrefix(f.URL, "https://") + "/" + ns + "/" + comp
+	desc, err := oci.PushDirectory(t.Context(), repo+":latest", dir, oci.PushOptions{Remote: oci.Remote{Token: f.systemToken, RootCAs: f.caPool()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := repo + "@" + desc.Digest
+	setLatestArtifact(t, f, ns, comp, ref)
+	return ref
+}
+
 func setLatestArtifact(t *testing.T, f *Factory, ns, comp, ref string) {
 	t.Helper()
 	_, err := registry.UpdateStatus[v1alpha1.Component](t.Context(), f.Registry, ns, comp, func(c *v1alpha1.Component) error {
@@ -176,7 +200,7 @@ func TestAptRepositoryFollowsNewArtifacts(t *testing.T) {
 	if code, body := get(t, f, base+"dists/stable/InRelease", f.AdminToken); code != 404 || !strings.Contains(string(body), "no built Debian package") {
 		t.Fatalf("empty application: %d %s", code, body)
 	}
-	pushDebs(t, f, "team-a", "lib", buildDeb(t, "libgreet1", "1.0-1", ""))
+	pushDebDir(t, f, "team-a", "lib", buildDeb(t, "libgreet1", "1.0-1", "")) // both artifact layouts
 	pushDebs(t, f, "team-a", "cli", buildDeb(t, "greet", "1.0-1", "libgreet1"))
 	_, pk1 := get(t, f, base+"dists/stable/main/binary-"+aptrepo.HostArch()+"/Packages", f.AdminToken)
 	for _, want := range []string{"Package: greet\n", "Package: libgreet1\n", "Filename: pool/main/g/greet/greet_1.0-1_all.deb\n"} {
