@@ -29,6 +29,8 @@ const AnnotationPublish = "kiln.dev/apt-repository"
 
 // Spec is what one Application's repository is made of.
 type Spec struct {
+	// Namespace is the Application's namespace, whose key signs.
+	Namespace Namespace
 	// Public repositories are read without credentials.
 	Public bool
 	// Artifacts are the latest artifacts of the application's components,
@@ -44,7 +46,7 @@ type Source interface {
 }
 
 // Publisher makes and keeps the repositories of Applications, one
-// generation per set of artifacts, under Dir/NAMESPACE/APP.
+// generation per set of artifacts, under Dir/NAMESPACE/UID/APP.
 type Publisher struct {
 	Source Source
 	Keys   Keys
@@ -91,12 +93,17 @@ func (p *Publisher) Publish(ctx context.Context, ns, app string, spec Spec) (*Re
 	if !nsPattern.MatchString(ns) || !appPattern.MatchString(app) || strings.Contains(app, "..") {
 		return nil, ErrNotFound
 	}
-	signer, err := p.Keys.Signer(ns)
+	if spec.Namespace.Name != ns {
+		return nil, fmt.Errorf("repository %s/%s: the spec is namespace %q's", ns, app, spec.Namespace.Name)
+	}
+	signer, err := p.Keys.Signer(spec.Namespace)
 	if err != nil {
 		return nil, err
 	}
 	meta := Meta{Label: ns + "/" + app, Description: "Kiln application " + ns + "/" + app}.withDefaults()
-	gens := Generations{Dir: filepath.Join(p.Dir, ns, app)}
+	// Under the namespace's UID: a namespace created again under the same
+	// name never serves the old one's generations.
+	gens := Generations{Dir: filepath.Join(p.Dir, ns, spec.Namespace.UID, app)}
 	defer p.lock(ns + "/" + app)()
 	dir, err := gens.Ensure(generationKey(signer, meta, spec.Artifacts), func(dir string) error {
 		return p.build(ctx, gens.Dir, dir, meta, spec.Artifacts, signer)

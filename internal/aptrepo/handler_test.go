@@ -24,7 +24,7 @@ func (s *fakeSource) Repository(_ context.Context, ns, app string) (Spec, error)
 	if ns != "team" || app != "greet" {
 		return Spec{}, ErrNotFound
 	}
-	spec := Spec{Public: s.public}
+	spec := Spec{Namespace: Namespace{"team", "uid-team"}, Public: s.public}
 	for ref := range s.debs {
 		spec.Artifacts = append(spec.Artifacts, ref)
 	}

@@ -20,15 +20,31 @@ import (
 )
 
 // Keys holds one OpenPGP signing key per namespace, as armored private
-// key files DIR/NAMESPACE.asc (mode 0600, in a 0700 directory), created
-// on first use. A namespace's repositories are signed with its key only:
-// a tenant never holds a private key, and no request can choose another
-// namespace's key than the one of the repository it reads.
+// key files DIR/NAMESPACE_UID.asc (mode 0600, in a 0700 directory),
+// created on first use. A namespace's repositories are signed with its key
+// only: a tenant never holds a private key, and no request can choose
+// another namespace's key than the one of the repository it reads. The
+// key is bound to the namespace's UID, not only its name: a namespace
+// deleted and created again under the same name is another namespace and
+// never signs with the old key, even if a request raced the deletion.
 type Keys struct{ Dir string }
 
-// nsPattern is a Kubernetes namespace name; only such names become key
-// file names.
-var nsPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+// nsPattern is a Kubernetes namespace name and uidPattern an object UID;
+// only such names become key file names.
+var (
+	nsPattern  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	uidPattern = regexp.MustCompile(`^[a-zA-Z0-9-]{1,64}$`)
+)
+
+// Namespace identifies a namespace: its name and its UID.
+type Namespace struct{ Name, UID string }
+
+func (n Namespace) check() error {
+	if !nsPattern.MatchString(n.Name) || !uidPattern.MatchString(n.UID) {
+		return fmt.Errorf("namespace %q (uid %q) is not a namespace name and uid", n.Name, n.UID)
+	}
+	return nil
+}
 
 // signingConfig makes v4 Ed25519 (EdDSA legacy) keys, which gpgv and
 // sqv (apt's verifiers) accept, and SHA-512 signatures.
@@ -37,29 +53,35 @@ func signingConfig() *packet.Config {
 }
 
 // Signer returns namespace ns's key, creating it when it does not exist.
-func (k Keys) Signer(ns string) (*Signer, error) {
-	if !nsPattern.MatchString(ns) {
-		return nil, fmt.Errorf("namespace %q is not a namespace name", ns)
+func (k Keys) Signer(ns Namespace) (*Signer, error) {
+	if err := ns.check(); err != nil {
+		return nil, err
 	}
-	file := filepath.Join(k.Dir, ns+".asc")
+	file := filepath.Join(k.Dir, ns.Name+"_"+ns.UID+".asc")
 	s, err := readSigner(file)
 	if errors.Is(err, fs.ErrNotExist) {
-		return createSigner(file, ns)
+		return createSigner(file, ns.Name)
 	}
 	return s, err
 }
 
-// Remove deletes namespace ns's key (the namespace is gone; a namespace
-// of the same name created later gets a new key).
-func (k Keys) Remove(ns string) error {
-	if !nsPattern.MatchString(ns) {
-		return fmt.Errorf("namespace %q is not a namespace name", ns)
+// Remove deletes every key of namespace name (the namespace is gone).
+func (k Keys) Remove(name string) error {
+	if !nsPattern.MatchString(name) {
+		return fmt.Errorf("namespace %q is not a namespace name", name)
 	}
-	err := os.Remove(filepath.Join(k.Dir, ns+".asc"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+	// Namespace names have no "_": NAME_* matches this namespace's keys only.
+	files, err := filepath.Glob(filepath.Join(k.Dir, name+"_*.asc"))
+	if err != nil {
+		return err
 	}
-	return err
+	var errs []error
+	for _, f := range files {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Signer signs repository metadata with one OpenPGP key.

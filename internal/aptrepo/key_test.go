@@ -14,11 +14,12 @@ import (
 
 func TestKeysPerNamespace(t *testing.T) {
 	keys := Keys{Dir: filepath.Join(t.TempDir(), "openpgp")}
-	a, err := keys.Signer("team-a")
+	teamA := Namespace{"team-a", "0b6e6c1a-1111-4c1e-9a57-5e0e0e0e0001"}
+	a, err := keys.Signer(teamA)
 	must(t, err)
-	again, err := keys.Signer("team-a")
+	again, err := keys.Signer(teamA)
 	must(t, err)
-	b, err := keys.Signer("team-b")
+	b, err := keys.Signer(Namespace{"team-b", "0b6e6c1a-1111-4c1e-9a57-5e0e0e0e0002"})
 	must(t, err)
 	if a.Fingerprint() != again.Fingerprint() {
 		t.Fatal("the key changed between two uses")
@@ -26,18 +27,32 @@ func TestKeysPerNamespace(t *testing.T) {
 	if a.Fingerprint() == b.Fingerprint() {
 		t.Fatal("two namespaces share a key")
 	}
-	info, err := os.Stat(filepath.Join(keys.Dir, "team-a.asc"))
+	info, err := os.Stat(filepath.Join(keys.Dir, "team-a_"+teamA.UID+".asc"))
 	must(t, err)
 	if info.Mode().Perm() != 0o600 {
 		t.Fatalf("key file mode %v, want 0600", info.Mode().Perm())
 	}
-	for _, ns := range []string{"../x", "", "A", "a/b", ".."} {
+	for _, ns := range []Namespace{{"../x", "u"}, {"", "u"}, {"A", "u"}, {"a/b", "u"}, {"..", "u"}, {"team-a", "../x"}, {"team-a", ""}, {"team-a", "a_b"}} {
 		if _, err := keys.Signer(ns); err == nil {
-			t.Errorf("namespace %q accepted", ns)
+			t.Errorf("namespace %+v accepted", ns)
 		}
 	}
+	// The same name with another UID (deleted and created again) is
+	// another namespace: another key, whether or not the old one was
+	// removed.
+	recreated, err := keys.Signer(Namespace{"team-a", "0b6e6c1a-1111-4c1e-9a57-5e0e0e0e0003"})
+	must(t, err)
+	if recreated.Fingerprint() == a.Fingerprint() {
+		t.Fatal("a re-created namespace signs with the old namespace's key")
+	}
 	must(t, keys.Remove("team-a"))
-	fresh, err := keys.Signer("team-a")
+	if left, _ := filepath.Glob(filepath.Join(keys.Dir, "team-a_*")); len(left) != 0 {
+		t.Fatalf("Remove left %v", left)
+	}
+	if _, err := os.Stat(filepath.Join(keys.Dir, "team-b_0b6e6c1a-1111-4c1e-9a57-5e0e0e0e0002.asc")); err != nil {
+		t.Fatalf("Remove of team-a touched team-b's key: %v", err)
+	}
+	fresh, err := keys.Signer(teamA)
 	must(t, err)
 	if fresh.Fingerprint() == a.Fingerprint() {
 		t.Fatal("a removed namespace's key came back")
@@ -63,9 +78,9 @@ func TestSignaturesVerifyWithGpgv(t *testing.T) {
 		t.Skip("gpgv not installed")
 	}
 	keys := Keys{Dir: t.TempDir()}
-	s, err := keys.Signer("team")
+	s, err := keys.Signer(Namespace{"team", "1"})
 	must(t, err)
-	other, err := keys.Signer("other")
+	other, err := keys.Signer(Namespace{"other", "2"})
 	must(t, err)
 	dir := t.TempDir()
 	release := []byte("Origin: Kiln\nSuite: stable\nSHA256:\n 00 1 main/binary-amd64/Packages\n")

@@ -12,7 +12,7 @@ func TestWriteTree(t *testing.T) {
 	deb := buildDeb(t, "greet", "1.0-1", "all", "")
 	p, err := ReadDeb(deb)
 	must(t, err)
-	s, err := Keys{Dir: t.TempDir()}.Signer("team")
+	s, err := Keys{Dir: t.TempDir()}.Signer(Namespace{"team", "1"})
 	must(t, err)
 	dir := t.TempDir()
 	must(t, Write(dir, goldenMeta(), []Package{p}, s))

@@ -131,10 +131,10 @@ type Publisher struct {
 	Source func(ref string) oci.Remote
 	// StaticDir is where publish-static writes: StaticDir/<namespace>/….
 	StaticDir string
-	// AptKeys sign the apt repository publish-static makes of released
-	// .debs (the managed namespace's key).
-	AptKeys aptrepo.Keys
-	Secrets Secrets
+	// AptSigner returns the managed namespace's repository key, which signs
+	// the apt repository publish-static makes of released .debs.
+	AptSigner func(ctx context.Context, ns string) (*aptrepo.Signer, error)
+	Secrets   Secrets
 	// RootCAs for destination registries (nil: the system's).
 	Remote oci.Remote
 	// Track, when set, registers a run as work of its namespace (deleting
@@ -279,7 +279,7 @@ func (p *Publisher) static(ctx context.Context, ns string, s *v1alpha1.Snapshot,
 	if len(debs) == 0 {
 		return out, nil
 	}
-	apt, err := p.aptRepository(ns, sub, debs, log)
+	apt, err := p.aptRepository(ctx, ns, sub, debs, log)
 	if err != nil {
 		return out, err
 	}
@@ -292,8 +292,11 @@ const aptStatusKey = "apt-repository"
 
 // aptRepository makes STATIC/NS/SUB/apt an apt repository of the
 // released .debs, signed with the managed namespace's repository key.
-func (p *Publisher) aptRepository(ns, sub string, debs []string, log io.Writer) (map[string]any, error) {
-	signer, err := p.AptKeys.Signer(ns)
+func (p *Publisher) aptRepository(ctx context.Context, ns, sub string, debs []string, log io.Writer) (map[string]any, error) {
+	if p.AptSigner == nil {
+		return nil, fmt.Errorf("the released artifacts hold .debs but this server signs no apt repositories")
+	}
+	signer, err := p.AptSigner(ctx, ns)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package release
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http/httptest"
@@ -70,7 +71,14 @@ func TestPublishStaticMakesAnAptRepository(t *testing.T) {
 	host := strings.TrimPrefix(srv.URL, "http://")
 	static := t.TempDir()
 	keys := aptrepo.Keys{Dir: t.TempDir()}
-	p := &Publisher{Source: func(string) oci.Remote { return oci.Remote{PlainHTTP: true} }, StaticDir: static, AptKeys: keys}
+	prod := aptrepo.Namespace{Name: "prod", UID: "uid-prod"}
+	p := &Publisher{Source: func(string) oci.Remote { return oci.Remote{PlainHTTP: true} }, StaticDir: static,
+		AptSigner: func(_ context.Context, ns string) (*aptrepo.Signer, error) {
+			if ns != prod.Name {
+				t.Fatalf("signing for namespace %s", ns)
+			}
+			return keys.Signer(prod)
+		}}
 	snap := func(refs map[string]string) *v1alpha1.Snapshot {
 		s := &v1alpha1.Snapshot{Spec: v1alpha1.SnapshotSpec{Application: "greet"}}
 		for name, ref := range refs {
@@ -98,7 +106,7 @@ func TestPublishStaticMakesAnAptRepository(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(repo, "pool/main/g/greet/greet_1.0-1_all.deb")); err != nil {
 		t.Fatal(err)
 	}
-	signer, err := keys.Signer("prod")
+	signer, err := keys.Signer(prod)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,10 @@ type aptSource struct {
 }
 
 func (s aptSource) Repository(ctx context.Context, ns, app string) (aptrepo.Spec, error) {
+	id, err := liveNamespace(ctx, s.reg, ns)
+	if err != nil {
+		return aptrepo.Spec{}, err
+	}
 	a, err := registry.Get[v1alpha1.Application](ctx, s.reg, ns, app)
 	if apierrors.IsNotFound(err) {
 		return aptrepo.Spec{}, aptrepo.ErrNotFound
@@ -50,7 +54,7 @@ func (s aptSource) Repository(ctx context.Context, ns, app string) (aptrepo.Spec
 	if err != nil {
 		return aptrepo.Spec{}, err
 	}
-	spec := aptrepo.Spec{Public: a.GetAnnotations()[aptrepo.AnnotationPublish] == "public"}
+	spec := aptrepo.Spec{Namespace: id, Public: a.GetAnnotations()[aptrepo.AnnotationPublish] == "public"}
 	for _, c := range comps {
 		ref := c.Status.LatestArtifactRef
 		if c.Spec.Application == app && ref != "" && s.ownedBy(ref, ns) {
@@ -93,6 +97,31 @@ func (f *Factory) mountApt(api *apiserver.Server, authn *auth.Authenticator, aut
 // builder's key.
 func (f *Factory) aptKeys() aptrepo.Keys {
 	return aptrepo.Keys{Dir: filepath.Join(f.dir("signing"), openpgpKeysDir)}
+}
+
+// liveNamespace identifies namespace ns by name and UID; a namespace
+// that does not exist or is being deleted has no repositories and no key
+// (aptrepo.ErrNotFound), so nothing recreates a key while it is purged.
+func liveNamespace(ctx context.Context, reg *registry.Registry, ns string) (aptrepo.Namespace, error) {
+	obj, err := reg.Get(ctx, v1alpha1.MustLookup("Namespace"), "", ns, registry.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return aptrepo.Namespace{}, aptrepo.ErrNotFound
+	case err != nil:
+		return aptrepo.Namespace{}, err
+	case obj.GetDeletionTimestamp() != nil:
+		return aptrepo.Namespace{}, aptrepo.ErrNotFound
+	}
+	return aptrepo.Namespace{Name: ns, UID: string(obj.GetUID())}, nil
+}
+
+// aptSigner is namespace ns's repository key.
+func (f *Factory) aptSigner(ctx context.Context, ns string) (*aptrepo.Signer, error) {
+	id, err := liveNamespace(ctx, f.Registry, ns)
+	if err != nil {
+		return nil, fmt.Errorf("repository key of namespace %s: %w", ns, err)
+	}
+	return f.aptKeys().Signer(id)
 }
 
 // aptReaders decides who reads a repository that is not public: a Kiln
@@ -175,7 +204,7 @@ func (f *Factory) aptInfo(r *http.Request, ns, app string, spec aptrepo.Spec) (A
 	switch {
 	case aptrepo.IsEmpty(err):
 		out.Note = "no component of the application has a built Debian package yet"
-		s, kerr := f.apt.Keys.Signer(ns)
+		s, kerr := f.aptSigner(r.Context(), ns)
 		if kerr != nil {
 			return out, kerr
 		}
@@ -195,11 +224,15 @@ func (f *Factory) aptInfo(r *http.Request, ns, app string, spec aptrepo.Spec) (A
 func (f *Factory) serveOpenPGPKey(w http.ResponseWriter, r *http.Request) {
 	ns := strings.TrimPrefix(r.URL.Path, openpgpPrefix)
 	id := apiserver.IdentityFrom(r.Context())
-	if id == nil || !canRead(r.Context(), f.authz, id, ns) || !f.namespaceExists(r.Context(), ns) {
+	if id == nil || !canRead(r.Context(), f.authz, id, ns) {
 		writeStatus(w, http.StatusNotFound, fmt.Sprintf("no namespace %s that this token may read", ns))
 		return
 	}
-	s, err := f.apt.Keys.Signer(ns)
+	s, err := f.aptSigner(r.Context(), ns)
+	if errors.Is(err, aptrepo.ErrNotFound) {
+		writeStatus(w, http.StatusNotFound, fmt.Sprintf("no namespace %s that this token may read", ns))
+		return
+	}
 	if err != nil {
 		writeStatus(w, http.StatusInternalServerError, err.Error())
 		return
@@ -215,11 +248,6 @@ func (f *Factory) serveOpenPGPKey(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/pgp-keys")
 	_, _ = w.Write(pub)
-}
-
-func (f *Factory) namespaceExists(ctx context.Context, ns string) bool {
-	obj, err := f.Registry.Get(ctx, v1alpha1.MustLookup("Namespace"), "", ns, registry.GetOptions{})
-	return err == nil && obj.GetDeletionTimestamp() == nil
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

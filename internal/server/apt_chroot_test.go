@@ -191,7 +191,7 @@ func TestAptInstallsFromKiln(t *testing.T) {
 	// A static release destination's tree (what publish-static writes, a
 	// web server or a file: URI serves) installs too.
 	t.Run("static destination", func(t *testing.T) {
-		signer, err := f.aptKeys().Signer("team-a")
+		signer, err := f.aptSigner(t.Context(), "team-a")
 		if err != nil {
 			t.Fatal(err)
 		}

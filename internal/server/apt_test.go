@@ -169,8 +169,14 @@ func TestAptRepositoryTenancy(t *testing.T) {
 	// created later signs with a new one.
 	admin.must(200, "DELETE", "/api/v1/namespaces/team-a", nil)
 	eventually(t, "team-a gone", func() bool { return admin.do("GET", "/api/v1/namespaces/team-a", nil).Code == 404 })
-	if _, err := os.Stat(filepath.Join(f.dir("signing"), openpgpKeysDir, "team-a.asc")); !os.IsNotExist(err) {
-		t.Fatalf("team-a's key outlived the namespace: %v", err)
+	if left, _ := filepath.Glob(filepath.Join(f.dir("signing"), openpgpKeysDir, "team-a_*")); len(left) != 0 {
+		t.Fatalf("team-a's key outlived the namespace: %v", left)
+	}
+	// A namespace of the same name created later is another tenant's: it
+	// gets a new key.
+	bob.must(201, "POST", "/api/v1/namespaces", map[string]any{"metadata": map[string]any{"name": "team-a"}})
+	if again := bob.must(200, "GET", "/openpgp-keys/team-a", nil).Body; bytes.Equal(again, keyA) {
+		t.Fatal("a re-created namespace got the deleted namespace's key")
 	}
 }
 

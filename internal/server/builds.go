@@ -90,7 +90,7 @@ func (f *Factory) releaseControllers(runs *pipelinerun.Runner, workers int) []re
 	f.tests = &integration.Controller{Runner: runs, Logs: f.logs, Workers: workers, Log: f.cfg.Log}
 	checker := &release.PolicyChecker{BuilderKey: f.signer.PublicKey(), BuilderID: f.cfg.BuilderID, KeyID: f.signer.KeyID(), Remote: runs.RemoteFor}
 	pub := &release.Publisher{Source: runs.RemoteFor, StaticDir: f.dir("repos"), Remote: oci.Remote{RootCAs: f.caPool()}, Track: runs.Track,
-		AptKeys: f.aptKeys()}
+		AptSigner: f.aptSigner}
 	releases := &release.Controller{Runner: runs, Checker: checker, Publisher: pub, Logs: f.logs, Workers: 2, Log: f.cfg.Log}
 	return []registrar{&snapshot.Controller{Log: f.cfg.Log}, f.tests, releases}
 }
