@@ -79,7 +79,7 @@ func cachedBootstrap(t *testing.T) string {
 	t.Logf("debootstrap --variant=minbase bookworm (once; cached in %s)", dir)
 	out, err := exec.Command("debootstrap", "--variant=minbase", "bookworm", tmp, "http://deb.debian.org/debian").CombinedOutput()
 	if err != nil {
-		t.Fatalf("debootstrap: %v\n%s", err, tail(out))
+		t.Fatalf("debootstrap: %v\n%s", err, lastKB(out))
 	}
 	if err := os.Rename(tmp, base); err != nil {
 		t.Fatal(err)
@@ -87,7 +87,7 @@ func cachedBootstrap(t *testing.T) string {
 	return base
 }
 
-func tail(b []byte) []byte {
+func lastKB(b []byte) []byte {
 	if len(b) > 4000 {
 		return b[len(b)-4000:]
 	}
@@ -139,8 +139,8 @@ func TestAptInstallsFromKiln(t *testing.T) {
 		"metadata": map[string]any{"name": "greet", "annotations": map[string]any{aptrepo.AnnotationPublish: "public"}}})
 	a.must(201, "POST", nsPath("team-a", "components"), component("cli", "greet"))
 	a.must(201, "POST", nsPath("team-a", "components"), component("lib", "greet"))
-	pushDebs(t, f, "team-a", "lib", buildDeb(t, "libgreet1", "1.0-1", ""))
-	pushDebs(t, f, "team-a", "cli", buildDeb(t, "greet", "1.0-1", "libgreet1 (>= 1.0)"))
+	pushDebs(t, f, "team-a", "lib", makeTestDeb(t, "libgreet1", "1.0-1", ""))
+	pushDebs(t, f, "team-a", "cli", makeTestDeb(t, "greet", "1.0-1", "libgreet1 (>= 1.0)"))
 
 	// What a user does: ask Kiln for the repository and its key.
 	kiln := kilnCLI(t, f)
@@ -173,7 +173,7 @@ func TestAptInstallsFromKiln(t *testing.T) {
 
 	t.Run("tampered Packages", func(t *testing.T) {
 		gen := currentGeneration(t, f, "team-a", "greet")
-		for _, p := range globAll(t, gen, "dists/stable/main/binary-*/Packages*", "dists/stable/main/binary-*/by-hash/SHA256/*") {
+		for _, p := range globIn(t, gen, "dists/stable/main/binary-*/Packages*", "dists/stable/main/binary-*/by-hash/SHA256/*") {
 			tamper(t, p, "Description: greet", "Description: gr33t")
 		}
 		refused(t, apt, "Hash Sum mismatch", "unexpected size")
@@ -195,7 +195,7 @@ func TestAptInstallsFromKiln(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		deb := buildDeb(t, "greet-static", "2.0-1", "")
+		deb := makeTestDeb(t, "greet-static", "2.0-1", "")
 		if _, err := aptrepo.PublishStatic(filepath.Join(root, "srv/kiln"), aptrepo.Meta{Label: "team-a/static"}, []string{deb}, signer); err != nil {
 			t.Fatal(err)
 		}
@@ -241,7 +241,7 @@ func currentGeneration(t *testing.T, f *Factory, ns, app string) string {
 	return repo.Dir
 }
 
-func globAll(t *testing.T, dir string, patterns ...string) []string {
+func globIn(t *testing.T, dir string, patterns ...string) []string {
 	var out []string
 	for _, p := range patterns {
 		m, _ := filepath.Glob(filepath.Join(dir, p))

@@ -23,7 +23,7 @@ import (
 )
 
 // buildDeb builds a real .deb with dpkg-deb --build.
-func buildDeb(t *testing.T, name, version, depends string) string {
+func makeTestDeb(t *testing.T, name, version, depends string) string {
 	t.Helper()
 	if _, err := exec.LookPath("dpkg-deb"); err != nil {
 		t.Skip("dpkg-deb not installed (Debian package dpkg)")
@@ -103,7 +103,7 @@ func setLatestArtifact(t *testing.T, f *Factory, ns, comp, ref string) {
 }
 
 // get reads url with the factory's CA, optionally with basic auth.
-func get(t *testing.T, f *Factory, url, token string) (int, []byte) {
+func aptGet(t *testing.T, f *Factory, url, token string) (int, []byte) {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
 	if token != "" {
@@ -121,22 +121,22 @@ func get(t *testing.T, f *Factory, url, token string) (int, []byte) {
 func TestAptRepositoryTenancy(t *testing.T) {
 	f, admin, alice, bob := tenants(t)
 	populate(t, alice, "team-a")
-	ref := pushDebs(t, f, "team-a", "cli", buildDeb(t, "greet", "1.0-1", ""))
+	ref := pushDebs(t, f, "team-a", "cli", makeTestDeb(t, "greet", "1.0-1", ""))
 	inRelease := f.URL + "/apt/team-a/greet/dists/stable/InRelease"
 
 	// Not public: nobody without a token of team-a reads it, and it looks
 	// like a repository that does not exist.
 	for who, tok := range map[string]string{"anonymous": "", "bob": bob.token, "bad token": "kiln-nope"} {
-		if code, body := get(t, f, inRelease, tok); code != http.StatusNotFound {
+		if code, body := aptGet(t, f, inRelease, tok); code != http.StatusNotFound {
 			t.Fatalf("%s read a private repository: %d %s", who, code, body)
 		}
 	}
-	if code, body := get(t, f, inRelease, alice.token); code != http.StatusOK || !bytes.Contains(body, []byte("BEGIN PGP SIGNED MESSAGE")) {
+	if code, body := aptGet(t, f, inRelease, alice.token); code != http.StatusOK || !bytes.Contains(body, []byte("BEGIN PGP SIGNED MESSAGE")) {
 		t.Fatalf("alice reading her repository: %d %s", code, body)
 	}
 	alice.must(200, "PATCH", nsPath("team-a", "applications")+"/greet",
 		`{"metadata":{"annotations":{"kiln.dev/apt-repository":"public"}}}`, "Content-Type", "application/merge-patch+json")
-	if code, body := get(t, f, inRelease, ""); code != http.StatusOK {
+	if code, body := aptGet(t, f, inRelease, ""); code != http.StatusOK {
 		t.Fatalf("public repository: %d %s", code, body)
 	}
 
@@ -145,7 +145,7 @@ func TestAptRepositoryTenancy(t *testing.T) {
 	setLatestArtifact(t, f, "team-b", "cli", ref)
 	bob.must(200, "PATCH", nsPath("team-b", "applications")+"/greet",
 		`{"metadata":{"annotations":{"kiln.dev/apt-repository":"public"}}}`, "Content-Type", "application/merge-patch+json")
-	if code, body := get(t, f, f.URL+"/apt/team-b/greet/dists/stable/InRelease", ""); code != http.StatusNotFound ||
+	if code, body := aptGet(t, f, f.URL+"/apt/team-b/greet/dists/stable/InRelease", ""); code != http.StatusNotFound ||
 		!strings.Contains(string(body), "no built Debian package") {
 		t.Fatalf("team-b published team-a's artifact: %d %s", code, body)
 	}
@@ -157,7 +157,7 @@ func TestAptRepositoryTenancy(t *testing.T) {
 	if bytes.Equal(keyA, keyB) {
 		t.Fatal("two namespaces share a repository key")
 	}
-	_, in := get(t, f, inRelease, "")
+	_, in := aptGet(t, f, inRelease, "")
 	if !gpgvOK(t, keyA, in) {
 		t.Fatal("team-a's InRelease does not verify with team-a's key")
 	}
@@ -203,36 +203,36 @@ func TestAptRepositoryFollowsNewArtifacts(t *testing.T) {
 	a.must(201, "POST", nsPath("team-a", "components"), component("cli", "greet"))
 	a.must(201, "POST", nsPath("team-a", "components"), component("lib", "greet"))
 	base := f.URL + "/apt/team-a/greet/"
-	if code, body := get(t, f, base+"dists/stable/InRelease", f.AdminToken); code != 404 || !strings.Contains(string(body), "no built Debian package") {
+	if code, body := aptGet(t, f, base+"dists/stable/InRelease", f.AdminToken); code != 404 || !strings.Contains(string(body), "no built Debian package") {
 		t.Fatalf("empty application: %d %s", code, body)
 	}
-	pushDebDir(t, f, "team-a", "lib", buildDeb(t, "libgreet1", "1.0-1", "")) // both artifact layouts
-	pushDebs(t, f, "team-a", "cli", buildDeb(t, "greet", "1.0-1", "libgreet1"))
-	_, pk1 := get(t, f, base+"dists/stable/main/binary-"+aptrepo.HostArch()+"/Packages", f.AdminToken)
+	pushDebDir(t, f, "team-a", "lib", makeTestDeb(t, "libgreet1", "1.0-1", "")) // both artifact layouts
+	pushDebs(t, f, "team-a", "cli", makeTestDeb(t, "greet", "1.0-1", "libgreet1"))
+	_, pk1 := aptGet(t, f, base+"dists/stable/main/binary-"+aptrepo.HostArch()+"/Packages", f.AdminToken)
 	for _, want := range []string{"Package: greet\n", "Package: libgreet1\n", "Filename: pool/main/g/greet/greet_1.0-1_all.deb\n"} {
 		if !strings.Contains(string(pk1), want) {
 			t.Fatalf("Packages lacks %q:\n%s", want, pk1)
 		}
 	}
-	if code, _ := get(t, f, base+"pool/main/g/greet/greet_1.0-1_all.deb", f.AdminToken); code != 200 {
+	if code, _ := aptGet(t, f, base+"pool/main/g/greet/greet_1.0-1_all.deb", f.AdminToken); code != 200 {
 		t.Fatalf("pool file: %d", code)
 	}
-	pushDebs(t, f, "team-a", "cli", buildDeb(t, "greet", "1.1-1", "libgreet1"))
-	_, pk2 := get(t, f, base+"dists/stable/main/binary-"+aptrepo.HostArch()+"/Packages", f.AdminToken)
+	pushDebs(t, f, "team-a", "cli", makeTestDeb(t, "greet", "1.1-1", "libgreet1"))
+	_, pk2 := aptGet(t, f, base+"dists/stable/main/binary-"+aptrepo.HostArch()+"/Packages", f.AdminToken)
 	if !strings.Contains(string(pk2), "Version: 1.1-1") || strings.Contains(string(pk2), "Version: 1.0-1\nArchitecture: all\nMaintainer: Kiln Test <test@kiln.dev>\nDepends") {
 		t.Fatalf("Packages did not follow the new artifact:\n%s", pk2)
 	}
 	// A client that read the previous InRelease still finds its indices by
 	// hash, and the .deb it listed.
-	if code, body := get(t, f, base+"dists/stable/main/binary-"+aptrepo.HostArch()+"/by-hash/SHA256/"+sha256Hex(pk1), f.AdminToken); code != 200 || !bytes.Equal(body, pk1) {
+	if code, body := aptGet(t, f, base+"dists/stable/main/binary-"+aptrepo.HostArch()+"/by-hash/SHA256/"+sha256Hex(pk1), f.AdminToken); code != 200 || !bytes.Equal(body, pk1) {
 		t.Fatalf("previous Packages by hash: %d", code)
 	}
-	if code, _ := get(t, f, base+"pool/main/g/greet/greet_1.0-1_all.deb", f.AdminToken); code != 200 {
+	if code, _ := aptGet(t, f, base+"pool/main/g/greet/greet_1.0-1_all.deb", f.AdminToken); code != 200 {
 		t.Fatalf("previous pool file: %d", code)
 	}
 	// Nothing outside the tree is reachable.
 	for _, p := range []string{"../../team-a/greet/key.asc", "dists/../../../signing/openpgp/team-a.asc", ".tmp-x/y", "%2e%2e/%2e%2e/kiln.db"} {
-		if code, body := get(t, f, base+p, f.AdminToken); code == 200 && bytes.Contains(body, []byte("PRIVATE")) {
+		if code, body := aptGet(t, f, base+p, f.AdminToken); code == 200 && bytes.Contains(body, []byte("PRIVATE")) {
 			t.Fatalf("%s served a private key", p)
 		}
 	}
@@ -252,7 +252,7 @@ func TestRepoShowAndOpenPGPKeyCLI(t *testing.T) {
 	if err != nil || !strings.Contains(out, "no component of the application has a built Debian package yet") {
 		t.Fatalf("repo show before any build: %v\n%s", err, out)
 	}
-	pushDebs(t, f, "team-a", "cli", buildDeb(t, "greet", "1.0-1", ""))
+	pushDebs(t, f, "team-a", "cli", makeTestDeb(t, "greet", "1.0-1", ""))
 	out, err = kiln("repo", "show", "greet", "-n", "team-a", "-o", "json")
 	var info struct {
 		URL, Suite, Fingerprint string
@@ -284,7 +284,7 @@ func TestRepoShowAndOpenPGPKeyCLI(t *testing.T) {
 			t.Fatalf("gpg --show-keys: %v\n%s", err, show)
 		}
 	}
-	_, in := get(t, f, f.URL+"/apt/team-a/greet/dists/stable/InRelease", f.AdminToken)
+	_, in := aptGet(t, f, f.URL+"/apt/team-a/greet/dists/stable/InRelease", f.AdminToken)
 	if !gpgvOK(t, []byte(armored), in) {
 		t.Fatal("the exported key does not verify the repository")
 	}
