@@ -7,10 +7,11 @@
 # createrepo_c and rpmbuild (release destinations publish a real yum repo),
 # chromium (the web UI's browser tests drive Debian's, never a downloaded
 # one) and Node.js with npm (to build the UI and run playwright-core),
-# a C compiler with libc headers (go test -race needs cgo), and
+# a C compiler with libc headers (go test -race needs cgo),
 # debootstrap, fakeroot, dpkg-dev and debhelper (the Debian slice builds in
 # buildroots Kiln bootstraps itself; build-compare is tested on packages
-# debhelper builds).
+# debhelper builds), and gpgv and gpg (apt repositories: the signatures apt
+# checks, and a clean bookworm chroot where the real apt installs from Kiln).
 # Idempotent; needs root for apt-get only when something is missing.
 set -euo pipefail
 
@@ -47,6 +48,9 @@ command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
 command -v fakeroot >/dev/null 2>&1 || need_apt+=(fakeroot)
 command -v dpkg-source >/dev/null 2>&1 || need_apt+=(dpkg-dev)
 command -v dh >/dev/null 2>&1 || need_apt+=(debhelper)
+command -v dpkg-deb >/dev/null 2>&1 || need_apt+=(dpkg)
+command -v gpgv >/dev/null 2>&1 || need_apt+=(gpgv)
+command -v gpg >/dev/null 2>&1 || need_apt+=(gpg)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test-deps: installing ${need_apt[*]}" >&2

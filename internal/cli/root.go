@@ -67,7 +67,7 @@ func NewRootCommand(opts ...Option) *cobra.Command {
 		newCreateCommand(g), newAPIResourcesCommand(g), newTokenCommand(g), newKubeconfigCommand(g),
 		newWhoamiCommand(g), newConfigCommand(g), newVersionCommand(g),
 		newBuildCommand(g), newLogsCommand(g), newCancelCommand(g),
-		newKeysCommand(g), newVerifyCommand(g), newWhyCommand(g), newGraphCommand(g),
+		newKeysCommand(g), newRepoCommand(g), newVerifyCommand(g), newWhyCommand(g), newGraphCommand(g),
 		newReleaseCommand(g), newTestCommand(g), newRunCommand(g), newTraceCommand(g), newUICommand(g),
 	)
 	root.AddCommand(newEvidenceCommands(g)...)

@@ -37,38 +37,81 @@ func fetchBuilder(ctx context.Context, c *client.Client) (builderInfo, error) {
 }
 
 func newKeysCommand(g *globals) *cobra.Command {
-	keys := &cobra.Command{Use: "keys", Short: "Show the builder's signing identity"}
-	var output string
+	keys := &cobra.Command{Use: "keys", Short: "Show the builder's signing identity and the namespace's repository key"}
+	var output, format string
 	public := &cobra.Command{
-		Use:   "public",
-		Short: "Print the public key that verifies Kiln's signatures (PEM, for cosign verify --key)",
+		Use:   "public [--format pem|openpgp]",
+		Short: "Print a public key: the builder's (PEM, for cosign verify --key) or the namespace's apt repository key (OpenPGP)",
 		Example: "  kiln keys public > kiln.pub\n" +
-			"  cosign verify --key kiln.pub --insecure-ignore-tlog=true --new-bundle-format=false REPO@DIGEST",
+			"  cosign verify --key kiln.pub --insecure-ignore-tlog=true --new-bundle-format=false REPO@DIGEST\n" +
+			"  kiln keys public --format openpgp -n team | sudo tee /etc/apt/keyrings/kiln-team.asc",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.client(cmd)
-			if err != nil {
+			if err := oneOf(output, "", outJSON, outYAML); err != nil {
 				return err
 			}
-			info, err := fetchBuilder(cmd.Context(), c)
-			if err != nil {
-				return err
+			switch format {
+			case "pem":
+				return printBuilderKey(cmd, g, output)
+			case "openpgp":
+				return printOpenPGPKey(cmd, g, output)
 			}
-			switch output {
-			case outJSON:
-				return printJSON(cmd.OutOrStdout(), info)
-			case outYAML:
-				return printYAML(cmd.OutOrStdout(), info)
-			case "":
-				_, err = fmt.Fprint(cmd.OutOrStdout(), info.PublicKey)
-				return err
-			}
-			return fmt.Errorf("unknown output format %q: use yaml or json", output)
+			return fmt.Errorf("--format %q: use pem (the builder's cosign key) or openpgp (the namespace's apt repository key)", format)
 		},
 	}
-	public.Flags().StringVarP(&output, "output", "o", "", "output format: yaml or json (with the builder id and key id)")
+	public.Flags().StringVarP(&output, "output", "o", "", "output format: yaml or json (with the key's id or fingerprint)")
+	public.Flags().StringVar(&format, "format", "pem", "pem: the builder's signing key; openpgp: the namespace's repository signing key")
 	keys.AddCommand(public)
 	return keys
+}
+
+func printBuilderKey(cmd *cobra.Command, g *globals, output string) error {
+	c, err := g.client(cmd)
+	if err != nil {
+		return err
+	}
+	info, err := fetchBuilder(cmd.Context(), c)
+	if err != nil {
+		return err
+	}
+	switch output {
+	case outJSON:
+		return printJSON(cmd.OutOrStdout(), info)
+	case outYAML:
+		return printYAML(cmd.OutOrStdout(), info)
+	}
+	_, err = fmt.Fprint(cmd.OutOrStdout(), info.PublicKey)
+	return err
+}
+
+// openPGPKey is a namespace's repository signing key.
+type openPGPKey struct {
+	Namespace   string `json:"namespace"`
+	Fingerprint string `json:"fingerprint"`
+	PublicKey   string `json:"publicKey"`
+}
+
+func printOpenPGPKey(cmd *cobra.Command, g *globals, output string) error {
+	c, err := g.client(cmd)
+	if err != nil {
+		return err
+	}
+	data, err := c.Do(cmd.Context(), http.MethodGet, "/openpgp-keys/"+url.PathEscape(g.ns()), nil, http.Header{"Accept": {"application/json"}})
+	if err != nil {
+		return fmt.Errorf("asking the server for the repository key of namespace %s: %w", g.ns(), err)
+	}
+	var key openPGPKey
+	if err := decodeJSON(data, &key); err != nil {
+		return err
+	}
+	switch output {
+	case outJSON:
+		return printJSON(cmd.OutOrStdout(), key)
+	case outYAML:
+		return printYAML(cmd.OutOrStdout(), key)
+	}
+	_, err = fmt.Fprint(cmd.OutOrStdout(), key.PublicKey)
+	return err
 }
 
 func newEvidenceCommands(g *globals) []*cobra.Command {

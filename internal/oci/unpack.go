@@ -1,14 +1,17 @@
 package oci
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -18,8 +21,9 @@ import (
 var defaultPlatform = v1.Platform{OS: "linux", Architecture: "amd64"}
 
 // Pull fetches an image or artifact (linux/amd64 from an index) and applies
-// its tar layers in order onto destDir, honouring whiteouts. Layers that are
-// the empty blob are skipped; other non-tar layers are an error.
+// its tar layers in order onto destDir, honouring whiteouts. A non-tar
+// layer titled by org.opencontainers.image.title becomes that file. Layers
+// that are the empty blob are skipped; other non-tar layers are an error.
 func Pull(ctx context.Context, ref, destDir string, rem Remote) (Descriptor, error) {
 	img, err := fetchImage(ctx, ref, rem)
 	if err != nil {
@@ -134,8 +138,14 @@ func pulledDescriptor(img v1.Image) (Descriptor, error) {
 		Size: size, Annotations: m.Annotations}, nil
 }
 
-// extractImage applies every layer of img onto dir.
+// extractImage applies every layer of img onto dir. A layer that is not a
+// tar archive but carries a title (org.opencontainers.image.title, as
+// ORAS and Debian builds push files) becomes the file of that name.
 func extractImage(img v1.Image, dir string) error {
+	m, err := img.Manifest()
+	if err != nil {
+		return err
+	}
 	layers, err := img.Layers()
 	if err != nil {
 		return err
@@ -147,11 +157,52 @@ func extractImage(img v1.Image, dir string) error {
 	defer root.Close()
 	x := newExtractor(root)
 	for i, l := range layers {
-		if err := applyLayer(x, l); err != nil {
+		var title string
+		if i < len(m.Layers) && !strings.Contains(string(m.Layers[i].MediaType), "tar") {
+			title = m.Layers[i].Annotations[AnnotationTitle]
+		}
+		if title != "" {
+			err = applyFile(x, l, title)
+		} else {
+			err = applyLayer(x, l)
+		}
+		if err != nil {
 			return fmt.Errorf("layer %d: %w", i, err)
 		}
 	}
 	return x.finish()
+}
+
+// AnnotationTitle names the file a layer holds.
+const AnnotationTitle = "org.opencontainers.image.title"
+
+// applyFile writes a titled layer's blob as the file title (mode 0644),
+// through the same checks as a tar entry.
+func applyFile(x *extractor, l v1.Layer, title string) error {
+	if strings.HasPrefix(path.Base(title), whiteoutPrefix) {
+		return fmt.Errorf("title %q is a whiteout name", title)
+	}
+	size, err := l.Size()
+	if err != nil {
+		return err
+	}
+	rc, err := l.Compressed() // the blob as stored: the file itself
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if x.entriesLeft--; x.entriesLeft < 0 {
+		return fmt.Errorf("the image has more than %d entries", MaxUnpackEntries)
+	}
+	x.created = map[string]bool{}
+	h := &tar.Header{Name: title, Typeflag: tar.TypeReg, Mode: 0o644, Size: size, ModTime: time.Unix(0, 0)}
+	if err := x.entry(h, rc); err != nil {
+		return fmt.Errorf("%s: %w", title, err)
+	}
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		return fmt.Errorf("verifying the layer: %w", err)
+	}
+	return nil
 }
 
 func applyLayer(x *extractor, l v1.Layer) error {

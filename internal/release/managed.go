@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
+	"github.com/kilnbuild/kiln/internal/aptrepo"
 	"github.com/kilnbuild/kiln/internal/attest"
 	"github.com/kilnbuild/kiln/internal/oci"
 	"github.com/kilnbuild/kiln/internal/publish"
@@ -130,6 +131,9 @@ type Publisher struct {
 	Source func(ref string) oci.Remote
 	// StaticDir is where publish-static writes: StaticDir/<namespace>/….
 	StaticDir string
+	// AptSigner returns the managed namespace's repository key, which signs
+	// the apt repository publish-static makes of released .debs.
+	AptSigner func(ctx context.Context, ns string) (*aptrepo.Signer, error)
 	// Secrets reads the managed namespace's secrets (destination
 	// credentials, the release signing key).
 	Secrets Secrets
@@ -249,6 +253,13 @@ func (p *Publisher) static(ctx context.Context, ns string, s *v1alpha1.Snapshot,
 		sub = s.Spec.Application
 	}
 	out := map[string]any{}
+	var debs []string
+	for _, c := range s.Spec.Components {
+		if c.Name == aptrepo.StaticDirName {
+			return out, configErr(fmt.Errorf("component %q: publish-static keeps %s/%s for the apt repository of the released .debs; rename the component",
+				c.Name, sub, aptrepo.StaticDirName))
+		}
+	}
 	for _, c := range s.Spec.Components {
 		// One directory per component, each with its own SHA256SUMS,
 		// index.json and (for RPMs) yum metadata.
@@ -262,6 +273,43 @@ func (p *Publisher) static(ctx context.Context, ns string, s *v1alpha1.Snapshot,
 		// server's directory layout is not theirs to know.
 		rel, _ := filepath.Rel(p.StaticDir, res.Dir)
 		out[c.Name] = map[string]any{"path": filepath.ToSlash(rel), "written": len(res.Written), "skipped": len(res.Skipped), "repodata": res.Repodata}
+		for _, f := range res.Index.Files {
+			if aptrepo.IsDeb(f.Path) {
+				debs = append(debs, filepath.Join(res.Dir, filepath.FromSlash(f.Path)))
+			}
+		}
 	}
+	if len(debs) == 0 {
+		return out, nil
+	}
+	apt, err := p.aptRepository(ctx, ns, sub, debs, log)
+	if err != nil {
+		return out, err
+	}
+	out[aptStatusKey] = apt
 	return out, nil
+}
+
+// aptStatusKey holds the apt repository in status.artifacts.
+const aptStatusKey = "apt-repository"
+
+// aptRepository makes STATIC/NS/SUB/apt an apt repository of the
+// released .debs, signed with the managed namespace's repository key.
+func (p *Publisher) aptRepository(ctx context.Context, ns, sub string, debs []string, log io.Writer) (map[string]any, error) {
+	if p.AptSigner == nil {
+		return nil, fmt.Errorf("the released artifacts hold .debs but this server signs no apt repositories")
+	}
+	signer, err := p.AptSigner(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	meta := aptrepo.Meta{Label: ns + "/" + sub, Description: "Kiln release " + ns + "/" + sub}
+	res, err := aptrepo.PublishStatic(filepath.Join(p.StaticDir, ns, filepath.FromSlash(sub)), meta, debs, signer)
+	if err != nil {
+		return nil, err
+	}
+	rel, _ := filepath.Rel(p.StaticDir, res.Dir)
+	fmt.Fprintf(log, "==> apt repository: %d packages in %s, suite %s, signed by %s\n", res.Packages, res.Dir, aptrepo.DefaultSuite, res.Fingerprint)
+	return map[string]any{"path": filepath.ToSlash(rel), "suite": aptrepo.DefaultSuite, "components": []string{aptrepo.DefaultComponent},
+		"packages": res.Packages, "fingerprint": res.Fingerprint}, nil
 }

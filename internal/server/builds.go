@@ -90,7 +90,8 @@ func (f *Factory) wireBuilds(api *apiserver.Server, reg *registry.Registry) (*gi
 func (f *Factory) releaseControllers(runs *pipelinerun.Runner, workers int) []registrar {
 	f.tests = &integration.Controller{Runner: runs, Logs: f.logs, Workers: workers, Log: f.cfg.Log}
 	checker := &release.PolicyChecker{BuilderKey: f.signer.PublicKey(), BuilderID: f.cfg.BuilderID, KeyID: f.signer.KeyID(), Remote: runs.RemoteFor}
-	pub := &release.Publisher{Source: runs.RemoteFor, StaticDir: f.dir("repos"), Remote: oci.Remote{RootCAs: f.caPool()}, Track: runs.Track}
+	pub := &release.Publisher{Source: runs.RemoteFor, StaticDir: f.dir("repos"), Remote: oci.Remote{RootCAs: f.caPool()}, Track: runs.Track,
+		AptSigner: f.aptSigner}
 	releases := &release.Controller{Runner: runs, Checker: checker, Publisher: pub, Logs: f.logs, Workers: 2, Log: f.cfg.Log}
 	return []registrar{&snapshot.Controller{Log: f.cfg.Log}, f.tests, releases}
 }
@@ -139,7 +140,7 @@ const DefaultBuilderID = "https://kiln.dev/builder/v1"
 func (f *Factory) protectedPaths() []string {
 	var out []string
 	paths := []string{f.cfg.SigningKey}
-	for _, p := range []string{"keys", "signing", "repos", "evidence", "tls", "registry", "git", "logs", ClientConfigName, "kiln.db", "kiln.db-wal", "kiln.db-shm"} {
+	for _, p := range []string{"keys", "signing", "repos", "apt", "evidence", "tls", "registry", "git", "logs", ClientConfigName, "kiln.db", "kiln.db-wal", "kiln.db-shm"} {
 		paths = append(paths, f.dir(p))
 	}
 	for _, p := range paths {

@@ -12,7 +12,7 @@ import (
 // reads them (build steps reach workspaces and images through the
 // sandbox's own staging, never by path), so they are 0700 whatever mode
 // they had.
-var privateDirs = []string{"keys", "signing", "tls", "registry", "git", "logs", "evidence", "repos", "work", "step-images"}
+var privateDirs = []string{"keys", "signing", "tls", "registry", "git", "logs", "evidence", "repos", "apt", "work", "step-images"}
 
 // keyDirs hold keys and certificates: every file in them is made 0600 and
 // every directory 0700.

@@ -17,9 +17,10 @@ import (
 
 // purgers delete what a deleted namespace owned outside the store, in
 // order: its builds and runs are stopped and their files removed first,
-// then its registry content, then its logs and published static files.
+// then its registry content, then its logs, published static files, apt repositories and repository
+// signing key.
 func (f *Factory) purgers(exec *executor.Executor) []gc.Purger {
-	return []gc.Purger{exec, registryPurger{f.oci}, f.logs, staticFiles{f.dir("repos")}}
+	return []gc.Purger{exec, registryPurger{f.oci}, f.logs, staticFiles{f.dir("repos")}, aptFiles{f.dir("apt"), f.apt.Keys}}
 }
 
 // registryPurger deletes a namespace's repositories from the embedded

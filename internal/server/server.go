@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/kilnbuild/kiln/internal/apiserver"
+	"github.com/kilnbuild/kiln/internal/aptrepo"
 	"github.com/kilnbuild/kiln/internal/attest"
 	"github.com/kilnbuild/kiln/internal/auth"
 	"github.com/kilnbuild/kiln/internal/controller"
@@ -138,6 +139,10 @@ type Factory struct {
 	sandbox *sandbox.Bubblewrap
 	// signer signs build evidence; its key never enters a sandbox.
 	signer *attest.Signer
+	// apt publishes Applications as apt repositories; authz checks who
+	// reads the ones that are not public.
+	apt    *aptrepo.Publisher
+	authz  *auth.Authorizer
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -221,6 +226,7 @@ func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store)
 	runCtx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
 	authn, authz := auth.NewAuthenticator(st), auth.NewAuthorizer(st)
+	f.authz = authz
 	api := apiserver.New(apiserver.Config{
 		Registry: reg, Authenticator: authn, Authorizer: authz, Log: f.cfg.Log, Version: f.cfg.Version,
 		Sessions:     auth.NewSessions(st, authn),
@@ -240,6 +246,7 @@ func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store)
 		cancel()
 		return err
 	}
+	f.mountApt(api, authn, authz, exec.Runs)
 	ctrls = append(ctrls, tracer, &gc.Controllers{Purgers: f.purgers(exec), Log: f.cfg.Log})
 	for _, c := range ctrls {
 		c.Register(mgr)
