@@ -20,11 +20,13 @@ import (
 // admin) plus greet-app, a slow component that requires libgreet (its log
 // is read while it runs; it is rebuilt when libgreet's output changes, so
 // its "why" chain leads to libgreet's commit), a release plan whose policy
-// fails, and another tenant (tenant-b, bob's) that alice must never see.
+// fails, and another tenant (tenant-b, bob views it) that alice must never
+// see and that sees nothing of demo.
 type e2eEnv struct {
 	f            *server.Factory
 	dir          string
 	aliceToken   string
+	bobToken     string // tenant-b's viewer: his traces of demo's artifacts are cut
 	demoManifest string
 }
 
@@ -42,6 +44,13 @@ spec:
 apiVersion: v1
 kind: Namespace
 metadata: {name: tenant-b}
+---
+apiVersion: kiln.dev/v1alpha1
+kind: RoleBinding
+metadata: {name: bob-viewer, namespace: tenant-b}
+spec:
+  role: viewer
+  subjects: [{kind: User, name: bob}]
 ---
 apiVersion: kiln.dev/v1alpha1
 kind: Application
@@ -123,7 +132,7 @@ func setUp(t *testing.T, ctx context.Context, f *server.Factory, dataDir string)
 	widget := gitRepo(t, ctx, filepath.Join(dir, "bob-widget"), "widget.txt", "tenant b: confidential widget\n")
 	env := &e2eEnv{f: f, dir: dir}
 	env.aliceToken = userToken(t, f, "alice")
-	userToken(t, f, "bob")
+	env.bobToken = userToken(t, f, "bob")
 	env.apply(t, ctx, strings.Replace(setupManifest, "%q", `"`+widget+`"`, 1))
 	env.demoManifest = demo.Manifest(urls) + strings.Replace(extraManifest, "%q", `"`+app+`"`, 1)
 	return env

@@ -5,7 +5,8 @@ import {
   DIRECTIONS, countItems, cutText, edgeTrust, isDirection, kindLabel, leftOut, pageOf, plural, refOf, sourceText,
   traceAPI, tracePage, traceTree, type Direction, type TraceEdge, type TraceNode, type TraceResult, type TreeItem,
 } from '../trace';
-import { Err, Raw, Section } from '../parts/common';
+import { Raw, Section } from '../parts/common';
+import { short } from '../model';
 
 /**
  * Trace is `kiln trace` in the page: /ns/NS/trace?dir=up|down&ref=REF
@@ -170,7 +171,7 @@ function EdgeInfo({ edge }: { edge: TraceEdge }) {
     <span class="edgeinfo" title={edge.sources.map(sourceText).join('\n')}>
       <span class="edgekind">{edge.kind}</span>
       <span class={`trust trust-${t.level}`}>{t.label}</span>
-      {t.keyIds.map((k) => <span key={k} class="keyid">key <code>{k}</code></span>)}
+      {t.keyIds.map((k) => <span key={k} class="keyid">key <code title={k}>{short(k, 12)}</code></span>)}
       {t.unverified.map((u) => <span key={u} class="unverified">{t.level === 'unverified' ? u : 'also ' + u}</span>)}
       <span class="sr-only">Evidence: {edge.sources.map(sourceText).join('; ')}</span>
     </span>
