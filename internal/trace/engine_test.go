@@ -197,7 +197,8 @@ func TestCutAtUnreadableNamespaces(t *testing.T) {
 		t.Fatalf("cut at %v, want %v", cutAt, want)
 	}
 	var out bytes.Buffer
-	if err := Write(&out, res, "tree"); err != nil || !strings.Contains(out.String(), "cut: 3 nodes in namespaces you cannot read") {
+	if err := Write(&out, res, "tree"); err != nil || !strings.Contains(out.String(), "cut: 3 nodes in namespaces you cannot read") ||
+		!strings.Contains(out.String(), "libfoo@sha256:"+strings.Repeat("a", 64)+"  [team]  (cut here: 2 nodes in namespaces you cannot read)\n") {
 		t.Fatalf("tree: %v\n%s", err, out.String())
 	}
 	// Everything the reference selects is unreadable: nothing, and the cut.

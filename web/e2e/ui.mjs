@@ -273,6 +273,12 @@ try {
   check(shown >= raw[2].nodes.length, `the tree shows ${shown} entries for ${raw[2].nodes.length} nodes`);
   await page.click(`ul.tracetree li[data-kind="release"] a.nodename:text-is("${releaseName}")`);
   await page.waitForURL(`${base}/ns/${ns}/releases/${releaseName}`);
+  // The limit: the same trace, bounded to 3 nodes, says it was truncated.
+  await page.goto(`${base}/ns/${ns}/trace?dir=down&limit=3&ref=${encodeURIComponent(libCommits[0])}`);
+  await page.waitForSelector('ul.leftout', { timeout: MIN });
+  check(/Truncated: the trace stopped at 3 nodes/.test(await page.textContent('ul.leftout')), 'a trace at its limit does not say so');
+  check((await page.locator('ul.tracetree li').count()) <= 3 + 3, 'a trace limited to 3 nodes shows more');
+  check((await page.inputValue('#trace-limit')) === '3', 'the form does not show the limit');
 
   // A built artifact: from the build page's outputs to its own commit.
   await page.goto(`${base}/ns/${ns}/builds/${buildName}`);
@@ -295,6 +301,8 @@ try {
   check(/no build demo\/no-such-build is indexed/.test(e), `unknown build: ${e}`);
   e = await traceError(page, 'pkg:golang/golang.org/x/net@>=0.1.0,<0.23.0');
   check(/separate constraints with \|/.test(e), `malformed purl range: ${e}`);
+  await page.goto(`${base}/ns/${ns}/trace?dir=sideways&ref=build/x`);
+  check(/direction "sideways": use up or down/.test(await page.textContent('#trace-error')), 'a bad direction is not refused');
   await a11y(page, 'trace error');
   log('bad references answered with the API\'s errors');
 

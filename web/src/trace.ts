@@ -66,8 +66,36 @@ export function traceAPI(dir: Direction, ref: string, ns: string, depth?: number
 }
 
 /** tracePage is the UI's address of a trace. */
-export function tracePage(ns: string, dir: Direction, ref: string): string {
-  return `/ns/${encodeURIComponent(ns)}/trace` + query({ dir, ref });
+export function tracePage(ns: string, dir: Direction, ref: string, o: { depth?: number; limit?: number } = {}): string {
+  return `/ns/${encodeURIComponent(ns)}/trace` + query({ dir, ref, depth: o.depth || undefined, limit: o.limit || undefined });
+}
+
+/** TraceParams is what the page's address asks for. */
+export interface TraceParams {
+  dir: Direction;
+  ref: string;
+  depth?: number;
+  limit?: number;
+  /** what is wrong with the address, said before asking the API */
+  error?: string;
+}
+
+/**
+ * parseTraceParams reads ?dir=up|down&ref=…&depth=N&limit=N. The API
+ * judges the reference and the bounds' range; a direction it has no
+ * endpoint for, or a bound that is not a number, is refused here.
+ */
+export function parseTraceParams(q: URLSearchParams): TraceParams {
+  const d = q.get('dir');
+  const p: TraceParams = { dir: isDirection(d) ? d : 'up', ref: (q.get('ref') || '').trim() };
+  if (d !== null && !isDirection(d)) p.error = `direction "${d}": use up or down`;
+  for (const k of ['depth', 'limit'] as const) {
+    const v = q.get(k);
+    if (v === null || v === '') continue;
+    if (!/^\d+$/.test(v)) p.error = p.error || `${k} "${v}": want a whole number`;
+    else p[k] = Number(v);
+  }
+  return p;
 }
 
 /**
@@ -190,7 +218,7 @@ export function leftOut(r: TraceResult): string[] {
   if (r.roots.length === 0) out.push('Nothing you can read matches this reference.');
   if (r.cut > 0)
     out.push(`Cut: ${plural(r.cut, 'node')} in namespaces you cannot read — not shown, and the trace did not continue past them.`);
-  if (r.truncated) out.push(`Truncated: the trace stopped at ${plural(r.limit, 'node')} (the limit); raise it to see more.`);
+  if (r.truncated) out.push(`Truncated: the trace stopped at ${plural(r.limit, 'node')} (the limit); raise the limit to see more.`);
   return out;
 }
 

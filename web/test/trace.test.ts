@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  countItems, cutText, edgeTrust, isDirection, leftOut, pageOf, refOf, sourceText, traceAPI, tracePage, traceTree,
+  countItems, cutText, edgeTrust, isDirection, leftOut, pageOf, parseTraceParams, refOf, sourceText, traceAPI, tracePage, traceTree,
   type TraceResult, type TreeItem,
 } from '../src/trace';
 
@@ -64,7 +64,7 @@ describe('trace tree', () => {
       nodes: [{ id: 'n1', kind: 'build', namespace: 'a', key: 'b', label: 'b', depth: 0 }],
       edges: [{ from: 'n1', to: 'n9', kind: 'output', trust: 'verified', sources: [] }] };
     expect(lines(traceTree(one))).toEqual(['build b']);
-    expect(leftOut(one)).toEqual(['Truncated: the trace stopped at 1 node (the limit); raise it to see more.']);
+    expect(leftOut(one)).toEqual(['Truncated: the trace stopped at 1 node (the limit); raise the limit to see more.']);
   });
 });
 
@@ -127,5 +127,23 @@ describe('links', () => {
     expect(page.startsWith('/ns/team/trace?')).toBe(true);
     expect(new URLSearchParams(page.split('?')[1]).get('ref')).toBe(purl);
     expect(isDirection('up') && isDirection('down') && !isDirection('sideways') && !isDirection(null)).toBe(true);
+  });
+});
+
+describe('page address', () => {
+  const parse = (s: string) => parseTraceParams(new URLSearchParams(s));
+  it('reads direction, reference and bounds', () => {
+    expect(parse('dir=down&ref=%20sha256:abc%20&depth=2&limit=50')).toEqual({ dir: 'down', ref: 'sha256:abc', depth: 2, limit: 50 });
+    expect(parse('')).toEqual({ dir: 'up', ref: '' });
+    expect(parse('dir=up&ref=x&limit=')).toEqual({ dir: 'up', ref: 'x' });
+  });
+  it('refuses a direction with no endpoint and bounds that are not numbers, saying what to write', () => {
+    expect(parse('dir=sideways&ref=x').error).toBe('direction "sideways": use up or down');
+    expect(parse('ref=x&limit=ten').error).toBe('limit "ten": want a whole number');
+    expect(parse('ref=x&depth=-1').error).toBe('depth "-1": want a whole number');
+  });
+  it('round-trips through the address it makes', () => {
+    const page = tracePage('team', 'down', 'pkg:npm/a@<1|>=2', { depth: 3, limit: 10 });
+    expect(parse(page.split('?')[1])).toEqual({ dir: 'down', ref: 'pkg:npm/a@<1|>=2', depth: 3, limit: 10 });
   });
 });

@@ -2,8 +2,8 @@ import { useEffect, useState } from 'preact/hooks';
 import { getJSON } from '../api';
 import { navigate, useLocation } from '../router';
 import {
-  DIRECTIONS, countItems, cutText, edgeTrust, isDirection, kindLabel, leftOut, pageOf, plural, refOf, sourceText,
-  traceAPI, tracePage, traceTree, type Direction, type TraceEdge, type TraceNode, type TraceResult, type TreeItem,
+  DIRECTIONS, countItems, cutText, edgeTrust, kindLabel, leftOut, pageOf, parseTraceParams, plural, refOf, sourceText,
+  traceAPI, tracePage, traceTree, type Direction, type TraceParams, type TraceEdge, type TraceNode, type TraceResult, type TreeItem,
 } from '../trace';
 import { Raw, Section } from '../parts/common';
 import { short } from '../model';
@@ -15,48 +15,53 @@ import { short } from '../model';
  */
 export function Trace({ ns }: { ns: string }) {
   const loc = useLocation();
-  const q = new URLSearchParams(loc.search);
-  const dir: Direction = isDirection(q.get('dir')) ? (q.get('dir') as Direction) : 'up';
-  const ref = q.get('ref') || '';
+  const p = parseTraceParams(new URLSearchParams(loc.search));
+  const { dir, ref, depth, limit } = p;
   const [state, setState] = useState<{ res?: TraceResult; error?: string; loading?: boolean }>({});
   useEffect(() => {
-    if (!ref) return setState({});
+    if (!ref || p.error) return setState({});
     let live = true;
     setState({ loading: true });
-    getJSON<TraceResult>(traceAPI(dir, ref, ns)).then(
+    getJSON<TraceResult>(traceAPI(dir, ref, ns, depth, limit)).then(
       (res) => live && setState({ res }),
       (e) => live && setState({ error: String(e.message || e) }),
     );
     return () => {
       live = false;
     };
-  }, [ns, dir, ref]);
+  }, [ns, loc.search]);
+  const error = p.error || state.error;
   return (
     <>
       <h1>Trace</h1>
-      <TraceForm ns={ns} dir={dir} refText={ref} />
+      <TraceForm ns={ns} params={p} />
       {state.loading && <p class="muted" role="status">Tracing {dir} from {ref}…</p>}
-      {state.error && (
+      {error && (
         <p role="alert" class="error" id="trace-error">
-          Cannot trace {dir} from <code>{ref}</code>: {state.error}
+          Cannot trace {dir} from <code>{ref}</code>: {error}
         </p>
       )}
-      {state.res && <TraceView ns={ns} dir={dir} refText={ref} res={state.res} />}
+      {state.res && <TraceView ns={ns} params={p} res={state.res} />}
     </>
   );
 }
 
-function TraceForm({ ns, dir, refText }: { ns: string; dir: Direction; refText: string }) {
-  const [d, setD] = useState<Direction>(dir);
-  const [r, setR] = useState(refText);
+function TraceForm({ ns, params }: { ns: string; params: TraceParams }) {
+  const [d, setD] = useState<Direction>(params.dir);
+  const [r, setR] = useState(params.ref);
+  const [limit, setLimit] = useState(params.limit ? String(params.limit) : '');
+  const [depth, setDepth] = useState(params.depth ? String(params.depth) : '');
   useEffect(() => {
-    setD(dir);
-    setR(refText);
-  }, [dir, refText]);
+    setD(params.dir);
+    setR(params.ref);
+    setLimit(params.limit ? String(params.limit) : '');
+    setDepth(params.depth ? String(params.depth) : '');
+  }, [params.dir, params.ref, params.limit, params.depth]);
   const submit = (e: Event) => {
     e.preventDefault();
-    navigate(tracePage(ns, d, r.trim()));
+    navigate(tracePage(ns, d, r.trim(), { limit: Number(limit) || undefined, depth: Number(depth) || undefined }));
   };
+  const num = (set: (v: string) => void) => (e: Event) => set((e.target as HTMLInputElement).value);
   return (
     <form class="traceform" role="search" aria-label="Trace" onSubmit={submit}>
       <fieldset class="dirs">
@@ -72,6 +77,14 @@ function TraceForm({ ns, dir, refText }: { ns: string; dir: Direction; refText: 
         <input id="trace-ref" type="search" value={r} required spellcheck={false} autoComplete="off"
           aria-describedby="trace-ref-help" onInput={(e) => setR((e.target as HTMLInputElement).value)} />
       </label>
+      <label class="numbox">
+        <span>Depth</span>
+        <input id="trace-depth" type="number" min={0} value={depth} placeholder="all" onInput={num(setDepth)} />
+      </label>
+      <label class="numbox">
+        <span>Limit (nodes)</span>
+        <input id="trace-limit" type="number" min={1} value={limit} placeholder="1000" onInput={num(setLimit)} />
+      </label>
       <button type="submit">Trace</button>
       <p id="trace-ref-help" class="muted help">
         <code>build/NAME</code>, <code>snapshot/NAME</code>, <code>release/NAME</code> (in {ns}),{' '}
@@ -83,7 +96,8 @@ function TraceForm({ ns, dir, refText }: { ns: string; dir: Direction; refText: 
   );
 }
 
-function TraceView({ ns, dir, refText, res }: { ns: string; dir: Direction; refText: string; res: TraceResult }) {
+function TraceView({ ns, params, res }: { ns: string; params: TraceParams; res: TraceResult }) {
+  const { dir, ref: refText } = params;
   const tree = traceTree(res);
   // Expand/collapse all re-mounts the tree with every item open or closed.
   const [all, setAll] = useState<{ open: boolean; gen: number }>({ open: true, gen: 0 });
@@ -96,9 +110,13 @@ function TraceView({ ns, dir, refText, res }: { ns: string; dir: Direction; refT
         </ul>
       )}
       <div class="tracebar">
-        <button type="button" onClick={() => setAll({ open: true, gen: all.gen + 1 })}>Expand all</button>
-        <button type="button" onClick={() => setAll({ open: false, gen: all.gen + 1 })}>Collapse all</button>
-        <Raw href={traceAPI(dir, refText, ns, res.depth, res.limit)} label="Download raw JSON" />
+        {tree.length > 0 && (
+          <>
+            <button type="button" onClick={() => setAll({ open: true, gen: all.gen + 1 })}>Expand all</button>
+            <button type="button" onClick={() => setAll({ open: false, gen: all.gen + 1 })}>Collapse all</button>
+          </>
+        )}
+        <Raw href={traceAPI(dir, refText, ns, params.depth, params.limit)} label="Download raw JSON" />
         <TrustLegend />
       </div>
       {tree.length > 0 && (
