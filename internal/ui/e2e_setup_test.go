@@ -3,6 +3,7 @@ package ui_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kilnbuild/kiln/internal/attest"
 	"github.com/kilnbuild/kiln/internal/cli"
 	"github.com/kilnbuild/kiln/internal/demo"
 	"github.com/kilnbuild/kiln/internal/server"
@@ -263,4 +265,44 @@ func userToken(t *testing.T, f *server.Factory, user string) string {
 	adminPost(t, f, "/apis/kiln.dev/v1alpha1/users", map[string]any{"metadata": map[string]any{"name": user}, "spec": map[string]any{"displayName": user}})
 	tok, _ := adminPost(t, f, "/apis/kiln.dev/v1alpha1/tokenrequests", map[string]any{"subject": user})["token"].(string)
 	return tok
+}
+
+// importUnverified imports each succeeded greet-cli build's own provenance
+// statement (the copy Kiln keeps), in an unsigned DSSE envelope, for its
+// artifact without a key (as `kiln trace import` without --key):
+// the index records the claims as unverified, "no key to verify it with",
+// beside Kiln's own verified edges, and the trace view must show them so.
+func (e *e2eEnv) importUnverified(t *testing.T, f *server.Factory) {
+	t.Helper()
+	var list struct {
+		Items []struct {
+			Metadata struct{ Name string }
+			Spec     struct{ Component string }
+			Status   struct {
+				Phase    string
+				Artifact *struct{ Repository, Digest string }
+			}
+		}
+	}
+	adminGet(t, f, "/apis/kiln.dev/v1alpha1/namespaces/demo/builds", &list)
+	n := 0
+	for _, b := range list.Items {
+		if b.Spec.Component != "greet-cli" || b.Status.Phase != "Succeeded" || b.Status.Artifact == nil {
+			continue
+		}
+		var prov json.RawMessage
+		adminGet(t, f, "/apis/kiln.dev/v1alpha1/namespaces/demo/builds/"+b.Metadata.Name+"/provenance", &prov)
+		env := map[string]any{"payloadType": "application/vnd.in-toto+json", "payload": base64.StdEncoding.EncodeToString(prov), "signatures": []any{}}
+		res := adminPost(t, f, "/apis/kiln.dev/v1alpha1/trace/imports", map[string]any{
+			"namespace": "demo", "artifact": b.Status.Artifact.Repository + "@" + b.Status.Artifact.Digest,
+			"attestations": []map[string]any{{"predicateType": attest.PredicateSLSA, "dsse": env}},
+		})
+		if v, _ := res["unverified"].(float64); v != 1 {
+			t.Fatalf("importing %s's provenance without a key: %v", b.Metadata.Name, res)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no succeeded greet-cli build to import the provenance of")
+	}
 }

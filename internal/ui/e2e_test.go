@@ -85,8 +85,9 @@ func TestUIEndToEnd(t *testing.T) {
 	out := outputDir(t)
 	code := loginCode(t, f, env.aliceToken)
 	steps := map[string]func(){
-		"apply-demo": func() { env.apply(t, ctx, env.demoManifest) },
-		"change-lib": func() { env.changeLibrary(t, ctx) },
+		"apply-demo":        func() { env.apply(t, ctx, env.demoManifest) },
+		"change-lib":        func() { env.changeLibrary(t, ctx) },
+		"import-unverified": func() { env.importUnverified(t, f) },
 	}
 	runScript(t, ctx, webDir, map[string]string{
 		"KILN_URL": proxy.URL, "KILN_LOGIN_CODE": code, "KILN_TOKEN": env.aliceToken, "KILN_NS": "demo",

@@ -293,6 +293,26 @@ try {
   await page.waitForURL(`${base}/ns/${ns}/builds/${buildName}`);
   log(`traced ${buildName}'s artifact up to greet-app@${commit.slice(0, 12)} and libgreet`);
 
+  // A claim nobody verified: greet-cli's provenance imported without a key
+  // is shown UNVERIFIED with why, never as trusted, and its build (not one
+  // of Kiln's) has no page to link to.
+  await step('import-unverified');
+  await page.goto(`${base}/ns/${ns}/builds?component=greet-cli`);
+  await page.locator('tr[data-phase="Succeeded"] a').first().click();
+  await page.waitForURL(/\/builds\/.*greet-cli/);
+  await page.click('section:has(h2:text-is("Outputs")) .tracelinks a:text-is("Trace up")');
+  await page.waitForURL(/\/trace\?dir=up&ref=sha256/);
+  await openTrace(page, undefined, 'ul.tracetree .edgeinfo .trust-unverified');
+  const forged = page.locator('ul.tracetree li[data-kind="build"]:has(> .row .trust-unverified) > .row').first();
+  const forgedText = await forged.textContent();
+  check(/UNVERIFIED/.test(forgedText) && /UNVERIFIED provenance: no key to verify it with/.test(forgedText), `unverified edge: ${forgedText}`);
+  check(!/verified\s*key/.test(forgedText.replace(/UNVERIFIED/g, '')), `an unverified edge shows a key: ${forgedText}`);
+  check((await forged.locator('a.nodename').count()) === 0 && /#/.test(await forged.locator('.nodename').getAttribute('title')),
+    'the imported build links to a page or is not named by its builder and invocation');
+  check((await page.locator('ul.tracetree .trust-verified').count()) > 0, "Kiln's own verified edges are gone");
+  log(`an imported claim without a key is shown as: ${forgedText.slice(0, 160)}`);
+  await mainPage(page, 'trace-unverified');
+
   // Bad references: the API's own words.
   await page.goto(`${base}/ns/${ns}/trace`);
   let e = await traceError(page, 'sha256:abc');

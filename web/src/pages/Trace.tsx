@@ -116,7 +116,7 @@ function TraceView({ ns, params, res }: { ns: string; params: TraceParams; res: 
             <button type="button" onClick={() => setAll({ open: false, gen: all.gen + 1 })}>Collapse all</button>
           </>
         )}
-        <Raw href={traceAPI(dir, refText, ns, params.depth, params.limit)} label="Download raw JSON" />
+        <Raw href={traceAPI(dir, refText, ns, params.depth, params.limit)} label="Download raw JSON" file={`trace-${dir}.json`} />
         <TrustLegend />
       </div>
       {tree.length > 0 && (
