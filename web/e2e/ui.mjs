@@ -280,6 +280,15 @@ try {
   check((await page.locator('ul.tracetree li').count()) <= 3 + 3, 'a trace limited to 3 nodes shows more');
   check((await page.inputValue('#trace-limit')) === '3', 'the form does not show the limit');
 
+  // From a component's page: its last built commit, down.
+  await page.goto(`${base}/ns/${ns}/components/libgreet`);
+  const lastCommit = (await page.textContent('dl.facts dt:text-is("Last built commit") + dd code')).trim();
+  await page.click('dl.facts dt:text-is("Last built commit") + dd a:text-is("Trace down")');
+  await openTrace(page);
+  const root = (await nodeKeys(page, 'commit'))[0];
+  check(root.endsWith(`/libgreet@${lastCommit}`), `trace down from libgreet's last commit starts at ${root}`);
+  check((await page.locator('ul.tracetree li[data-kind="build"] a.nodename').count()) >= 2, 'libgreet\'s last commit reaches no build of it and its dependants');
+
   // A built artifact: from the build page's outputs to its own commit.
   await page.goto(`${base}/ns/${ns}/builds/${buildName}`);
   const commit = (await page.textContent('dl.facts dt:text-is("Commit") + dd')).trim();
