@@ -96,7 +96,7 @@ function TraceForm({ ns, params }: { ns: string; params: TraceParams }) {
   );
 }
 
-function TraceView({ ns, params, res }: { ns: string; params: TraceParams; res: TraceResult }) {
+export function TraceView({ ns, params, res }: { ns: string; params: TraceParams; res: TraceResult }) {
   const { dir, ref: refText } = params;
   const tree = traceTree(res);
   // Expand/collapse all re-mounts the tree with every item open or closed.
