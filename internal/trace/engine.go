@@ -66,7 +66,11 @@ type ResultNode struct {
 	Attrs     map[string]string `json:"attrs,omitempty"`
 	// Depth is the number of edges from the nearest start node.
 	Depth int `json:"depth"`
-	dbID  int64
+	// Cut counts this node's neighbours (in the walk's direction) in
+	// namespaces the caller cannot read: where the trace was cut. They are
+	// neither named nor walked past; Result.Cut counts them all.
+	Cut  int `json:"cut,omitempty"`
+	dbID int64
 }
 
 // ResultEdge is an edge (ingredient From → product To) with the evidence
@@ -108,7 +112,8 @@ func (e *Engine) Trace(ctx context.Context, q Query) (*Result, error) {
 	if q.Readable == nil {
 		q.Readable = func(string) bool { return true }
 	}
-	w := &walk{e: e, q: q, nodes: map[int64]*ResultNode{}, edges: map[edgeKey]*ResultEdge{}, cut: map[int64]bool{}}
+	w := &walk{e: e, q: q, nodes: map[int64]*ResultNode{}, edges: map[edgeKey]*ResultEdge{}, cut: map[int64]bool{},
+		cutAt: map[int64]map[int64]bool{}}
 	starts, err := w.starts(ctx)
 	if err != nil {
 		return nil, err
@@ -131,6 +136,7 @@ type walk struct {
 	order     []int64
 	edges     map[edgeKey]*ResultEdge
 	cut       map[int64]bool
+	cutAt     map[int64]map[int64]bool // shown node → its cut neighbours
 	truncated bool
 }
 
@@ -262,11 +268,13 @@ func (w *walk) add(n lineage.Node, depth int) bool {
 	return true
 }
 
-// follow records an edge between two nodes of the trace.
+// follow records an edge between two nodes of the trace, or where an
+// edge from a shown node leads into an unreadable namespace.
 func (w *walk) follow(e lineage.Edge) {
 	_, from := w.nodes[e.From]
 	_, to := w.nodes[e.To]
 	if !from || !to {
+		w.markCut(e)
 		return
 	}
 	k := edgeKey{e.From, e.To, e.Kind}
@@ -278,6 +286,21 @@ func (w *walk) follow(e lineage.Edge) {
 	if !slices.Contains(re.src, e.Source) {
 		re.src = append(re.src, e.Source)
 	}
+}
+
+// markCut notes that e leads from a shown node to a cut one.
+func (w *walk) markCut(e lineage.Edge) {
+	near, far := e.From, e.To
+	if w.q.Direction == lineage.Up {
+		near, far = far, near
+	}
+	if _, ok := w.nodes[near]; !ok || !w.cut[far] {
+		return
+	}
+	if w.cutAt[near] == nil {
+		w.cutAt[near] = map[int64]bool{}
+	}
+	w.cutAt[near][far] = true
 }
 
 // result numbers the nodes, attaches the evidence and orders everything.
@@ -293,6 +316,7 @@ func (w *walk) result(ctx context.Context) (*Result, error) {
 	})
 	for i, n := range nodes {
 		n.ID = "n" + strconv.Itoa(i+1)
+		n.Cut = len(w.cutAt[n.dbID])
 		res.Nodes = append(res.Nodes, *n)
 		if n.Depth == 0 {
 			res.Roots = append(res.Roots, n.ID)

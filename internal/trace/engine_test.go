@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -181,13 +182,23 @@ func TestCutAtUnreadableNamespaces(t *testing.T) {
 	if res.Cut != 3 { // other's snapshot and the two destinations
 		t.Fatalf("cut = %d, want 3", res.Cut)
 	}
+	cutAt := map[string]int{}
 	for _, n := range res.Nodes {
 		if n.Namespace != "team" {
 			t.Fatalf("node of %s shown to a reader of team only: %+v", n.Namespace, n)
 		}
+		if n.Cut > 0 {
+			cutAt[n.Key] = n.Cut
+		}
+	}
+	want := map[string]int{"reg.example/team/libfoo@sha256:" + strings.Repeat("a", 64): 2, // their snapshot, a destination
+		"reg.example/team/app@sha256:" + strings.Repeat("b", 64): 1} // a destination
+	if !maps.Equal(cutAt, want) {
+		t.Fatalf("cut at %v, want %v", cutAt, want)
 	}
 	var out bytes.Buffer
-	if err := Write(&out, res, "tree"); err != nil || !strings.Contains(out.String(), "cut: 3 nodes in namespaces you cannot read") {
+	if err := Write(&out, res, "tree"); err != nil || !strings.Contains(out.String(), "cut: 3 nodes in namespaces you cannot read") ||
+		!strings.Contains(out.String(), "libfoo@sha256:"+strings.Repeat("a", 64)+"  [team]  (cut here: 2 nodes in namespaces you cannot read)\n") {
 		t.Fatalf("tree: %v\n%s", err, out.String())
 	}
 	// Everything the reference selects is unreadable: nothing, and the cut.

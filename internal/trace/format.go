@@ -86,7 +86,7 @@ func writeTree(w io.Writer, r *Result) error {
 	var b strings.Builder
 	for _, root := range r.Roots {
 		shown[root] = true
-		b.WriteString(describe(nodes[root]) + "\n")
+		b.WriteString(describe(nodes[root]) + cutNote(nodes[root]) + "\n")
 		treeChildren(&b, r, root, "", kids, nodes, shown)
 	}
 	footer(&b, r)
@@ -111,9 +111,17 @@ func treeChildren(b *strings.Builder, r *Result, id, indent string, kids map[str
 			continue
 		}
 		shown[far] = true
-		b.WriteString(line + "\n")
+		b.WriteString(line + cutNote(nodes[far]) + "\n")
 		treeChildren(b, r, far, indent+next, kids, nodes, shown)
 	}
+}
+
+// cutNote marks a node where the walk met unreadable namespaces.
+func cutNote(n *ResultNode) string {
+	if n.Cut == 0 {
+		return ""
+	}
+	return "  (cut here: " + plural(n.Cut, "node") + " in namespaces you cannot read)"
 }
 
 func footer(b *strings.Builder, r *Result) {

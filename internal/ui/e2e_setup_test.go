@@ -3,6 +3,7 @@ package ui_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kilnbuild/kiln/internal/attest"
 	"github.com/kilnbuild/kiln/internal/cli"
 	"github.com/kilnbuild/kiln/internal/demo"
 	"github.com/kilnbuild/kiln/internal/server"
@@ -20,11 +22,13 @@ import (
 // admin) plus greet-app, a slow component that requires libgreet (its log
 // is read while it runs; it is rebuilt when libgreet's output changes, so
 // its "why" chain leads to libgreet's commit), a release plan whose policy
-// fails, and another tenant (tenant-b, bob's) that alice must never see.
+// fails, and another tenant (tenant-b, bob views it) that alice must never
+// see and that sees nothing of demo.
 type e2eEnv struct {
 	f            *server.Factory
 	dir          string
 	aliceToken   string
+	bobToken     string // tenant-b's viewer: his traces of demo's artifacts are cut
 	demoManifest string
 }
 
@@ -42,6 +46,13 @@ spec:
 apiVersion: v1
 kind: Namespace
 metadata: {name: tenant-b}
+---
+apiVersion: kiln.dev/v1alpha1
+kind: RoleBinding
+metadata: {name: bob-viewer, namespace: tenant-b}
+spec:
+  role: viewer
+  subjects: [{kind: User, name: bob}]
 ---
 apiVersion: kiln.dev/v1alpha1
 kind: Application
@@ -123,7 +134,7 @@ func setUp(t *testing.T, ctx context.Context, f *server.Factory, dataDir string)
 	widget := gitRepo(t, ctx, filepath.Join(dir, "bob-widget"), "widget.txt", "tenant b: confidential widget\n")
 	env := &e2eEnv{f: f, dir: dir}
 	env.aliceToken = userToken(t, f, "alice")
-	userToken(t, f, "bob")
+	env.bobToken = userToken(t, f, "bob")
 	env.apply(t, ctx, strings.Replace(setupManifest, "%q", `"`+widget+`"`, 1))
 	env.demoManifest = demo.Manifest(urls) + strings.Replace(extraManifest, "%q", `"`+app+`"`, 1)
 	return env
@@ -254,4 +265,51 @@ func userToken(t *testing.T, f *server.Factory, user string) string {
 	adminPost(t, f, "/apis/kiln.dev/v1alpha1/users", map[string]any{"metadata": map[string]any{"name": user}, "spec": map[string]any{"displayName": user}})
 	tok, _ := adminPost(t, f, "/apis/kiln.dev/v1alpha1/tokenrequests", map[string]any{"subject": user})["token"].(string)
 	return tok
+}
+
+// importUnverified imports each succeeded greet-cli build's own provenance
+// statement (the copy Kiln keeps), in an unsigned DSSE envelope, for its
+// artifact without a key (as `kiln trace import` without --key):
+// the index records the claims as unverified, "no key to verify it with",
+// beside Kiln's own verified edges, and the trace view must show them so.
+func (e *e2eEnv) importUnverified(t *testing.T, f *server.Factory) {
+	t.Helper()
+	var list struct {
+		Items []struct {
+			Metadata struct{ Name string }
+			Spec     struct{ Component string }
+			Status   struct {
+				Phase    string
+				Artifact *struct{ Repository, Digest string }
+			}
+		}
+	}
+	adminGet(t, f, "/apis/kiln.dev/v1alpha1/namespaces/demo/builds", &list)
+	n := 0
+	for _, b := range list.Items {
+		if b.Spec.Component != "greet-cli" || b.Status.Phase != "Succeeded" || b.Status.Artifact == nil {
+			continue
+		}
+		res := importWithoutKey(t, f, b.Metadata.Name, b.Status.Artifact.Repository+"@"+b.Status.Artifact.Digest)
+		if v, _ := res["unverified"].(float64); v != 1 {
+			t.Fatalf("importing %s's provenance without a key: %v", b.Metadata.Name, res)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no succeeded greet-cli build to import the provenance of")
+	}
+}
+
+// importWithoutKey posts build's kept provenance statement, in an unsigned
+// DSSE envelope, as an import for artifact with no key.
+func importWithoutKey(t *testing.T, f *server.Factory, build, artifact string) map[string]any {
+	t.Helper()
+	var prov json.RawMessage
+	adminGet(t, f, "/apis/kiln.dev/v1alpha1/namespaces/demo/builds/"+build+"/provenance", &prov)
+	env := map[string]any{"payloadType": "application/vnd.in-toto+json", "payload": base64.StdEncoding.EncodeToString(prov), "signatures": []any{}}
+	return adminPost(t, f, "/apis/kiln.dev/v1alpha1/trace/imports", map[string]any{
+		"namespace": "demo", "artifact": artifact,
+		"attestations": []map[string]any{{"predicateType": attest.PredicateSLSA, "dsse": env}},
+	})
 }

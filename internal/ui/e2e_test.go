@@ -26,7 +26,11 @@ import (
 // The end-to-end test of the web UI: a real factory builds the demo while
 // headless Chromium, driven by web/e2e/ui.mjs (playwright-core), signs in,
 // watches the build group finish live, reads a running build's log,
-// follows a "why" chain, opens a failed policy verdict and signs out.
+// follows a "why" chain, opens a failed policy verdict, traces a released
+// artifact up to its commits and a library's commit down to the release
+// (cut where it reaches a namespace alice cannot read), and signs out;
+// bob, of another tenant, traces one of demo's artifacts and gets only
+// the cut.
 // Every response the browser receives passes through a recording proxy and
 // must hold nothing of another tenant's namespace.
 
@@ -81,15 +85,17 @@ func TestUIEndToEnd(t *testing.T) {
 	out := outputDir(t)
 	code := loginCode(t, f, env.aliceToken)
 	steps := map[string]func(){
-		"apply-demo": func() { env.apply(t, ctx, env.demoManifest) },
-		"change-lib": func() { env.changeLibrary(t, ctx) },
+		"apply-demo":        func() { env.apply(t, ctx, env.demoManifest) },
+		"change-lib":        func() { env.changeLibrary(t, ctx) },
+		"import-unverified": func() { env.importUnverified(t, f) },
 	}
 	runScript(t, ctx, webDir, map[string]string{
 		"KILN_URL": proxy.URL, "KILN_LOGIN_CODE": code, "KILN_TOKEN": env.aliceToken, "KILN_NS": "demo",
+		"KILN_DIRECT_URL": f.URL, "KILN_BOB_TOKEN": env.bobToken,
 		"KILN_FORBIDDEN": strings.Join(env.forbidden(t, f), "\n"), "KILN_OUT": out, "KILN_CHROMIUM": chromium,
 	}, steps)
 	rec.assertClean(t, env.forbidden(t, f), []string{env.aliceToken, code}, "tenant-b")
-	for _, secret := range []string{env.aliceToken, code, f.AdminToken} {
+	for _, secret := range []string{env.aliceToken, env.bobToken, code, f.AdminToken} {
 		if strings.Contains(logBuf.String(), secret) {
 			t.Errorf("the server log contains a token or login code")
 		}

@@ -9,6 +9,7 @@ import { Groups, GroupPage } from './pages/Groups';
 import { Components, ComponentPage } from './pages/Components';
 import { Snapshots, SnapshotPage } from './pages/Snapshots';
 import { Releases, ReleasePage } from './pages/Releases';
+import { Trace } from './pages/Trace';
 import { useLocation, navigate, match } from './router';
 import './style.css';
 
@@ -64,6 +65,7 @@ const SECTIONS: [string, string][] = [
   ['/components', 'Components'],
   ['/snapshots', 'Snapshots'],
   ['/releases', 'Releases'],
+  ['/trace', 'Trace'],
 ];
 
 function Shell({ session, path, onSignOut }: { session: Session; path: string; onSignOut: () => void }) {
@@ -122,6 +124,7 @@ function Routed({ path, session }: { path: string; session: Session }) {
   if ((p = match('/ns/:ns/snapshots/:name', path))) return <SnapshotPage ns={p.ns} name={p.name} />;
   if ((p = match('/ns/:ns/releases', path))) return <Releases ns={p.ns} />;
   if ((p = match('/ns/:ns/releases/:name', path))) return <ReleasePage ns={p.ns} name={p.name} />;
+  if ((p = match('/ns/:ns/trace', path))) return <Trace ns={p.ns} />;
   return <p>No such page: <code>{path}</code>.</p>;
 }
 

@@ -3,6 +3,7 @@ import { getJSON, getText, path, type Obj } from '../api';
 import { buildState, fmtDuration, nextInChain, seconds, short, whyLine } from '../model';
 import { Badge, Digest, Err, Raw, Section, When, link, useTick, useWatched } from '../parts/common';
 import { LogView } from '../parts/LogView';
+import { TraceLinks } from './Trace';
 
 export function BuildPage({ ns, name }: { ns: string; name: string }) {
   useTick(1000);
@@ -16,6 +17,7 @@ export function BuildPage({ ns, name }: { ns: string; name: string }) {
       <h1>
         Build {name} <Badge state={buildState(st.phase, st.unchanged)} text={st.phase || 'Pending'} />
       </h1>
+      <p class="tracelinks-row">{st.phase === 'Succeeded' && <TraceLinks ns={ns} up={`build/${name}`} down={`build/${name}`} />}</p>
       <dl class="facts">
         <dt>Component</dt><dd><a href={link(ns, 'components', b.spec.component)}>{b.spec.component}</a></dd>
         <dt>Number</dt><dd>{st.buildNumber || '—'}</dd>
@@ -32,7 +34,7 @@ export function BuildPage({ ns, name }: { ns: string; name: string }) {
         <LogView url={path(ns, 'builds', name, 'log')} live={running} title={`Log of ${name}`} />
       </Section>
       <Inputs ns={ns} build={b} />
-      <Outputs build={b} />
+      <Outputs ns={ns} build={b} />
       {st.evidence && <Evidence ns={ns} name={name} />}
     </>
   );
@@ -150,15 +152,22 @@ function Inputs({ ns, build }: { ns: string; build: Obj }) {
   );
 }
 
-function Outputs({ build }: { build: Obj }) {
+function Outputs({ ns, build }: { ns: string; build: Obj }) {
   const outs: any[] = build.status?.outputs || (build.status?.artifact ? [build.status.artifact] : []);
   const ev = build.status?.evidence;
   return (
     <Section title="Outputs">
       {outs.length ? (
         <table class="list">
-          <thead><tr><th scope="col">Repository</th><th scope="col">Digest</th><th scope="col">Tags</th></tr></thead>
-          <tbody>{outs.map((o) => <tr key={o.digest}><td>{o.repository}</td><td><Digest d={o.digest} /></td><td>{(o.tags || []).join(', ')}</td></tr>)}</tbody>
+          <thead><tr><th scope="col">Repository</th><th scope="col">Digest</th><th scope="col">Tags</th><th scope="col">Trace</th></tr></thead>
+          <tbody>
+            {outs.map((o) => (
+              <tr key={o.digest}>
+                <td>{o.repository}</td><td><Digest d={o.digest} /></td><td>{(o.tags || []).join(', ')}</td>
+                <td>{build.status?.phase === 'Succeeded' && <TraceLinks ns={ns} up={o.digest} down={o.digest} />}</td>
+              </tr>
+            ))}
+          </tbody>
         </table>
       ) : <p class="muted">No artifact (yet).</p>}
       {ev && (

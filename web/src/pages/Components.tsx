@@ -3,6 +3,7 @@ import { getJSON, listAll, path } from '../api';
 import { buildState, componentEdges, fmtDuration, seconds } from '../model';
 import { Badge, Digest, Err, Pager, Section, When, link, usePagedList, useWatched } from '../parts/common';
 import { Graph, type ViewNode } from '../parts/Graph';
+import { TraceLinks } from './Trace';
 
 const GRAPH_MAX = 1500;
 
@@ -81,11 +82,11 @@ export function ComponentPage({ ns, name }: { ns: string; name: string }) {
       <h1>Component {name}</h1>
       <dl class="facts">
         <dt>Application</dt><dd>{c.spec.application}</dd>
-        <dt>Source</dt><dd><code>{c.spec.source?.git?.url}</code> {c.spec.source?.git?.revision}</dd>
+        <dt>Source</dt><dd><code>{c.spec.source?.git?.url}</code> {c.spec.source?.git?.revision} <TraceLinks ns={ns} down={c.spec.source?.git?.url} /></dd>
         <dt>Rebuild policy</dt><dd>{c.spec.build?.rebuild || 'transitive'} (what is rebuilt when this component’s output changes)</dd>
         <dt>Build counter</dt><dd>{st.buildCounter || 0}</dd>
-        <dt>Last built commit</dt><dd><code>{st.lastBuiltCommit || '—'}</code></dd>
-        <dt>Latest artifact</dt><dd><Digest d={st.latestArtifact} /> {st.latestArtifactRef}</dd>
+        <dt>Last built commit</dt><dd><code>{st.lastBuiltCommit || '—'}</code> <TraceLinks ns={ns} down={st.lastBuiltCommit && c.spec.source?.git?.url ? `${c.spec.source.git.url}@${st.lastBuiltCommit}` : undefined} /></dd>
+        <dt>Latest artifact</dt><dd><Digest d={st.latestArtifact} /> {st.latestArtifactRef} <TraceLinks ns={ns} up={st.latestArtifact} down={st.latestArtifact} /></dd>
         <dt>Provides</dt><dd>{(caps.provides || c.spec.build?.provides || []).join(', ') || '—'}</dd>
         <dt>Requires</dt><dd>{(caps.requires || c.spec.build?.requires || []).join(', ') || '—'}</dd>
       </dl>

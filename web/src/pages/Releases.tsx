@@ -2,6 +2,7 @@ import { getJSON, path } from '../api';
 import { RELEASE_PHASES, condition, fmtDuration, seconds } from '../model';
 import { Badge, Err, Pager, Section, When, link, usePagedList, useWatched } from '../parts/common';
 import { LogView } from '../parts/LogView';
+import { TraceLinks } from './Trace';
 
 function phaseState(p?: string) {
   return p === 'Succeeded' ? 'succeeded' : p === 'Failed' ? 'failed' : p ? 'building' : 'scheduled';
@@ -43,6 +44,7 @@ export function ReleasePage({ ns, name }: { ns: string; name: string }) {
   return (
     <>
       <h1>Release {name} <Badge state={phaseState(st.phase) as any} text={st.phase || 'Pending'} /></h1>
+      {st.phase === 'Succeeded' && <p class="tracelinks-row"><TraceLinks ns={ns} up={`release/${name}`} down={`release/${name}`} /></p>}
       <dl class="facts">
         <dt>Snapshot</dt><dd><a href={link(ns, 'snapshots', r.spec.snapshot)}>{r.spec.snapshot}</a></dd>
         <dt>Release plan</dt><dd>{r.spec.releasePlan}</dd>

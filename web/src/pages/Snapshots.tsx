@@ -2,6 +2,9 @@ import { getJSON, path } from '../api';
 import { condition } from '../model';
 import { Badge, Err, Pager, Section, When, link, usePagedList, useWatched } from '../parts/common';
 import { LogView } from '../parts/LogView';
+import { TraceLinks } from './Trace';
+
+const digestOf = (image?: string) => (image && image.includes('@') ? image.slice(image.indexOf('@') + 1) : undefined);
 
 function testState(t: any) {
   if (t.state === 'Running') return 'building';
@@ -51,15 +54,17 @@ export function SnapshotPage({ ns, name }: { ns: string; name: string }) {
   return (
     <>
       <h1>Snapshot {name} {passed(s)}</h1>
+      <p class="tracelinks-row"><TraceLinks ns={ns} up={`snapshot/${name}`} down={`snapshot/${name}`} /></p>
       <Section title="Components">
         <table class="list">
-          <thead><tr><th scope="col">Component</th><th scope="col">Artifact</th><th scope="col">Commit</th></tr></thead>
+          <thead><tr><th scope="col">Component</th><th scope="col">Artifact</th><th scope="col">Commit</th><th scope="col">Trace</th></tr></thead>
           <tbody>
             {(s.spec.components || []).map((c: any) => (
               <tr key={c.name}>
                 <td><a href={link(ns, 'components', c.name)}>{c.name}</a></td>
                 <td><code class="wrap">{c.containerImage}</code></td>
                 <td><code>{(c.source?.git?.revision || '').slice(0, 12)}</code></td>
+                <td><TraceLinks ns={ns} up={digestOf(c.containerImage)} down={digestOf(c.containerImage)} /></td>
               </tr>
             ))}
           </tbody>

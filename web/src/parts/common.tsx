@@ -151,6 +151,6 @@ export function useTick(ms = 1000) {
   }, [ms]);
 }
 
-export function Raw({ href, label }: { href: string; label: string }) {
-  return <a class="raw" href={href} download>{label}</a>;
+export function Raw({ href, label, file }: { href: string; label: string; file?: string }) {
+  return <a class="raw" href={href} download={file || true}>{label}</a>;
 }
