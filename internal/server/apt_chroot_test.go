@@ -126,6 +126,37 @@ func (a aptIn) configure(repoURL string, key, ca []byte) {
 	writeFile(a.t, filepath.Join(a.root, "etc/apt/kiln.list"), "deb [signed-by=/etc/apt/keyrings/kiln.asc] "+repoURL+" stable main\n")
 }
 
+// aptInstallFromKiln does what a user does: asks Kiln for the
+// Application's repository and key (kiln repo show, kiln keys public
+// --format openpgp), points the apt of the chroot root at it with the
+// server's CA, and installs pkgs from it with apt-get update && apt-get
+// install. The Application must be public. It returns the chroot's apt
+// and the repository URL. (The Debian slice's end-to-end test uses it on
+// the packages Kiln built.)
+func aptInstallFromKiln(t *testing.T, f *Factory, root, ns, app string, pkgs ...string) (aptIn, string) {
+	t.Helper()
+	kiln := kilnCLI(t, f)
+	out, err := kiln("repo", "show", app, "-n", ns, "-o", "json")
+	var info struct{ URL string }
+	if err != nil || json.Unmarshal([]byte(out), &info) != nil {
+		t.Fatalf("kiln repo show: %v\n%s", err, out)
+	}
+	key, err := kiln("keys", "public", "--format", "openpgp", "-n", ns)
+	if err != nil {
+		t.Fatalf("kiln keys public --format openpgp: %v\n%s", err, key)
+	}
+	repoURL := chrootReachable(t, info.URL)
+	apt := aptIn{t: t, root: root}
+	apt.configure(repoURL, []byte(key), f.CAPEM)
+	if out, err := apt.freshUpdate(); err != nil {
+		t.Fatalf("apt-get update: %v\n%s", err, out)
+	}
+	if out, err := apt.run(append([]string{"install", "-y", "--no-install-recommends"}, pkgs...)...); err != nil {
+		t.Fatalf("apt-get install %v: %v\n%s", pkgs, err, out)
+	}
+	return apt, repoURL
+}
+
 // TestAptInstallsFromKiln: the real apt, in a clean bookworm chroot, with
 // Kiln's source line and exported key, installs a package and its
 // dependency from the repository a real Kiln server serves over HTTPS; a
@@ -142,26 +173,7 @@ func TestAptInstallsFromKiln(t *testing.T) {
 	pushDebs(t, f, "team-a", "lib", makeTestDeb(t, "libgreet1", "1.0-1", ""))
 	pushDebs(t, f, "team-a", "cli", makeTestDeb(t, "greet", "1.0-1", "libgreet1 (>= 1.0)"))
 
-	// What a user does: ask Kiln for the repository and its key.
-	kiln := kilnCLI(t, f)
-	out, err := kiln("repo", "show", "greet", "-n", "team-a", "-o", "json")
-	var info struct{ URL string }
-	if err != nil || json.Unmarshal([]byte(out), &info) != nil {
-		t.Fatalf("kiln repo show: %v\n%s", err, out)
-	}
-	key, err := kiln("keys", "public", "--format", "openpgp", "-n", "team-a")
-	if err != nil {
-		t.Fatalf("kiln keys public --format openpgp: %v\n%s", err, key)
-	}
-	repoURL := chrootReachable(t, info.URL)
-	apt := aptIn{t: t, root: root}
-	apt.configure(repoURL, []byte(key), f.CAPEM)
-	if out, err := apt.freshUpdate(); err != nil {
-		t.Fatalf("apt-get update: %v\n%s", err, out)
-	}
-	if out, err := apt.run("install", "-y", "--no-install-recommends", "greet"); err != nil {
-		t.Fatalf("apt-get install greet: %v\n%s", err, out)
-	}
+	apt, repoURL := aptInstallFromKiln(t, f, root, "team-a", "greet", "greet")
 	for _, p := range []string{"usr/share/greet/hello.txt", "usr/share/libgreet1/hello.txt"} {
 		if _, err := os.Stat(filepath.Join(root, p)); err != nil {
 			t.Fatalf("installed package file %s: %v", p, err)
