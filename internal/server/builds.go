@@ -37,16 +37,7 @@ func (f *Factory) mountRegistry(api *apiserver.Server, authn *auth.Authenticator
 		return err
 	}
 	f.systemToken = "kiln-system-" + hex.EncodeToString(tok)
-	kiln := oci.KilnAuthorizer(authn, authz)
-	system := []byte(f.systemToken)
-	authorizer := oci.AuthorizerFunc(func(ctx context.Context, token, ns string, a oci.Action) error {
-		if subtle.ConstantTimeCompare([]byte(token), system) != 1 {
-			if err := kiln.Authorize(ctx, token, ns, a); err != nil {
-				return err
-			}
-		}
-		return f.writable(ctx, ns, a)
-	})
+	authorizer := &registryAuthorizer{kiln: oci.KilnAuthorizer(authn, authz), system: []byte(f.systemToken), f: f}
 	reg, err := oci.NewRegistry(oci.Config{Dir: f.dir("registry"), Authorizer: authorizer, Log: f.cfg.Log, NoSync: f.cfg.RegistryNoSync})
 	if err != nil {
 		return err
@@ -54,6 +45,41 @@ func (f *Factory) mountRegistry(api *apiserver.Server, authn *auth.Authenticator
 	f.oci = reg
 	api.Handle("/v2/", reg, true)
 	return nil
+}
+
+// registryAuthorizer admits Kiln's controllers (the system token) and
+// tenants' and builds' tokens, then refuses writes to namespaces being
+// deleted.
+type registryAuthorizer struct {
+	kiln interface {
+		oci.Authorizer
+		oci.RepositoryAuthorizer
+	}
+	system []byte
+	f      *Factory
+}
+
+func (r *registryAuthorizer) Authorize(ctx context.Context, token, ns string, a oci.Action) error {
+	if !r.isSystem(token) {
+		if err := r.kiln.Authorize(ctx, token, ns, a); err != nil {
+			return err
+		}
+	}
+	return r.f.writable(ctx, ns, a)
+}
+
+func (r *registryAuthorizer) AuthorizeRepository(ctx context.Context, token, repo string, a oci.Action) error {
+	if !r.isSystem(token) {
+		if err := r.kiln.AuthorizeRepository(ctx, token, repo, a); err != nil {
+			return err
+		}
+	}
+	ns, _, _ := strings.Cut(repo, "/")
+	return r.f.writable(ctx, ns, a)
+}
+
+func (r *registryAuthorizer) isSystem(token string) bool {
+	return subtle.ConstantTimeCompare([]byte(token), r.system) == 1
 }
 
 // registrar is every controller package's type: it adds its reconcile
