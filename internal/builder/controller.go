@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -54,12 +55,24 @@ type Controllers struct {
 	Logs *logstore.Store
 	Log  *slog.Logger
 	Now  func() time.Time
+	// Remote, when set, runs builds on remote workers: builds of another
+	// platform than Platform, and the others once the Workers local slots
+	// are busy (all of them with LocalOff). Admission then admits up to
+	// the local slots plus the workers' capacity (SetRemoteCapacity), with
+	// the same fair share between namespaces.
+	Remote   executor.Remote
+	LocalOff bool
+	Platform string
 
-	reg     *registry.Registry
-	mu      sync.Mutex
-	running map[controller.Request]context.CancelFunc
-	adm     *admission
+	reg       *registry.Registry
+	mu        sync.Mutex
+	running   map[controller.Request]context.CancelFunc
+	adm       *admission
+	localBusy int
 }
+
+// MaxRemoteSlots bounds the builds running on remote workers at once.
+const MaxRemoteSlots = 1024
 
 // Register adds the build scheduler, admission and executor to m. The
 // scheduler numbers builds; admission keeps the fair queue of Queued builds
@@ -71,7 +84,15 @@ func (c *Controllers) Register(m *controller.Manager) {
 	if c.Workers <= 0 {
 		c.Workers = 2
 	}
+	if c.Platform == "" {
+		c.Platform = runtime.GOOS + "/" + runtime.GOARCH
+	}
 	c.reg, c.running, c.adm = m.Registry(), map[controller.Request]context.CancelFunc{}, newAdmission(c.Workers, c.NamespaceLimit)
+	slots := c.Workers
+	if c.Remote != nil {
+		c.adm.q.SetGlobal(c.localSlots())
+		slots = c.localSlots() + MaxRemoteSlots
+	}
 	src := controller.Source{Kind: "Build", Settled: finishedBuild}
 	m.Register("build-scheduler", controller.For(c.reg, c.schedule).OnGone(c.deleted), controller.Options{Workers: 1}, src)
 	c.adm.admit = m.Register("build-admission", controller.ByKind{
@@ -79,7 +100,7 @@ func (c *Controllers) Register(m *controller.Manager) {
 		"Namespace": controller.ReconcileFunc(c.namespaceLimit),
 	}, controller.Options{Workers: 1}, src, controller.Source{Kind: "Namespace"})
 	// No source: the executor is fed by admission only.
-	c.adm.exec = m.Register("build-executor", controller.ReconcileFunc(c.execute), controller.Options{Workers: c.Workers})
+	c.adm.exec = m.Register("build-executor", controller.ReconcileFunc(c.execute), controller.Options{Workers: slots})
 }
 
 var buildKind = v1alpha1.MustLookup("Build")

@@ -88,8 +88,13 @@ func (c *Controllers) run(ctx, base context.Context, b *v1alpha1.Build) error {
 	defer c.closeLog(logf)
 	fmt.Fprintf(logf, "==> build %s/%s #%d (attempt %d) of component %s\n", b.Namespace, b.Name, b.Status.BuildNumber, b.Status.Attempts, b.Spec.Component)
 	progress := c.progressWriter(base, b)
+	remote, placed, err := c.place(comp)
+	defer placed()
+	if err != nil {
+		return c.finish(base, b, v1alpha1.BuildFailed, err.Error())
+	}
 	out, err := c.Executor.Execute(ctx, executor.Job{Build: b, Component: comp, Log: logf,
-		Progress: progress, Cached: c.cached(b), Pushed: c.outputsWriter(base, b)})
+		Progress: progress, Cached: c.cached(b), Pushed: c.outputsWriter(base, b), Remote: remote})
 	if err == nil && !out.Failed {
 		err = logf.Err() // output the log lost fails the build
 	}

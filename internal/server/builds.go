@@ -23,6 +23,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/pipelinerun"
 	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/release"
+	"github.com/kilnbuild/kiln/internal/remote"
 	"github.com/kilnbuild/kiln/internal/sandbox"
 	"github.com/kilnbuild/kiln/internal/snapshot"
 	"github.com/kilnbuild/kiln/internal/trigger"
@@ -89,7 +90,7 @@ type registrar interface{ Register(m *controller.Manager) }
 // wireBuilds mounts webhooks at /hooks/ and returns the git poller, the
 // executor and the controllers of builds, groups, snapshots, tests and
 // releases.
-func (f *Factory) wireBuilds(api *apiserver.Server, reg *registry.Registry) (*git.Poller, *executor.Executor, []registrar) {
+func (f *Factory) wireBuilds(ctx context.Context, api *apiserver.Server, reg *registry.Registry, authn *auth.Authenticator) (*git.Poller, *executor.Executor, []registrar) {
 	cache := &git.Cache{Dir: f.dir("git")}
 	checkURL := git.AllowedURLs(f.cfg.AllowFileSources)
 	groups := &buildgroup.Controller{Git: cache, CheckURL: checkURL, WorkDir: f.dir("work"), Log: f.cfg.Log}
@@ -106,8 +107,22 @@ func (f *Factory) wireBuilds(api *apiserver.Server, reg *registry.Registry) (*gi
 	exec := f.executor(f.runner(cache, checkURL))
 	builds := &builder.Controllers{Executor: exec, Workers: workers, NamespaceLimit: f.cfg.MaxBuildsPerNamespace,
 		Logs: f.logs, Log: f.cfg.Log}
+	if f.cfg.Executor != ExecutorLocal {
+		f.wireWorkers(ctx, api, reg, authn, builds)
+	}
 	ctrls := append([]registrar{groups, sources, builds}, f.releaseControllers(exec.Runs, workers)...)
 	return sources.Poller(f.dir("git/home")), exec, ctrls
+}
+
+// wireWorkers serves the remote worker protocol and has builds dispatched
+// to the workers (Config.Executor).
+func (f *Factory) wireWorkers(ctx context.Context, api *apiserver.Server, reg *registry.Registry, authn *auth.Authenticator, builds *builder.Controllers) {
+	pool := &remote.Pool{Reg: reg, Authn: authn, LeaseDuration: f.cfg.WorkerLease, Log: f.cfg.Log,
+		Capacity: builds.SetRemoteCapacity}
+	builds.Remote, builds.LocalOff = pool, f.cfg.Executor == ExecutorRemote
+	api.Handle(remote.PathPrefix, pool.Handler(), true)
+	f.wg.Add(1)
+	go func() { defer f.wg.Done(); pool.Run(ctx) }()
 }
 
 // releaseControllers are the controllers of snapshots, integration tests

@@ -73,6 +73,14 @@ type Config struct {
 	// SandboxHostIDs are the host uids and gids build steps run as when the
 	// server runs as root, one per run (zero: sandbox.DefaultHostIDs).
 	SandboxHostIDs sandbox.HostIDs
+	// Executor says where builds run: "local" (default: this server's
+	// sandbox), "remote" (only on remote workers, `kiln worker`) or
+	// "local+remote" (here while BuildWorkers slots are free, else on
+	// workers; builds of another platform always on workers).
+	Executor string
+	// WorkerLease is how long a remote worker's build lease lasts unless
+	// renewed (default remote.DefaultLeaseDuration).
+	WorkerLease time.Duration
 	// BuilderID is the SLSA builder id written into provenance (default
 	// https://kiln.dev/builder/v1); verifiers pin it.
 	BuilderID string
@@ -102,6 +110,29 @@ func (c *Config) defaults() {
 	if c.Log == nil {
 		c.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	if c.Executor == "" {
+		c.Executor = ExecutorLocal
+	}
+}
+
+// Where builds run (Config.Executor).
+const (
+	ExecutorLocal       = "local"
+	ExecutorRemote      = "remote"
+	ExecutorLocalRemote = "local+remote"
+)
+
+func (c *Config) check() error {
+	switch c.Executor {
+	case ExecutorLocal:
+		return nil
+	case ExecutorRemote, ExecutorLocalRemote:
+		if c.PushRegistry.Registry != "" {
+			return fmt.Errorf("--executor %s needs the embedded registry (workers push with tokens scoped to one build's repository, which only it issues): drop --push-registry", c.Executor)
+		}
+		return nil
+	}
+	return fmt.Errorf("--executor %q: want local, remote or local+remote", c.Executor)
 }
 
 // PushRegistry is an external registry builds push to.
@@ -145,6 +176,9 @@ type Factory struct {
 // serves the API. Call Stop (or cancel ctx and Wait) to shut down.
 func Start(ctx context.Context, cfg Config) (*Factory, error) {
 	cfg.defaults()
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
 	started := time.Now()
 	abs, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
@@ -231,7 +265,7 @@ func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store)
 		cancel()
 		return err
 	}
-	poller, exec, ctrls := f.wireBuilds(api, reg)
+	poller, exec, ctrls := f.wireBuilds(runCtx, api, reg, authn)
 	ctrls = append(ctrls, &gc.Controllers{Purgers: f.purgers(exec), Log: f.cfg.Log})
 	for _, c := range ctrls {
 		c.Register(mgr)

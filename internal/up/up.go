@@ -108,6 +108,9 @@ Use --database postgres://... to run on PostgreSQL.`,
 	f.StringVar(&hostIDs, "sandbox-host-ids", os.Getenv("KILN_SANDBOX_HOST_IDS"),
 		"host uids and gids build steps run as when Kiln runs as root, FIRST:COUNT, one per build or test run (default 2000000000:65536; must not overlap /etc/passwd, /etc/group, /etc/subuid or /etc/subgid; env KILN_SANDBOX_HOST_IDS)")
 	f.BoolVar(&userConfig, "write-user-config", true, "on first start also write ~/.config/kiln/config.yaml")
+	f.StringVar(&cfg.Executor, "executor", envOr("KILN_EXECUTOR", "local"),
+		"where builds run: local (this server's sandbox), remote (only on `kiln worker` processes) or local+remote (here while --build-workers slots are free, else on workers); env KILN_EXECUTOR")
+	f.DurationVar(&cfg.WorkerLease, "worker-lease", 0, "how long a remote worker's build lease lasts unless renewed; a lapsed lease is retried once elsewhere (default 15s)")
 	return cmd
 }
 
