@@ -1,0 +1,243 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kilnbuild/kiln/internal/oci"
+	"github.com/kilnbuild/kiln/internal/remote"
+	"github.com/kilnbuild/kiln/internal/sandbox"
+	"github.com/kilnbuild/kiln/internal/worker"
+)
+
+// workerToken creates a worker token as the admin.
+func workerToken(t *testing.T, a api, name string, platforms ...string) string {
+	t.Helper()
+	r := a.must(201, "POST", kiln+"/tokenrequests", map[string]any{"subject": "system:worker:" + name, "platforms": platforms})
+	return str(r.Obj, "token")
+}
+
+// startWorker runs a real worker in this process until the test ends.
+func startWorker(t *testing.T, f *Factory, token string, first int) {
+	t.Helper()
+	w, err := worker.New(worker.Config{Server: f.URL, Token: token, CAFile: filepath.Join(f.cfg.DataDir, "tls", "ca.crt"),
+		WorkDir: t.TempDir(), SandboxHostIDs: sandbox.HostIDs{First: first, Count: 1000}, Log: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// A build runs on a remote worker end to end: the worker runs the steps in
+// its sandbox and pushes; the server signs (cosign verifies with the
+// server's key), and the provenance names the worker and marks what rests
+// on its word.
+func TestRemoteWorkerBuildsAndServerSigns(t *testing.T) {
+	t.Parallel()
+	requireSandbox(t)
+	url, _ := gitRepo(t, map[string]string{"VERSION": "2.0\n"})
+	f, a := buildFactory(t, Config{Executor: ExecutorRemote, WorkerLease: 3 * time.Second})
+	startWorker(t, f, workerToken(t, a, "w1"), 1_900_000_000)
+	a.must(201, "POST", nsPath("default", "components"), scriptComponent("hello", url, map[string]any{
+		"params": []any{map[string]any{"name": "image", "value": "host"}, map[string]any{"name": "outputs", "value": `["out"]`},
+			map[string]any{"name": "script", "value": "mkdir -p out; echo \"remote $(cat VERSION)\" > out/greeting.txt; echo step-output-line"}}}))
+	b := waitBuild(t, a, "hello", 1)
+	name := str(b, "metadata", "name")
+	logs := a.must(200, "GET", nsPath("default", "builds")+"/"+name+"/log", nil).Body
+	if str(b, "status", "phase") != "Succeeded" {
+		t.Fatalf("build: %s\nlog:\n%s", str(b, "status", "message"), logs)
+	}
+	for _, want := range []string{"leased to worker w1 (generation 1)", "step-output-line", "signed with key"} {
+		if !strings.Contains(string(logs), want) {
+			t.Fatalf("log lacks %q:\n%s", want, logs)
+		}
+	}
+	if str(b, "status", "lease", "holder") != "w1" || str(b, "status", "lease", "released") != "true" {
+		t.Fatalf("status.lease: %v", b["status"].(map[string]any)["lease"])
+	}
+	ref := str(b, "status", "artifact", "repository") + "@" + str(b, "status", "artifact", "digest")
+	if got := pullFile(t, f, ref, "out/greeting.txt"); got != "remote 2.0\n" {
+		t.Fatalf("artifact content %q", got)
+	}
+	prov := a.must(200, "GET", nsPath("default", "builds")+"/"+name+"/provenance", nil).Body
+	var st struct {
+		Predicate struct {
+			BuildDefinition struct {
+				InternalParameters struct {
+					Worker *struct {
+						Name     string   `json:"name"`
+						Reported []string `json:"reported"`
+					} `json:"worker"`
+				} `json:"internalParameters"`
+			} `json:"buildDefinition"`
+		} `json:"predicate"`
+	}
+	if err := json.Unmarshal(prov, &st); err != nil {
+		t.Fatal(err)
+	}
+	if w := st.Predicate.BuildDefinition.InternalParameters.Worker; w == nil || w.Name != "w1" || len(w.Reported) == 0 {
+		t.Fatalf("provenance does not name the worker and what it reported:\n%s", prov)
+	}
+	kiln := kilnCLI(t, f)
+	if out, err := kiln("verify", ref); err != nil || !strings.Contains(out, "verified") {
+		t.Fatalf("kiln verify %s: %v\n%s", ref, err, out)
+	}
+	pub, _ := kiln("keys", "public")
+	if cos := serverCosign(t, f, pub); cos != nil {
+		cos.mustPass("verify", ref)
+		cos.mustPass("verify-attestation", ref, "--type", "slsaprovenance1")
+	}
+}
+
+// fakeWorker speaks the worker protocol directly, to hold leases the way a
+// compromised or partitioned worker would.
+type fakeWorker struct {
+	t     *testing.T
+	a     api
+	token string
+}
+
+func (w fakeWorker) post(path string, body any) resp {
+	w.t.Helper()
+	return api{t: w.t, base: w.a.base, token: w.token, hc: w.a.hc}.do("POST", remote.PathPrefix+path, body)
+}
+
+func (w fakeWorker) lease() remote.Task {
+	w.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		r := w.post("lease", remote.LeaseRequest{Platform: remote.ServerPlatform(), Capacity: 1})
+		if r.Code == 200 {
+			var task remote.Task
+			if err := json.Unmarshal(r.Body, &task); err != nil {
+				w.t.Fatal(err)
+			}
+			return task
+		}
+		if r.Code != 204 {
+			w.t.Fatalf("lease: %d %s", r.Code, r.Body)
+		}
+	}
+	w.t.Fatal("no build was leased")
+	return remote.Task{}
+}
+
+func buildOp(task remote.Task, op string) string {
+	return "builds/" + task.Namespace + "/" + task.Build + "/" + op
+}
+
+// A build token pushes only to its build's repository, is refused by the
+// API, and dies with its lease; a lapsed lease is retried once (recorded on
+// the build) and the old holder's reports and pushes are refused; a second
+// loss fails the build. A worker token cannot lease another platform.
+func TestWorkerLeaseFencingAndScopedPush(t *testing.T) {
+	t.Parallel()
+	requireSandbox(t)
+	url, _ := gitRepo(t, map[string]string{"VERSION": "1\n"})
+	f, a := buildFactory(t, Config{Executor: ExecutorRemote, WorkerLease: 2 * time.Second})
+	w := fakeWorker{t: t, a: a, token: workerToken(t, a, "fake")}
+	if r := w.post("lease", remote.LeaseRequest{Platform: "linux/s390x", Capacity: 1}); r.Code != 403 {
+		t.Fatalf("a worker leased for a platform its token does not allow: %d %s", r.Code, r.Body)
+	}
+	if r := (api{t: t, base: a.base, token: w.token, hc: a.hc}).do("GET", nsPath("default", "components"), nil); r.Code != 403 {
+		t.Fatalf("a worker token read the API: %d", r.Code)
+	}
+	a.must(201, "POST", nsPath("default", "components"), scriptComponent("hello", url, nil))
+	a.must(201, "POST", nsPath("default", "components"), scriptComponent("other", url, nil))
+	task := w.lease()
+	host := strings.TrimPrefix(f.URL, "https://")
+	push := func(token, repo string) error {
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "f"), "x")
+		_, err := oci.PushDirectory(t.Context(), host+"/"+repo, dir, oci.PushOptions{Remote: oci.Remote{Token: token, RootCAs: f.caPool()}})
+		return err
+	}
+	if err := push(task.PushToken, task.Repository); err != nil {
+		t.Fatalf("the build token cannot push to its own repository %s: %v", task.Repository, err)
+	}
+	if err := push(task.PushToken, task.Repository+"/extra"); err != nil {
+		t.Fatalf("the build token cannot push below its repository: %v", err)
+	}
+	for _, repo := range []string{"default/other", "default/" + task.Component + "x", "team-b/" + task.Component} {
+		if err := push(task.PushToken, repo); err == nil || !(strings.Contains(err.Error(), "DENIED") || strings.Contains(err.Error(), "403")) {
+			t.Fatalf("the build token of %s pushed to %s: %v", task.Repository, repo, err)
+		}
+	}
+	if r := (api{t: t, base: a.base, token: task.PushToken, hc: a.hc}).do("GET", nsPath("default", "components"), nil); r.Code != 403 {
+		t.Fatalf("a build token read the API: %d", r.Code)
+	}
+	// The fake worker stops renewing: the lease lapses, the build is taken
+	// back, recorded, and offered again.
+	b := waitCondition(t, a, task.Build, func(b map[string]any) bool { return hasCondition(b, "WorkerLost") })
+	if !strings.Contains(conditionMessage(b, "WorkerLost"), "worker fake") {
+		t.Fatalf("WorkerLost condition: %v", b["status"])
+	}
+	if err := push(task.PushToken, task.Repository); err == nil {
+		t.Fatal("the push token of a lapsed lease still pushes")
+	}
+	if r := w.post(buildOp(task, "complete"), remote.Completion{Generation: task.Generation}); r.Code != 409 {
+		t.Fatalf("a late report of a lapsed lease: %d %s", r.Code, r.Body)
+	}
+	if r := w.post(buildOp(task, "log")+"?generation="+strconv.FormatInt(task.Generation, 10)+"&offset=0", "late"); r.Code != 409 {
+		t.Fatalf("a late log chunk of a lapsed lease: %d %s", r.Code, r.Body)
+	}
+	second := w.lease()
+	if second.Build != task.Build || second.Generation != task.Generation+1 {
+		t.Fatalf("the retry is %s generation %d, want %s generation %d", second.Build, second.Generation, task.Build, task.Generation+1)
+	}
+	if r := w.post(buildOp(task, "renew"), remote.Renewal{Generation: task.Generation}); r.Code != 409 {
+		t.Fatalf("the old generation renewed over the new one: %d %s", r.Code, r.Body)
+	}
+	// Lost again: the build fails, not retried a third time.
+	final := waitBuild(t, a, "hello", 1)
+	if str(final, "status", "phase") != "Failed" || !strings.Contains(str(final, "status", "message"), "not retried again") {
+		t.Fatalf("after two lost leases: %s: %s", str(final, "status", "phase"), str(final, "status", "message"))
+	}
+}
+
+func waitCondition(t *testing.T, a api, build string, cond func(map[string]any) bool) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		b := a.must(200, "GET", nsPath("default", "builds")+"/"+build, nil).Obj
+		if cond(b) {
+			return b
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("build %s: condition not reached", build)
+	return nil
+}
+
+func conditions(b map[string]any) []map[string]any {
+	st, _ := b["status"].(map[string]any)
+	list, _ := st["conditions"].([]any)
+	var out []map[string]any
+	for _, c := range list {
+		if m, ok := c.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func hasCondition(b map[string]any, typ string) bool { return conditionMessage(b, typ) != "" }
+
+func conditionMessage(b map[string]any, typ string) string {
+	for _, c := range conditions(b) {
+		if c["type"] == typ {
+			m, _ := c["message"].(string)
+			return m
+		}
+	}
+	return ""
+}
+
