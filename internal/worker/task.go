@@ -54,7 +54,29 @@ func (w *Worker) run(ctx context.Context, t *remote.Task) {
 		log.Warn("the build was stopped", "cause", cause)
 		done = remote.Completion{Generation: t.Generation, Error: true, Message: "stopped on the worker: " + cause.Error()}
 	}
-	w.report(closeCtx, t, done, log)
+	rctx, rcancel := reportContext(ctx, lease)
+	defer rcancel()
+	w.report(rctx, t, done, log)
+}
+
+// reportWindow is how long a worker keeps trying to report a build (a
+// worker cut off from the server reports once it is back, and learns
+// whether the server still wanted it).
+const reportWindow = 2 * time.Minute
+
+// reportContext ends after reportWindow, or one lease duration after the
+// worker is told to stop.
+func reportContext(ctx context.Context, lease time.Duration) (context.Context, context.CancelFunc) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reportWindow)
+	go func() {
+		select {
+		case <-rctx.Done():
+		case <-ctx.Done():
+			sleep(rctx, lease)
+			cancel()
+		}
+	}()
+	return rctx, cancel
 }
 
 // keepLease renews the lease every third of its duration until ctx ends.
@@ -94,7 +116,9 @@ func (w *Worker) keepLease(ctx context.Context, t *remote.Task, lease time.Durat
 // ends; a refusal (the lease is no longer this worker's) is final.
 func (w *Worker) report(ctx context.Context, t *remote.Task, done remote.Completion, log *slog.Logger) {
 	for {
-		err := w.c.complete(ctx, t, done)
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := w.c.complete(actx, t, done)
+		cancel()
 		switch {
 		case err == nil:
 			log.Info("reported the build", "failed", done.Failed || done.Error)
