@@ -144,6 +144,15 @@ func TestWorkerLeaseFencingAndScopedPush(t *testing.T) {
 	url, _ := gitRepo(t, map[string]string{"VERSION": "1\n"})
 	f, a := buildFactory(t, Config{Executor: ExecutorRemote, WorkerLease: 2 * time.Second})
 	w := fakeWorker{t: t, a: a, token: workerToken(t, a, "fake")}
+	for _, req := range []map[string]any{
+		{"subject": "system:build:default:hello"},                            // only Kiln issues build tokens
+		{"subject": "system:worker:x", "platforms": []string{"linux"}},       // not os/arch
+		{"subject": "admin", "platforms": []string{remote.ServerPlatform()}}, // platforms are for workers
+	} {
+		if r := a.do("POST", kiln+"/tokenrequests", req); r.Code != 400 {
+			t.Fatalf("token request %v: %d %s", req, r.Code, r.Body)
+		}
+	}
 	if r := w.post("lease", remote.LeaseRequest{Platform: "linux/s390x", Capacity: 1}); r.Code != 403 {
 		t.Fatalf("a worker leased for a platform its token does not allow: %d %s", r.Code, r.Body)
 	}
@@ -240,4 +249,3 @@ func conditionMessage(b map[string]any, typ string) string {
 	}
 	return ""
 }
-
