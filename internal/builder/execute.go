@@ -117,7 +117,7 @@ func (c *Controllers) run(ctx, base context.Context, b *v1alpha1.Build, claim co
 		return c.finish(base, b, v1alpha1.BuildFailed, err.Error())
 	}
 	defer c.closeLog(logf)
-	fmt.Fprintf(logf, "==> build %s/%s #%d (attempt %d) of component %s\n", b.Namespace, b.Name, b.Status.BuildNumber, b.Status.Attempts, b.Spec.Component)
+	fmt.Fprintf(logf, "==> build %s/%s #%d (attempt %d) of component %s%s\n", b.Namespace, b.Name, b.Status.BuildNumber, b.Status.Attempts, b.Spec.Component, c.where())
 	progress := c.progressWriter(base, b)
 	out, err := c.Executor.Execute(ctx, executor.Job{Build: b, Component: comp, Log: logf,
 		Progress: progress, Cached: c.cached(b), Pushed: c.outputsWriter(base, b)})
@@ -299,4 +299,12 @@ func (c *Controllers) cached(b *v1alpha1.Build) func(context.Context, string) (*
 		}
 		return hits[0], true
 	}
+}
+
+// where names the claim holder running an attempt, for its log.
+func (c *Controllers) where() string {
+	if c.Claims == nil {
+		return ""
+	}
+	return " on " + c.Holder
 }

@@ -79,7 +79,7 @@ func (f *Factory) wireBuilds(api *apiserver.Server, reg *registry.Registry, lead
 	}
 	exec := f.executor(f.runner(cache, checkURL))
 	builds := &builder.Controllers{Executor: exec, Workers: workers, NamespaceLimit: f.cfg.MaxBuildsPerNamespace,
-		Logs: f.logs, Log: f.cfg.Log, Claims: f.leases, Holder: f.holder}
+		Logs: f.logs, Log: f.cfg.Log, Claims: f.leases, Holder: f.holder, ClaimTTL: f.cfg.LeaseTTL}
 	ctrls := append([]registrar{groups, sources, builds}, f.releaseControllers(exec.Runs, workers)...)
 	return sources.Poller(f.dir("git/home")), exec, ctrls
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/kilnbuild/kiln/internal/controller"
 	"github.com/kilnbuild/kiln/internal/lease"
@@ -35,6 +36,9 @@ func (c *Config) resolveDirs() error {
 	}
 	if c.ReplicaID == "" {
 		c.ReplicaID = defaultReplicaID(c.DataDir)
+	}
+	if c.LeaseTTL != 0 && c.LeaseTTL < time.Second {
+		return fmt.Errorf("--lease-ttl %v: use at least 1s (the default is %v)", c.LeaseTTL, lease.DefaultTTL)
 	}
 	if strings.ContainsAny(c.ReplicaID, "# \t\n") || len(c.ReplicaID) > 100 {
 		return fmt.Errorf("--replica-id %q: use at most 100 characters without '#' or spaces, e.g. kiln-1", c.ReplicaID)
@@ -84,7 +88,7 @@ func (f *Factory) elect(mgr *controller.Manager, st store.Store) error {
 	}
 	f.leases, f.holder = ls.Leases(), lease.HolderID(f.cfg.ReplicaID, hex.EncodeToString(inc))
 	f.fatal = make(chan error, 1)
-	mgr.SetLeader(&lease.Elector{Store: f.leases, Holder: f.holder, Log: f.cfg.Log}, func(cause error) {
+	mgr.SetLeader(&lease.Elector{Store: f.leases, Holder: f.holder, TTL: f.cfg.LeaseTTL, Log: f.cfg.Log}, func(cause error) {
 		select {
 		case f.fatal <- fmt.Errorf("replica %s lost the leader lease (%w): exiting so that no singleton controller of this process writes again; restart it", f.holder, cause):
 		default:

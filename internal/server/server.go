@@ -50,6 +50,11 @@ type Config struct {
 	// different from every other replica's (default: the host name and a
 	// digest of DataDir).
 	ReplicaID string
+	// LeaseTTL is the time to live of the leader lease and of build
+	// claims (default lease.DefaultTTL): a dead replica's work is taken
+	// over within about 1.5 LeaseTTL; renewals cost one write per lease
+	// every LeaseTTL/4.
+	LeaseTTL time.Duration
 	// Listen is the API address (default 127.0.0.1:7070; port 0 picks one).
 	Listen string
 	// Database is a postgres:// URL or a SQLite path (default DataDir/kiln.db).

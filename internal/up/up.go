@@ -97,6 +97,7 @@ one PostgreSQL database: give them one --shared-dir and an external
 	f.StringVar(&cfg.Database, "database", os.Getenv("KILN_DATABASE"), "postgres:// URL or SQLite file (default DATA_DIR/kiln.db; env KILN_DATABASE)")
 	f.StringVar(&cfg.SharedDir, "shared-dir", os.Getenv("KILN_SHARED_DIR"),
 		"directory every replica on one PostgreSQL database shares: logs, kept evidence, static release repositories, the Secret key and the default signing key (default DATA_DIR; env KILN_SHARED_DIR)")
+	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", 0, "time to live of the leader lease and build claims: a dead replica's work is taken over within about 1.5x this (default 8s)")
 	f.StringVar(&cfg.ReplicaID, "replica-id", os.Getenv("KILN_REPLICA_ID"),
 		"this replica's name in leases: stable across restarts, unique among replicas (default: host name and a digest of DATA_DIR; env KILN_REPLICA_ID)")
 	f.StringVar(&logLevel, "log-level", envOr("KILN_LOG_LEVEL", "info"), "debug, info, warn or error")
