@@ -408,3 +408,141 @@ func TestReplicasKill9(t *testing.T) {
 		t.Errorf("final state of the killed replicas differs from one undisturbed replica (-want +got):\n%s", diff)
 	}
 }
+
+// slowManifest is three independent components whose builds take
+// `seconds`.
+func slowManifest(t *testing.T, dir string, seconds int) string {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "apiVersion: v1\nkind: Namespace\nmetadata: {name: %[1]s}\n---\napiVersion: kiln.dev/v1alpha1\nkind: Application\nmetadata: {name: %[2]s, namespace: %[1]s}\n", chainNS, chainApp)
+	for i := 1; i <= 3; i++ {
+		c := crashComponent{name: "slow" + strconv.Itoa(i)}
+		url := fixedRepo(t, filepath.Join(dir, c.name), map[string]string{"README": c.name + "\n"})
+		y := componentYAML(c, fmt.Sprintf("sleep %d; mkdir -p out; echo %s > out/x.txt", seconds, c.name), url)
+		y = strings.Replace(y, "namespace: "+crashNS, "namespace: "+chainNS, 1)
+		b.WriteString(strings.Replace(y, "application: "+crashApp, "application: "+chainApp, 1))
+	}
+	return b.String()
+}
+
+// claims returns the live build claims: build name -> holder.
+func (c *cluster) claims(t *testing.T) map[string]string {
+	t.Helper()
+	ls, err := c.leases()
+	if err != nil {
+		t.Fatalf("reading leases: %v", err)
+	}
+	out := map[string]string{}
+	for name, h := range ls {
+		if rest, ok := strings.CutPrefix(name, "build/"+chainNS+"/"); ok {
+			out[rest] = h
+		}
+	}
+	return out
+}
+
+func buildNamed(st *chainState, name string) *v1alpha1.Build {
+	for i := range st.builds {
+		if st.builds[i].Name == name {
+			return &st.builds[i]
+		}
+	}
+	return nil
+}
+
+// waitFor polls cond every 50 ms until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for time.Since(start) < within {
+		if cond() {
+			return time.Since(start)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: not within %v", what, within)
+	return 0
+}
+
+// TestReplicaClaimTakeover runs builds on two replicas with the default
+// lease TTL: a build whose claim is alive is never re-queued by the other
+// replica (watched for two TTLs), the builds of a replica killed with
+// SIGKILL are re-queued within 15 s, and a killed leader is replaced.
+func TestReplicaClaimTakeover(t *testing.T) {
+	requireCrashTools(t)
+	root := t.TempDir()
+	c := startCluster(t, root, 2, "8s")
+	const ttl = 8 * time.Second
+	manifest := filepath.Join(root, "slow.yaml")
+	if err := os.WriteFile(manifest, []byte(slowManifest(t, filepath.Join(root, "repos"), 30)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.replicas[0].kiln("apply", "-f", manifest); err != nil {
+		t.Fatalf("applying: %v\n%s", err, out)
+	}
+	// Two build workers per replica and three builds: both replicas run.
+	var claims map[string]string
+	waitFor(t, "three builds claimed", time.Minute, func() bool { claims = c.claims(t); return len(claims) == 3 })
+	ls, _ := c.leases()
+	leader := ls["kiln/leader"]
+	var victim, victimBuild string
+	for b, h := range claims {
+		if c.replica(h) != c.replica(leader) {
+			victim, victimBuild = h, b
+		}
+	}
+	if victim == "" {
+		t.Fatalf("no build runs on the follower: claims %v, leader %s", claims, leader)
+	}
+	// Two TTLs: the leader's scheduler looks at the follower's builds every
+	// half TTL and must leave them alone.
+	watchUntil := time.Now().Add(2 * ttl)
+	for time.Now().Before(watchUntil) {
+		st, err := readChain(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, h := range claims {
+			b := buildNamed(st, name)
+			if b == nil || b.Status.Phase != "Running" || b.Status.Attempts != 1 || b.Status.Interrupted {
+				t.Fatalf("build %s, claimed by %s, was disturbed while its claim was alive:\n%s", name, h, st.describe())
+			}
+		}
+		if now := c.claims(t); !cmp.Equal(now, claims) {
+			t.Fatalf("claims changed while their holders lived: %v -> %v", claims, now)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	follower := c.replica(victim)
+	follower.kill9()
+	took := waitFor(t, "the dead follower's build re-queued", 15*time.Second, func() bool {
+		st, err := readChain(c)
+		if err != nil {
+			return false
+		}
+		b := buildNamed(st, victimBuild)
+		return b != nil && b.Status.Interrupted && (b.Status.Phase == "Queued" || b.Status.Phase == "Running" && b.Status.Attempts == 2)
+	})
+	t.Logf("build %s of the killed follower taken over after %v (lease TTL %v)", victimBuild, took.Round(10*time.Millisecond), ttl)
+	follower.start()
+	lead := c.replica(leader)
+	lead.kill9()
+	took = waitFor(t, "a new leader", 15*time.Second, func() bool {
+		ls, err := c.leases()
+		return err == nil && ls["kiln/leader"] != "" && ls["kiln/leader"] != leader
+	})
+	t.Logf("leader %s replaced after %v", leader, took.Round(10*time.Millisecond))
+	lead.start()
+	waitFor(t, "every build succeeded", 3*time.Minute, func() bool {
+		st, err := readChain(c)
+		if err != nil || len(st.builds) != 3 {
+			return false
+		}
+		for _, b := range st.builds {
+			if b.Status.Phase != "Succeeded" {
+				return false
+			}
+		}
+		return true
+	})
+}
