@@ -11,6 +11,7 @@ package builder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -22,6 +23,7 @@ import (
 	"github.com/kilnbuild/kiln/api/v1alpha1"
 	"github.com/kilnbuild/kiln/internal/controller"
 	"github.com/kilnbuild/kiln/internal/executor"
+	"github.com/kilnbuild/kiln/internal/lease"
 	"github.com/kilnbuild/kiln/internal/logstore"
 	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/store"
@@ -63,6 +65,17 @@ type Controllers struct {
 	Remote   executor.Remote
 	LocalOff bool
 	Platform string
+	// Claims, when set, hold one lease per running build (lease.ClaimName)
+	// shared by every replica on the database: an attempt runs only while
+	// its replica holds the build's claim, renewed in the background, and
+	// a Running build is re-queued only once its claim is dead. Without
+	// Claims (one process) a Running build this process does not run is
+	// re-queued at once.
+	Claims lease.Store
+	// Holder is this process's holder id in Claims (lease.HolderID).
+	Holder string
+	// ClaimTTL is the claims' time to live (default lease.DefaultTTL).
+	ClaimTTL time.Duration
 
 	reg       *registry.Registry
 	mu        sync.Mutex
@@ -87,6 +100,9 @@ func (c *Controllers) Register(m *controller.Manager) {
 	if c.Platform == "" {
 		c.Platform = runtime.GOOS + "/" + runtime.GOARCH
 	}
+	if c.ClaimTTL <= 0 {
+		c.ClaimTTL = lease.DefaultTTL
+	}
 	c.reg, c.running, c.adm = m.Registry(), map[controller.Request]context.CancelFunc{}, newAdmission(c.Workers, c.NamespaceLimit)
 	slots := c.Workers
 	if c.Remote != nil {
@@ -94,13 +110,15 @@ func (c *Controllers) Register(m *controller.Manager) {
 		slots = c.localSlots() + MaxRemoteSlots
 	}
 	src := controller.Source{Kind: "Build", Settled: finishedBuild}
+	// The scheduler is a singleton (the leader's); admission and the
+	// executor run on every replica, each running the builds it claims.
 	m.Register("build-scheduler", controller.For(c.reg, c.schedule).OnGone(c.deleted), controller.Options{Workers: 1}, src)
 	c.adm.admit = m.Register("build-admission", controller.ByKind{
-		"Build":     controller.For(c.reg, c.admitBuild).OnGone(c.adm.remove),
+		"Build":     controller.For(c.reg, c.admitBuild).OnGone(c.gone),
 		"Namespace": controller.ReconcileFunc(c.namespaceLimit),
-	}, controller.Options{Workers: 1}, src, controller.Source{Kind: "Namespace"})
+	}, controller.Options{Workers: 1, EveryReplica: true}, src, controller.Source{Kind: "Namespace"})
 	// No source: the executor is fed by admission only.
-	c.adm.exec = m.Register("build-executor", controller.ReconcileFunc(c.execute), controller.Options{Workers: slots})
+	c.adm.exec = m.Register("build-executor", controller.ReconcileFunc(c.execute), controller.Options{Workers: slots, EveryReplica: true})
 }
 
 var buildKind = v1alpha1.MustLookup("Build")
@@ -126,6 +144,13 @@ func requestOf(b *v1alpha1.Build) controller.Request {
 // write for it any more.
 func (c *Controllers) deleted(req controller.Request) { c.stopRunning(req) }
 
+// gone takes a deleted build out of this replica's fair queue and stops
+// its attempt if it runs here.
+func (c *Controllers) gone(req controller.Request) {
+	c.adm.remove(req)
+	c.stopRunning(req)
+}
+
 // schedule numbers new builds, cancels, and re-queues builds a crash
 // interrupted. It never blocks on a running build.
 func (c *Controllers) schedule(ctx context.Context, b *v1alpha1.Build) (controller.Result, error) {
@@ -139,9 +164,28 @@ func (c *Controllers) schedule(ctx context.Context, b *v1alpha1.Build) (controll
 	case b.Status.Phase == "":
 		return controller.Result{}, c.number(ctx, b)
 	case b.Status.Phase == v1alpha1.BuildRunning && !c.isRunning(req):
-		return controller.Result{}, c.recover(ctx, b)
+		return c.recoverIfDead(ctx, b)
 	}
 	return controller.Result{}, nil
+}
+
+// recoverIfDead re-queues a Running build whose claim is dead: released
+// without a final status, expired, held by an earlier incarnation of this
+// replica, or never taken (a build started without claims). A live claim
+// is looked at again every half TTL, so a dead replica's builds are taken
+// over within about 1.5 TTL.
+func (c *Controllers) recoverIfDead(ctx context.Context, b *v1alpha1.Build) (controller.Result, error) {
+	if c.Claims == nil {
+		return controller.Result{}, c.recover(ctx, b)
+	}
+	l, err := c.Claims.Get(ctx, lease.ClaimName(b.Namespace, b.Name))
+	if err != nil && !errors.Is(err, lease.ErrNotFound) {
+		return controller.Result{}, err
+	}
+	if err == nil && l.Alive && !lease.EarlierIncarnation(l.Holder, c.Holder) {
+		return controller.Result{RequeueAfter: c.ClaimTTL / 2}, nil
+	}
+	return controller.Result{}, c.recover(ctx, b)
 }
 
 // number takes the component's next build number and queues the build.
@@ -241,7 +285,7 @@ func (c *Controllers) recover(ctx context.Context, b *v1alpha1.Build) error {
 		return c.finish(ctx, b, v1alpha1.BuildFailed, "interrupted twice by a server restart; not retried again")
 	}
 	b.Status.Phase = v1alpha1.BuildQueued
-	b.Status.Message = "interrupted by a server restart; retrying once"
+	b.Status.Message = "interrupted by a server restart (or its replica died); retrying once"
 	c.Log.Warn("re-queueing a build interrupted by a restart", "build", b.Namespace+"/"+b.Name, "attempt", b.Status.Attempts)
 	return c.writeStatus(ctx, b)
 }

@@ -90,7 +90,7 @@ type registrar interface{ Register(m *controller.Manager) }
 // wireBuilds mounts webhooks at /hooks/ and returns the git poller, the
 // executor and the controllers of builds, groups, snapshots, tests and
 // releases.
-func (f *Factory) wireBuilds(ctx context.Context, api *apiserver.Server, reg *registry.Registry, authn *auth.Authenticator) (*git.Poller, *executor.Executor, []registrar) {
+func (f *Factory) wireBuilds(ctx context.Context, api *apiserver.Server, reg *registry.Registry, authn *auth.Authenticator, leading func() bool) (*git.Poller, *executor.Executor, []registrar) {
 	cache := &git.Cache{Dir: f.dir("git")}
 	checkURL := git.AllowedURLs(f.cfg.AllowFileSources)
 	groups := &buildgroup.Controller{Git: cache, CheckURL: checkURL, WorkDir: f.dir("work"), Log: f.cfg.Log}
@@ -98,7 +98,7 @@ func (f *Factory) wireBuilds(ctx context.Context, api *apiserver.Server, reg *re
 	if window == 0 {
 		window = trigger.DefaultBatchWindow
 	}
-	sources := trigger.New(reg, trigger.Options{Git: cache, CheckURL: checkURL, Groups: groups, BatchWindow: window, Log: f.cfg.Log})
+	sources := trigger.New(reg, trigger.Options{Git: cache, CheckURL: checkURL, Groups: groups, BatchWindow: window, Leading: leading, Log: f.cfg.Log})
 	api.Handle("/hooks/", sources.Webhooks(), true)
 	workers := f.cfg.BuildWorkers
 	if workers <= 0 {
@@ -106,7 +106,7 @@ func (f *Factory) wireBuilds(ctx context.Context, api *apiserver.Server, reg *re
 	}
 	exec := f.executor(f.runner(cache, checkURL))
 	builds := &builder.Controllers{Executor: exec, Workers: workers, NamespaceLimit: f.cfg.MaxBuildsPerNamespace,
-		Logs: f.logs, Log: f.cfg.Log}
+		Logs: f.logs, Log: f.cfg.Log, Claims: f.leases, Holder: f.holder, ClaimTTL: f.cfg.LeaseTTL}
 	if f.cfg.Executor != ExecutorLocal {
 		f.wireWorkers(ctx, api, reg, authn, builds)
 	}
@@ -130,7 +130,7 @@ func (f *Factory) wireWorkers(ctx context.Context, api *apiserver.Server, reg *r
 func (f *Factory) releaseControllers(runs *pipelinerun.Runner, workers int) []registrar {
 	f.tests = &integration.Controller{Runner: runs, Logs: f.logs, Workers: workers, Log: f.cfg.Log}
 	checker := &release.PolicyChecker{BuilderKey: f.signer.PublicKey(), BuilderID: f.cfg.BuilderID, KeyID: f.signer.KeyID(), Remote: runs.RemoteFor}
-	pub := &release.Publisher{Source: runs.RemoteFor, StaticDir: f.dir("repos"), Remote: oci.Remote{RootCAs: f.caPool()}, Track: runs.Track}
+	pub := &release.Publisher{Source: runs.RemoteFor, StaticDir: f.shared("repos"), Remote: oci.Remote{RootCAs: f.caPool()}, Track: runs.Track}
 	releases := &release.Controller{Runner: runs, Checker: checker, Publisher: pub, Logs: f.logs, Workers: 2, Log: f.cfg.Log}
 	return []registrar{&snapshot.Controller{Log: f.cfg.Log}, f.tests, releases}
 }
@@ -167,7 +167,7 @@ func (f *Factory) runner(cache *git.Cache, checkURL func(string) error) *pipelin
 // executor runs builds through runs, signing what they push.
 func (f *Factory) executor(runs *pipelinerun.Runner) *executor.Executor {
 	return &executor.Executor{Runs: runs, WorkDir: f.dir("work"),
-		Attestor: &executor.Attestor{Signer: f.signer, BuilderID: f.cfg.BuilderID, Version: f.cfg.Version, Dir: f.dir("evidence")}}
+		Attestor: &executor.Attestor{Signer: f.signer, BuilderID: f.cfg.BuilderID, Version: f.cfg.Version, Dir: f.shared("evidence")}}
 }
 
 // DefaultBuilderID is the SLSA builder id when the operator sets none.
@@ -180,6 +180,9 @@ func (f *Factory) protectedPaths() []string {
 	paths := []string{f.cfg.SigningKey}
 	for _, p := range []string{"keys", "signing", "repos", "evidence", "tls", "registry", "git", "logs", ClientConfigName, "kiln.db", "kiln.db-wal", "kiln.db-shm"} {
 		paths = append(paths, f.dir(p))
+	}
+	if f.cfg.SharedDir != f.cfg.DataDir {
+		paths = append(paths, f.cfg.SharedDir)
 	}
 	for _, p := range paths {
 		if abs, err := filepath.Abs(p); err == nil {

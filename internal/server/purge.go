@@ -19,7 +19,7 @@ import (
 // order: its builds and runs are stopped and their files removed first,
 // then its registry content, then its logs and published static files.
 func (f *Factory) purgers(exec *executor.Executor) []gc.Purger {
-	return []gc.Purger{exec, registryPurger{f.oci}, f.logs, staticFiles{f.dir("repos")}}
+	return []gc.Purger{exec, registryPurger{f.oci}, f.logs, staticFiles{f.shared("repos")}}
 }
 
 // registryPurger deletes a namespace's repositories from the embedded

@@ -26,6 +26,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/executor"
 	"github.com/kilnbuild/kiln/internal/gc"
 	"github.com/kilnbuild/kiln/internal/integration"
+	"github.com/kilnbuild/kiln/internal/lease"
 	"github.com/kilnbuild/kiln/internal/logstore"
 	"github.com/kilnbuild/kiln/internal/oci"
 	"github.com/kilnbuild/kiln/internal/registry"
@@ -39,6 +40,21 @@ import (
 type Config struct {
 	// DataDir holds all state: database, keys, client config (default ./.kiln).
 	DataDir string
+	// SharedDir holds what every replica on one PostgreSQL database must
+	// read and write alike: build, test and release logs, kept evidence,
+	// static release repositories, the Secret sealing key and (by default)
+	// the signing key. Replicas must point at one shared directory (a
+	// network file system between hosts); default DataDir (one replica).
+	SharedDir string
+	// ReplicaID names this replica in leases: stable across its restarts,
+	// different from every other replica's (default: the host name and a
+	// digest of DataDir).
+	ReplicaID string
+	// LeaseTTL is the time to live of the leader lease and of build
+	// claims (default lease.DefaultTTL): a dead replica's work is taken
+	// over within about 1.5 LeaseTTL; renewals cost one write per lease
+	// every LeaseTTL/4.
+	LeaseTTL time.Duration
 	// Listen is the API address (default 127.0.0.1:7070; port 0 picks one).
 	Listen string
 	// Database is a postgres:// URL or a SQLite path (default DataDir/kiln.db).
@@ -101,8 +117,11 @@ func (c *Config) defaults() {
 	if c.Version == "" {
 		c.Version = "v0.1.0-dev"
 	}
+	if c.SharedDir == "" {
+		c.SharedDir = c.DataDir
+	}
 	if c.SigningKey == "" {
-		c.SigningKey = filepath.Join(c.DataDir, "signing", "cosign.key")
+		c.SigningKey = filepath.Join(c.SharedDir, "signing", "cosign.key")
 	}
 	if c.BuilderID == "" {
 		c.BuilderID = DefaultBuilderID
@@ -168,6 +187,12 @@ type Factory struct {
 	sandbox *sandbox.Bubblewrap
 	// signer signs build evidence; its key never enters a sandbox.
 	signer *attest.Signer
+	// holder is this process's id in leases (replica#incarnation); leases
+	// the lease store (nil when the store has none).
+	holder string
+	leases lease.Store
+	// fatal receives why the factory must stop (its leadership was lost).
+	fatal  chan error
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -180,19 +205,18 @@ func Start(ctx context.Context, cfg Config) (*Factory, error) {
 		return nil, err
 	}
 	started := time.Now()
-	abs, err := filepath.Abs(cfg.DataDir)
-	if err != nil {
-		return nil, fmt.Errorf("data directory %s: %w", cfg.DataDir, err)
-	}
-	cfg.DataDir = abs
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating data directory %s: %w", cfg.DataDir, err)
+	if err := cfg.resolveDirs(); err != nil {
+		return nil, err
 	}
 	st, err := sqlstore.Open(ctx, databaseURL(cfg.Database), store.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("opening database %s: %w", redactURL(cfg.Database), err)
 	}
 	if err := secureDataDir(cfg.DataDir); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	if err := secureSharedDir(cfg.SharedDir); err != nil {
 		_ = st.Close()
 		return nil, err
 	}
@@ -207,7 +231,7 @@ func Start(ctx context.Context, cfg Config) (*Factory, error) {
 }
 
 func start(ctx context.Context, cfg Config, st store.Store) (*Factory, error) {
-	key, err := secret.LoadOrCreateKey(filepath.Join(cfg.DataDir, "keys", "secret.key"))
+	key, err := secret.LoadOrCreateKey(filepath.Join(cfg.SharedDir, "keys", "secret.key"))
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +244,7 @@ func start(ctx context.Context, cfg Config, st store.Store) (*Factory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("builder signing key: %w", err)
 	}
-	logs, err := logstore.Open(filepath.Join(cfg.DataDir, "logs"))
+	logs, err := logstore.Open(filepath.Join(cfg.SharedDir, "logs"))
 	if err != nil {
 		return nil, err
 	}
@@ -257,24 +281,28 @@ func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store)
 	api := apiserver.New(apiserver.Config{
 		Registry: reg, Authenticator: authn, Authorizer: authz, Log: f.cfg.Log, Version: f.cfg.Version,
 		Logs:         f.logs,
-		EvidencePath: func(ns, name, file string) string { return executor.EvidencePath(f.dir("evidence"), ns, name, file) },
+		EvidencePath: func(ns, name, file string) string { return executor.EvidencePath(f.shared("evidence"), ns, name, file) },
 		Builder:      apiserver.BuilderInfo{BuilderID: f.cfg.BuilderID, PublicKey: string(f.signer.PublicKeyPEM()), KeyID: f.signer.KeyID()},
 	})
 	mgr := controller.NewManager(reg, f.cfg.Log)
+	if err := f.elect(mgr, st); err != nil {
+		cancel()
+		return err
+	}
 	if err := f.mountRegistry(api, authn, authz); err != nil {
 		cancel()
 		return err
 	}
-	poller, exec, ctrls := f.wireBuilds(runCtx, api, reg, authn)
+	poller, exec, ctrls := f.wireBuilds(runCtx, api, reg, authn, mgr.Leading)
 	ctrls = append(ctrls, &gc.Controllers{Purgers: f.purgers(exec), Log: f.cfg.Log})
 	for _, c := range ctrls {
 		c.Register(mgr)
 	}
 	f.httpSrv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return runCtx }}
-	f.wg.Add(3)
+	mgr.OnLead(func(ctx context.Context) { _ = poller.Run(ctx) })
+	f.wg.Add(2)
 	go func() { defer f.wg.Done(); mgr.Start(runCtx) }()
-	go func() { defer f.wg.Done(); _ = poller.Run(runCtx) }()
 	go func() {
 		defer f.wg.Done()
 		if err := f.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -285,6 +313,9 @@ func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store)
 }
 
 func (f *Factory) dir(name string) string { return filepath.Join(f.cfg.DataDir, name) }
+
+// shared is name in the directory every replica shares.
+func (f *Factory) shared(name string) string { return filepath.Join(f.cfg.SharedDir, name) }
 
 // Stop shuts down gracefully: streams end, in-flight requests finish (up to
 // 10 s), controllers stop, the store closes.
