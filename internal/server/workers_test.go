@@ -1,8 +1,12 @@
 package server
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -100,9 +104,10 @@ func TestRemoteWorkerBuildsAndServerSigns(t *testing.T) {
 // fakeWorker speaks the worker protocol directly, to hold leases the way a
 // compromised or partitioned worker would.
 type fakeWorker struct {
-	t     *testing.T
-	a     api
-	token string
+	t        *testing.T
+	a        api
+	token    string
+	platform string // default the server's
 }
 
 func (w fakeWorker) post(path string, body any) resp {
@@ -114,7 +119,7 @@ func (w fakeWorker) lease() remote.Task {
 	w.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		r := w.post("lease", remote.LeaseRequest{Platform: remote.ServerPlatform(), Capacity: 1})
+		r := w.post("lease", remote.LeaseRequest{Platform: cmp.Or(w.platform, remote.ServerPlatform()), Capacity: 1})
 		if r.Code == 200 {
 			var task remote.Task
 			if err := json.Unmarshal(r.Body, &task); err != nil {
@@ -128,6 +133,65 @@ func (w fakeWorker) lease() remote.Task {
 	}
 	w.t.Fatal("no build was leased")
 	return remote.Task{}
+}
+
+// keep renews the task's lease in the background until the returned
+// function is called.
+func (w fakeWorker) keep(task remote.Task) func() {
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			body, _ := json.Marshal(remote.Renewal{Generation: task.Generation})
+			req, _ := http.NewRequest("POST", w.a.base+remote.PathPrefix+buildOp(task, "renew"), bytes.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+w.token)
+			if res, err := w.a.hc.Do(req); err == nil {
+				res.Body.Close()
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
+}
+
+// pollOnce asks for a build, giving up after d.
+func (w fakeWorker) pollOnce(d time.Duration) (*remote.Task, error) {
+	body, _ := json.Marshal(remote.LeaseRequest{Platform: cmp.Or(w.platform, remote.ServerPlatform()), Capacity: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", w.a.base+remote.PathPrefix+"lease", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+w.token)
+	res, err := w.a.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	var task remote.Task
+	if res.StatusCode != 200 || json.NewDecoder(res.Body).Decode(&task) != nil {
+		return nil, fmt.Errorf("lease: %s", res.Status)
+	}
+	return &task, nil
+}
+
+// eventuallyLog waits until the log of the component's first build holds want.
+func eventuallyLog(t *testing.T, a api, component, want string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		list := a.must(200, "GET", nsPath("default", "builds")+"?fieldSelector=spec.component%3D"+component, nil).Obj
+		if items, _ := list["items"].([]any); len(items) > 0 {
+			name := str(items[0].(map[string]any), "metadata", "name")
+			if r := a.do("GET", nsPath("default", "builds")+"/"+name+"/log", nil); strings.Contains(string(r.Body), want) {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("the log of %s never showed %q", component, want)
 }
 
 func buildOp(task remote.Task, op string) string {
@@ -162,6 +226,7 @@ func TestWorkerLeaseFencingAndScopedPush(t *testing.T) {
 	a.must(201, "POST", nsPath("default", "components"), scriptComponent("hello", url, nil))
 	a.must(201, "POST", nsPath("default", "components"), scriptComponent("other", url, nil))
 	task := w.lease()
+	stopRenewing := w.keep(task) // the scope checks below may take longer than the lease
 	host := strings.TrimPrefix(f.URL, "https://")
 	push := func(token, repo string) error {
 		dir := t.TempDir()
@@ -185,6 +250,7 @@ func TestWorkerLeaseFencingAndScopedPush(t *testing.T) {
 	}
 	// The fake worker stops renewing: the lease lapses, the build is taken
 	// back, recorded, and offered again.
+	stopRenewing()
 	b := waitCondition(t, a, task.Build, func(b map[string]any) bool { return hasCondition(b, "WorkerLost") })
 	if !strings.Contains(conditionMessage(b, "WorkerLost"), "worker fake") {
 		t.Fatalf("WorkerLost condition: %v", b["status"])
@@ -248,4 +314,33 @@ func conditionMessage(b map[string]any, typ string) string {
 		}
 	}
 	return ""
+}
+
+// A build of another platform goes only to a worker of that platform, and
+// a server that dispatches to no workers fails it, saying why.
+func TestWorkerPlatforms(t *testing.T) {
+	t.Parallel()
+	requireSandbox(t)
+	url, _ := gitRepo(t, map[string]string{"VERSION": "1\n"})
+	_, a := buildFactory(t, Config{Executor: ExecutorRemote, WorkerLease: 5 * time.Second})
+	native := fakeWorker{t: t, a: a, token: workerToken(t, a, "native")}
+	arm := fakeWorker{t: t, a: a, token: workerToken(t, a, "arm", "linux/riscv64"), platform: "linux/riscv64"}
+	_, _ = arm.pollOnce(100 * time.Millisecond) // the riscv64 worker shows up: its capacity admits the build
+	a.must(201, "POST", nsPath("default", "components"), scriptComponent("hello", url, map[string]any{"platform": "linux/riscv64"}))
+	eventuallyLog(t, a, "hello", "waiting for a remote worker (linux/riscv64)")
+	// A queued build of the poller's platform is handed out at once; the
+	// native worker's poll must find none.
+	if task, err := native.pollOnce(time.Second); err == nil {
+		t.Fatalf("a %s worker got a linux/riscv64 build: %+v", remote.ServerPlatform(), task)
+	}
+	if task := arm.lease(); task.Component != "hello" {
+		t.Fatalf("the riscv64 worker got %+v", task)
+	}
+
+	_, local := buildFactory(t, Config{})
+	local.must(201, "POST", nsPath("default", "components"), scriptComponent("hello", url, map[string]any{"platform": "linux/riscv64"}))
+	b := waitBuild(t, local, "hello", 1)
+	if str(b, "status", "phase") != "Failed" || !strings.Contains(str(b, "status", "message"), "dispatches to no remote workers") {
+		t.Fatalf("a linux/riscv64 build on a local-only server: %s: %s", str(b, "status", "phase"), str(b, "status", "message"))
+	}
 }
