@@ -42,9 +42,13 @@ func TestWorkersInNetworkNamespaces(t *testing.T) {
 	}
 
 	t.Run("end to end", func(t *testing.T) {
-		apply(t, "quick", "2")
+		apply(t, "quick", "3")
 		build := waitLeased(t, srv, "quick")
 		waitLog(t, srv, build.name, "quick-started", "Running") // streamed while the build runs
+		// kiln logs -f through the server follows the remote build to its end.
+		if out, err := srv.kiln("logs", build.name, "-f"); err != nil || !strings.Contains(out, "quick-done") || !strings.Contains(out, "==> Succeeded") {
+			t.Fatalf("kiln logs -f %s: %v\n%s", build.name, err, out)
+		}
 		done := waitFinished(t, srv, "quick")
 		if done.Status.Phase != "Succeeded" {
 			t.Fatalf("build %s: %s\n%s", done.name, done.Status.Message, srv.buildLog(done.name))
