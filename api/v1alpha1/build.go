@@ -188,11 +188,12 @@ type BuildLease struct {
 	// Generation counts the leases given out for this build; every
 	// request of the holder names it (fencing).
 	Generation int64 `json:"generation"`
-	// AcquireTime is when the holder got the lease; RenewTime when it last
-	// renewed it. The lease lapses DurationSeconds after RenewTime.
-	AcquireTime     *metav1.MicroTime `json:"acquireTime,omitempty"`
-	RenewTime       *metav1.MicroTime `json:"renewTime,omitempty"`
-	DurationSeconds float64           `json:"durationSeconds,omitempty"`
+	// AcquireTime is when the holder got the lease.
+	AcquireTime *metav1.MicroTime `json:"acquireTime,omitempty"`
+	// RenewTime is when the holder last renewed it.
+	RenewTime *metav1.MicroTime `json:"renewTime,omitempty"`
+	// DurationSeconds is how long after RenewTime the lease lapses.
+	DurationSeconds float64 `json:"durationSeconds,omitempty"`
 	// Released is set once the lease ended (the build finished or was
 	// taken back); the fields above say who held it last.
 	Released bool `json:"released,omitempty"`

@@ -45,13 +45,15 @@ type TokenScope struct {
 	// Platforms are the platforms (os/arch) a worker token's holder may
 	// lease builds for ("system:worker:<name>" subjects).
 	Platforms []string `json:"platforms,omitempty"`
-	// Namespace, Build and Generation name the build lease a push token
-	// belongs to ("system:build:<namespace>:<build>" subjects): it may pull
-	// in Namespace and push to Repository and the repositories under it
-	// only. Kiln deletes it when the lease ends.
-	Namespace  string `json:"namespace,omitempty"`
-	Build      string `json:"build,omitempty"`
-	Generation int64  `json:"generation,omitempty"`
+	// Namespace is the namespace of a push token's build
+	// ("system:build:<namespace>:<build>" subjects): the token may pull in
+	// it, and push to Repository and the repositories under it only. Kiln
+	// deletes the token when the lease ends.
+	Namespace string `json:"namespace,omitempty"`
+	// Build is the push token's build.
+	Build string `json:"build,omitempty"`
+	// Generation is the build lease generation the push token belongs to.
+	Generation int64 `json:"generation,omitempty"`
 	// Repository is the registry repository (<namespace>/<component>,
 	// without the registry host) the build may push to.
 	Repository string `json:"repository,omitempty"`
