@@ -344,3 +344,21 @@ func TestWorkerPlatforms(t *testing.T) {
 		t.Fatalf("a linux/riscv64 build on a local-only server: %s: %s", str(b, "status", "phase"), str(b, "status", "message"))
 	}
 }
+
+// A worker whose token the server refuses (here: a platform the token does
+// not allow) stops at once with the server's reason.
+func TestWorkerRefusedStops(t *testing.T) {
+	t.Parallel()
+	requireSandbox(t)
+	f, a := buildFactory(t, Config{Executor: ExecutorRemote})
+	w, err := worker.New(worker.Config{Server: f.URL, Token: workerToken(t, a, "w", "linux/riscv64"),
+		CAFile: filepath.Join(f.cfg.DataDir, "tls", "ca.crt"), WorkDir: t.TempDir(), Log: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := w.Run(ctx); err == nil || !strings.Contains(err.Error(), "may lease builds for linux/riscv64 only") {
+		t.Fatalf("Run = %v, want the server's refusal", err)
+	}
+}

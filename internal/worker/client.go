@@ -18,6 +18,10 @@ import (
 // build's lease (409): it stops the build and forgets it.
 var errLeaseLost = errors.New("the server took the build back")
 
+// errRefused is the server's answer to a token it does not accept (401) or
+// a request the token does not allow (403): retrying cannot help.
+var errRefused = errors.New("the server refused this worker")
+
 // client speaks the worker protocol to one server.
 type client struct {
 	base  string // https://host:port
@@ -62,8 +66,11 @@ func answerError(method, path string, res *http.Response) error {
 		msg = e.Message
 	}
 	err := fmt.Errorf("%s %s: %s: %s", method, path, res.Status, msg)
-	if res.StatusCode == http.StatusConflict {
+	switch res.StatusCode {
+	case http.StatusConflict:
 		return fmt.Errorf("%w: %w", errLeaseLost, err)
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return fmt.Errorf("%w: %w", errRefused, err)
 	}
 	return err
 }

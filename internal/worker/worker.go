@@ -125,24 +125,35 @@ func (w *Worker) rootCAs() *x509.CertPool {
 // Run leases and runs builds, Capacity at a time, until ctx ends; then it
 // stops the builds it runs (their leases lapse and the server retries
 // them) and returns.
+// A token the server refuses (unknown, revoked, or not allowed this
+// platform) ends Run with that error.
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.sb.Close()
 	w.cfg.Log.Info("worker started", "server", w.cfg.Server, "platform", w.cfg.Platform, "capacity", w.cfg.Capacity)
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	var wg sync.WaitGroup
 	running := &counter{}
 	for range w.cfg.Capacity {
 		wg.Add(1)
-		go func() { defer wg.Done(); w.slot(ctx, running) }()
+		go func() { defer wg.Done(); w.slot(ctx, stop, running) }()
 	}
 	wg.Wait()
+	if err := context.Cause(ctx); errors.Is(err, errRefused) {
+		return err
+	}
 	return nil
 }
 
 // slot is one build at a time: poll, run, report.
-func (w *Worker) slot(ctx context.Context, running *counter) {
+func (w *Worker) slot(ctx context.Context, stop context.CancelCauseFunc, running *counter) {
 	backoff := time.Second
 	for ctx.Err() == nil {
 		t, err := w.c.lease(ctx, remote.LeaseRequest{Platform: w.cfg.Platform, Capacity: w.cfg.Capacity, Running: running.get()})
+		if errors.Is(err, errRefused) {
+			stop(err)
+			return
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				w.cfg.Log.Warn("asking the server for a build", "err", err, "retry in", backoff)
