@@ -66,7 +66,7 @@ func completeConfig(cfg *Config, tokenFile, hostIDs, logLevel string) error {
 		if err != nil {
 			return fmt.Errorf("--token-file: %w", err)
 		}
-		cfg.Token = strings.TrimSpace(string(b))
+		cfg.Token, cfg.TokenFile = strings.TrimSpace(string(b)), tokenFile
 	}
 	if cfg.Platform != "" && !v1alpha1.ValidPlatform(cfg.Platform) {
 		return fmt.Errorf("--platform %q: want os/arch such as linux/amd64", cfg.Platform)

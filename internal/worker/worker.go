@@ -30,6 +30,9 @@ type Config struct {
 	Server string
 	// Token is the worker's token (kiln token create --worker NAME).
 	Token string
+	// TokenFile is where the token was read from, if anywhere: no step may
+	// see it.
+	TokenFile string
 	// CAFile is a PEM file with the CA of the server's certificate (besides
 	// the system roots).
 	CAFile string
@@ -91,14 +94,13 @@ func New(cfg Config) (*Worker, error) {
 
 // protected are the worker's files no step may see.
 func protected(cfg Config) []string {
-	if cfg.CAFile == "" {
-		return nil
+	var out []string
+	for _, p := range []string{cfg.TokenFile, cfg.CAFile} {
+		if abs, err := filepath.Abs(p); p != "" && err == nil {
+			out = append(out, abs)
+		}
 	}
-	abs, err := filepath.Abs(cfg.CAFile)
-	if err != nil {
-		return nil
-	}
-	return []string{abs}
+	return out
 }
 
 func httpClient(caFile string) (*http.Client, error) {
