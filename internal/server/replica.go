@@ -78,7 +78,7 @@ func secureSharedDir(dir string) error {
 // elect makes the manager's singletons run under the leader lease and
 // gives builds their claims, when the store keeps leases.
 func (f *Factory) elect(mgr *controller.Manager, st store.Store) error {
-	ls, ok := st.(interface{ Leases() lease.Store })
+	ls, ok := st.(interface{ Leases() lease.HolderRenewer })
 	if !ok {
 		return nil
 	}
@@ -87,6 +87,11 @@ func (f *Factory) elect(mgr *controller.Manager, st store.Store) error {
 		return err
 	}
 	f.leases, f.holder = ls.Leases(), lease.HolderID(f.cfg.ReplicaID, hex.EncodeToString(inc))
+	ttl := f.cfg.LeaseTTL
+	if ttl == 0 {
+		ttl = lease.DefaultTTL
+	}
+	f.claims = &lease.Session{Store: f.leases, Holder: f.holder, TTL: ttl, Log: f.cfg.Log}
 	f.fatal = make(chan error, 1)
 	mgr.SetLeader(&lease.Elector{Store: f.leases, Holder: f.holder, TTL: f.cfg.LeaseTTL, Log: f.cfg.Log}, func(cause error) {
 		select {

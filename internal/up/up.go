@@ -121,6 +121,10 @@ one PostgreSQL database: give them one --shared-dir and an external
 	f.StringVar(&hostIDs, "sandbox-host-ids", os.Getenv("KILN_SANDBOX_HOST_IDS"),
 		"host uids and gids build steps run as when Kiln runs as root, FIRST:COUNT, one per build or test run (default 2000000000:65536; must not overlap /etc/passwd, /etc/group, /etc/subuid or /etc/subgid; env KILN_SANDBOX_HOST_IDS)")
 	f.BoolVar(&userConfig, "write-user-config", true, "on first start also write ~/.config/kiln/config.yaml")
+	f.BoolVar(&cfg.NoopExecutor, "noop-executor", false, "benchmarks only: builds run nothing and succeed after --noop-build-time without an artifact")
+	f.DurationVar(&cfg.NoopBuildTime, "noop-build-time", 0, "benchmarks only: how long a build of --noop-executor takes")
+	_ = f.MarkHidden("noop-executor")
+	_ = f.MarkHidden("noop-build-time")
 	return cmd
 }
 

@@ -13,7 +13,7 @@ import (
 // Leases returns the lease store kept in the same database as the objects
 // (table leases). Every process on the database shares it; expiry is
 // judged by the database's clock.
-func (s *Store) Leases() lease.Store {
+func (s *Store) Leases() lease.HolderRenewer {
 	db := s.rdb
 	if s.d == sqliteDialect {
 		db = s.wdb // the reader pool is query-only
@@ -43,6 +43,11 @@ const sqlAcquire = `INSERT INTO leases (name, holder, token, expires_ms) VALUES 
 const sqlRenewLease = `UPDATE leases SET expires_ms = %[1]s + $4
 	WHERE name = $1 AND holder = $2 AND token = $3
 	RETURNING holder, token, expires_ms, expires_ms > %[1]s`
+
+// sqlRenewHolder renews every unreleased lease of a holder.
+const sqlRenewHolder = `UPDATE leases SET expires_ms = %[1]s + $2
+	WHERE holder = $1 AND expires_ms > 0
+	RETURNING name, token, expires_ms, expires_ms > %[1]s`
 
 const sqlReleaseLease = `UPDATE leases SET expires_ms = 0 WHERE name = $1 AND holder = $2 AND token = $3`
 
@@ -83,6 +88,32 @@ func (l *leases) Renew(ctx context.Context, cur lease.Lease, ttl time.Duration) 
 		return lease.Lease{}, fmt.Errorf("renewing lease %s: %w", cur.Name, err)
 	}
 	return got, nil
+}
+
+// RenewHolder extends every unreleased lease of holder in one statement.
+func (l *leases) RenewHolder(ctx context.Context, holder string, ttl time.Duration) ([]lease.Lease, error) {
+	if err := l.open(); err != nil {
+		return nil, err
+	}
+	rows, err := l.db.QueryContext(ctx, l.q(sqlRenewHolder), holder, ttl.Milliseconds())
+	if err != nil {
+		return nil, fmt.Errorf("renewing the leases of %s: %w", holder, err)
+	}
+	defer rows.Close()
+	var out []lease.Lease
+	for rows.Next() {
+		got := lease.Lease{Holder: holder}
+		var ms int64
+		if err := rows.Scan(&got.Name, &got.Token, &ms, &got.Alive); err != nil {
+			return nil, fmt.Errorf("renewing the leases of %s: %w", holder, err)
+		}
+		got.Expires = time.UnixMilli(ms)
+		out = append(out, got)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("renewing the leases of %s: %w", holder, err)
+	}
+	return out, nil
 }
 
 func (l *leases) Release(ctx context.Context, cur lease.Lease) error {

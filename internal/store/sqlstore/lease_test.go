@@ -14,9 +14,9 @@ import (
 
 func TestSQLiteLeases(t *testing.T) {
 	t.Parallel()
-	leasetest.Run(t, func(t *testing.T) func(*testing.T) lease.Store {
+	leasetest.Run(t, func(t *testing.T) func(*testing.T) lease.HolderRenewer {
 		path := filepath.Join(t.TempDir(), "kiln.db")
-		return func(t *testing.T) lease.Store {
+		return func(t *testing.T) lease.HolderRenewer {
 			s, err := sqlstore.OpenSQLite(context.Background(), path, store.Options{})
 			if err != nil {
 				t.Fatalf("OpenSQLite: %v", err)
@@ -29,9 +29,9 @@ func TestSQLiteLeases(t *testing.T) {
 
 func TestPostgresLeases(t *testing.T) {
 	t.Parallel()
-	leasetest.Run(t, func(t *testing.T) func(*testing.T) lease.Store {
+	leasetest.Run(t, func(t *testing.T) func(*testing.T) lease.HolderRenewer {
 		dsn := pgtest.Start(t)
-		return func(t *testing.T) lease.Store {
+		return func(t *testing.T) lease.HolderRenewer {
 			s, err := sqlstore.OpenPostgres(context.Background(), dsn, store.Options{})
 			if err != nil {
 				t.Fatalf("OpenPostgres: %v", err)
