@@ -457,7 +457,7 @@ func pct(sorted []float64, p float64) float64 {
 	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
 }
 
-const benchComponents = 50
+const benchComponents = 500
 
 // dispatch measures n replicas: idle start latency (one build at a time),
 // then throughput and start latency of Builds created at once.

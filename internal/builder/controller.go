@@ -85,7 +85,7 @@ func (c *Controllers) Register(m *controller.Manager) {
 	src := controller.Source{Kind: "Build", Settled: finishedBuild}
 	// The scheduler is a singleton (the leader's); admission and the
 	// executor run on every replica, each running the builds it claims.
-	m.Register("build-scheduler", controller.For(c.reg, c.schedule).OnGone(c.deleted), controller.Options{Workers: 1}, src)
+	m.Register("build-scheduler", controller.For(c.reg, c.schedule).OnGone(c.deleted), controller.Options{Workers: 8}, src)
 	c.adm.admit = m.Register("build-admission", controller.ByKind{
 		"Build":     controller.For(c.reg, c.admitBuild).OnGone(c.gone),
 		"Namespace": controller.ReconcileFunc(c.namespaceLimit),
