@@ -19,6 +19,14 @@ type HolderRenewer interface {
 	RenewHolder(ctx context.Context, holder string, ttl time.Duration) ([]Lease, error)
 }
 
+// Purger forgets leases that ended long ago: build claims leave one row
+// per build otherwise.
+type Purger interface {
+	// Purge deletes the leases named with prefix that expired or were
+	// released more than age ago, and returns how many.
+	Purge(ctx context.Context, prefix string, age time.Duration) (int64, error)
+}
+
 // Session keeps many leases of one holder alive with one renewal per
 // period (TTL/4): Hold acquires a lease into the session; a lease missing
 // from a renewal (someone else took it) or a renewal that does not

@@ -44,12 +44,18 @@ const sqlRenewLease = `UPDATE leases SET expires_ms = %[1]s + $4
 	WHERE name = $1 AND holder = $2 AND token = $3
 	RETURNING holder, token, expires_ms, expires_ms > %[1]s`
 
-// sqlRenewHolder renews every unreleased lease of a holder.
+// sqlRenewHolder renews every lease of a holder (released ones have none).
 const sqlRenewHolder = `UPDATE leases SET expires_ms = %[1]s + $2
-	WHERE holder = $1 AND expires_ms > 0
+	WHERE holder = $1
 	RETURNING name, token, expires_ms, expires_ms > %[1]s`
 
-const sqlReleaseLease = `UPDATE leases SET expires_ms = 0 WHERE name = $1 AND holder = $2 AND token = $3`
+// sqlPurgeLeases deletes leases of a prefix ended before a moment.
+const sqlPurgeLeases = `DELETE FROM leases
+	WHERE substr(name, 1, length(CAST($1 AS TEXT))) = CAST($1 AS TEXT) AND expires_ms < %[1]s - $2`
+
+// sqlReleaseLease ends a lease now and clears its holder (nobody renews
+// it); the token stays, so the next holder gets a greater one.
+const sqlReleaseLease = `UPDATE leases SET expires_ms = %[1]s, holder = '' WHERE name = $1 AND holder = $2 AND token = $3`
 
 const sqlGetLease = `SELECT holder, token, expires_ms, expires_ms > %[1]s FROM leases WHERE name = $1`
 
@@ -116,11 +122,23 @@ func (l *leases) RenewHolder(ctx context.Context, holder string, ttl time.Durati
 	return out, nil
 }
 
+// Purge deletes the leases named with prefix that ended more than age ago.
+func (l *leases) Purge(ctx context.Context, prefix string, age time.Duration) (int64, error) {
+	if err := l.open(); err != nil {
+		return 0, err
+	}
+	res, err := l.db.ExecContext(ctx, l.q(sqlPurgeLeases), prefix, age.Milliseconds())
+	if err != nil {
+		return 0, fmt.Errorf("purging leases %s*: %w", prefix, err)
+	}
+	return res.RowsAffected()
+}
+
 func (l *leases) Release(ctx context.Context, cur lease.Lease) error {
 	if err := l.open(); err != nil {
 		return err
 	}
-	if _, err := l.db.ExecContext(ctx, sqlReleaseLease, cur.Name, cur.Holder, cur.Token); err != nil {
+	if _, err := l.db.ExecContext(ctx, l.q(sqlReleaseLease), cur.Name, cur.Holder, cur.Token); err != nil {
 		return fmt.Errorf("releasing lease %s: %w", cur.Name, err)
 	}
 	return nil
