@@ -513,6 +513,11 @@ func TestReplicaClaimTakeover(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// The follower's running build's log, read through the leader.
+	log, err := c.replica(leader).get("/apis/kiln.dev/v1alpha1/namespaces/" + chainNS + "/builds/" + victimBuild + "/log")
+	if err != nil || !strings.Contains(string(log), "(attempt 1) of component") || !strings.Contains(string(log), " on "+victim) {
+		t.Fatalf("log of %s, running on %s, read through the leader: %v\n%s", victimBuild, victim, err, log)
+	}
 	follower := c.replica(victim)
 	follower.kill9()
 	took := waitFor(t, "the dead follower's build re-queued", 15*time.Second, func() bool {

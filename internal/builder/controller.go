@@ -66,16 +66,13 @@ type Controllers struct {
 	LocalOff bool
 	Platform string
 	// Claims, when set, hold one lease per running build (lease.ClaimName)
-	// shared by every replica on the database: an attempt runs only while
-	// its replica holds the build's claim, renewed in the background, and
-	// a Running build is re-queued only once its claim is dead. Without
-	// Claims (one process) a Running build this process does not run is
-	// re-queued at once.
-	Claims lease.Store
-	// Holder is this process's holder id in Claims (lease.HolderID).
-	Holder string
-	// ClaimTTL is the claims' time to live (default lease.DefaultTTL).
-	ClaimTTL time.Duration
+	// in the lease store every replica on the database shares: an attempt
+	// runs only while this replica holds the build's claim (the session
+	// renews all of them together), and a Running build is re-queued only
+	// once its claim is dead. Without Claims (one process) a Running build
+	// this process does not run is re-queued at once. The caller runs the
+	// session (Session.Run).
+	Claims *lease.Session
 
 	reg       *registry.Registry
 	mu        sync.Mutex
@@ -100,9 +97,6 @@ func (c *Controllers) Register(m *controller.Manager) {
 	if c.Platform == "" {
 		c.Platform = runtime.GOOS + "/" + runtime.GOARCH
 	}
-	if c.ClaimTTL <= 0 {
-		c.ClaimTTL = lease.DefaultTTL
-	}
 	c.reg, c.running, c.adm = m.Registry(), map[controller.Request]context.CancelFunc{}, newAdmission(c.Workers, c.NamespaceLimit)
 	slots := c.Workers
 	if c.Remote != nil {
@@ -112,7 +106,7 @@ func (c *Controllers) Register(m *controller.Manager) {
 	src := controller.Source{Kind: "Build", Settled: finishedBuild}
 	// The scheduler is a singleton (the leader's); admission and the
 	// executor run on every replica, each running the builds it claims.
-	m.Register("build-scheduler", controller.For(c.reg, c.schedule).OnGone(c.deleted), controller.Options{Workers: 1}, src)
+	m.Register("build-scheduler", controller.For(c.reg, c.schedule).OnGone(c.deleted), controller.Options{Workers: 8}, src)
 	c.adm.admit = m.Register("build-admission", controller.ByKind{
 		"Build":     controller.For(c.reg, c.admitBuild).OnGone(c.gone),
 		"Namespace": controller.ReconcileFunc(c.namespaceLimit),
@@ -178,12 +172,12 @@ func (c *Controllers) recoverIfDead(ctx context.Context, b *v1alpha1.Build) (con
 	if c.Claims == nil {
 		return controller.Result{}, c.recover(ctx, b)
 	}
-	l, err := c.Claims.Get(ctx, lease.ClaimName(b.Namespace, b.Name))
+	l, err := c.Claims.Store.Get(ctx, lease.ClaimName(b.Namespace, b.Name))
 	if err != nil && !errors.Is(err, lease.ErrNotFound) {
 		return controller.Result{}, err
 	}
-	if err == nil && l.Alive && !lease.EarlierIncarnation(l.Holder, c.Holder) {
-		return controller.Result{RequeueAfter: c.ClaimTTL / 2}, nil
+	if err == nil && l.Alive && !lease.EarlierIncarnation(l.Holder, c.Claims.Holder) {
+		return controller.Result{RequeueAfter: c.claimTTL() / 2}, nil
 	}
 	return controller.Result{}, c.recover(ctx, b)
 }
@@ -312,4 +306,12 @@ func (c *Controllers) isRunning(req controller.Request) bool {
 	defer c.mu.Unlock()
 	_, ok := c.running[req]
 	return ok
+}
+
+// claimTTL is the claims' time to live.
+func (c *Controllers) claimTTL() time.Duration {
+	if c.Claims == nil || c.Claims.TTL <= 0 {
+		return lease.DefaultTTL
+	}
+	return c.Claims.TTL
 }

@@ -31,7 +31,7 @@ func (c *Controllers) execute(ctx context.Context, req controller.Request) (cont
 	}
 	err := c.attempt(ctx, req)
 	if errors.Is(err, lease.ErrHeld) {
-		c.adm.done(req, c.ClaimTTL/4)
+		c.adm.done(req, c.claimTTL()/4)
 		return controller.Result{}, nil
 	}
 	if err != nil {
@@ -73,11 +73,18 @@ func (c *Controllers) takeClaim(ctx context.Context, b *v1alpha1.Build) (context
 	if c.Claims == nil {
 		return context.Background(), func() {}, nil
 	}
-	h, err := lease.Hold(ctx, c.Claims, lease.Request{Name: lease.ClaimName(b.Namespace, b.Name), Holder: c.Holder, TTL: c.ClaimTTL}, 0)
+	name := lease.ClaimName(b.Namespace, b.Name)
+	lctx, _, err := c.Claims.Hold(ctx, lease.Request{Name: name})
 	if err != nil {
 		return nil, nil, fmt.Errorf("claiming build %s/%s: %w", b.Namespace, b.Name, err)
 	}
-	return h.Context(), h.Release, nil
+	return lctx, func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := c.Claims.Release(rctx, name); err != nil {
+			c.Log.Warn("releasing a build's claim (it expires by itself)", "build", b.Namespace+"/"+b.Name, "err", err)
+		}
+	}, nil
 }
 
 // claim moves the build to Running; it fails if another writer got there
@@ -311,5 +318,5 @@ func (c *Controllers) where() string {
 	if c.Claims == nil {
 		return ""
 	}
-	return " on " + c.Holder
+	return " on " + c.Claims.Holder
 }

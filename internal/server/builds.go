@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/kilnbuild/kiln/internal/apiserver"
 	"github.com/kilnbuild/kiln/internal/auth"
@@ -105,8 +106,12 @@ func (f *Factory) wireBuilds(ctx context.Context, api *apiserver.Server, reg *re
 		workers = runtime.NumCPU()
 	}
 	exec := f.executor(f.runner(cache, checkURL))
-	builds := &builder.Controllers{Executor: exec, Workers: workers, NamespaceLimit: f.cfg.MaxBuildsPerNamespace,
-		Logs: f.logs, Log: f.cfg.Log, Claims: f.leases, Holder: f.holder, ClaimTTL: f.cfg.LeaseTTL}
+	var run builder.Executor = exec
+	if f.cfg.NoopExecutor {
+		run = noopExecutor{wait: f.cfg.NoopBuildTime}
+	}
+	builds := &builder.Controllers{Executor: run, Workers: workers, NamespaceLimit: f.cfg.MaxBuildsPerNamespace,
+		Logs: f.logs, Log: f.cfg.Log, Claims: f.claims}
 	if f.cfg.Executor != ExecutorLocal {
 		f.wireWorkers(ctx, api, reg, authn, builds)
 	}
@@ -199,4 +204,21 @@ func (f *Factory) caPool() *x509.CertPool {
 	}
 	pool.AppendCertsFromPEM(f.CAPEM)
 	return pool
+}
+
+// noopExecutor runs nothing: each attempt waits, then succeeds without an
+// artifact (benchmarks of the control plane).
+type noopExecutor struct{ wait time.Duration }
+
+func (n noopExecutor) Execute(ctx context.Context, _ executor.Job) (executor.Outcome, error) {
+	if n.wait > 0 {
+		t := time.NewTimer(n.wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return executor.Outcome{}, ctx.Err()
+		}
+	}
+	return executor.Outcome{Message: "no-op executor: nothing was built"}, nil
 }

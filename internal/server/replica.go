@@ -78,7 +78,7 @@ func secureSharedDir(dir string) error {
 // elect makes the manager's singletons run under the leader lease and
 // gives builds their claims, when the store keeps leases.
 func (f *Factory) elect(mgr *controller.Manager, st store.Store) error {
-	ls, ok := st.(interface{ Leases() lease.Store })
+	ls, ok := st.(interface{ Leases() lease.HolderRenewer })
 	if !ok {
 		return nil
 	}
@@ -87,6 +87,11 @@ func (f *Factory) elect(mgr *controller.Manager, st store.Store) error {
 		return err
 	}
 	f.leases, f.holder = ls.Leases(), lease.HolderID(f.cfg.ReplicaID, hex.EncodeToString(inc))
+	ttl := f.cfg.LeaseTTL
+	if ttl == 0 {
+		ttl = lease.DefaultTTL
+	}
+	f.claims = &lease.Session{Store: f.leases, Holder: f.holder, TTL: ttl, Log: f.cfg.Log}
 	f.fatal = make(chan error, 1)
 	mgr.SetLeader(&lease.Elector{Store: f.leases, Holder: f.holder, TTL: f.cfg.LeaseTTL, Log: f.cfg.Log}, func(cause error) {
 		select {
@@ -94,8 +99,34 @@ func (f *Factory) elect(mgr *controller.Manager, st store.Store) error {
 		default:
 		}
 	})
+	if p, ok := f.leases.(lease.Purger); ok {
+		mgr.OnLead(func(ctx context.Context) { f.purgeClaims(ctx, p) })
+	}
 	f.cfg.Log.Info("replica", "id", f.cfg.ReplicaID, "holder", f.holder, "shared", f.cfg.SharedDir)
 	return nil
+}
+
+// claimRetention is how long a build's ended claim is kept (the leader
+// forgets older ones every claimRetention).
+const claimRetention = time.Hour
+
+// purgeClaims deletes ended build claims (one row per build otherwise)
+// while this replica leads.
+func (f *Factory) purgeClaims(ctx context.Context, p lease.Purger) {
+	t := time.NewTicker(claimRetention)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := p.Purge(ctx, "build/", claimRetention); err != nil {
+				f.cfg.Log.Warn("purging ended build claims", "err", err)
+			} else if n > 0 {
+				f.cfg.Log.Debug("purged ended build claims", "count", n)
+			}
+		}
+	}
 }
 
 // Fatal receives an error when the factory must stop at once: it lost the

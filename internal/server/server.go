@@ -55,6 +55,11 @@ type Config struct {
 	// over within about 1.5 LeaseTTL; renewals cost one write per lease
 	// every LeaseTTL/4.
 	LeaseTTL time.Duration
+	// NoopExecutor makes builds run nothing: each attempt waits
+	// NoopBuildTime and succeeds without an artifact (control-plane
+	// benchmarks: kiln bench replicas).
+	NoopExecutor  bool
+	NoopBuildTime time.Duration
 	// Listen is the API address (default 127.0.0.1:7070; port 0 picks one).
 	Listen string
 	// Database is a postgres:// URL or a SQLite path (default DataDir/kiln.db).
@@ -190,7 +195,9 @@ type Factory struct {
 	// holder is this process's id in leases (replica#incarnation); leases
 	// the lease store (nil when the store has none).
 	holder string
-	leases lease.Store
+	leases lease.HolderRenewer
+	// claims keeps the claims of the builds this replica runs.
+	claims *lease.Session
 	// fatal receives why the factory must stop (its leadership was lost).
 	fatal  chan error
 	cancel context.CancelFunc
@@ -301,6 +308,10 @@ func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store)
 	f.httpSrv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return runCtx }}
 	mgr.OnLead(func(ctx context.Context) { _ = poller.Run(ctx) })
+	if f.claims != nil {
+		f.wg.Add(1)
+		go func() { defer f.wg.Done(); f.claims.Run(runCtx) }()
+	}
 	f.wg.Add(2)
 	go func() { defer f.wg.Done(); mgr.Start(runCtx) }()
 	go func() {

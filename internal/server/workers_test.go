@@ -240,7 +240,8 @@ func TestWorkerLeaseFencingAndScopedPush(t *testing.T) {
 	if err := push(task.PushToken, task.Repository+"/extra"); err != nil {
 		t.Fatalf("the build token cannot push below its repository: %v", err)
 	}
-	for _, repo := range []string{"default/other", "default/" + task.Component + "x", "team-b/" + task.Component} {
+	foreign := map[string]string{"hello": "other", "other": "hello"}[task.Component]
+	for _, repo := range []string{"default/" + foreign, "default/" + task.Component + "x", "team-b/" + task.Component} {
 		if err := push(task.PushToken, repo); err == nil || !(strings.Contains(err.Error(), "DENIED") || strings.Contains(err.Error(), "403")) {
 			t.Fatalf("the build token of %s pushed to %s: %v", task.Repository, repo, err)
 		}
@@ -272,7 +273,7 @@ func TestWorkerLeaseFencingAndScopedPush(t *testing.T) {
 		t.Fatalf("the old generation renewed over the new one: %d %s", r.Code, r.Body)
 	}
 	// Lost again: the build fails, not retried a third time.
-	final := waitBuild(t, a, "hello", 1)
+	final := waitBuild(t, a, task.Component, 1)
 	if str(final, "status", "phase") != "Failed" || !strings.Contains(str(final, "status", "message"), "not retried again") {
 		t.Fatalf("after two lost leases: %s: %s", str(final, "status", "phase"), str(final, "status", "message"))
 	}

@@ -124,6 +124,10 @@ one PostgreSQL database: give them one --shared-dir and an external
 	f.StringVar(&cfg.Executor, "executor", envOr("KILN_EXECUTOR", "local"),
 		"where builds run: local (this server's sandbox), remote (only on `kiln worker` processes) or local+remote (here while --build-workers slots are free, else on workers); env KILN_EXECUTOR")
 	f.DurationVar(&cfg.WorkerLease, "worker-lease", 0, "how long a remote worker's build lease lasts unless renewed; a lapsed lease is retried once elsewhere (default 15s)")
+	f.BoolVar(&cfg.NoopExecutor, "noop-executor", false, "benchmarks only: builds run nothing and succeed after --noop-build-time without an artifact")
+	f.DurationVar(&cfg.NoopBuildTime, "noop-build-time", 0, "benchmarks only: how long a build of --noop-executor takes")
+	_ = f.MarkHidden("noop-executor")
+	_ = f.MarkHidden("noop-build-time")
 	return cmd
 }
 

@@ -1,4 +1,4 @@
-// Package leasetest is the conformance suite every lease.Store passes.
+// Package leasetest is the conformance suite every lease.HolderRenewer passes.
 package leasetest
 
 import (
@@ -13,12 +13,13 @@ import (
 )
 
 // NewDB returns an opener of handles on one new, empty database: each
-// handle stands for one process sharing that database.
-type NewDB func(t *testing.T) func(t *testing.T) lease.Store
+// handle stands for one process sharing that database. Every lease store
+// also renews by holder (lease.HolderRenewer).
+type NewDB func(t *testing.T) func(t *testing.T) lease.HolderRenewer
 
 // Run runs the suite.
 func Run(t *testing.T, newDB NewDB) {
-	tests := map[string]func(*testing.T, func(*testing.T) lease.Store){
+	tests := map[string]func(*testing.T, func(*testing.T) lease.HolderRenewer){
 		"AcquireFree":        testAcquireFree,
 		"HeldByOther":        testHeldByOther,
 		"ReacquireRenews":    testReacquireRenews,
@@ -41,7 +42,7 @@ func Run(t *testing.T, newDB NewDB) {
 
 var ctx = context.Background()
 
-func acquire(t *testing.T, s lease.Store, name, holder string, ttl time.Duration) lease.Lease {
+func acquire(t *testing.T, s lease.HolderRenewer, name, holder string, ttl time.Duration) lease.Lease {
 	t.Helper()
 	l, err := s.Acquire(ctx, lease.Request{Name: name, Holder: holder, TTL: ttl})
 	if err != nil {
@@ -54,7 +55,7 @@ func acquire(t *testing.T, s lease.Store, name, holder string, ttl time.Duration
 }
 
 // waitExpired waits (up to 10 s) until the store reports name expired.
-func waitExpired(t *testing.T, s lease.Store, name string) {
+func waitExpired(t *testing.T, s lease.HolderRenewer, name string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -70,7 +71,7 @@ func waitExpired(t *testing.T, s lease.Store, name string) {
 	t.Fatalf("lease %s still alive after 10s", name)
 }
 
-func testAcquireFree(t *testing.T, open func(*testing.T) lease.Store) {
+func testAcquireFree(t *testing.T, open func(*testing.T) lease.HolderRenewer) {
 	s := open(t)
 	if _, err := s.Get(ctx, "x"); !errors.Is(err, lease.ErrNotFound) {
 		t.Fatalf("Get of a lease never acquired: %v; want ErrNotFound", err)
@@ -85,7 +86,7 @@ func testAcquireFree(t *testing.T, open func(*testing.T) lease.Store) {
 	}
 }
 
-func testHeldByOther(t *testing.T, open func(*testing.T) lease.Store) {
+func testHeldByOther(t *testing.T, open func(*testing.T) lease.HolderRenewer) {
 	a, b := open(t), open(t)
 	acquire(t, a, "x", "a#1", time.Minute)
 	_, err := b.Acquire(ctx, lease.Request{Name: "x", Holder: "b#1", TTL: time.Minute})
@@ -95,7 +96,7 @@ func testHeldByOther(t *testing.T, open func(*testing.T) lease.Store) {
 	}
 }
 
-func testReacquireRenews(t *testing.T, open func(*testing.T) lease.Store) {
+func testReacquireRenews(t *testing.T, open func(*testing.T) lease.HolderRenewer) {
 	s := open(t)
 	l := acquire(t, s, "x", "a#1", time.Minute)
 	again := acquire(t, s, "x", "a#1", time.Minute)
@@ -104,7 +105,7 @@ func testReacquireRenews(t *testing.T, open func(*testing.T) lease.Store) {
 	}
 }
 
-func testExpiredIsTaken(t *testing.T, open func(*testing.T) lease.Store) {
+func testExpiredIsTaken(t *testing.T, open func(*testing.T) lease.HolderRenewer) {
 	a, b := open(t), open(t)
 	l := acquire(t, a, "x", "a#1", 30*time.Millisecond)
 	waitExpired(t, b, "x")
@@ -117,7 +118,7 @@ func testExpiredIsTaken(t *testing.T, open func(*testing.T) lease.Store) {
 	}
 }
 
-func testRenewFenced(t *testing.T, open func(*testing.T) lease.Store) {
+func testRenewFenced(t *testing.T, open func(*testing.T) lease.HolderRenewer) {
 	s := open(t)
 	l := acquire(t, s, "x", "a#1", 30*time.Millisecond)
 	waitExpired(t, s, "x")
@@ -138,7 +139,7 @@ func testRenewFenced(t *testing.T, open func(*testing.T) lease.Store) {
 	}
 }
 
-func testRelease(t *testing.T, open func(*testing.T) lease.Store) {
+func testRelease(t *testing.T, open func(*testing.T) lease.HolderRenewer) {
 	a, b := open(t), open(t)
 	l := acquire(t, a, "x", "a#1", time.Hour)
 	if err := a.Release(ctx, l); err != nil {
@@ -156,7 +157,7 @@ func testRelease(t *testing.T, open func(*testing.T) lease.Store) {
 	}
 }
 
-func testSupersede(t *testing.T, open func(*testing.T) lease.Store) {
+func testSupersede(t *testing.T, open func(*testing.T) lease.HolderRenewer) {
 	s := open(t)
 	l := acquire(t, s, "x", "a#1", time.Hour)
 	_, err := s.Acquire(ctx, lease.Request{Name: "x", Holder: "a#2", TTL: time.Hour, Supersede: l.Token + 1})
@@ -169,8 +170,8 @@ func testSupersede(t *testing.T, open func(*testing.T) lease.Store) {
 	}
 }
 
-func testOneWinner(t *testing.T, open func(*testing.T) lease.Store) {
-	stores := []lease.Store{open(t), open(t)}
+func testOneWinner(t *testing.T, open func(*testing.T) lease.HolderRenewer) {
+	stores := []lease.HolderRenewer{open(t), open(t)}
 	const n = 16
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -196,7 +197,7 @@ func testOneWinner(t *testing.T, open func(*testing.T) lease.Store) {
 	}
 }
 
-func testInvalid(t *testing.T, open func(*testing.T) lease.Store) {
+func testInvalid(t *testing.T, open func(*testing.T) lease.HolderRenewer) {
 	s := open(t)
 	for _, r := range []lease.Request{
 		{Holder: "a#1", TTL: time.Second},
@@ -209,7 +210,7 @@ func testInvalid(t *testing.T, open func(*testing.T) lease.Store) {
 	}
 }
 
-func testHoldLoses(t *testing.T, open func(*testing.T) lease.Store) {
+func testHoldLoses(t *testing.T, open func(*testing.T) lease.HolderRenewer) {
 	a, b := open(t), open(t)
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -231,7 +232,7 @@ func testHoldLoses(t *testing.T, open func(*testing.T) lease.Store) {
 	}
 }
 
-func testElector(t *testing.T, open func(*testing.T) lease.Store) {
+func testElector(t *testing.T, open func(*testing.T) lease.HolderRenewer) {
 	a, b := open(t), open(t)
 	actx, stopA := context.WithCancel(ctx)
 	ea := &lease.Elector{Store: a, Holder: "a#1", TTL: time.Hour, Retry: 10 * time.Millisecond}
@@ -270,4 +271,68 @@ func testElector(t *testing.T, open func(*testing.T) lease.Store) {
 	if _, err := eb2.Lead(lctx); err != nil {
 		t.Fatalf("a new incarnation of b did not take over at once: %v", err)
 	}
+}
+
+func testRenewHolder(t *testing.T, open func(*testing.T) lease.HolderRenewer) {
+	s := open(t)
+	a1 := acquire(t, s, "a1", "a#1", 30*time.Millisecond)
+	acquire(t, s, "a2", "a#1", time.Hour)
+	gone := acquire(t, s, "a3", "a#1", time.Hour)
+	if err := s.Release(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	acquire(t, s, "b1", "b#1", 30*time.Millisecond)
+	waitExpired(t, s, "a1")
+	got, err := s.RenewHolder(ctx, "a#1", time.Hour)
+	if err != nil {
+		t.Fatalf("RenewHolder: %v", err)
+	}
+	names := map[string]int64{}
+	for _, l := range got {
+		names[l.Name] = l.Token
+		if !l.Alive || l.Holder != "a#1" {
+			t.Errorf("renewed %+v; want alive, held by a#1", l)
+		}
+	}
+	if len(names) != 2 || names["a1"] != a1.Token || names["a2"] == 0 {
+		t.Fatalf("RenewHolder renewed %v; want a1 (expired, untaken, same token) and a2 only", names)
+	}
+	waitExpired(t, s, "b1") // another holder's lease is left alone
+}
+
+func testSessionLosesOne(t *testing.T, open func(*testing.T) lease.HolderRenewer) {
+	a, b := open(t), open(t)
+	sess := &lease.Session{Store: a, Holder: "a#1", TTL: time.Second}
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { sess.Run(sctx); close(done) }()
+	defer func() { stop(); <-done }()
+	keep, _, err := sess.Hold(ctx, lease.Request{Name: "keep"})
+	if err != nil {
+		t.Fatalf("Hold: %v", err)
+	}
+	lose, l, err := sess.Hold(ctx, lease.Request{Name: "lose"})
+	if err != nil {
+		t.Fatalf("Hold: %v", err)
+	}
+	if _, err := b.Acquire(ctx, lease.Request{Name: "lose", Holder: "a#2", TTL: time.Hour, Supersede: l.Token}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-lose.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the session did not notice a lease taken from it")
+	}
+	if !errors.Is(context.Cause(lose), lease.ErrLost) || keep.Err() != nil {
+		t.Fatalf("lost lease cause %v, kept lease %v; want ErrLost and alive", context.Cause(lose), keep.Err())
+	}
+	// The kept lease outlives its TTL through the session's renewals.
+	time.Sleep(1500 * time.Millisecond)
+	if cur, err := b.Get(ctx, "keep"); err != nil || !cur.Alive || cur.Holder != "a#1" || keep.Err() != nil {
+		t.Fatalf("kept lease %+v, %v (context %v); want alive, held by a#1", cur, err, keep.Err())
+	}
+	if err := sess.Release(ctx, "keep"); err != nil {
+		t.Fatal(err)
+	}
+	acquire(t, b, "keep", "b#1", time.Hour)
 }

@@ -13,7 +13,7 @@ import (
 // Leases returns the lease store kept in the same database as the objects
 // (table leases). Every process on the database shares it; expiry is
 // judged by the database's clock.
-func (s *Store) Leases() lease.Store {
+func (s *Store) Leases() lease.HolderRenewer {
 	db := s.rdb
 	if s.d == sqliteDialect {
 		db = s.wdb // the reader pool is query-only
@@ -44,7 +44,18 @@ const sqlRenewLease = `UPDATE leases SET expires_ms = %[1]s + $4
 	WHERE name = $1 AND holder = $2 AND token = $3
 	RETURNING holder, token, expires_ms, expires_ms > %[1]s`
 
-const sqlReleaseLease = `UPDATE leases SET expires_ms = 0 WHERE name = $1 AND holder = $2 AND token = $3`
+// sqlRenewHolder renews every lease of a holder (released ones have none).
+const sqlRenewHolder = `UPDATE leases SET expires_ms = %[1]s + $2
+	WHERE holder = $1
+	RETURNING name, token, expires_ms, expires_ms > %[1]s`
+
+// sqlPurgeLeases deletes leases of a prefix ended before a moment.
+const sqlPurgeLeases = `DELETE FROM leases
+	WHERE substr(name, 1, length(CAST($1 AS TEXT))) = CAST($1 AS TEXT) AND expires_ms < %[1]s - $2`
+
+// sqlReleaseLease ends a lease now and clears its holder (nobody renews
+// it); the token stays, so the next holder gets a greater one.
+const sqlReleaseLease = `UPDATE leases SET expires_ms = %[1]s, holder = '' WHERE name = $1 AND holder = $2 AND token = $3`
 
 const sqlGetLease = `SELECT holder, token, expires_ms, expires_ms > %[1]s FROM leases WHERE name = $1`
 
@@ -85,11 +96,49 @@ func (l *leases) Renew(ctx context.Context, cur lease.Lease, ttl time.Duration) 
 	return got, nil
 }
 
+// RenewHolder extends every unreleased lease of holder in one statement.
+func (l *leases) RenewHolder(ctx context.Context, holder string, ttl time.Duration) ([]lease.Lease, error) {
+	if err := l.open(); err != nil {
+		return nil, err
+	}
+	rows, err := l.db.QueryContext(ctx, l.q(sqlRenewHolder), holder, ttl.Milliseconds())
+	if err != nil {
+		return nil, fmt.Errorf("renewing the leases of %s: %w", holder, err)
+	}
+	defer rows.Close()
+	var out []lease.Lease
+	for rows.Next() {
+		got := lease.Lease{Holder: holder}
+		var ms int64
+		if err := rows.Scan(&got.Name, &got.Token, &ms, &got.Alive); err != nil {
+			return nil, fmt.Errorf("renewing the leases of %s: %w", holder, err)
+		}
+		got.Expires = time.UnixMilli(ms)
+		out = append(out, got)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("renewing the leases of %s: %w", holder, err)
+	}
+	return out, nil
+}
+
+// Purge deletes the leases named with prefix that ended more than age ago.
+func (l *leases) Purge(ctx context.Context, prefix string, age time.Duration) (int64, error) {
+	if err := l.open(); err != nil {
+		return 0, err
+	}
+	res, err := l.db.ExecContext(ctx, l.q(sqlPurgeLeases), prefix, age.Milliseconds())
+	if err != nil {
+		return 0, fmt.Errorf("purging leases %s*: %w", prefix, err)
+	}
+	return res.RowsAffected()
+}
+
 func (l *leases) Release(ctx context.Context, cur lease.Lease) error {
 	if err := l.open(); err != nil {
 		return err
 	}
-	if _, err := l.db.ExecContext(ctx, sqlReleaseLease, cur.Name, cur.Holder, cur.Token); err != nil {
+	if _, err := l.db.ExecContext(ctx, l.q(sqlReleaseLease), cur.Name, cur.Holder, cur.Token); err != nil {
 		return fmt.Errorf("releasing lease %s: %w", cur.Name, err)
 	}
 	return nil
