@@ -34,6 +34,7 @@ busybox_static() {
 }
 busybox_static || need_apt+=(busybox-static)
 command -v slirp4netns >/dev/null 2>&1 || need_apt+=(slirp4netns)
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v createrepo_c >/dev/null 2>&1 || need_apt+=(createrepo-c)
 command -v rpmbuild >/dev/null 2>&1 || need_apt+=(rpm)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)

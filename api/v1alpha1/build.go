@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	"encoding/json"
 	"strconv"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -188,9 +189,52 @@ type BuildStatus struct {
 	Interrupted bool `json:"interrupted,omitempty"`
 	// Message explains the outcome, e.g. the failing step.
 	Message string `json:"message,omitempty"`
-	// Conditions describe the build's state.
+	// Conditions describe the build's state. A build retried because the
+	// remote worker running it lost its lease has a WorkerLost condition.
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// Lease is held by the remote worker running the build, if any.
+	Lease *BuildLease `json:"lease,omitempty"`
 }
+
+// BuildLease is a remote worker's hold on a running build (the shape of a
+// Kubernetes coordination Lease). The worker renews it; when it lapses the
+// build is taken back and Generation moves on, so whatever the old holder
+// still sends (logs, reports, pushes) is refused.
+type BuildLease struct {
+	// Holder is the worker's name.
+	Holder string `json:"holder"`
+	// Platform is the os/arch the build runs on.
+	Platform string `json:"platform,omitempty"`
+	// Generation counts the leases given out for this build; every
+	// request of the holder names it (fencing).
+	Generation int64 `json:"generation"`
+	// AcquireTime is when the holder got the lease.
+	AcquireTime *metav1.MicroTime `json:"acquireTime,omitempty"`
+	// RenewTime is when the holder last renewed it.
+	RenewTime *metav1.MicroTime `json:"renewTime,omitempty"`
+	// DurationSeconds is how long after RenewTime the lease lapses.
+	DurationSeconds float64 `json:"durationSeconds,omitempty"`
+	// Released is set once the lease ended (the build finished or was
+	// taken back); the fields above say who held it last.
+	Released bool `json:"released,omitempty"`
+}
+
+// Expiry is when the lease lapses unless renewed.
+func (l *BuildLease) Expiry() time.Time {
+	if l == nil || l.RenewTime == nil {
+		return time.Time{}
+	}
+	return l.RenewTime.Add(time.Duration(l.DurationSeconds * float64(time.Second)))
+}
+
+// Live reports whether the lease is held at now.
+func (l *BuildLease) Live(now time.Time) bool {
+	return l != nil && !l.Released && now.Before(l.Expiry())
+}
+
+// ConditionWorkerLost is the condition of a build whose remote worker lost
+// its lease (killed, partitioned): the build was retried or failed.
+const ConditionWorkerLost = "WorkerLost"
 
 // BuildPipeline identifies the pipeline a build ran.
 type BuildPipeline struct {

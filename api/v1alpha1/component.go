@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"regexp"
 	"strings"
 	"time"
 
@@ -50,6 +51,10 @@ type ComponentBuild struct {
 	PipelineSpec map[string]any `json:"pipelineSpec,omitempty"`
 	// Params are passed to the pipeline.
 	Params []Param `json:"params,omitempty"`
+	// Platform is the os/arch the component builds on, e.g. "linux/arm64":
+	// only the server (when it is that platform) or remote workers of that
+	// platform run its builds. Empty: the server's own platform.
+	Platform string `json:"platform,omitempty"`
 	// PollInterval is how often Kiln checks the branch for new commits, e.g.
 	// "60s"; "0s" disables polling (webhooks only). Default 60s.
 	PollInterval *metav1.Duration `json:"pollInterval,omitempty"`
@@ -191,6 +196,12 @@ func validateGitSource(p *field.Path, g *GitSource) field.ErrorList {
 	return append(errs, validateDockerfileURL(p.Child("dockerfileUrl"), g.DockerfileURL)...)
 }
 
+// platformRE matches an os/arch[/variant] platform.
+var platformRE = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$`)
+
+// ValidPlatform reports whether p is an os/arch[/variant] platform.
+func ValidPlatform(p string) bool { return platformRE.MatchString(p) }
+
 // BuildCatalog is the built-in pipelines a component may name.
 var BuildCatalog = []string{"script", "go", "rpm", "debian", "oci-image"}
 
@@ -206,6 +217,9 @@ func validateComponentBuild(p *field.Path, b *ComponentBuild) field.ErrorList {
 		}
 	}
 	errs = append(errs, validateParams(p.Child("params"), b.Params)...)
+	if b.Platform != "" && !platformRE.MatchString(b.Platform) {
+		errs = append(errs, field.Invalid(p.Child("platform"), b.Platform, `an os/arch pair such as "linux/amd64" or "linux/arm64"`))
+	}
 	if b.PollInterval != nil && b.PollInterval.Duration < 0 {
 		errs = append(errs, field.Invalid(p.Child("pollInterval"), b.PollInterval.Duration.String(), "must not be negative"))
 	}

@@ -35,6 +35,42 @@ type TokenSpec struct {
 	Hash string `json:"hash,omitempty"`
 	// ExpiresAt is when the token stops working; nil means never.
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+	// Scope narrows what a token of a remote worker or of one build may
+	// do; nil for users and service accounts.
+	Scope *TokenScope `json:"scope,omitempty"`
+}
+
+// TokenScope is what a worker's or a build's token may do.
+type TokenScope struct {
+	// Platforms are the platforms (os/arch) a worker token's holder may
+	// lease builds for ("system:worker:<name>" subjects).
+	Platforms []string `json:"platforms,omitempty"`
+	// Namespace is the namespace of a push token's build
+	// ("system:build:<namespace>:<build>" subjects): the token may pull in
+	// it, and push to Repository and the repositories under it only. Kiln
+	// deletes the token when the lease ends.
+	Namespace string `json:"namespace,omitempty"`
+	// Build is the push token's build.
+	Build string `json:"build,omitempty"`
+	// Generation is the build lease generation the push token belongs to.
+	Generation int64 `json:"generation,omitempty"`
+	// Repository is the registry repository (<namespace>/<component>,
+	// without the registry host) the build may push to.
+	Repository string `json:"repository,omitempty"`
+}
+
+// Subject prefixes of remote workers and of build push tokens.
+const (
+	WorkerSubjectPrefix = "system:worker:"
+	BuildSubjectPrefix  = "system:build:"
+)
+
+// WorkerSubject names a remote worker as a token subject.
+func WorkerSubject(name string) string { return WorkerSubjectPrefix + name }
+
+// BuildSubject names one build's push token subject.
+func BuildSubject(namespace, build string) string {
+	return BuildSubjectPrefix + namespace + ":" + build
 }
 
 // TokenStatus is written by Kiln.
@@ -78,6 +114,16 @@ func (t *Token) Validate() field.ErrorList {
 func validateSubjectName(p *field.Path, subject string) field.ErrorList {
 	if subject == "" {
 		return field.ErrorList{field.Required(p, `a user name or "system:serviceaccount:<namespace>:<name>"`)}
+	}
+	if name, ok := strings.CutPrefix(subject, WorkerSubjectPrefix); ok {
+		return dnsSubdomain(p, name)
+	}
+	if rest, ok := strings.CutPrefix(subject, BuildSubjectPrefix); ok {
+		ns, name, _ := strings.Cut(rest, ":")
+		if dnsLabel(p, ns) != nil || dnsSubdomain(p, name) != nil {
+			return field.ErrorList{field.Invalid(p, subject, `must be "system:build:<namespace>:<build>"`)}
+		}
+		return nil
 	}
 	ns, name, sa := ParseSubject(subject)
 	if !sa {

@@ -45,16 +45,20 @@ type kilnProc struct {
 	log     *os.File
 	hc      *http.Client
 	token   string
+	// extra are more flags of kiln up (e.g. a replica's).
+	extra []string
 }
 
-func startKiln(t *testing.T, dataDir string) *kilnProc {
+// startKiln starts `kiln up` on dataDir with extra flags; its log is
+// DATA_DIR.log.
+func startKiln(t *testing.T, dataDir string, extra ...string) *kilnProc {
 	t.Helper()
 	port := stablePort(t)
-	logf, err := os.OpenFile(filepath.Join(filepath.Dir(dataDir), "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	logf, err := os.OpenFile(dataDir+".log", os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &kilnProc{t: t, dataDir: dataDir, port: port, log: logf}
+	p := &kilnProc{t: t, dataDir: dataDir, port: port, log: logf, extra: extra}
 	t.Cleanup(p.stop)
 	p.start()
 	return p
@@ -92,6 +96,7 @@ func (p *kilnProc) start() {
 	fmt.Fprintf(p.log, "==== start %s\n", time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(os.Args[0], "up", "--data-dir", p.dataDir, "--listen", "127.0.0.1:"+strconv.Itoa(p.port),
 		"--write-user-config=false", "--allow-file-sources", "--log-level", "info", "--batch-window", "500ms")
+	cmd.Args = append(cmd.Args, p.extra...)
 	cmd.Env = append(os.Environ(), runMainEnv+"=1")
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {

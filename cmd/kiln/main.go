@@ -9,6 +9,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/bench"
 	"github.com/kilnbuild/kiln/internal/cli"
 	"github.com/kilnbuild/kiln/internal/up"
+	"github.com/kilnbuild/kiln/internal/worker"
 )
 
 // version is the client version; set it at build time with
@@ -18,6 +19,6 @@ var version string
 
 func main() {
 	root := cli.NewRootCommand(cli.WithVersion(version))
-	root.AddCommand(up.NewCommand(), bench.NewCommand())
+	root.AddCommand(up.NewCommand(), bench.NewCommand(), worker.NewCommand())
 	os.Exit(cli.Execute(root))
 }

@@ -144,6 +144,10 @@ func (s *Server) authed(h http.Handler) http.Handler {
 			s.writeError(w, r, unauthorized(err.Error()))
 			return
 		}
+		if id.Restricted() {
+			s.writeError(w, r, forbidden(id.User+": worker and build tokens serve only the worker protocol and the registry, not the API"))
+			return
+		}
 		h.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
 	})
 }

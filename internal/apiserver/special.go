@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
@@ -61,6 +62,9 @@ type TokenRequest struct {
 	Subject     string `json:"subject"`
 	Description string `json:"description,omitempty"`
 	ExpiresIn   string `json:"expiresIn,omitempty"`
+	// Platforms are the platforms a remote worker's token (subject
+	// system:worker:<name>) may lease builds for; default the server's.
+	Platforms []string `json:"platforms,omitempty"`
 }
 
 // TokenResponse carries a new token; the token is shown only here.
@@ -122,7 +126,7 @@ func (s *Server) mayIssue(ctx context.Context, id *auth.Identity, subject string
 
 // IssueToken creates a Token object for req and returns the bearer token.
 func IssueToken(ctx context.Context, reg *registry.Registry, req TokenRequest) (*TokenResponse, error) {
-	if err := checkSubject(ctx, reg, req.Subject); err != nil {
+	if err := checkSubject(ctx, reg, &req); err != nil {
 		return nil, err
 	}
 	name, token, err := auth.NewToken()
@@ -130,6 +134,9 @@ func IssueToken(ctx context.Context, reg *registry.Registry, req TokenRequest) (
 		return nil, err
 	}
 	spec := map[string]any{"subject": req.Subject, "description": req.Description, "hash": auth.HashSecret(strings.SplitN(strings.TrimPrefix(token, auth.TokenPrefix), "_", 2)[1])}
+	if strings.HasPrefix(req.Subject, auth.WorkerPrefix) {
+		spec["scope"] = map[string]any{"platforms": req.Platforms}
+	}
 	resp := &TokenResponse{Name: name, Token: token, Subject: req.Subject}
 	if req.ExpiresIn != "" {
 		d, err := time.ParseDuration(req.ExpiresIn)
@@ -151,7 +158,17 @@ func IssueToken(ctx context.Context, reg *registry.Registry, req TokenRequest) (
 	return resp, nil
 }
 
-func checkSubject(ctx context.Context, reg *registry.Registry, subject string) error {
+func checkSubject(ctx context.Context, reg *registry.Registry, req *TokenRequest) error {
+	subject := req.Subject
+	if strings.HasPrefix(subject, auth.BuildPrefix) {
+		return badRequest("build push tokens are issued by Kiln to the worker running the build, never on request")
+	}
+	if strings.HasPrefix(subject, auth.WorkerPrefix) {
+		return checkWorkerRequest(req)
+	}
+	if len(req.Platforms) > 0 {
+		return badRequest("platforms apply to worker tokens only (subject system:worker:<name>)")
+	}
 	if ns, name, ok := auth.ParseServiceAccount(subject); ok {
 		k, _ := v1alpha1.Lookup("ServiceAccount")
 		_, err := reg.Get(ctx, k, ns, name, registry.GetOptions{})
@@ -160,6 +177,20 @@ func checkSubject(ctx context.Context, reg *registry.Registry, subject string) e
 	k, _ := v1alpha1.Lookup("User")
 	_, err := reg.Get(ctx, k, "", subject, registry.GetOptions{})
 	return err
+}
+
+// checkWorkerRequest checks a worker token's request, defaulting its
+// platforms to the server's.
+func checkWorkerRequest(req *TokenRequest) error {
+	if len(req.Platforms) == 0 {
+		req.Platforms = []string{runtime.GOOS + "/" + runtime.GOARCH}
+	}
+	for _, p := range req.Platforms {
+		if !v1alpha1.ValidPlatform(p) {
+			return badRequest(fmt.Sprintf("platform %q: want os/arch such as linux/amd64 or linux/arm64", p))
+		}
+	}
+	return nil
 }
 
 // tokens lists and revokes tokens: cluster admins see all, others their own

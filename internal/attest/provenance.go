@@ -27,6 +27,8 @@ type ProvenanceInput struct {
 	StartedOn, FinishedOn time.Time
 	// Log is the build log, recorded as a byproduct (optional).
 	Log *File
+	// Worker names the remote worker that ran the steps, if any.
+	Worker *WorkerRun
 }
 
 // Provenance builds an in-toto Statement v1 whose predicate is a SLSA
@@ -50,8 +52,8 @@ func Provenance(in ProvenanceInput) (*Statement, error) {
 			Metadata: metadata(in),
 		},
 	}
-	if in.Namespace != "" || in.Component != "" {
-		pred.BuildDefinition.InternalParameters = &InternalParameters{Namespace: in.Namespace, Component: in.Component}
+	if in.Namespace != "" || in.Component != "" || in.Worker != nil {
+		pred.BuildDefinition.InternalParameters = &InternalParameters{Namespace: in.Namespace, Component: in.Component, Worker: in.Worker}
 	}
 	if in.Log != nil {
 		log, err := fileDescriptor(*in.Log)

@@ -107,6 +107,20 @@ type PipelineParameter struct {
 type InternalParameters struct {
 	Namespace string `json:"namespace,omitempty"`
 	Component string `json:"component,omitempty"`
+	// Worker is set when a remote worker ran the steps.
+	Worker *WorkerRun `json:"worker,omitempty"`
+}
+
+// WorkerRun says which remote worker ran a build's steps and which fields
+// of the provenance rest on its word alone. The builder signed the
+// provenance; it handed the worker the source, the pipeline, the step
+// images by digest and the inputs, and recorded those itself.
+type WorkerRun struct {
+	Name     string `json:"name"`
+	Platform string `json:"platform,omitempty"`
+	// Reported lists the worker-reported parts, as JSON-ish paths of the
+	// predicate (e.g. "subject", "resolvedDependencies[kiln:prefetch/*]").
+	Reported []string `json:"reported"`
 }
 
 // ResourceDescriptor is an in-toto ResourceDescriptor (the fields used).

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,7 +18,27 @@ type Identity struct {
 	User string
 	// ClusterAdmin may do anything anywhere.
 	ClusterAdmin bool
+	// Scope, when set, restricts the identity to the worker protocol
+	// (a remote worker) or to the registry repositories of one build (a
+	// build's push token): such identities are refused by the API.
+	Scope *Scope
 }
+
+// Scope is what a restricted token may do.
+type Scope struct {
+	// Worker is the remote worker's name (system:worker:<name>), and
+	// Platforms the platforms it may lease builds for.
+	Worker    string
+	Platforms []string
+	// Namespace, Build, Generation and Repository restrict a build's push
+	// token: pull in Namespace, push to Repository (and below) only.
+	Namespace, Build, Repository string
+	Generation                   int64
+}
+
+// Restricted reports whether id may use only the worker protocol or the
+// registry within its scope.
+func (id *Identity) Restricted() bool { return id != nil && id.Scope != nil }
 
 // System is the identity of Kiln's own controllers.
 var System = &Identity{User: "system:kiln", ClusterAdmin: true}
@@ -52,6 +73,13 @@ type tokenDoc struct {
 		Subject   string     `json:"subject"`
 		Hash      string     `json:"hash"`
 		ExpiresAt *time.Time `json:"expiresAt"`
+		Scope     *struct {
+			Platforms  []string `json:"platforms"`
+			Namespace  string   `json:"namespace"`
+			Build      string   `json:"build"`
+			Generation int64    `json:"generation"`
+			Repository string   `json:"repository"`
+		} `json:"scope"`
 	} `json:"spec"`
 }
 
@@ -134,7 +162,37 @@ func (a *Authenticator) current(ctx context.Context, name string, doc tokenDoc) 
 	if doc.Spec.ExpiresAt != nil && a.now().After(*doc.Spec.ExpiresAt) {
 		return nil, fmt.Errorf("%w: token %s expired at %s — create a new one with `kiln token create`", ErrUnauthenticated, name, doc.Spec.ExpiresAt.Format(time.RFC3339))
 	}
+	if id, ok := scoped(doc); ok {
+		return id, nil
+	}
 	return a.subject(ctx, doc.Spec.Subject)
+}
+
+// Subject prefixes of restricted identities (see v1alpha1.TokenScope).
+const (
+	WorkerPrefix = "system:worker:"
+	BuildPrefix  = "system:build:"
+)
+
+// scoped returns the restricted identity of a worker's or a build's token.
+// A token with such a subject but no scope authenticates nothing useful:
+// it gets an empty scope, which every check refuses.
+func scoped(doc tokenDoc) (*Identity, bool) {
+	subject := doc.Spec.Subject
+	worker, isWorker := strings.CutPrefix(subject, WorkerPrefix)
+	if !isWorker && !strings.HasPrefix(subject, BuildPrefix) {
+		return nil, false
+	}
+	sc := &Scope{}
+	if s := doc.Spec.Scope; s != nil {
+		sc = &Scope{Platforms: s.Platforms, Namespace: s.Namespace, Build: s.Build, Generation: s.Generation, Repository: s.Repository}
+	}
+	if isWorker {
+		sc.Worker, sc.Namespace, sc.Build, sc.Repository = worker, "", "", ""
+	} else {
+		sc.Platforms = nil
+	}
+	return &Identity{User: subject, Scope: sc}, true
 }
 
 // subject resolves a token's subject, which must still exist.

@@ -43,6 +43,9 @@ func isCollection(a Attributes) bool {
 
 // Authorize decides a request.
 func (z *Authorizer) Authorize(ctx context.Context, id *Identity, a Attributes) (Decision, error) {
+	if id.Restricted() {
+		return deny(id.User + " is a worker or build token: it has no role in any namespace"), nil
+	}
 	if id.ClusterAdmin {
 		return allow(), nil
 	}

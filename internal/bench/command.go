@@ -15,7 +15,7 @@ import (
 // NewCommand returns `kiln bench` with its api, build and soak subcommands.
 func NewCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Measure Kiln on this machine (see docs/benchmarks.md)"}
-	cmd.AddCommand(newBenchAPICommand(), newBenchBuildCommand(), newBenchSoakCommand(), NewTraceCommand())
+	cmd.AddCommand(newBenchAPICommand(), newBenchBuildCommand(), newBenchSoakCommand(), NewTraceCommand(), newBenchReplicasCommand())
 	return cmd
 }
 
@@ -177,4 +177,62 @@ func printJSON(cmd *cobra.Command, v any) error {
 	enc := json.NewEncoder(cmd.OutOrStdout())
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+func newBenchReplicasCommand() *cobra.Command {
+	var o ReplicasOptions
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "replicas",
+		Short: "Measure kiln up replicas on one PostgreSQL database with a no-op executor",
+		Long: `Starts kiln up replicas (separate processes) on a fresh PostgreSQL database each
+time, with the no-op executor: builds run nothing, so what is measured is the
+control plane. For each --replicas count: the start latency of one build at a
+time (created → seen Running by a watch), then --builds builds created at once
+by 8 writers over the replicas: builds per second and start latency
+percentiles. --takeover: 200 one-minute builds on two replicas, the follower
+killed with SIGKILL: seconds until its builds are re-queued and running again.
+--concurrent N: N builds held for --hold at once on one replica: CPU seconds of
+kiln and PostgreSQL per build. Without --database a throw-away PostgreSQL
+cluster is started (fsync off). See docs/scale.md.`,
+		Example: `  kiln bench replicas --replicas 1,2,3 --builds 2000 --takeover
+  kiln bench replicas --replicas 1 --builds 200 --concurrent 10000 --hold 2m`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Log = os.Stderr
+			rep, err := RunReplicas(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(cmd, rep)
+			}
+			printReplicasReport(cmd, rep)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Database, "database", "", "PostgreSQL server URL whose role may create databases (default: a throw-away cluster)")
+	f.IntSliceVar(&o.Replicas, "replicas", []int{1, 2, 3}, "replica counts to measure")
+	f.IntVar(&o.Builds, "builds", 2000, "builds per dispatch run")
+	f.IntVar(&o.Concurrent, "concurrent", 0, "also run this many builds at once on one replica and measure CPU per build")
+	f.DurationVar(&o.Hold, "hold", 2*time.Minute, "how long each of the --concurrent builds runs")
+	f.BoolVar(&o.Takeover, "takeover", false, "also measure the takeover of a killed replica's builds")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printReplicasReport(cmd *cobra.Command, rep *ReplicasReport) {
+	w := cmd.OutOrStdout()
+	fmt.Fprintln(w, "replicas  builds  builds/s  start p50  p90  p99 (ms)  idle start p50 (ms)")
+	for _, d := range rep.Dispatch {
+		fmt.Fprintf(w, "%8d  %6d  %8.1f  %9.0f  %4.0f  %4.0f  %19.0f\n", d.Replicas, d.Builds, d.PerSecond, d.StartP50, d.StartP90, d.StartP99, d.IdleStartP50)
+	}
+	if t := rep.Takeover; t != nil {
+		fmt.Fprintf(w, "takeover: %d builds of the killed replica re-queued after %.1f s, all running again after %.1f s\n", t.Builds, t.RequeuedAfter, t.RunningAfter)
+	}
+	if c := rep.Concurrent; c != nil {
+		fmt.Fprintf(w, "concurrent: %d builds (peak %d running) in %.0f s: kiln %.1f s + PostgreSQL %.1f s CPU = %.2f ms CPU per build\n",
+			c.Builds, c.PeakRunning, c.WallSeconds, c.KilnCPU, c.PostgresCPU, c.PerBuildMS)
+	}
 }

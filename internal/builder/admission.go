@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
@@ -57,10 +58,10 @@ func (a *admission) admitted(key controller.Request) bool {
 }
 
 // done frees the slot of an attempt that ended, and has the build looked at
-// again (an attempt that did not start leaves it Queued).
-func (a *admission) done(key controller.Request) {
+// again after delay (an attempt that did not start leaves it Queued).
+func (a *admission) done(key controller.Request, delay time.Duration) {
 	a.update(func(q *fairQueue) { q.Done(key) })
-	a.admit.Enqueue(key)
+	a.admit.EnqueueAfter(key, delay)
 }
 
 func (a *admission) knows(ns string) bool {
@@ -83,8 +84,13 @@ func (c *Controllers) namespaceLimit(ctx context.Context, req controller.Request
 // wait, running ones count, finished ones leave.
 func (c *Controllers) admitBuild(ctx context.Context, b *v1alpha1.Build) (controller.Result, error) {
 	req := requestOf(b)
+	if b.Spec.Cancel {
+		c.stopRunning(req) // the attempt writes the final status
+	}
 	switch {
-	case b.Status.Phase == v1alpha1.BuildRunning:
+	case b.Status.Phase == v1alpha1.BuildRunning && (c.Claims == nil || c.isRunning(req)):
+		// With claims, each replica counts only what it runs itself: the
+		// limits are per replica.
 		c.adm.update(func(q *fairQueue) { q.Running(req) })
 	case b.Status.Phase == v1alpha1.BuildQueued && !b.Spec.Cancel:
 		return controller.Result{}, c.enqueue(ctx, b)

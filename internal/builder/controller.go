@@ -11,8 +11,10 @@ package builder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 	"github.com/kilnbuild/kiln/api/v1alpha1"
 	"github.com/kilnbuild/kiln/internal/controller"
 	"github.com/kilnbuild/kiln/internal/executor"
+	"github.com/kilnbuild/kiln/internal/lease"
 	"github.com/kilnbuild/kiln/internal/logstore"
 	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/store"
@@ -54,12 +57,32 @@ type Controllers struct {
 	Logs *logstore.Store
 	Log  *slog.Logger
 	Now  func() time.Time
+	// Remote, when set, runs builds on remote workers: builds of another
+	// platform than Platform, and the others once the Workers local slots
+	// are busy (all of them with LocalOff). Admission then admits up to
+	// the local slots plus the workers' capacity (SetRemoteCapacity), with
+	// the same fair share between namespaces.
+	Remote   executor.Remote
+	LocalOff bool
+	Platform string
+	// Claims, when set, hold one lease per running build (lease.ClaimName)
+	// in the lease store every replica on the database shares: an attempt
+	// runs only while this replica holds the build's claim (the session
+	// renews all of them together), and a Running build is re-queued only
+	// once its claim is dead. Without Claims (one process) a Running build
+	// this process does not run is re-queued at once. The caller runs the
+	// session (Session.Run).
+	Claims *lease.Session
 
-	reg     *registry.Registry
-	mu      sync.Mutex
-	running map[controller.Request]context.CancelFunc
-	adm     *admission
+	reg       *registry.Registry
+	mu        sync.Mutex
+	running   map[controller.Request]context.CancelFunc
+	adm       *admission
+	localBusy int
 }
+
+// MaxRemoteSlots bounds the builds running on remote workers at once.
+const MaxRemoteSlots = 1024
 
 // Register adds the build scheduler, admission and executor to m. The
 // scheduler numbers builds; admission keeps the fair queue of Queued builds
@@ -71,15 +94,25 @@ func (c *Controllers) Register(m *controller.Manager) {
 	if c.Workers <= 0 {
 		c.Workers = 2
 	}
+	if c.Platform == "" {
+		c.Platform = runtime.GOOS + "/" + runtime.GOARCH
+	}
 	c.reg, c.running, c.adm = m.Registry(), map[controller.Request]context.CancelFunc{}, newAdmission(c.Workers, c.NamespaceLimit)
+	slots := c.Workers
+	if c.Remote != nil {
+		c.adm.q.SetGlobal(c.localSlots())
+		slots = c.localSlots() + MaxRemoteSlots
+	}
 	src := controller.Source{Kind: "Build", Settled: finishedBuild}
-	m.Register("build-scheduler", controller.For(c.reg, c.schedule).OnGone(c.deleted), controller.Options{Workers: 1}, src)
+	// The scheduler is a singleton (the leader's); admission and the
+	// executor run on every replica, each running the builds it claims.
+	m.Register("build-scheduler", controller.For(c.reg, c.schedule).OnGone(c.deleted), controller.Options{Workers: 8}, src)
 	c.adm.admit = m.Register("build-admission", controller.ByKind{
-		"Build":     controller.For(c.reg, c.admitBuild).OnGone(c.adm.remove),
+		"Build":     controller.For(c.reg, c.admitBuild).OnGone(c.gone),
 		"Namespace": controller.ReconcileFunc(c.namespaceLimit),
-	}, controller.Options{Workers: 1}, src, controller.Source{Kind: "Namespace"})
+	}, controller.Options{Workers: 1, EveryReplica: true}, src, controller.Source{Kind: "Namespace"})
 	// No source: the executor is fed by admission only.
-	c.adm.exec = m.Register("build-executor", controller.ReconcileFunc(c.execute), controller.Options{Workers: c.Workers})
+	c.adm.exec = m.Register("build-executor", controller.ReconcileFunc(c.execute), controller.Options{Workers: slots, EveryReplica: true})
 }
 
 var buildKind = v1alpha1.MustLookup("Build")
@@ -105,6 +138,13 @@ func requestOf(b *v1alpha1.Build) controller.Request {
 // write for it any more.
 func (c *Controllers) deleted(req controller.Request) { c.stopRunning(req) }
 
+// gone takes a deleted build out of this replica's fair queue and stops
+// its attempt if it runs here.
+func (c *Controllers) gone(req controller.Request) {
+	c.adm.remove(req)
+	c.stopRunning(req)
+}
+
 // schedule numbers new builds, cancels, and re-queues builds a crash
 // interrupted. It never blocks on a running build.
 func (c *Controllers) schedule(ctx context.Context, b *v1alpha1.Build) (controller.Result, error) {
@@ -118,9 +158,28 @@ func (c *Controllers) schedule(ctx context.Context, b *v1alpha1.Build) (controll
 	case b.Status.Phase == "":
 		return controller.Result{}, c.number(ctx, b)
 	case b.Status.Phase == v1alpha1.BuildRunning && !c.isRunning(req):
-		return controller.Result{}, c.recover(ctx, b)
+		return c.recoverIfDead(ctx, b)
 	}
 	return controller.Result{}, nil
+}
+
+// recoverIfDead re-queues a Running build whose claim is dead: released
+// without a final status, expired, held by an earlier incarnation of this
+// replica, or never taken (a build started without claims). A live claim
+// is looked at again every half TTL, so a dead replica's builds are taken
+// over within about 1.5 TTL.
+func (c *Controllers) recoverIfDead(ctx context.Context, b *v1alpha1.Build) (controller.Result, error) {
+	if c.Claims == nil {
+		return controller.Result{}, c.recover(ctx, b)
+	}
+	l, err := c.Claims.Store.Get(ctx, lease.ClaimName(b.Namespace, b.Name))
+	if err != nil && !errors.Is(err, lease.ErrNotFound) {
+		return controller.Result{}, err
+	}
+	if err == nil && l.Alive && !lease.EarlierIncarnation(l.Holder, c.Claims.Holder) {
+		return controller.Result{RequeueAfter: c.claimTTL() / 2}, nil
+	}
+	return controller.Result{}, c.recover(ctx, b)
 }
 
 // number takes the component's next build number and queues the build.
@@ -220,7 +279,7 @@ func (c *Controllers) recover(ctx context.Context, b *v1alpha1.Build) error {
 		return c.finish(ctx, b, v1alpha1.BuildFailed, "interrupted twice by a server restart; not retried again")
 	}
 	b.Status.Phase = v1alpha1.BuildQueued
-	b.Status.Message = "interrupted by a server restart; retrying once"
+	b.Status.Message = "interrupted by a server restart (or its replica died); retrying once"
 	c.Log.Warn("re-queueing a build interrupted by a restart", "build", b.Namespace+"/"+b.Name, "attempt", b.Status.Attempts)
 	return c.writeStatus(ctx, b)
 }
@@ -247,4 +306,12 @@ func (c *Controllers) isRunning(req controller.Request) bool {
 	defer c.mu.Unlock()
 	_, ok := c.running[req]
 	return ok
+}
+
+// claimTTL is the claims' time to live.
+func (c *Controllers) claimTTL() time.Duration {
+	if c.Claims == nil || c.Claims.TTL <= 0 {
+		return lease.DefaultTTL
+	}
+	return c.Claims.TTL
 }

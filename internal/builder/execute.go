@@ -15,6 +15,7 @@ import (
 	"github.com/kilnbuild/kiln/api/v1alpha1"
 	"github.com/kilnbuild/kiln/internal/controller"
 	"github.com/kilnbuild/kiln/internal/executor"
+	"github.com/kilnbuild/kiln/internal/lease"
 	"github.com/kilnbuild/kiln/internal/logstore"
 	"github.com/kilnbuild/kiln/internal/registry"
 )
@@ -22,15 +23,22 @@ import (
 // execute runs a build admission admitted, holding its slot until the
 // attempt ends; a failed attempt to start keeps the slot while the runtime
 // retries it with backoff. There are Workers executor workers and admission
-// admits at most Workers builds, so an admitted build starts at once.
+// admits at most Workers builds, so an admitted build starts at once. A
+// build another replica claimed leaves the slot and is looked at again
+// after a while (by then its Running status has arrived, or its claim died).
 func (c *Controllers) execute(ctx context.Context, req controller.Request) (controller.Result, error) {
 	if !c.adm.admitted(req) {
 		return controller.Result{}, nil // stale: only admitted builds run
 	}
-	if err := c.attempt(ctx, req); err != nil {
+	err := c.attempt(ctx, req)
+	if errors.Is(err, lease.ErrHeld) {
+		c.adm.done(req, c.claimTTL()/4)
+		return controller.Result{}, nil
+	}
+	if err != nil {
 		return controller.Result{}, err
 	}
-	c.adm.done(req)
+	c.adm.done(req, 0)
 	return controller.Result{}, nil
 }
 
@@ -43,13 +51,41 @@ func (c *Controllers) attempt(ctx context.Context, req controller.Request) error
 	if err != nil || b.Status.Phase != v1alpha1.BuildQueued || b.Spec.Cancel {
 		return err
 	}
+	claimCtx, release, err := c.takeClaim(ctx, b)
+	if err != nil {
+		return err
+	}
+	defer release()
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
+	stopOnLoss := context.AfterFunc(claimCtx, stop)
+	defer stopOnLoss()
 	if err := c.claim(ctx, req, b, stop); err != nil {
 		return err
 	}
 	defer c.release(req)
-	return c.run(runCtx, ctx, b)
+	return c.run(runCtx, ctx, b, claimCtx)
+}
+
+// takeClaim takes the build's claim lease (with Claims) and keeps it
+// renewed; its context ends if the claim is lost. Another replica's live
+// claim is an error satisfying errors.Is(err, lease.ErrHeld).
+func (c *Controllers) takeClaim(ctx context.Context, b *v1alpha1.Build) (context.Context, func(), error) {
+	if c.Claims == nil {
+		return context.Background(), func() {}, nil
+	}
+	name := lease.ClaimName(b.Namespace, b.Name)
+	lctx, _, err := c.Claims.Hold(ctx, lease.Request{Name: name})
+	if err != nil {
+		return nil, nil, fmt.Errorf("claiming build %s/%s: %w", b.Namespace, b.Name, err)
+	}
+	return lctx, func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := c.Claims.Release(rctx, name); err != nil {
+			c.Log.Warn("releasing a build's claim (it expires by itself)", "build", b.Namespace+"/"+b.Name, "err", err)
+		}
+	}, nil
 }
 
 // claim moves the build to Running; it fails if another writer got there
@@ -76,8 +112,10 @@ func (c *Controllers) release(req controller.Request) {
 }
 
 // run executes the attempt and records its outcome. ctx is the attempt's
-// (cancelled by spec.cancel); base outlives it for the final writes.
-func (c *Controllers) run(ctx, base context.Context, b *v1alpha1.Build) error {
+// (cancelled by spec.cancel or the loss of the claim); base outlives it for
+// the final writes; claim ends if the claim was lost: then nothing is
+// recorded (the leader re-queues the build).
+func (c *Controllers) run(ctx, base context.Context, b *v1alpha1.Build, claim context.Context) error {
 	comp, err := registry.Get[v1alpha1.Component](base, c.reg, b.Namespace, b.Spec.Component)
 	if err != nil {
 		return c.finish(base, b, v1alpha1.BuildFailed, "component: "+err.Error())
@@ -87,12 +125,22 @@ func (c *Controllers) run(ctx, base context.Context, b *v1alpha1.Build) error {
 		return c.finish(base, b, v1alpha1.BuildFailed, err.Error())
 	}
 	defer c.closeLog(logf)
-	fmt.Fprintf(logf, "==> build %s/%s #%d (attempt %d) of component %s\n", b.Namespace, b.Name, b.Status.BuildNumber, b.Status.Attempts, b.Spec.Component)
+	fmt.Fprintf(logf, "==> build %s/%s #%d (attempt %d) of component %s%s\n", b.Namespace, b.Name, b.Status.BuildNumber, b.Status.Attempts, b.Spec.Component, c.where())
 	progress := c.progressWriter(base, b)
+	remote, placed, err := c.place(comp)
+	defer placed()
+	if err != nil {
+		return c.finish(base, b, v1alpha1.BuildFailed, err.Error())
+	}
 	out, err := c.Executor.Execute(ctx, executor.Job{Build: b, Component: comp, Log: logf,
-		Progress: progress, Cached: c.cached(b), Pushed: c.outputsWriter(base, b)})
+		Progress: progress, Cached: c.cached(b), Pushed: c.outputsWriter(base, b), Remote: remote})
 	if err == nil && !out.Failed {
 		err = logf.Err() // output the log lost fails the build
+	}
+	if claim.Err() != nil {
+		fmt.Fprintf(logf, "==> this replica lost the build's claim (%v): the outcome of attempt %d is not recorded\n", context.Cause(claim), b.Status.Attempts)
+		c.Log.Warn("lost the claim of a running build; its outcome is dropped", "build", b.Namespace+"/"+b.Name, "cause", context.Cause(claim))
+		return nil
 	}
 	return c.record(ctx, base, b, out, err, logf)
 }
@@ -110,7 +158,7 @@ func (c *Controllers) closeLog(l *logstore.Log) {
 func (c *Controllers) outputsWriter(ctx context.Context, b *v1alpha1.Build) func([]v1alpha1.BuildArtifact) error {
 	return func(outs []v1alpha1.BuildArtifact) error {
 		_, err := registry.UpdateStatus(ctx, c.reg, b.Namespace, b.Name, func(cur *v1alpha1.Build) error {
-			if cur.Status.Phase != v1alpha1.BuildRunning || cur.Status.Attempts != b.Status.Attempts {
+			if !sameAttempt(cur, b) {
 				return fmt.Errorf("build %s/%s is no longer this attempt's (%s, attempt %d)", b.Namespace, b.Name, cur.Status.Phase, cur.Status.Attempts)
 			}
 			cur.Status.Outputs = outs
@@ -118,6 +166,12 @@ func (c *Controllers) outputsWriter(ctx context.Context, b *v1alpha1.Build) func
 		})
 		return err
 	}
+}
+
+// sameAttempt reports whether cur (fresh from the store) is still running
+// the attempt b started: the attempt number is the fencing token of a run.
+func sameAttempt(cur, b *v1alpha1.Build) bool {
+	return cur.Status.Phase == v1alpha1.BuildRunning && cur.Status.Attempts == b.Status.Attempts
 }
 
 // errNotRunning ends a progress update of a build that no longer runs.
@@ -136,7 +190,7 @@ func (c *Controllers) progressWriter(ctx context.Context, b *v1alpha1.Build) fun
 		}
 		last = time.Now()
 		_, _ = registry.UpdateStatus(ctx, c.reg, b.Namespace, b.Name, func(cur *v1alpha1.Build) error {
-			if cur.Status.Phase != v1alpha1.BuildRunning {
+			if !sameAttempt(cur, b) {
 				return errNotRunning
 			}
 			cur.Status.Steps = steps
@@ -153,6 +207,15 @@ func (c *Controllers) record(ctx, base context.Context, b *v1alpha1.Build, out e
 	cur, gerr := registry.Get[v1alpha1.Build](base, c.reg, b.Namespace, b.Name)
 	if gerr != nil {
 		return gerr
+	}
+	if !sameAttempt(cur, b) {
+		// Fenced: the build was re-queued or taken over meanwhile (this
+		// process paused longer than its claim lived). The status write
+		// below is conditional on cur's resource version, so this check
+		// holds until it commits.
+		c.Log.Warn("an attempt ended after its build moved on; its outcome is dropped", "build", b.Namespace+"/"+b.Name,
+			"attempt", b.Status.Attempts, "phase", cur.Status.Phase, "current attempt", cur.Status.Attempts)
+		return nil
 	}
 	applyOutcome(cur, out)
 	phase, msg := outcomePhase(ctx, out, err)
@@ -253,4 +316,12 @@ func (c *Controllers) cached(b *v1alpha1.Build) func(context.Context, string) (*
 		}
 		return hits[0], true
 	}
+}
+
+// where names the claim holder running an attempt, for its log.
+func (c *Controllers) where() string {
+	if c.Claims == nil {
+		return ""
+	}
+	return " on " + c.Claims.Holder
 }

@@ -66,6 +66,10 @@ func newFairQueue(global, perNamespace int) *fairQueue {
 		limits: map[string]int{}, spaces: map[string]*tenant{}, running: map[controller.Request]bool{}}
 }
 
+// SetGlobal changes how many builds may run at once (remote workers come
+// and go); 0 admits none. Builds running beyond a lowered limit finish.
+func (q *fairQueue) SetGlobal(n int) { q.global = max(n, 0) }
+
 // SetLimit sets namespace ns's own limit; n <= 0 restores the default.
 func (q *fairQueue) SetLimit(ns string, n int) {
 	if n <= 0 {

@@ -208,3 +208,21 @@ func TestVerboseLogsRequests(t *testing.T) {
 		t.Fatalf("stderr %q lacks the request log", r.err)
 	}
 }
+
+func TestTokenCreateWorker(t *testing.T) {
+	isolate(t)
+	srv := newServer(t)
+	kiln(t, srv, "", "token", "create", "--worker", "builder-7", "--platform", "linux/arm64").must(t)
+	tok := srv.Object("tokens", "", "tok-1")
+	if spec, _ := tok["spec"].(map[string]any); spec == nil || spec["subject"] != "system:worker:builder-7" {
+		t.Fatalf("worker token %v", tok)
+	}
+	for _, args := range [][]string{
+		{"token", "create", "--worker", "w", "--for", "alice"},
+		{"token", "create", "--platform", "linux/arm64"},
+	} {
+		if r := kiln(t, srv, "", args...); r.code == nil {
+			t.Errorf("kiln %v succeeded", args)
+		}
+	}
+}

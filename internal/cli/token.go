@@ -33,14 +33,16 @@ type tokenResponse struct {
 }
 
 func newTokenCreateCommand(g *globals) *cobra.Command {
-	var subject, description, expires string
+	var subject, description, expires, worker string
+	var platforms []string
 	cmd := &cobra.Command{
-		Use:   "create [--for USER|system:serviceaccount:NS:NAME] [--description D] [--expires 720h]",
+		Use:   "create [--for USER|system:serviceaccount:NS:NAME | --worker NAME [--platform OS/ARCH]] [--description D] [--expires 720h]",
 		Short: "Create a token (printed once)",
 		Long: "Create a bearer token for yourself, a user (cluster admins) or a service account\n" +
 			"(namespace admins). The token is printed alone on stdout, once: store it right away.",
 		Example: "  kiln token create --description laptop\n" +
-			"  kiln token create --for system:serviceaccount:team-a:ci --description ci --expires 720h",
+			"  kiln token create --for system:serviceaccount:team-a:ci --description ci --expires 720h\n" +
+			"  kiln token create --worker builder-7 --platform linux/arm64   # for kiln worker --token (cluster admins)",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if expires != "" {
@@ -48,11 +50,14 @@ func newTokenCreateCommand(g *globals) *cobra.Command {
 					return fmt.Errorf("--expires %q: give a positive duration such as 720h or 90m", expires)
 				}
 			}
+			body, err := tokenRequestBody(subject, description, expires, worker, platforms)
+			if err != nil {
+				return err
+			}
 			c, err := g.client(cmd)
 			if err != nil {
 				return err
 			}
-			body := map[string]string{"subject": subject, "description": description, "expiresIn": expires}
 			data, err := c.Do(cmd.Context(), http.MethodPost, tokenRequestsPath, body, nil)
 			if err != nil {
 				return err
@@ -75,7 +80,23 @@ func newTokenCreateCommand(g *globals) *cobra.Command {
 	f.StringVar(&subject, "for", "", "subject: a user name or system:serviceaccount:NAMESPACE:NAME (default: you)")
 	f.StringVar(&description, "description", "", "what the token is for")
 	f.StringVar(&expires, "expires", "", "lifetime, e.g. 720h (default: never expires)")
+	f.StringVar(&worker, "worker", "", "a remote worker's registration token (`kiln worker --token`); cluster admins only")
+	f.StringSliceVar(&platforms, "platform", nil, "with --worker: the os/arch platforms the worker may build for (default: the server's)")
 	return cmd
+}
+
+// tokenRequestBody is the TokenRequest of `kiln token create`.
+func tokenRequestBody(subject, description, expires, worker string, platforms []string) (map[string]any, error) {
+	body := map[string]any{"subject": subject, "description": description, "expiresIn": expires}
+	switch {
+	case worker != "" && subject != "":
+		return nil, fmt.Errorf("--worker and --for name the subject both: give one")
+	case worker == "" && len(platforms) > 0:
+		return nil, fmt.Errorf("--platform applies to worker tokens only: add --worker NAME")
+	case worker != "":
+		body["subject"], body["platforms"] = "system:worker:"+worker, platforms
+	}
+	return body, nil
 }
 
 func newTokenListCommand(g *globals) *cobra.Command {

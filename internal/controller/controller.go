@@ -85,6 +85,11 @@ type Options struct {
 	Resync      time.Duration // default 1h; negative disables
 	BaseBackoff time.Duration // default 50ms
 	MaxBackoff  time.Duration // default 5m
+	// EveryReplica runs the controller on every replica sharing the
+	// database (work split by claims, e.g. running builds). By default a
+	// controller is a singleton: with a Leader set it runs only on the
+	// replica holding the leader lease.
+	EveryReplica bool
 }
 
 func (o *Options) defaults() {
@@ -118,11 +123,59 @@ type Controller struct {
 // Enqueue asks the controller to reconcile req.
 func (c *Controller) Enqueue(req Request) { c.queue.Add(req) }
 
+// EnqueueAfter asks the controller to reconcile req after d (at once when
+// d <= 0).
+func (c *Controller) EnqueueAfter(req Request, d time.Duration) {
+	if d <= 0 {
+		c.queue.Add(req)
+		return
+	}
+	c.queue.AddAfter(req, d)
+}
+
 // Manager runs controllers.
 type Manager struct {
-	reg   *registry.Registry
-	log   *slog.Logger
-	ctrls []*Controller
+	reg    *registry.Registry
+	log    *slog.Logger
+	ctrls  []*Controller
+	leader Leader
+	onLead []func(ctx context.Context)
+	lost   func(cause error)
+	mu     sync.Mutex
+	lctx   context.Context // the leadership's context while leading
+}
+
+// Leader elects one replica among those sharing the database
+// (lease.Elector).
+type Leader interface {
+	// Lead blocks until this replica leads or ctx ends; the returned
+	// context ends when leadership ends.
+	Lead(ctx context.Context) (context.Context, error)
+}
+
+// SetLeader makes the singleton controllers (every controller without
+// Options.EveryReplica) and the OnLead functions run only while l says
+// this replica leads. lost is called if leadership ends before the
+// manager's context (the replica must then stop: its singletons may have
+// been mid-write; the server exits and its supervisor restarts it).
+// Without a leader everything runs (one replica).
+func (m *Manager) SetLeader(l Leader, lost func(cause error)) {
+	m.leader, m.lost = l, lost
+}
+
+// OnLead runs fn (in its own goroutine) while this replica leads, or
+// from Start without a Leader: singleton work that is no controller, such
+// as the git poller. fn must return when its context ends.
+func (m *Manager) OnLead(fn func(ctx context.Context)) { m.onLead = append(m.onLead, fn) }
+
+// Leading reports whether this replica runs the singleton controllers now.
+func (m *Manager) Leading() bool {
+	if m.leader == nil {
+		return true
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lctx != nil && m.lctx.Err() == nil
 }
 
 // NewManager returns a manager whose controllers read and write through
@@ -146,14 +199,57 @@ func (m *Manager) Register(name string, r Reconciler, opts Options, sources ...S
 	return c
 }
 
-// Start runs every controller until ctx ends, then waits for workers to stop.
+// Start runs every controller until ctx ends, then waits for workers to
+// stop. With a Leader, the singleton controllers start once this replica
+// leads.
 func (m *Manager) Start(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, c := range m.ctrls {
+		if c.opts.EveryReplica || m.leader == nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); c.run(ctx) }()
+		}
+	}
+	if m.leader == nil {
+		m.startLeading(ctx, &wg)
+	} else {
 		wg.Add(1)
-		go func() { defer wg.Done(); c.run(ctx) }()
+		go func() { defer wg.Done(); m.lead(ctx) }()
 	}
 	wg.Wait()
+}
+
+// lead waits for leadership, runs the singletons under it and reports its
+// loss.
+func (m *Manager) lead(ctx context.Context) {
+	lctx, err := m.leader.Lead(ctx)
+	if err != nil {
+		return // ctx ended
+	}
+	m.mu.Lock()
+	m.lctx = lctx
+	m.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range m.ctrls {
+		if !c.opts.EveryReplica {
+			wg.Add(1)
+			go func() { defer wg.Done(); c.run(lctx) }()
+		}
+	}
+	m.startLeading(lctx, &wg)
+	<-lctx.Done()
+	if ctx.Err() == nil && m.lost != nil {
+		m.log.Error("lost the leader lease: stopping the singleton controllers", "cause", context.Cause(lctx))
+		m.lost(context.Cause(lctx))
+	}
+	wg.Wait()
+}
+
+func (m *Manager) startLeading(ctx context.Context, wg *sync.WaitGroup) {
+	for _, fn := range m.onLead {
+		wg.Add(1)
+		go func() { defer wg.Done(); fn(ctx) }()
+	}
 }
 
 func (c *Controller) run(ctx context.Context) {

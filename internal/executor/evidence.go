@@ -100,6 +100,8 @@ type evidenceInput struct {
 	log       *hashingWriter
 	// prefetched are the files the prefetch steps downloaded.
 	prefetched []pipeline.FileRecord
+	// worker ran the steps remotely; nil when this server did.
+	worker *attest.WorkerRun
 }
 
 // attestBuild produces, signs and pushes the evidence for out.Artifact and
@@ -117,7 +119,7 @@ func (a *Attestor) attestBuild(ctx context.Context, in evidenceInput, rem oci.Re
 	prov, err := attest.Provenance(attest.ProvenanceInput{
 		Artifact: subject, Materials: mat, Params: in.params, Namespace: b.Namespace, Component: b.Spec.Component,
 		BuilderID: a.BuilderID, BuilderVersion: map[string]string{"kiln": a.Version}, BuildName: b.Name,
-		StartedOn: in.started, FinishedOn: now,
+		StartedOn: in.started, FinishedOn: now, Worker: in.worker,
 		Log: &attest.File{Name: "build.log", URL: "kiln:builds/" + b.Namespace + "/" + b.Name + "/log?bytes=0-" + strconv.FormatInt(logLen-1, 10), SHA256: logSum},
 	})
 	if err != nil {

@@ -83,6 +83,9 @@ func (e *Executor) Execute(ctx context.Context, job Job) (Outcome, error) {
 		defer tm.mark("reuse")
 		return e.reuse(ctx, job, out, prev)
 	}
+	if job.Remote != nil {
+		return e.runRemote(ctx, job, plan, src, ws, out, tm, evidenceInput{started: started, log: logw, sourceDir: src})
+	}
 	return e.run(ctx, job, plan, src, ws, out, tm, evidenceInput{started: started, log: logw, sourceDir: src})
 }
 

@@ -30,6 +30,10 @@ type Job struct {
 	// Pushed records the artifacts an attempt pushed (status.outputs)
 	// before they are tagged; nil records nothing.
 	Pushed func(outputs []v1alpha1.BuildArtifact) error
+	// Remote, when set, runs the steps on a remote worker; this server
+	// still fetches the source, compiles the pipeline, looks up the cache,
+	// signs and tags.
+	Remote Remote
 }
 
 // Outcome is what an attempt produced.

@@ -23,10 +23,23 @@ import (
 	"github.com/kilnbuild/kiln/internal/pipeline"
 )
 
-// run executes the plan in the sandbox and pushes its outputs.
+// run executes the plan in the sandbox, pushes its outputs, signs and
+// tags them.
 func (e *Executor) run(ctx context.Context, job Job, plan *pipeline.Plan, src, ws string, out Outcome, tm *timings, ev evidenceInput) (Outcome, error) {
+	out, dir, res, err := e.runSteps(ctx, job, plan, src, ws, out, tm)
+	if err != nil || out.Failed || out.Artifact == nil {
+		return out, err
+	}
+	ev.prefetched = res.Prefetched
+	return e.signAndTag(ctx, job, out, dir, ev, tm)
+}
+
+// runSteps executes the plan in the sandbox and pushes its outputs: the
+// part of an attempt a remote worker runs too (RunSteps). It returns the
+// directory of the primary output's files.
+func (e *Executor) runSteps(ctx context.Context, job Job, plan *pipeline.Plan, src, ws string, out Outcome, tm *timings) (Outcome, string, *pipeline.RunResult, error) {
 	if e.Runs.Sandbox == nil {
-		return out, fmt.Errorf("this server cannot run build steps: %w", e.Runs.SandboxErr)
+		return out, "", nil, fmt.Errorf("this server cannot run build steps: %w", e.Runs.SandboxErr)
 	}
 	deps, images, err := e.stepInputs(ctx, job, ws, out.Buildroot)
 	tm.mark("inputs")
@@ -34,10 +47,10 @@ func (e *Executor) run(ctx context.Context, job Job, plan *pipeline.Plan, src, w
 	if errors.As(err, &composeErr) {
 		out.Failed, out.Message = true, err.Error()
 		fmt.Fprintf(job.Log, "==> %s\n", out.Message)
-		return out, nil
+		return out, "", nil, nil
 	}
 	if err != nil {
-		return out, err
+		return out, "", nil, err
 	}
 	tracker := &stepTracker{job: job}
 	res, err := pipeline.Run(ctx, plan, pipeline.RunOptions{
@@ -50,27 +63,31 @@ func (e *Executor) run(ctx context.Context, job Job, plan *pipeline.Plan, src, w
 		out.Steps = buildSteps(res)
 	}
 	if err != nil {
-		return out, err
+		return out, "", res, err
 	}
 	if res.Status != "Succeeded" {
 		out.Failed, out.Message = true, failureMessage(res)
-		return out, nil
+		return out, "", res, nil
 	}
 	out, dir, err := e.push(ctx, job, res, out)
 	tm.mark("package+push")
 	if err != nil || out.Artifact == nil {
-		return out, err
+		return out, "", res, err
 	}
 	digest := ContentDigest
 	if out.Buildroot != nil {
 		digest = PackagesDigest
 	}
 	if out.ContentDigest, err = digest(dir); err != nil {
-		return out, err
+		return out, "", res, err
 	}
 	e.debianCutoff(ctx, job, &out, dir, ws)
-	ev.prefetched = res.Prefetched
-	out, err = e.attest(ctx, job, out, dir, ev)
+	return out, dir, res, nil
+}
+
+// signAndTag signs the pushed primary output and tags every output.
+func (e *Executor) signAndTag(ctx context.Context, job Job, out Outcome, dir string, ev evidenceInput, tm *timings) (Outcome, error) {
+	out, err := e.attest(ctx, job, out, dir, ev)
 	tm.mark("sign+attest")
 	if err != nil {
 		return out, err

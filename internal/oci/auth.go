@@ -41,6 +41,15 @@ type Authorizer interface {
 	Authorize(ctx context.Context, token, namespace string, action Action) error
 }
 
+// RepositoryAuthorizer is an Authorizer that can also decide by the whole
+// repository name (<namespace>/<name>[/...]), for tokens scoped to one
+// repository. The registry calls it instead of Authorize when the
+// Authorizer implements it; repo is empty for ActionLogin and
+// ActionCatalog.
+type RepositoryAuthorizer interface {
+	AuthorizeRepository(ctx context.Context, token, repo string, action Action) error
+}
+
 // AuthorizerFunc adapts a function to Authorizer.
 type AuthorizerFunc func(ctx context.Context, token, namespace string, action Action) error
 
@@ -79,7 +88,7 @@ func (r *Registry) authorize(w http.ResponseWriter, req *http.Request, rt route)
 		writeUnauthorized(w, "authentication required: log in with a Kiln token as the password")
 		return false
 	}
-	err := r.auth.Authorize(req.Context(), token, rt.namespace, rt.action)
+	err := r.decide(req.Context(), token, rt.repo, rt.namespace, rt.action)
 	switch {
 	case err == nil:
 		return true
@@ -94,6 +103,14 @@ func (r *Registry) authorize(w http.ResponseWriter, req *http.Request, rt route)
 	return false
 }
 
+// decide asks the Authorizer, by repository when it can.
+func (r *Registry) decide(ctx context.Context, token, repo, ns string, a Action) error {
+	if ra, ok := r.auth.(RepositoryAuthorizer); ok {
+		return ra.AuthorizeRepository(ctx, token, repo, a)
+	}
+	return r.auth.Authorize(ctx, token, ns, a)
+}
+
 // guardMount drops a cross-repository blob mount whose source the caller may
 // not read; the client then uploads the blob instead (as the spec allows).
 func (r *Registry) guardMount(req *http.Request, token string) {
@@ -103,7 +120,7 @@ func (r *Registry) guardMount(req *http.Request, token string) {
 		return
 	}
 	if ns, ok := namespaceOf(from); ok && parseErr == nil &&
-		r.auth.Authorize(req.Context(), token, ns, ActionPull) == nil {
+		r.decide(req.Context(), token, from, ns, ActionPull) == nil {
 		return
 	}
 	req.Form, req.PostForm = url.Values{}, url.Values{}

@@ -85,7 +85,7 @@ func (s aptSource) FetchDebs(ctx context.Context, ref, dir string) ([]string, er
 // /openpgp-keys/NAMESPACE.
 func (f *Factory) mountApt(api *apiserver.Server, authn *auth.Authenticator, authz *auth.Authorizer, runs *pipelinerun.Runner) {
 	f.apt = &aptrepo.Publisher{Source: aptSource{reg: f.Registry, runs: runs},
-		Keys: f.aptKeys(), Dir: f.dir("apt")}
+		Keys: f.aptKeys(), Dir: f.shared("apt")}
 	readers := aptReaders{authn: authn, authz: authz}
 	api.Handle(aptPrefix, &aptrepo.Handler{Prefix: strings.TrimSuffix(aptPrefix, "/"), Publisher: f.apt,
 		Allowed: readers.allowed, Log: f.cfg.Log}, true)
@@ -96,7 +96,7 @@ func (f *Factory) mountApt(api *apiserver.Server, authn *auth.Authenticator, aut
 // aptKeys are the namespaces' repository signing keys, beside the
 // builder's key.
 func (f *Factory) aptKeys() aptrepo.Keys {
-	return aptrepo.Keys{Dir: filepath.Join(f.dir("signing"), openpgpKeysDir)}
+	return aptrepo.Keys{Dir: filepath.Join(f.shared("signing"), openpgpKeysDir)}
 }
 
 // liveNamespace identifies namespace ns by name and UID; a namespace

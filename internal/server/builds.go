@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/kilnbuild/kiln/internal/apiserver"
 	"github.com/kilnbuild/kiln/internal/auth"
@@ -24,6 +25,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/pipelinerun"
 	"github.com/kilnbuild/kiln/internal/registry"
 	"github.com/kilnbuild/kiln/internal/release"
+	"github.com/kilnbuild/kiln/internal/remote"
 	"github.com/kilnbuild/kiln/internal/sandbox"
 	"github.com/kilnbuild/kiln/internal/snapshot"
 	"github.com/kilnbuild/kiln/internal/trigger"
@@ -38,16 +40,7 @@ func (f *Factory) mountRegistry(api *apiserver.Server, authn *auth.Authenticator
 		return err
 	}
 	f.systemToken = "kiln-system-" + hex.EncodeToString(tok)
-	kiln := oci.KilnAuthorizer(authn, authz)
-	system := []byte(f.systemToken)
-	authorizer := oci.AuthorizerFunc(func(ctx context.Context, token, ns string, a oci.Action) error {
-		if subtle.ConstantTimeCompare([]byte(token), system) != 1 {
-			if err := kiln.Authorize(ctx, token, ns, a); err != nil {
-				return err
-			}
-		}
-		return f.writable(ctx, ns, a)
-	})
+	authorizer := &registryAuthorizer{kiln: oci.KilnAuthorizer(authn, authz), system: []byte(f.systemToken), f: f}
 	reg, err := oci.NewRegistry(oci.Config{Dir: f.dir("registry"), Authorizer: authorizer, Log: f.cfg.Log, NoSync: f.cfg.RegistryNoSync})
 	if err != nil {
 		return err
@@ -57,6 +50,41 @@ func (f *Factory) mountRegistry(api *apiserver.Server, authn *auth.Authenticator
 	return nil
 }
 
+// registryAuthorizer admits Kiln's controllers (the system token) and
+// tenants' and builds' tokens, then refuses writes to namespaces being
+// deleted.
+type registryAuthorizer struct {
+	kiln interface {
+		oci.Authorizer
+		oci.RepositoryAuthorizer
+	}
+	system []byte
+	f      *Factory
+}
+
+func (r *registryAuthorizer) Authorize(ctx context.Context, token, ns string, a oci.Action) error {
+	if !r.isSystem(token) {
+		if err := r.kiln.Authorize(ctx, token, ns, a); err != nil {
+			return err
+		}
+	}
+	return r.f.writable(ctx, ns, a)
+}
+
+func (r *registryAuthorizer) AuthorizeRepository(ctx context.Context, token, repo string, a oci.Action) error {
+	if !r.isSystem(token) {
+		if err := r.kiln.AuthorizeRepository(ctx, token, repo, a); err != nil {
+			return err
+		}
+	}
+	ns, _, _ := strings.Cut(repo, "/")
+	return r.f.writable(ctx, ns, a)
+}
+
+func (r *registryAuthorizer) isSystem(token string) bool {
+	return subtle.ConstantTimeCompare([]byte(token), r.system) == 1
+}
+
 // registrar is every controller package's type: it adds its reconcile
 // loops to the manager.
 type registrar interface{ Register(m *controller.Manager) }
@@ -64,7 +92,7 @@ type registrar interface{ Register(m *controller.Manager) }
 // wireBuilds mounts webhooks at /hooks/ and returns the git poller, the
 // executor and the controllers of builds, groups, snapshots, tests and
 // releases.
-func (f *Factory) wireBuilds(api *apiserver.Server, reg *registry.Registry) (*git.Poller, *executor.Executor, []registrar) {
+func (f *Factory) wireBuilds(ctx context.Context, api *apiserver.Server, reg *registry.Registry, authn *auth.Authenticator, leading func() bool) (*git.Poller, *executor.Executor, []registrar) {
 	cache := &git.Cache{Dir: f.dir("git")}
 	checkURL := git.AllowedURLs(f.cfg.AllowFileSources)
 	groups := &buildgroup.Controller{Git: cache, CheckURL: checkURL, WorkDir: f.dir("work"), Log: f.cfg.Log}
@@ -72,17 +100,35 @@ func (f *Factory) wireBuilds(api *apiserver.Server, reg *registry.Registry) (*gi
 	if window == 0 {
 		window = trigger.DefaultBatchWindow
 	}
-	sources := trigger.New(reg, trigger.Options{Git: cache, CheckURL: checkURL, Groups: groups, BatchWindow: window, Log: f.cfg.Log})
+	sources := trigger.New(reg, trigger.Options{Git: cache, CheckURL: checkURL, Groups: groups, BatchWindow: window, Leading: leading, Log: f.cfg.Log})
 	api.Handle("/hooks/", sources.Webhooks(), true)
 	workers := f.cfg.BuildWorkers
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
 	exec := f.executor(f.runner(cache, checkURL))
-	builds := &builder.Controllers{Executor: exec, Workers: workers, NamespaceLimit: f.cfg.MaxBuildsPerNamespace,
-		Logs: f.logs, Log: f.cfg.Log}
+	var run builder.Executor = exec
+	if f.cfg.NoopExecutor {
+		run = noopExecutor{wait: f.cfg.NoopBuildTime}
+	}
+	builds := &builder.Controllers{Executor: run, Workers: workers, NamespaceLimit: f.cfg.MaxBuildsPerNamespace,
+		Logs: f.logs, Log: f.cfg.Log, Claims: f.claims}
+	if f.cfg.Executor != ExecutorLocal {
+		f.wireWorkers(ctx, api, reg, authn, builds)
+	}
 	ctrls := append([]registrar{groups, sources, builds}, f.releaseControllers(exec.Runs, workers)...)
 	return sources.Poller(f.dir("git/home")), exec, ctrls
+}
+
+// wireWorkers serves the remote worker protocol and has builds dispatched
+// to the workers (Config.Executor).
+func (f *Factory) wireWorkers(ctx context.Context, api *apiserver.Server, reg *registry.Registry, authn *auth.Authenticator, builds *builder.Controllers) {
+	pool := &remote.Pool{Reg: reg, Authn: authn, LeaseDuration: f.cfg.WorkerLease, Log: f.cfg.Log,
+		Capacity: builds.SetRemoteCapacity}
+	builds.Remote, builds.LocalOff = pool, f.cfg.Executor == ExecutorRemote
+	api.Handle(remote.PathPrefix, pool.Handler(), true)
+	f.wg.Add(1)
+	go func() { defer f.wg.Done(); pool.Run(ctx) }()
 }
 
 // releaseControllers are the controllers of snapshots, integration tests
@@ -90,7 +136,7 @@ func (f *Factory) wireBuilds(api *apiserver.Server, reg *registry.Registry) (*gi
 func (f *Factory) releaseControllers(runs *pipelinerun.Runner, workers int) []registrar {
 	f.tests = &integration.Controller{Runner: runs, Logs: f.logs, Workers: workers, Log: f.cfg.Log}
 	checker := &release.PolicyChecker{BuilderKey: f.signer.PublicKey(), BuilderID: f.cfg.BuilderID, KeyID: f.signer.KeyID(), Remote: runs.RemoteFor}
-	pub := &release.Publisher{Source: runs.RemoteFor, StaticDir: f.dir("repos"), Remote: oci.Remote{RootCAs: f.caPool()}, Track: runs.Track,
+	pub := &release.Publisher{Source: runs.RemoteFor, StaticDir: f.shared("repos"), Remote: oci.Remote{RootCAs: f.caPool()}, Track: runs.Track,
 		AptSigner: f.aptSigner}
 	releases := &release.Controller{Runner: runs, Checker: checker, Publisher: pub, Logs: f.logs, Workers: 2, Log: f.cfg.Log}
 	return []registrar{&snapshot.Controller{Log: f.cfg.Log}, f.tests, releases}
@@ -129,7 +175,7 @@ func (f *Factory) runner(cache *git.Cache, checkURL func(string) error) *pipelin
 func (f *Factory) executor(runs *pipelinerun.Runner) *executor.Executor {
 	return &executor.Executor{Runs: runs, WorkDir: f.dir("work"),
 		Buildroots: &buildroot.Cache{Dir: f.dir("buildroots"), Runner: runs.Sandbox, Limits: runs.Limits},
-		Attestor:   &executor.Attestor{Signer: f.signer, BuilderID: f.cfg.BuilderID, Version: f.cfg.Version, Dir: f.dir("evidence")}}
+		Attestor:   &executor.Attestor{Signer: f.signer, BuilderID: f.cfg.BuilderID, Version: f.cfg.Version, Dir: f.shared("evidence")}}
 }
 
 // DefaultBuilderID is the SLSA builder id when the operator sets none.
@@ -142,6 +188,9 @@ func (f *Factory) protectedPaths() []string {
 	paths := []string{f.cfg.SigningKey}
 	for _, p := range []string{"keys", "signing", "repos", "apt", "evidence", "tls", "registry", "git", "logs", ClientConfigName, "kiln.db", "kiln.db-wal", "kiln.db-shm"} {
 		paths = append(paths, f.dir(p))
+	}
+	if f.cfg.SharedDir != f.cfg.DataDir {
+		paths = append(paths, f.cfg.SharedDir)
 	}
 	for _, p := range paths {
 		if abs, err := filepath.Abs(p); err == nil {
@@ -158,4 +207,21 @@ func (f *Factory) caPool() *x509.CertPool {
 	}
 	pool.AppendCertsFromPEM(f.CAPEM)
 	return pool
+}
+
+// noopExecutor runs nothing: each attempt waits, then succeeds without an
+// artifact (benchmarks of the control plane).
+type noopExecutor struct{ wait time.Duration }
+
+func (n noopExecutor) Execute(ctx context.Context, _ executor.Job) (executor.Outcome, error) {
+	if n.wait > 0 {
+		t := time.NewTimer(n.wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return executor.Outcome{}, ctx.Err()
+		}
+	}
+	return executor.Outcome{Message: "no-op executor: nothing was built"}, nil
 }

@@ -20,7 +20,7 @@ import (
 // then its registry content, then its logs, published static files, apt repositories and repository
 // signing key.
 func (f *Factory) purgers(exec *executor.Executor) []gc.Purger {
-	return []gc.Purger{exec, registryPurger{f.oci}, f.logs, staticFiles{f.dir("repos")}, aptFiles{f.dir("apt"), f.apt.Keys}}
+	return []gc.Purger{exec, registryPurger{f.oci}, f.logs, staticFiles{f.shared("repos")}, aptFiles{f.shared("apt"), f.apt.Keys}}
 }
 
 // registryPurger deletes a namespace's repositories from the embedded

@@ -27,6 +27,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/executor"
 	"github.com/kilnbuild/kiln/internal/gc"
 	"github.com/kilnbuild/kiln/internal/integration"
+	"github.com/kilnbuild/kiln/internal/lease"
 	"github.com/kilnbuild/kiln/internal/logstore"
 	"github.com/kilnbuild/kiln/internal/oci"
 	"github.com/kilnbuild/kiln/internal/registry"
@@ -41,6 +42,26 @@ import (
 type Config struct {
 	// DataDir holds all state: database, keys, client config (default ./.kiln).
 	DataDir string
+	// SharedDir holds what every replica on one PostgreSQL database must
+	// read and write alike: build, test and release logs, kept evidence,
+	// static release repositories, the Secret sealing key and (by default)
+	// the signing key. Replicas must point at one shared directory (a
+	// network file system between hosts); default DataDir (one replica).
+	SharedDir string
+	// ReplicaID names this replica in leases: stable across its restarts,
+	// different from every other replica's (default: the host name and a
+	// digest of DataDir).
+	ReplicaID string
+	// LeaseTTL is the time to live of the leader lease and of build
+	// claims (default lease.DefaultTTL): a dead replica's work is taken
+	// over within about 1.5 LeaseTTL; renewals cost one write per lease
+	// every LeaseTTL/4.
+	LeaseTTL time.Duration
+	// NoopExecutor makes builds run nothing: each attempt waits
+	// NoopBuildTime and succeeds without an artifact (control-plane
+	// benchmarks: kiln bench replicas).
+	NoopExecutor  bool
+	NoopBuildTime time.Duration
 	// Listen is the API address (default 127.0.0.1:7070; port 0 picks one).
 	Listen string
 	// Database is a postgres:// URL or a SQLite path (default DataDir/kiln.db).
@@ -75,6 +96,14 @@ type Config struct {
 	// SandboxHostIDs are the host uids and gids build steps run as when the
 	// server runs as root, one per run (zero: sandbox.DefaultHostIDs).
 	SandboxHostIDs sandbox.HostIDs
+	// Executor says where builds run: "local" (default: this server's
+	// sandbox), "remote" (only on remote workers, `kiln worker`) or
+	// "local+remote" (here while BuildWorkers slots are free, else on
+	// workers; builds of another platform always on workers).
+	Executor string
+	// WorkerLease is how long a remote worker's build lease lasts unless
+	// renewed (default remote.DefaultLeaseDuration).
+	WorkerLease time.Duration
 	// BuilderID is the SLSA builder id written into provenance (default
 	// https://kiln.dev/builder/v1); verifiers pin it.
 	BuilderID string
@@ -95,8 +124,11 @@ func (c *Config) defaults() {
 	if c.Version == "" {
 		c.Version = "v0.1.0-dev"
 	}
+	if c.SharedDir == "" {
+		c.SharedDir = c.DataDir
+	}
 	if c.SigningKey == "" {
-		c.SigningKey = filepath.Join(c.DataDir, "signing", "cosign.key")
+		c.SigningKey = filepath.Join(c.SharedDir, "signing", "cosign.key")
 	}
 	if c.BuilderID == "" {
 		c.BuilderID = DefaultBuilderID
@@ -104,6 +136,29 @@ func (c *Config) defaults() {
 	if c.Log == nil {
 		c.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	if c.Executor == "" {
+		c.Executor = ExecutorLocal
+	}
+}
+
+// Where builds run (Config.Executor).
+const (
+	ExecutorLocal       = "local"
+	ExecutorRemote      = "remote"
+	ExecutorLocalRemote = "local+remote"
+)
+
+func (c *Config) check() error {
+	switch c.Executor {
+	case ExecutorLocal:
+		return nil
+	case ExecutorRemote, ExecutorLocalRemote:
+		if c.PushRegistry.Registry != "" {
+			return fmt.Errorf("--executor %s needs the embedded registry (workers push with tokens scoped to one build's repository, which only it issues): drop --push-registry", c.Executor)
+		}
+		return nil
+	}
+	return fmt.Errorf("--executor %q: want local, remote or local+remote", c.Executor)
 }
 
 // PushRegistry is an external registry builds push to.
@@ -141,8 +196,16 @@ type Factory struct {
 	signer *attest.Signer
 	// apt publishes Applications as apt repositories; authz checks who
 	// reads the ones that are not public.
-	apt    *aptrepo.Publisher
-	authz  *auth.Authorizer
+	apt   *aptrepo.Publisher
+	authz *auth.Authorizer
+	// holder is this process's id in leases (replica#incarnation); leases
+	// the lease store (nil when the store has none).
+	holder string
+	leases lease.HolderRenewer
+	// claims keeps the claims of the builds this replica runs.
+	claims *lease.Session
+	// fatal receives why the factory must stop (its leadership was lost).
+	fatal  chan error
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -151,20 +214,22 @@ type Factory struct {
 // serves the API. Call Stop (or cancel ctx and Wait) to shut down.
 func Start(ctx context.Context, cfg Config) (*Factory, error) {
 	cfg.defaults()
-	started := time.Now()
-	abs, err := filepath.Abs(cfg.DataDir)
-	if err != nil {
-		return nil, fmt.Errorf("data directory %s: %w", cfg.DataDir, err)
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
-	cfg.DataDir = abs
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating data directory %s: %w", cfg.DataDir, err)
+	started := time.Now()
+	if err := cfg.resolveDirs(); err != nil {
+		return nil, err
 	}
 	st, err := sqlstore.Open(ctx, databaseURL(cfg.Database), store.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("opening database %s: %w", redactURL(cfg.Database), err)
 	}
 	if err := secureDataDir(cfg.DataDir); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	if err := secureSharedDir(cfg.SharedDir); err != nil {
 		_ = st.Close()
 		return nil, err
 	}
@@ -179,7 +244,7 @@ func Start(ctx context.Context, cfg Config) (*Factory, error) {
 }
 
 func start(ctx context.Context, cfg Config, st store.Store) (*Factory, error) {
-	key, err := secret.LoadOrCreateKey(filepath.Join(cfg.DataDir, "keys", "secret.key"))
+	key, err := secret.LoadOrCreateKey(filepath.Join(cfg.SharedDir, "keys", "secret.key"))
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +257,7 @@ func start(ctx context.Context, cfg Config, st store.Store) (*Factory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("builder signing key: %w", err)
 	}
-	logs, err := logstore.Open(filepath.Join(cfg.DataDir, "logs"))
+	logs, err := logstore.Open(filepath.Join(cfg.SharedDir, "logs"))
 	if err != nil {
 		return nil, err
 	}
@@ -231,16 +296,20 @@ func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store)
 		Registry: reg, Authenticator: authn, Authorizer: authz, Log: f.cfg.Log, Version: f.cfg.Version,
 		Sessions:     auth.NewSessions(st, authn),
 		Logs:         f.logs,
-		EvidencePath: func(ns, name, file string) string { return executor.EvidencePath(f.dir("evidence"), ns, name, file) },
+		EvidencePath: func(ns, name, file string) string { return executor.EvidencePath(f.shared("evidence"), ns, name, file) },
 		Builder:      apiserver.BuilderInfo{BuilderID: f.cfg.BuilderID, PublicKey: string(f.signer.PublicKeyPEM()), KeyID: f.signer.KeyID()},
 	})
 	mgr := controller.NewManager(reg, f.cfg.Log)
+	if err := f.elect(mgr, st); err != nil {
+		cancel()
+		return err
+	}
 	if err := f.mountRegistry(api, authn, authz); err != nil {
 		cancel()
 		return err
 	}
 	api.Handle("/", ui.Handler(), true) // the web UI: static, public; its data comes from the API
-	poller, exec, ctrls := f.wireBuilds(api, reg)
+	poller, exec, ctrls := f.wireBuilds(runCtx, api, reg, authn, mgr.Leading)
 	tracer, err := f.wireTrace(api, reg, exec)
 	if err != nil {
 		cancel()
@@ -253,9 +322,13 @@ func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store)
 	}
 	f.httpSrv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return runCtx }}
-	f.wg.Add(3)
+	mgr.OnLead(func(ctx context.Context) { _ = poller.Run(ctx) })
+	if f.claims != nil {
+		f.wg.Add(1)
+		go func() { defer f.wg.Done(); f.claims.Run(runCtx) }()
+	}
+	f.wg.Add(2)
 	go func() { defer f.wg.Done(); mgr.Start(runCtx) }()
-	go func() { defer f.wg.Done(); _ = poller.Run(runCtx) }()
 	go func() {
 		defer f.wg.Done()
 		if err := f.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -266,6 +339,9 @@ func (f *Factory) serve(ln net.Listener, reg *registry.Registry, st store.Store)
 }
 
 func (f *Factory) dir(name string) string { return filepath.Join(f.cfg.DataDir, name) }
+
+// shared is name in the directory every replica shares.
+func (f *Factory) shared(name string) string { return filepath.Join(f.cfg.SharedDir, name) }
 
 // Stop shuts down gracefully: streams end, in-flight requests finish (up to
 // 10 s), controllers stop, the store closes.

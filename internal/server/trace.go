@@ -16,8 +16,8 @@ func (f *Factory) wireTrace(api *apiserver.Server, reg *registry.Registry, exec 
 		return nil, err
 	}
 	ix := &trace.Indexer{
-		Registry: reg, Index: idx, Remote: exec.Runs.RemoteFor, ImportDir: f.dir("evidence"),
-		EvidencePath: func(ns, name, file string) string { return executor.EvidencePath(f.dir("evidence"), ns, name, file) },
+		Registry: reg, Index: idx, Remote: exec.Runs.RemoteFor, ImportDir: f.shared("evidence"),
+		EvidencePath: func(ns, name, file string) string { return executor.EvidencePath(f.shared("evidence"), ns, name, file) },
 		BuilderKey:   f.signer.PublicKey(), BuilderKeyID: f.signer.KeyID(), BuilderID: f.cfg.BuilderID, Log: f.cfg.Log,
 	}
 	api.MountTrace(trace.Service{Engine: &trace.Engine{Index: idx}, Indexer: ix})

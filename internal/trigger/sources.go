@@ -58,7 +58,12 @@ type Options struct {
 	// BatchWindow is how long commits wait for others of the same
 	// application to be built as one group; 0 or less: no batching.
 	BatchWindow time.Duration
-	Log         *slog.Logger
+	// Leading, when set, reports whether this replica leads (the
+	// controller manager's Leading): a webhook received by another replica
+	// records the commit as the component's pendingCommit only, and the
+	// leader batches it.
+	Leading func() bool
+	Log     *slog.Logger
 }
 
 // New returns the triggers writing through reg.
@@ -67,6 +72,7 @@ func New(reg *registry.Registry, opts Options) *Sources {
 		opts.CheckURL = git.AllowedURLs(false)
 	}
 	c := newCreator(reg, opts.Groups, opts.Log)
+	c.leading = opts.Leading
 	c.batchEvery(opts.BatchWindow)
 	return &Sources{reg: reg, creator: c, cache: opts.Git, checkURL: opts.CheckURL, log: opts.Log}
 }

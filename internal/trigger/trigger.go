@@ -30,7 +30,13 @@ type creator struct {
 	log   *slog.Logger
 	// groups pins the artifacts a component requires (nil: none).
 	groups *buildgroup.Controller
+	// leading reports whether this replica batches commits (nil: it does).
+	leading func() bool
 }
+
+// batching reports whether commits are batched here: by the leader only,
+// so that two replicas never batch the same commits into two groups.
+func (t *creator) batching() bool { return t.leading == nil || t.leading() }
 
 // newCreator returns a creator writing through reg, without batching.
 func newCreator(reg *registry.Registry, groups *buildgroup.Controller, log *slog.Logger) *creator {
@@ -65,6 +71,9 @@ func (t *creator) onCommit(ctx context.Context, ns, name, commit, by string) err
 		if err != nil {
 			return fmt.Errorf("recording %s/%s's new commit: %w", ns, name, err)
 		}
+	}
+	if !t.batching() {
+		return nil // the leader's first-build controller batches the pending commit
 	}
 	t.batch.add(ns, comp.Spec.Application, pending{name: name, commit: commit, by: by,
 		newComponent: comp.Status.LastSeenCommit == "" && comp.Status.BuildCounter == 0})

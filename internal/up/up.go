@@ -39,7 +39,9 @@ func NewCommand() *cobra.Command {
 database and all state under one data directory. On first start it creates an
 admin user and token and writes a client config so the CLI works at once.
 
-Use --database postgres://... to run on PostgreSQL.`,
+Use --database postgres://... to run on PostgreSQL. Several replicas may share
+one PostgreSQL database: give them one --shared-dir and an external
+--push-registry (docs/scale.md).`,
 		Example: `  kiln up
   kiln up --data-dir /var/lib/kiln --listen 0.0.0.0:7070
   kiln up --database postgres://kiln@db.example.com/kiln`,
@@ -78,7 +80,13 @@ Use --database postgres://... to run on PostgreSQL.`,
 			if err := applyManifests(ctx, cmd, cfg.DataDir, apply); err != nil {
 				log.Error("applying manifests", "err", err)
 			}
-			<-ctx.Done()
+			select {
+			case <-ctx.Done():
+			case err := <-f.Fatal():
+				log.Error("stopping", "err", err)
+				_ = f.Stop()
+				return err
+			}
 			log.Info("shutting down")
 			return f.Stop()
 		},
@@ -87,6 +95,11 @@ Use --database postgres://... to run on PostgreSQL.`,
 	f.StringVar(&cfg.DataDir, "data-dir", envOr("KILN_DATA_DIR", ".kiln"), "directory holding all state (env KILN_DATA_DIR)")
 	f.StringVar(&cfg.Listen, "listen", envOr("KILN_LISTEN", "127.0.0.1:7070"), "API listen address (env KILN_LISTEN)")
 	f.StringVar(&cfg.Database, "database", os.Getenv("KILN_DATABASE"), "postgres:// URL or SQLite file (default DATA_DIR/kiln.db; env KILN_DATABASE)")
+	f.StringVar(&cfg.SharedDir, "shared-dir", os.Getenv("KILN_SHARED_DIR"),
+		"directory every replica on one PostgreSQL database shares: logs, kept evidence, static release repositories, the Secret key and the default signing key (default DATA_DIR; env KILN_SHARED_DIR)")
+	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", 0, "time to live of the leader lease and build claims: a dead replica's work is taken over within about 1.5x this (default 8s)")
+	f.StringVar(&cfg.ReplicaID, "replica-id", os.Getenv("KILN_REPLICA_ID"),
+		"this replica's name in leases: stable across restarts, unique among replicas (default: host name and a digest of DATA_DIR; env KILN_REPLICA_ID)")
 	f.StringVar(&logLevel, "log-level", envOr("KILN_LOG_LEVEL", "info"), "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", envOr("KILN_LOG_FORMAT", "text"), "text or json")
 	f.StringVar(&cfg.TLSCertFile, "tls-cert", os.Getenv("KILN_TLS_CERT"), "server certificate (PEM); default: generated, signed by a CA in DATA_DIR/tls")
@@ -108,6 +121,13 @@ Use --database postgres://... to run on PostgreSQL.`,
 	f.StringVar(&hostIDs, "sandbox-host-ids", os.Getenv("KILN_SANDBOX_HOST_IDS"),
 		"host uids and gids build steps run as when Kiln runs as root, FIRST:COUNT, one per build or test run (default 2000000000:65536; must not overlap /etc/passwd, /etc/group, /etc/subuid or /etc/subgid; env KILN_SANDBOX_HOST_IDS)")
 	f.BoolVar(&userConfig, "write-user-config", true, "on first start also write ~/.config/kiln/config.yaml")
+	f.StringVar(&cfg.Executor, "executor", envOr("KILN_EXECUTOR", "local"),
+		"where builds run: local (this server's sandbox), remote (only on `kiln worker` processes) or local+remote (here while --build-workers slots are free, else on workers); env KILN_EXECUTOR")
+	f.DurationVar(&cfg.WorkerLease, "worker-lease", 0, "how long a remote worker's build lease lasts unless renewed; a lapsed lease is retried once elsewhere (default 15s)")
+	f.BoolVar(&cfg.NoopExecutor, "noop-executor", false, "benchmarks only: builds run nothing and succeed after --noop-build-time without an artifact")
+	f.DurationVar(&cfg.NoopBuildTime, "noop-build-time", 0, "benchmarks only: how long a build of --noop-executor takes")
+	_ = f.MarkHidden("noop-executor")
+	_ = f.MarkHidden("noop-build-time")
 	return cmd
 }
 

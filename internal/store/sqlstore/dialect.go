@@ -36,6 +36,8 @@ type dialect struct {
 	// joinDriver joins the index table (alias d) to objects (alias o) so the
 	// index drives the plan.
 	joinDriver string
+	// nowMS is the database's clock in Unix milliseconds (leases).
+	nowMS string
 }
 
 // notifyChannel is the PostgreSQL channel that carries commit notifications.
@@ -57,6 +59,7 @@ var sqliteDialect = &dialect{
 	readTx: &sql.TxOptions{ReadOnly: true},
 	// CROSS JOIN makes SQLite keep the index table as the outer loop.
 	joinDriver: `object_index d CROSS JOIN objects o`,
+	nowMS:      `CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`,
 }
 
 var postgresDialect = &dialect{
@@ -69,6 +72,7 @@ var postgresDialect = &dialect{
 	pipelined:  true,
 	readTx:     &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 	joinDriver: `object_index d CROSS JOIN objects o`,
+	nowMS:      `CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)`,
 }
 
 // Statements shared by both dialects.
