@@ -232,9 +232,9 @@ func (rs *replicaSet) stop() {
 const benchNS = "bench"
 
 // setup creates the namespace and components (one git repository for all
-// of them; the no-op executor never reads it) and waits for their first
-// builds.
-func (b *replicaBench) setup(ctx context.Context, rs *replicaSet, comps int) error {
+// of them; the no-op executor never reads it) and, with wait, waits for
+// their first builds.
+func (b *replicaBench) setup(ctx context.Context, rs *replicaSet, comps int, wait bool) error {
 	repo := filepath.Join(b.dir, "repo")
 	if _, err := os.Stat(repo); err != nil {
 		if err := gitInit(repo); err != nil {
@@ -254,6 +254,9 @@ func (b *replicaBench) setup(ctx context.Context, rs *replicaSet, comps int) err
 		if err := createObject(ctx, c, obj); err != nil {
 			return err
 		}
+	}
+	if !wait {
+		return nil
 	}
 	return waitQuiet(ctx, c, comps)
 }
@@ -397,6 +400,23 @@ func (t *buildTracker) waitEnded(ctx context.Context, names []string, within tim
 	return fmt.Errorf("%d of %d builds finished within %v", e, len(names), within)
 }
 
+// waitTotal waits until n builds were seen finished.
+func (t *buildTracker) waitTotal(ctx context.Context, n int, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		t.mu.Lock()
+		e := len(t.ended)
+		t.mu.Unlock()
+		if e >= n {
+			return nil
+		}
+		if err := pause(ctx, time.Second); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("builds not finished within %v", within)
+}
+
 func pause(ctx context.Context, d time.Duration) error {
 	if !sleepCtx(ctx, d) {
 		return ctx.Err()
@@ -468,7 +488,7 @@ func (b *replicaBench) dispatch(ctx context.Context, n int) (*DispatchRun, error
 		return nil, err
 	}
 	defer rs.stop()
-	if err := b.setup(ctx, rs, benchComponents); err != nil {
+	if err := b.setup(ctx, rs, benchComponents, true); err != nil {
 		return nil, err
 	}
 	tr, err := trackBuilds(ctx, rs.c[0])
@@ -534,7 +554,7 @@ func (b *replicaBench) takeover(ctx context.Context) (*TakeoverRun, error) {
 		return nil, err
 	}
 	defer rs.stop()
-	if err := b.setup(ctx, rs, benchComponents); err != nil {
+	if err := b.setup(ctx, rs, benchComponents, true); err != nil {
 		return nil, err
 	}
 	if _, _, err := createBuilds(ctx, rs, "hold", 200, benchComponents); err != nil {
@@ -630,20 +650,20 @@ func (b *replicaBench) concurrent(ctx context.Context) (*ConcurrentRun, error) {
 		return nil, err
 	}
 	defer rs.stop()
-	if err := b.setup(ctx, rs, benchComponents); err != nil {
+	kiln0, pg0 := cpuSeconds(rs.procs[0].cmd.Process.Pid), b.postgresCPU()
+	start := time.Now()
+	// The components' first builds are held too: they count among the n.
+	if err := b.setup(ctx, rs, benchComponents, false); err != nil {
 		return nil, err
 	}
 	tr, err := trackBuilds(ctx, rs.c[0])
 	if err != nil {
 		return nil, err
 	}
-	kiln0, pg0 := cpuSeconds(rs.procs[0].cmd.Process.Pid), b.postgresCPU()
-	start := time.Now()
-	_, names, err := createBuilds(ctx, rs, "conc", n, benchComponents)
-	if err != nil {
+	if _, _, err := createBuilds(ctx, rs, "conc", n-benchComponents, benchComponents); err != nil {
 		return nil, err
 	}
-	if err := tr.waitEnded(ctx, names, b.o.Hold+20*time.Minute); err != nil {
+	if err := tr.waitTotal(ctx, n, b.o.Hold+30*time.Minute); err != nil {
 		return nil, err
 	}
 	wall := time.Since(start)
