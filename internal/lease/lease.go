@@ -8,8 +8,10 @@
 //     group planning, scheduling, snapshots, tests, releases, garbage
 //     collection, the git poller) — see Elector;
 //   - claims: a build is run by whoever holds its claim (ClaimName), a
-//     replica or a remote worker, renewed while it runs (see Hold); a build
-//     whose claim is alive is never taken over.
+//     replica or a remote worker, renewed while it runs — a replica renews
+//     all of its claims in one statement (Session), a single lease can be
+//     kept with Hold or Keep; a build whose claim is alive is never taken
+//     over.
 //
 // Expiry is judged by the database's clock only (the SQL implementation
 // compares expiry with the database's now()), so clock skew between
