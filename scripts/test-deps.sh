@@ -4,7 +4,10 @@
 # kubectl (the Kubernetes-compatibility test drives the real client),
 # bubblewrap plus a static busybox and slirp4netns (the sandbox conformance
 # suite; slirp4netns connects prefetch steps' own network namespaces), and
-# createrepo_c and rpmbuild (release destinations publish a real yum repo).
+# createrepo_c and rpmbuild (release destinations publish a real yum repo),
+# containerd, runc and the CNI plugins (the Kubernetes executor's tests run
+# real pods on a single-node cluster; scripts/k8s-binaries.sh builds its
+# etcd, kube-apiserver and kubelet).
 # Idempotent; needs root for apt-get only when something is missing.
 set -euo pipefail
 
@@ -29,6 +32,9 @@ busybox_static || need_apt+=(busybox-static)
 command -v slirp4netns >/dev/null 2>&1 || need_apt+=(slirp4netns)
 command -v createrepo_c >/dev/null 2>&1 || need_apt+=(createrepo-c)
 command -v rpmbuild >/dev/null 2>&1 || need_apt+=(rpm)
+command -v containerd >/dev/null 2>&1 || need_apt+=(containerd)
+command -v runc >/dev/null 2>&1 || need_apt+=(runc)
+[ -x /usr/lib/cni/bridge ] || need_apt+=(containernetworking-plugins)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test-deps: installing ${need_apt[*]}" >&2

@@ -31,6 +31,7 @@ func NewCommand() *cobra.Command {
 		apply      []string
 		withDemo   bool
 		hostIDs    string
+		kube       kubeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -42,7 +43,8 @@ admin user and token and writes a client config so the CLI works at once.
 Use --database postgres://... to run on PostgreSQL.`,
 		Example: `  kiln up
   kiln up --data-dir /var/lib/kiln --listen 0.0.0.0:7070
-  kiln up --database postgres://kiln@db.example.com/kiln`,
+  kiln up --database postgres://kiln@db.example.com/kiln
+  kiln up --executor kubernetes --kubeconfig ~/.kube/config --namespace kiln-builds`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(logLevel, logFormat)
@@ -54,6 +56,9 @@ Use --database postgres://... to run on PostgreSQL.`,
 				if cfg.SandboxHostIDs, err = sandbox.ParseHostIDs(hostIDs); err != nil {
 					return fmt.Errorf("--sandbox-host-ids: %w", err)
 				}
+			}
+			if cfg.Kubernetes, err = kube.config(); err != nil {
+				return err
 			}
 			if withDemo {
 				cfg.AllowFileSources = true
@@ -107,6 +112,7 @@ Use --database postgres://... to run on PostgreSQL.`,
 		"SLSA builder id written into provenance; verifiers pin it (default "+server.DefaultBuilderID+"; env KILN_BUILDER_ID)")
 	f.StringVar(&hostIDs, "sandbox-host-ids", os.Getenv("KILN_SANDBOX_HOST_IDS"),
 		"host uids and gids build steps run as when Kiln runs as root, FIRST:COUNT, one per build or test run (default 2000000000:65536; must not overlap /etc/passwd, /etc/group, /etc/subuid or /etc/subgid; env KILN_SANDBOX_HOST_IDS)")
+	kube.register(f)
 	f.BoolVar(&userConfig, "write-user-config", true, "on first start also write ~/.config/kiln/config.yaml")
 	return cmd
 }
