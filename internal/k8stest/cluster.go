@@ -118,10 +118,10 @@ func (c *Cluster) prepare() error {
 		return err
 	}
 	files := map[string]string{
-		"containerd/config.toml":   c.containerdConfig(),
+		"containerd/config.toml":    c.containerdConfig(),
 		"cni/conf/10-kiln.conflist": c.cniConfig(),
-		"kubelet/config.yaml":      c.kubeletConfig(),
-		"resolv.conf":              "nameserver " + HostIP + "\n",
+		"kubelet/config.yaml":       c.kubeletConfig(),
+		"resolv.conf":               "nameserver " + HostIP + "\n",
 	}
 	for name, content := range files {
 		if err := os.WriteFile(c.path(name), []byte(content), 0o644); err != nil {

@@ -177,4 +177,3 @@ func (c *Cluster) Logs(w io.Writer) {
 		fmt.Fprintf(w, "--- %s\n%s\n", n, data)
 	}
 }
-
