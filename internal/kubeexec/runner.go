@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -50,6 +51,9 @@ type Options struct {
 	NodeName string
 	// MaxTransfer bounds the bytes copied back out of a Pod; default 8 GiB.
 	MaxTransfer int64
+	// Protected are paths never copied into a Pod (the data directory,
+	// the signing key): a mount at, inside or around one is refused.
+	Protected []string
 }
 
 // Runner runs steps and tasks as Pods. It implements sandbox.TaskRunner.
@@ -143,6 +147,9 @@ func (r *Runner) RunTask(ctx context.Context, steps []sandbox.Step, start func(i
 	if err := checkSteps(steps); err != nil {
 		return nil, err
 	}
+	if err := checkProtected(steps[0].Mounts, r.opts.Protected); err != nil {
+		return nil, err
+	}
 	if err := r.prepare(ctx); err != nil {
 		return nil, err
 	}
@@ -178,6 +185,29 @@ func checkSteps(steps []sandbox.Step) error {
 		}
 	}
 	return nil
+}
+
+// checkProtected refuses a mount whose source is, lies inside or holds a
+// protected path: its files would be copied into the cluster.
+func checkProtected(mounts []sandbox.Mount, protected []string) error {
+	for _, m := range mounts {
+		src, err := filepath.EvalSymlinks(m.Source)
+		if err != nil {
+			return fmt.Errorf("mount %s: %w", m.Target, err)
+		}
+		for _, p := range protected {
+			if within(src, p) || within(p, src) {
+				return fmt.Errorf("mount %s: %s is or holds %s, which never leaves the server", m.Target, src, p)
+			}
+		}
+	}
+	return nil
+}
+
+// within says whether path is dir or lies inside it.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
 func sameMounts(a, b []sandbox.Mount) bool {

@@ -130,3 +130,25 @@ func mustWrite(t *testing.T, path, content string, mode os.FileMode) {
 	}
 	_ = os.Chmod(path, mode)
 }
+
+// TestProtectedPathsNeverLeave: a mount at, inside or around a protected
+// path (the data directory, the signing key) is refused before any Pod is
+// made, also when reached through a link.
+func TestProtectedPathsNeverLeave(t *testing.T) {
+	data := t.TempDir()
+	key := filepath.Join(data, "signing")
+	mustWrite(t, filepath.Join(key, "cosign.key"), "secret", 0o600)
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(key, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []string{key, data, filepath.Dir(data), link} {
+		err := checkProtected([]sandbox.Mount{{Source: src, Target: "/w"}}, []string{key})
+		if err == nil {
+			t.Errorf("mount of %s accepted", src)
+		}
+	}
+	if err := checkProtected([]sandbox.Mount{{Source: t.TempDir(), Target: "/w"}}, []string{key}); err != nil {
+		t.Errorf("an unrelated mount: %v", err)
+	}
+}

@@ -47,6 +47,7 @@ func (f *Factory) kubeexec() (*kubeexec.Runner, error) {
 			return kubeexec.PushHelper(ctx, embedded+"/"+HelperRepository, remote)
 		},
 		Registry: embedded, NodeRegistry: k.NodeRegistry, Tokens: f.pullTokens, NodeName: k.NodeName,
+		Protected: f.protectedPaths(),
 	})
 }
 
