@@ -35,12 +35,13 @@ var hostPaths = []string{
 
 // hostState is what the cluster changes on the host, saved to be restored.
 type hostState struct {
-	sysctls map[string]string
-	absent  []string
+	sysctls  map[string]string
+	absent   []string
+	iptables map[string][]string
 }
 
 func saveHost() hostState {
-	s := hostState{sysctls: map[string]string{}}
+	s := hostState{sysctls: map[string]string{}, iptables: saveIptables()}
 	for _, k := range hostSysctls {
 		if b, err := os.ReadFile("/proc/sys/" + k); err == nil {
 			s.sysctls[k] = strings.TrimSpace(string(b))
@@ -56,7 +57,7 @@ func saveHost() hostState {
 
 // restore puts the sysctls back and removes the paths that were absent.
 func (s hostState) restore() error {
-	var errs []error
+	errs := []error{restoreIptables(s.iptables)}
 	for k, v := range s.sysctls {
 		cur, _ := os.ReadFile("/proc/sys/" + k)
 		if strings.TrimSpace(string(cur)) == v {
@@ -159,4 +160,56 @@ func deleteLink(name string) {
 	if _, err := os.Stat("/sys/class/net/" + name); err == nil {
 		_ = exec.Command("ip", "link", "del", name).Run()
 	}
+}
+
+// iptablesTables are the tables the kubelet adds its canary chains to.
+var iptablesTables = []string{"filter", "nat", "mangle"}
+
+// saveIptables lists the rules and chains of each table (iptables -S),
+// for iptables and ip6tables when installed.
+func saveIptables() map[string][]string {
+	out := map[string][]string{}
+	for _, tool := range []string{"iptables", "ip6tables"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			continue
+		}
+		for _, table := range iptablesTables {
+			b, err := exec.Command(tool, "-w", "-t", table, "-S").Output()
+			if err == nil {
+				out[tool+" "+table] = strings.Split(strings.TrimSpace(string(b)), "\n")
+			}
+		}
+	}
+	return out
+}
+
+// restoreIptables removes the kubelet's rules, then its chains (KUBE-*),
+// that were added since before was saved; others' rules are left alone.
+func restoreIptables(before map[string][]string) error {
+	var errs []error
+	for key, lines := range saveIptables() {
+		tool, table, _ := strings.Cut(key, " ")
+		var chains []string
+		for _, l := range lines {
+			if slices.Contains(before[key], l) || !strings.Contains(l, "KUBE-") {
+				continue
+			}
+			switch {
+			case strings.HasPrefix(l, "-A "):
+				args := append([]string{"-w", "-t", table, "-D"}, strings.Fields(strings.TrimPrefix(l, "-A "))...)
+				if out, err := exec.Command(tool, args...).CombinedOutput(); err != nil {
+					errs = append(errs, fmt.Errorf("%s %v: %v: %s", tool, args, err, out))
+				}
+			case strings.HasPrefix(l, "-N "):
+				chains = append(chains, strings.TrimPrefix(l, "-N "))
+			}
+		}
+		for _, c := range chains {
+			_ = exec.Command(tool, "-w", "-t", table, "-F", c).Run()
+			if out, err := exec.Command(tool, "-w", "-t", table, "-X", c).CombinedOutput(); err != nil {
+				errs = append(errs, fmt.Errorf("%s -t %s -X %s: %v: %s", tool, table, c, err, out))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

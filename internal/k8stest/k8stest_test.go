@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +94,13 @@ func checkClean(t *testing.T, before hostState, dir string) {
 	for _, p := range before.absent {
 		if _, err := os.Lstat(p); err == nil {
 			t.Errorf("%s was left behind", p)
+		}
+	}
+	for key, lines := range after.iptables {
+		for _, l := range lines {
+			if strings.Contains(l, "KUBE-") && !slices.Contains(before.iptables[key], l) {
+				t.Errorf("%s: the kubelet's %q was left", key, l)
+			}
 		}
 	}
 	if m, _ := filepath.Glob("/sys/fs/cgroup/*/kubepods"); len(m) > 0 {

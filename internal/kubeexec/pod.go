@@ -149,11 +149,15 @@ func (p *podRun) pod() *corev1.Pod {
 	if !p.network() {
 		inits = append(inits, p.noNetwork())
 	}
-	inits = append(inits, p.helper(stageIn, "mkdir -p "+strings.Join(p.mountDirs(false), " ")+" && exec tar -x -f -"))
+	inits = append(inits, p.helper(stageIn, "mkdir -p . "+strings.Join(p.mountDirs(false), " ")+" && exec tar -x -f -"))
 	for i, s := range p.steps {
 		inits = append(inits, p.stepContainer(i, s))
 	}
-	out := p.helper(stageOut, "read -r go && exec tar -c -f - "+strings.Join(p.mountDirs(true), " "))
+	back := strings.Join(p.mountDirs(true), " ")
+	if back == "" {
+		back = "-T /dev/null" // nothing writable: an empty archive
+	}
+	out := p.helper(stageOut, "read -r go && exec tar -c -f - "+back)
 	no, yes := false, true
 	uid := int64(stepUID)
 	deadline := int64(p.deadline().Seconds())
@@ -193,9 +197,6 @@ func (p *podRun) mountDirs(writable bool) []string {
 		if !writable || m.Writable {
 			out = append(out, fmt.Sprintf("m%d", i))
 		}
-	}
-	if len(out) == 0 {
-		out = append(out, "-T", "/dev/null")
 	}
 	return out
 }
