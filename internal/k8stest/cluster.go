@@ -137,7 +137,7 @@ func (c *Cluster) issueCerts() error {
 		c.pki.issue("apiserver", "kube-apiserver", nil, append(lo, net.ParseIP("10.96.0.1")), []string{"localhost", "kubernetes", "kubernetes.default.svc"}),
 		c.pki.issue("admin", "kiln-admin", []string{"system:masters"}, nil, nil),
 		c.pki.issue("apiserver-kubelet-client", "kube-apiserver-kubelet-client", []string{"system:masters"}, nil, nil),
-		c.pki.issue("kubelet", "system:node:"+NodeName, []string{"system:nodes"}, lo, []string{NodeName, "localhost"}),
+		c.pki.issue("kubelet", "system:node:"+NodeName, []string{"system:nodes"}, append(lo, net.ParseIP(HostIP)), []string{NodeName, "localhost"}),
 		c.pki.serviceAccountKey(),
 	}
 	if err := errors.Join(steps...); err != nil {
@@ -233,7 +233,7 @@ func (c *Cluster) startContainerd(ctx context.Context) error {
 func (c *Cluster) startAPIServer(ctx context.Context) error {
 	p := c.pki.path
 	err := c.start("kube-apiserver", filepath.Join(c.bins, "kube-apiserver"),
-		"--etcd-servers", c.etcdURL, "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
+		"--etcd-servers", c.etcdURL, "--bind-address", "127.0.0.1", "--advertise-address", HostIP, "--endpoint-reconciler-type", "none",
 		"--secure-port", fmt.Sprint(c.apiPort), "--cert-dir", c.path("pki/serving"),
 		"--tls-cert-file", p("apiserver.crt"), "--tls-private-key-file", p("apiserver.key"),
 		"--client-ca-file", c.pki.caFile(), "--service-cluster-ip-range", "10.96.0.0/24",
@@ -263,7 +263,7 @@ func (c *Cluster) startAPIServer(ctx context.Context) error {
 func (c *Cluster) startKubelet(ctx context.Context) error {
 	return c.start("kubelet", filepath.Join(c.bins, "kubelet"), "--config", c.path("kubelet/config.yaml"),
 		"--kubeconfig", c.path("kubelet/kubeconfig"), "--root-dir", c.path("kubelet/root"),
-		"--hostname-override", NodeName, "--node-ip", "127.0.0.1", "--cert-dir", c.path("kubelet/pki"))
+		"--hostname-override", NodeName, "--node-ip", HostIP, "--cert-dir", c.path("kubelet/pki"))
 }
 
 func (c *Cluster) waitNodeReady(ctx context.Context) error {

@@ -74,7 +74,7 @@ func (c *Cluster) cniConfig() string {
 func (c *Cluster) kubeletConfig() string {
 	return fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-address: 127.0.0.1
+address: '%s'
 port: %d
 readOnlyPort: 0
 healthzPort: 0
@@ -96,7 +96,7 @@ podLogsDir: %s
 resolvConf: %s
 serializeImagePulls: false
 registerNode: true
-`, c.kubeletPort, c.pki.path("kubelet"+".crt"), c.pki.path("kubelet.key"), c.pki.caFile(), c.socket(),
+`, HostIP, c.kubeletPort, c.pki.path("kubelet"+".crt"), c.pki.path("kubelet.key"), c.pki.caFile(), c.socket(),
 		c.path("pod-logs"), c.path("resolv.conf"))
 }
 

@@ -196,7 +196,7 @@ func restoreIptables(before map[string][]string) error {
 			}
 			switch {
 			case strings.HasPrefix(l, "-A "):
-				args := append([]string{"-w", "-t", table, "-D"}, strings.Fields(strings.TrimPrefix(l, "-A "))...)
+				args := append([]string{"-w", "-t", table, "-D"}, splitRule(strings.TrimPrefix(l, "-A "))...)
 				if out, err := exec.Command(tool, args...).CombinedOutput(); err != nil {
 					errs = append(errs, fmt.Errorf("%s %v: %v: %s", tool, args, err, out))
 				}
@@ -212,4 +212,35 @@ func restoreIptables(before map[string][]string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// splitRule splits an iptables -S line into arguments: words, with
+// double-quoted strings (comments) kept whole.
+func splitRule(line string) []string {
+	var out []string
+	var cur strings.Builder
+	quoted, started := false, false
+	for i := 0; i < len(line); i++ {
+		ch := line[i]
+		switch {
+		case ch == '\\' && quoted && i+1 < len(line):
+			i++
+			cur.WriteByte(line[i])
+		case ch == '"':
+			quoted, started = !quoted, true
+		case ch == ' ' && !quoted:
+			if started {
+				out = append(out, cur.String())
+				cur.Reset()
+				started = false
+			}
+		default:
+			cur.WriteByte(ch)
+			started = true
+		}
+	}
+	if started {
+		out = append(out, cur.String())
+	}
+	return out
 }
