@@ -223,7 +223,7 @@ func TestStepsHaveNoNetworkButPrefetchDoes(t *testing.T) {
 	if err != nil || len(res) != 1 {
 		t.Fatalf("%v %+v", err, res)
 	}
-	if !strings.HasPrefix(out.String(), "refused") || len(accepted) != 0 {
+	if !strings.Contains(out.String(), "refused") || strings.Contains(out.String(), "connected") || len(accepted) != 0 {
 		t.Errorf("a task step reached the host: %q", out.String())
 	}
 	pre := e.step(ms, probe)
@@ -233,7 +233,7 @@ func TestStepsHaveNoNetworkButPrefetchDoes(t *testing.T) {
 	if _, err := e.runner.Run(t.Context(), pre); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(out.String(), "connected") {
+	if !strings.Contains(out.String(), "connected") {
 		t.Errorf("a prefetch step could not reach the host: %q", out.String())
 	}
 	select {
