@@ -56,7 +56,6 @@ func TestBuildOnKubernetes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.must(201, "POST", nsPath("default", "applications"), app("greet"))
 	began := time.Now()
 	a.must(201, "POST", nsPath("default", "components"), scriptComponent("hello", url, map[string]any{"params": []any{
 		map[string]any{"name": "image", "value": image},
@@ -70,11 +69,11 @@ func TestBuildOnKubernetes(t *testing.T) {
 		c.Logs(os.Stderr)
 		t.Fatalf("build: %s\nlog:\n%s", str(b, "status", "message"), log)
 	}
-	if !strings.Contains(log, "[build/build] building in a pod as 1000") {
+	if !strings.Contains(log, "[script/build] building in a pod as 1000") {
 		t.Errorf("the step's output is not in the build log:\n%s", log)
 	}
 	ref := host + "/default/hello@" + str(b, "status", "artifact", "digest")
-	if got := pullFile(t, f, ref, "greeting.txt"); got != "hello from 1.0\n" {
+	if got := pullFile(t, f, ref, "out/greeting.txt"); got != "hello from 1.0\n" {
 		t.Errorf("artifact greeting.txt = %q", got)
 	}
 	rep, err := attest.Verify(ctx, ref, f.signer.PublicKey(), oci.Remote{Token: f.AdminToken, RootCAs: f.caPool()},
