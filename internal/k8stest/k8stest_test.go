@@ -19,7 +19,7 @@ import (
 // as before: sysctls, the kubelet's paths, cgroups, the bridge, network
 // namespaces, processes.
 func TestClusterRunsAPodAndCleansUp(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute) // includes waiting for another package's cluster
 	defer cancel()
 	bins, err := Binaries(ctx)
 	if errors.Is(err, ErrUnavailable) && !Required() {
