@@ -39,6 +39,7 @@ type podRun struct {
 	steps  []sandbox.Step
 	name   string
 	secret string
+	env    string // the Secret holding the steps' environment
 }
 
 func (p *podRun) network() bool { return len(p.steps) == 1 && p.steps[0].Network }
@@ -46,6 +47,9 @@ func (p *podRun) network() bool { return len(p.steps) == 1 && p.steps[0].Network
 // create makes the pull secret and the Pod.
 func (p *podRun) create(ctx context.Context) error {
 	if err := p.createPullSecret(ctx); err != nil {
+		return err
+	}
+	if err := p.createEnvSecret(ctx); err != nil {
 		return err
 	}
 	_, err := p.r.client.CoreV1().Pods(p.r.opts.Namespace).Create(ctx, p.pod(), metav1.CreateOptions{})
@@ -62,10 +66,36 @@ func (p *podRun) cleanup() {
 	zero := int64(0)
 	pods := p.r.client.CoreV1().Pods(p.r.opts.Namespace)
 	_ = pods.Delete(ctx, p.name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
-	if p.secret != "" {
-		_ = p.r.client.CoreV1().Secrets(p.r.opts.Namespace).Delete(ctx, p.secret, metav1.DeleteOptions{})
+	for _, name := range []string{p.secret, p.env} {
+		if name != "" {
+			_ = p.r.client.CoreV1().Secrets(p.r.opts.Namespace).Delete(ctx, name, metav1.DeleteOptions{})
+		}
 	}
 }
+
+// createEnvSecret keeps the steps' environment (which may hold values of
+// Kiln secrets) in a Secret of the Pod, so the Pod's spec shows none.
+func (p *podRun) createEnvSecret(ctx context.Context) error {
+	data := map[string][]byte{}
+	for i, s := range p.steps {
+		for j, kv := range s.Env {
+			_, v, _ := strings.Cut(kv, "=")
+			data[envKey(i, j)] = []byte(v)
+		}
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	p.env = p.name + "-env"
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: p.env, Labels: map[string]string{LabelManaged: p.name}}, Data: data}
+	if _, err := p.r.client.CoreV1().Secrets(p.r.opts.Namespace).Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+		p.env = ""
+		return fmt.Errorf("creating the pod's environment secret: %w", err)
+	}
+	return nil
+}
+
+func envKey(step, i int) string { return fmt.Sprintf("step-%d-%d", step, i) }
 
 // createPullSecret stores a read-only token for the Pod's images of Kiln's
 // registry, valid for pullTTL, as the Pod's image pull secret.
@@ -242,7 +272,7 @@ if ip route show | grep -q . || ip -6 route show 2>/dev/null | grep -v ' dev lo 
 func (p *podRun) stepContainer(i int, s sandbox.Step) corev1.Container {
 	c := corev1.Container{
 		Name: fmt.Sprintf("step-%d", i), Image: p.r.nodeImage(s.Image), ImagePullPolicy: corev1.PullAlways,
-		Command: s.Command, WorkingDir: s.WorkDir, Env: envVars(s.Env),
+		Command: s.Command, WorkingDir: s.WorkDir, Env: p.envVars(i, s.Env),
 		SecurityContext: restricted(), Resources: limits(s.Limits.Memory),
 		VolumeMounts: []corev1.VolumeMount{{Name: fmt.Sprintf("tmp-%d", i), MountPath: "/tmp"}},
 	}
@@ -253,11 +283,14 @@ func (p *podRun) stepContainer(i int, s sandbox.Step) corev1.Container {
 	return c
 }
 
-func envVars(env []string) []corev1.EnvVar {
+// envVars are the step's variables, each read from the Pod's
+// environment Secret.
+func (p *podRun) envVars(step int, env []string) []corev1.EnvVar {
 	var out []corev1.EnvVar
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		out = append(out, corev1.EnvVar{Name: k, Value: v})
+	for j, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		out = append(out, corev1.EnvVar{Name: k, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: p.env}, Key: envKey(step, j)}}})
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package kubeexec
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
@@ -150,5 +151,23 @@ func TestProtectedPathsNeverLeave(t *testing.T) {
 	}
 	if err := checkProtected([]sandbox.Mount{{Source: t.TempDir(), Target: "/w"}}, []string{key}); err != nil {
 		t.Errorf("an unrelated mount: %v", err)
+	}
+}
+
+// TestPodSpecHoldsNoEnvironmentValue: the steps' variables (resolved Kiln
+// secrets among them) are read from the Pod's Secret, not written in the
+// Pod's spec, which anyone who can list Pods reads.
+func TestPodSpecHoldsNoEnvironmentValue(t *testing.T) {
+	p := &podRun{r: &Runner{opts: Options{HelperImage: "h@sha256:x"}}, name: "kiln-task-x", env: "kiln-task-x-env",
+		steps: []sandbox.Step{{Image: "i@sha256:y", Command: []string{"true"}, Env: []string{"TOKEN=s3cret", "A=b=c"}}}}
+	spec, err := json.Marshal(p.pod())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(spec), "s3cret") || strings.Contains(string(spec), "b=c") {
+		t.Fatalf("the pod spec holds an environment value: %s", spec)
+	}
+	if !strings.Contains(string(spec), `"secretKeyRef":{"name":"kiln-task-x-env","key":"step-0-1"}`) {
+		t.Fatalf("no secretKeyRef in %s", spec)
 	}
 }
