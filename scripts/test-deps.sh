@@ -11,7 +11,10 @@
 # debootstrap, fakeroot, dpkg-dev and debhelper (the Debian slice builds in
 # buildroots Kiln bootstraps itself; build-compare is tested on packages
 # debhelper builds), and gpgv and gpg (apt repositories: the signatures apt
-# checks, and a clean bookworm chroot where the real apt installs from Kiln).
+# checks, and a clean bookworm chroot where the real apt installs from Kiln),
+# and containerd, runc and the CNI plugins (the Kubernetes executor's tests run
+# real pods on a single-node cluster; scripts/k8s-binaries.sh builds its
+# etcd, kube-apiserver and kubelet).
 # Idempotent; needs root for apt-get only when something is missing.
 set -euo pipefail
 
@@ -52,6 +55,9 @@ command -v dh >/dev/null 2>&1 || need_apt+=(debhelper)
 command -v dpkg-deb >/dev/null 2>&1 || need_apt+=(dpkg)
 command -v gpgv >/dev/null 2>&1 || need_apt+=(gpgv)
 command -v gpg >/dev/null 2>&1 || need_apt+=(gpg)
+command -v containerd >/dev/null 2>&1 || need_apt+=(containerd)
+command -v runc >/dev/null 2>&1 || need_apt+=(runc)
+[ -x /usr/lib/cni/bridge ] || need_apt+=(containernetworking-plugins)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test-deps: installing ${need_apt[*]}" >&2

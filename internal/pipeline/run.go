@@ -246,6 +246,11 @@ func checkOptions(o *RunOptions) error {
 	if o.Concurrency <= 0 {
 		o.Concurrency = runtime.NumCPU()
 	}
+	if _, ok := o.Runner.(sandbox.TaskRunner); ok {
+		// A task's mounts are copied in and back out whole: two tasks
+		// at once would overwrite each other's workspace changes.
+		o.Concurrency = 1
+	}
 	if o.MaxResultSize <= 0 {
 		o.MaxResultSize = 4096
 	}

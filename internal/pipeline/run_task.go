@@ -106,6 +106,9 @@ func (e *executor) runTask(ctx context.Context, t *PlanTask) {
 
 // runSteps runs the steps in order; after a failure the rest are skipped.
 func (e *executor) runSteps(ctx context.Context, t *PlanTask, steps []*PlanStep) (string, string) {
+	if runner, ok := e.opts.Runner.(sandbox.TaskRunner); ok && !continuesOnError(steps) {
+		return e.runStepsTogether(ctx, runner, t, steps)
+	}
 	tr := e.runs[t.Name]
 	status, reason := StatusSucceeded, ""
 	for i, s := range steps {
@@ -374,7 +377,7 @@ func (e *executor) sandboxStep(ctx context.Context, t *PlanTask, i int, s *PlanS
 	}
 	mounts = append(rootMounts, mounts...)
 	return sandbox.Step{
-		RootFS: rootfs, Command: cmd, Env: env, WorkDir: wd,
+		RootFS: rootfs, Image: imageRef(s.Image, sr.ImageDigest), Command: cmd, Env: env, WorkDir: wd,
 		Mounts: mounts, Network: s.Prefetch, Limits: e.stepLimits(ctx, s),
 	}, nil
 }

@@ -65,6 +65,11 @@ type Step struct {
 	// RootFS is the root filesystem: an unpacked image directory, or "" for
 	// the host's root (read-only).
 	RootFS string
+	// Image is the step's image reference, by digest when it has one
+	// (repository@sha256:…), or "" for the host's root: what a backend
+	// that pulls images itself (Kubernetes) runs; RootFS is the same image
+	// unpacked, for backends that run a directory.
+	Image string
 	// Command is argv; Command[0] is resolved inside the sandbox.
 	Command []string
 	Env     []string // KEY=VALUE; nothing is inherited from the server
@@ -111,6 +116,18 @@ type Lease interface {
 	// Release gives back what Own gave and returns the user to the pool.
 	// The lease cannot run steps afterwards.
 	Release() error
+}
+
+// TaskRunner is implemented by backends that run all the steps of a task
+// together, in order, sharing their mounts (Kubernetes: one Pod per task,
+// the steps its containers). RunTask stops at the first step that fails;
+// it returns the results of the steps that ran, in order (fewer than
+// steps when one failed), and an error only when the task could not be
+// run at all. start(i) is called as step i starts and returns the writer
+// of its output. All steps of a task have the same mounts.
+type TaskRunner interface {
+	Runner
+	RunTask(ctx context.Context, steps []Step, start func(i int) io.Writer) ([]Result, error)
 }
 
 // Leaser is implemented by runners whose steps run as leased host users.

@@ -24,6 +24,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/oci"
 	"github.com/kilnbuild/kiln/internal/pipelinerun"
 	"github.com/kilnbuild/kiln/internal/registry"
+	"github.com/kilnbuild/kiln/internal/regtoken"
 	"github.com/kilnbuild/kiln/internal/release"
 	"github.com/kilnbuild/kiln/internal/remote"
 	"github.com/kilnbuild/kiln/internal/sandbox"
@@ -46,7 +47,14 @@ func (f *Factory) mountRegistry(api *apiserver.Server, authn *auth.Authenticator
 		return err
 	}
 	f.oci = reg
-	api.Handle("/v2/", reg, true)
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return err
+	}
+	if f.pullTokens, err = regtoken.NewIssuer(key); err != nil {
+		return err
+	}
+	api.Handle("/v2/", f.pullTokens.Handler(reg, f.systemToken), true)
 	return nil
 }
 
@@ -146,12 +154,27 @@ func (f *Factory) releaseControllers(runs *pipelinerun.Runner, workers int) []re
 // releases. Steps run in the bubblewrap sandbox; if it is unavailable, the
 // server still starts and every build and run fails saying why.
 func (f *Factory) runner(cache *git.Cache, checkURL func(string) error) *pipelinerun.Runner {
+	if f.cfg.Kubernetes != nil {
+		return f.kubernetesRunner(cache, checkURL)
+	}
 	sb, err := sandbox.NewBubblewrap(sandbox.Options{Protected: f.protectedPaths(), HostIDs: f.cfg.SandboxHostIDs})
 	// Earlier versions shared one cache of step images, by digest, across
 	// namespaces (DATA_DIR/images); it is only a cache, and nothing reads it.
 	if err := os.RemoveAll(f.dir("images")); err != nil {
 		f.cfg.Log.Warn("cannot remove the old shared image cache", "dir", f.dir("images"), "err", err)
 	}
+	r := f.pipelineRunner(cache, checkURL)
+	if err != nil {
+		f.cfg.Log.Warn("builds cannot run: no sandbox", "err", err)
+		r.SandboxErr = err
+	} else {
+		r.Sandbox, f.sandbox = sb, sb
+	}
+	return r
+}
+
+// pipelineRunner is what runs pipelines, without its sandbox.
+func (f *Factory) pipelineRunner(cache *git.Cache, checkURL func(string) error) *pipelinerun.Runner {
 	r := &pipelinerun.Runner{
 		Git: cache, WorkDir: f.dir("work"), ImageCache: f.dir("step-images"), CheckURL: checkURL,
 		Registry: strings.TrimPrefix(f.URL, "https://"),
@@ -161,12 +184,6 @@ func (f *Factory) runner(cache *git.Cache, checkURL func(string) error) *pipelin
 		r.Embedded, r.EmbeddedRemote = r.Registry, r.Remote
 		r.Registry = strings.TrimSuffix(p.Registry, "/")
 		r.Remote = oci.Remote{Username: p.Username, Password: p.Password, PlainHTTP: p.PlainHTTP, RootCAs: f.caPool()}
-	}
-	if err != nil {
-		f.cfg.Log.Warn("builds cannot run: no sandbox", "err", err)
-		r.SandboxErr = err
-	} else {
-		r.Sandbox, f.sandbox = sb, sb
 	}
 	return r
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/logstore"
 	"github.com/kilnbuild/kiln/internal/oci"
 	"github.com/kilnbuild/kiln/internal/registry"
+	"github.com/kilnbuild/kiln/internal/regtoken"
 	"github.com/kilnbuild/kiln/internal/sandbox"
 	"github.com/kilnbuild/kiln/internal/secret"
 	"github.com/kilnbuild/kiln/internal/store"
@@ -104,6 +105,9 @@ type Config struct {
 	// WorkerLease is how long a remote worker's build lease lasts unless
 	// renewed (default remote.DefaultLeaseDuration).
 	WorkerLease time.Duration
+	// Kubernetes, when set, runs every pipeline's steps as Pods of a
+	// cluster instead of in the bubblewrap sandbox (docs/kubernetes.md).
+	Kubernetes *Kubernetes
 	// BuilderID is the SLSA builder id written into provenance (default
 	// https://kiln.dev/builder/v1); verifiers pin it.
 	BuilderID string
@@ -171,6 +175,22 @@ type PushRegistry struct {
 	PlainHTTP bool
 }
 
+// Kubernetes is the cluster the Kubernetes executor runs Pods in.
+type Kubernetes struct {
+	// Kubeconfig is the kubeconfig file (empty: in-cluster configuration).
+	Kubeconfig string
+	// Namespace is where the Pods run.
+	Namespace string
+	// HelperImage is an image with a static busybox, by digest (empty:
+	// made from this host's busybox and pushed to the embedded registry).
+	HelperImage string
+	// NodeRegistry is how the cluster's nodes reach this server's registry
+	// (host:port; default the server's own address).
+	NodeRegistry string
+	// NodeName pins the Pods to one node (clusters without a scheduler).
+	NodeName string
+}
+
 // Factory is a running Kiln.
 type Factory struct {
 	URL        string
@@ -186,6 +206,8 @@ type Factory struct {
 	// systemToken lets Kiln's own controllers push to the embedded registry;
 	// it lives only in memory.
 	systemToken string
+	// pullTokens mints the registry tokens Kubernetes Pods pull with.
+	pullTokens *regtoken.Issuer
 	// logs keeps the logs of builds, tests and releases.
 	logs *logstore.Store
 	// tests runs integration scenarios (in goroutines, waited for on Stop).

@@ -31,6 +31,7 @@ func NewCommand() *cobra.Command {
 		apply      []string
 		withDemo   bool
 		hostIDs    string
+		kube       kubeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -44,7 +45,8 @@ one PostgreSQL database: give them one --shared-dir and an external
 --push-registry (docs/scale.md).`,
 		Example: `  kiln up
   kiln up --data-dir /var/lib/kiln --listen 0.0.0.0:7070
-  kiln up --database postgres://kiln@db.example.com/kiln`,
+  kiln up --database postgres://kiln@db.example.com/kiln
+  kiln up --executor kubernetes --kubeconfig ~/.kube/config --namespace kiln-builds`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(logLevel, logFormat)
@@ -56,6 +58,9 @@ one PostgreSQL database: give them one --shared-dir and an external
 				if cfg.SandboxHostIDs, err = sandbox.ParseHostIDs(hostIDs); err != nil {
 					return fmt.Errorf("--sandbox-host-ids: %w", err)
 				}
+			}
+			if cfg.Kubernetes, err = kube.config(); err != nil {
+				return err
 			}
 			if withDemo {
 				cfg.AllowFileSources = true
@@ -120,6 +125,7 @@ one PostgreSQL database: give them one --shared-dir and an external
 		"SLSA builder id written into provenance; verifiers pin it (default "+server.DefaultBuilderID+"; env KILN_BUILDER_ID)")
 	f.StringVar(&hostIDs, "sandbox-host-ids", os.Getenv("KILN_SANDBOX_HOST_IDS"),
 		"host uids and gids build steps run as when Kiln runs as root, FIRST:COUNT, one per build or test run (default 2000000000:65536; must not overlap /etc/passwd, /etc/group, /etc/subuid or /etc/subgid; env KILN_SANDBOX_HOST_IDS)")
+	kube.register(f)
 	f.BoolVar(&userConfig, "write-user-config", true, "on first start also write ~/.config/kiln/config.yaml")
 	f.StringVar(&cfg.Executor, "executor", envOr("KILN_EXECUTOR", "local"),
 		"where builds run: local (this server's sandbox), remote (only on `kiln worker` processes) or local+remote (here while --build-workers slots are free, else on workers); env KILN_EXECUTOR")

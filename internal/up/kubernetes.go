@@ -1,0 +1,50 @@
+package up
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/pflag"
+
+	"github.com/kilnbuild/kiln/internal/server"
+)
+
+// kubeFlags select the executor and configure the Kubernetes one.
+type kubeFlags struct {
+	executor string
+	k        server.Kubernetes
+}
+
+func (k *kubeFlags) register(f *pflag.FlagSet) {
+	f.StringVar(&k.executor, "executor", envOr("KILN_EXECUTOR", "bubblewrap"),
+		"where build steps run: bubblewrap (this machine's sandbox) or kubernetes (Pods of a cluster; see docs/kubernetes.md; env KILN_EXECUTOR)")
+	f.StringVar(&k.k.Kubeconfig, "kubeconfig", os.Getenv("KILN_KUBECONFIG"),
+		"with --executor kubernetes: the cluster's kubeconfig (default: the in-cluster service account; env KILN_KUBECONFIG)")
+	f.StringVar(&k.k.Namespace, "namespace", os.Getenv("KILN_NAMESPACE"),
+		"with --executor kubernetes: the namespace build Pods run in (must exist; env KILN_NAMESPACE)")
+	f.StringVar(&k.k.HelperImage, "kubernetes-helper-image", os.Getenv("KILN_KUBERNETES_HELPER_IMAGE"),
+		"with --executor kubernetes: an image with a static busybox, by digest (default: made from this host's busybox-static and pushed to the embedded registry)")
+	f.StringVar(&k.k.NodeRegistry, "kubernetes-node-registry", os.Getenv("KILN_KUBERNETES_NODE_REGISTRY"),
+		"with --executor kubernetes: host:port the cluster's nodes reach this server's registry at (default: the server's address)")
+	f.StringVar(&k.k.NodeName, "kubernetes-node", os.Getenv("KILN_KUBERNETES_NODE"),
+		"with --executor kubernetes: run every Pod on this node (clusters without a scheduler; default: the scheduler places them)")
+}
+
+// config returns the Kubernetes executor's configuration, or nil for the
+// bubblewrap sandbox.
+func (k *kubeFlags) config() (*server.Kubernetes, error) {
+	switch k.executor {
+	case "bubblewrap", "":
+		if k.k != (server.Kubernetes{}) {
+			return nil, fmt.Errorf("--kubeconfig, --namespace and --kubernetes-* need --executor kubernetes")
+		}
+		return nil, nil
+	case "kubernetes":
+		if k.k.Namespace == "" {
+			return nil, fmt.Errorf("--executor kubernetes needs --namespace: the namespace build Pods run in")
+		}
+		c := k.k
+		return &c, nil
+	}
+	return nil, fmt.Errorf("--executor %q: want bubblewrap or kubernetes", k.executor)
+}
