@@ -16,8 +16,8 @@ type kubeFlags struct {
 }
 
 func (k *kubeFlags) register(f *pflag.FlagSet) {
-	f.StringVar(&k.executor, "executor", envOr("KILN_EXECUTOR", "bubblewrap"),
-		"where build steps run: bubblewrap (this machine's sandbox) or kubernetes (Pods of a cluster; see docs/kubernetes.md; env KILN_EXECUTOR)")
+	f.StringVar(&k.executor, "executor", envOr("KILN_EXECUTOR", server.ExecutorLocal),
+		"where builds run: local (this server's bubblewrap sandbox), remote (only on `kiln worker` processes), local+remote (here while --build-workers slots are free, else on workers) or kubernetes (Pods of a cluster; see docs/kubernetes.md); env KILN_EXECUTOR")
 	f.StringVar(&k.k.Kubeconfig, "kubeconfig", os.Getenv("KILN_KUBECONFIG"),
 		"with --executor kubernetes: the cluster's kubeconfig (default: the in-cluster service account; env KILN_KUBECONFIG)")
 	f.StringVar(&k.k.Namespace, "namespace", os.Getenv("KILN_NAMESPACE"),
@@ -30,21 +30,25 @@ func (k *kubeFlags) register(f *pflag.FlagSet) {
 		"with --executor kubernetes: run every Pod on this node (clusters without a scheduler; default: the scheduler places them)")
 }
 
-// config returns the Kubernetes executor's configuration, or nil for the
-// bubblewrap sandbox.
-func (k *kubeFlags) config() (*server.Kubernetes, error) {
+// config returns where builds run (server.Config.Executor) and the
+// Kubernetes executor's configuration, nil unless --executor kubernetes:
+// the server then dispatches builds locally and runs their steps as Pods.
+func (k *kubeFlags) config() (string, *server.Kubernetes, error) {
 	switch k.executor {
-	case "bubblewrap", "":
+	case server.ExecutorLocal, "bubblewrap", "", server.ExecutorRemote, server.ExecutorLocalRemote:
 		if k.k != (server.Kubernetes{}) {
-			return nil, fmt.Errorf("--kubeconfig, --namespace and --kubernetes-* need --executor kubernetes")
+			return "", nil, fmt.Errorf("--kubeconfig, --namespace and --kubernetes-* need --executor kubernetes")
 		}
-		return nil, nil
+		if k.executor == "bubblewrap" || k.executor == "" {
+			return server.ExecutorLocal, nil, nil
+		}
+		return k.executor, nil, nil
 	case "kubernetes":
 		if k.k.Namespace == "" {
-			return nil, fmt.Errorf("--executor kubernetes needs --namespace: the namespace build Pods run in")
+			return "", nil, fmt.Errorf("--executor kubernetes needs --namespace: the namespace build Pods run in")
 		}
 		c := k.k
-		return &c, nil
+		return server.ExecutorLocal, &c, nil
 	}
-	return nil, fmt.Errorf("--executor %q: want bubblewrap or kubernetes", k.executor)
+	return "", nil, fmt.Errorf("--executor %q: want local, remote, local+remote or kubernetes", k.executor)
 }
