@@ -17,7 +17,7 @@ type kubeFlags struct {
 
 func (k *kubeFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&k.executor, "executor", envOr("KILN_EXECUTOR", server.ExecutorLocal),
-		"where builds run: local (this server's bubblewrap sandbox), remote (only on `kiln worker` processes), local+remote (here while --build-workers slots are free, else on workers) or kubernetes (Pods of a cluster; see docs/kubernetes.md); env KILN_EXECUTOR")
+		"where builds run: local (this server's bubblewrap sandbox), remote (only on kiln worker processes), local+remote (here while --build-workers slots are free, else on workers) or kubernetes (Pods of a cluster; see docs/kubernetes.md); env KILN_EXECUTOR")
 	f.StringVar(&k.k.Kubeconfig, "kubeconfig", os.Getenv("KILN_KUBECONFIG"),
 		"with --executor kubernetes: the cluster's kubeconfig (default: the in-cluster service account; env KILN_KUBECONFIG)")
 	f.StringVar(&k.k.Namespace, "namespace", os.Getenv("KILN_NAMESPACE"),
