@@ -314,7 +314,8 @@ func checkReproducibleRebuild(t *testing.T, a api) {
 	first := latestBuild(t, a, "hello")
 	n, _ := strconv.Atoi(str(first, "status", "buildNumber"))
 	a.must(201, "POST", nsPath("default", "builds"), map[string]any{"metadata": map[string]any{"generateName": "hello-"},
-		"spec": map[string]any{"component": "hello", "noCache": true, "reason": map[string]any{"type": "manual"}}})
+		"spec": map[string]any{"component": "hello", "noCache": true, "reason": map[string]any{"type": "manual"},
+			"inputs": first["spec"].(map[string]any)["inputs"]}})
 	again := waitBuildFor(t, a, "hello", n+1, 5*time.Minute)
 	if str(again, "status", "phase") != "Succeeded" {
 		t.Fatalf("hello rebuild: %s", str(again, "status", "message"))
