@@ -47,11 +47,11 @@ func TestBinNMUParamOnlyForDependencyRebuilds(t *testing.T) {
 		commit string
 		params map[string]any
 	}{
-		"source change":               {job(v1alpha1.ReasonSourceChange, 7), p, "c1", map[string]any{}},
-		"manual":                      {job(v1alpha1.ReasonManual, 7), p, "c1", map[string]any{}},
-		"set by the component":        {job(v1alpha1.ReasonDependencyChange, 7), p, "c1", map[string]any{"binnmu": ""}},
-		"no binnmu param":             {job(v1alpha1.ReasonDependencyChange, 7), script, "c1", map[string]any{}},
-		"a commit not built yet":      {job(v1alpha1.ReasonDependencyChange, 7), p, "c2", map[string]any{}},
+		"source change":          {job(v1alpha1.ReasonSourceChange, 7), p, "c1", map[string]any{}},
+		"manual":                 {job(v1alpha1.ReasonManual, 7), p, "c1", map[string]any{}},
+		"set by the component":   {job(v1alpha1.ReasonDependencyChange, 7), p, "c1", map[string]any{"binnmu": ""}},
+		"no binnmu param":        {job(v1alpha1.ReasonDependencyChange, 7), script, "c1", map[string]any{}},
+		"a commit not built yet": {job(v1alpha1.ReasonDependencyChange, 7), p, "c2", map[string]any{}},
 	} {
 		if got, err := binNMUParam(c.j, c.p, src, c.commit, c.params, epoch); err != nil || got != "" {
 			t.Errorf("%s: binnmu %q (%v), want none", name, got, err)
