@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 
 	"pault.ag/go/debian/deb"
 )
@@ -27,7 +28,9 @@ type DebFile struct {
 }
 
 // OpenDebFiles opens .deb files by path; close the files with the returned
-// function.
+// function. A path that is a symbolic link or not a regular file is an
+// error (build outputs are tenant-controlled: open those through
+// internal/tenantfs if their directories may hold links too).
 func OpenDebFiles(paths []string) ([]DebFile, func(), error) {
 	var files []*os.File
 	closeAll := func() {
@@ -37,7 +40,7 @@ func OpenDebFiles(paths []string) ([]DebFile, func(), error) {
 	}
 	var out []DebFile
 	for _, p := range paths {
-		f, err := os.Open(p)
+		f, err := openRegular(p)
 		if err != nil {
 			closeAll()
 			return nil, nil, fmt.Errorf("opening package: %w", err)
@@ -46,6 +49,23 @@ func OpenDebFiles(paths []string) ([]DebFile, func(), error) {
 		out = append(out, DebFile{Name: path.Base(p), Data: f})
 	}
 	return out, closeAll, nil
+}
+
+// openRegular opens a regular file, never through a final symbolic link.
+func openRegular(p string) (*os.File, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	info, err := f.Stat()
+	if err == nil && !info.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file", p)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // SamePackages decides whether two builds' .deb files are identical except

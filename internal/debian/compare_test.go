@@ -225,3 +225,18 @@ func TestSamePackagesSets(t *testing.T) {
 		t.Errorf("junk: error = %v", err)
 	}
 }
+
+func TestOpenDebFilesRefusesLinks(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	link := filepath.Join(dir, "evil.deb")
+	if err := os.Symlink("/etc/hostname", link); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := OpenDebFiles([]string{link}); err == nil {
+		t.Error("a symbolic link was opened")
+	}
+	if _, _, err := OpenDebFiles([]string{dir}); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("a directory: %v", err)
+	}
+}

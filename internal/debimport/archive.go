@@ -77,10 +77,18 @@ func ReadKeyring(file string) (openpgp.EntityList, error) {
 // sourcesPath is the index the archive is read from.
 func (a *Archive) sourcesPath() string { return a.Component + "/source/Sources.gz" }
 
+// Unknown is a name the Sources index has no source package of.
+type Unknown struct {
+	Name string
+	// BinaryOf is a source package building a binary package of that name
+	// ("glibc" for libc6), empty when none does.
+	BinaryOf string
+}
+
 // Lookup finds the newest version of each named source package in the
 // archive's Sources index, verified through the signed InRelease. The
 // result has one entry per name found; missing names are in unknown.
-func (a *Archive) Lookup(ctx context.Context, names []string) (found map[string]*SourcePackage, unknown []string, err error) {
+func (a *Archive) Lookup(ctx context.Context, names []string) (found map[string]*SourcePackage, unknown []Unknown, err error) {
 	index, err := a.release(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -93,16 +101,16 @@ func (a *Archive) Lookup(ctx context.Context, names []string) (found map[string]
 	if err != nil {
 		return nil, nil, err
 	}
-	found, err = scanSources(bytes.NewReader(data), names)
+	sc, err := scanSources(bytes.NewReader(data), names)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: reading %s: %w", a.where(), a.sourcesPath(), err)
 	}
 	for _, n := range names {
-		if found[n] == nil {
-			unknown = append(unknown, n)
+		if sc.found[n] == nil {
+			unknown = append(unknown, Unknown{Name: n, BinaryOf: sc.binaryOf[n]})
 		}
 	}
-	return found, unknown, nil
+	return sc.found, unknown, nil
 }
 
 // where names the archive in errors.
@@ -175,9 +183,16 @@ func parseChecksums(s string) (map[string]File, error) {
 	return out, nil
 }
 
-// scanSources reads a gzipped Sources index, keeping the newest entry of
-// each wanted package.
-func scanSources(r io.Reader, names []string) (map[string]*SourcePackage, error) {
+// sourcesScan is what scanSources finds: the newest entry of each wanted
+// package, and for wanted names that are binary packages, a source
+// building them.
+type sourcesScan struct {
+	found    map[string]*SourcePackage
+	binaryOf map[string]string
+}
+
+// scanSources reads a gzipped Sources index.
+func scanSources(r io.Reader, names []string) (*sourcesScan, error) {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
 		return nil, err
@@ -187,20 +202,31 @@ func scanSources(r io.Reader, names []string) (map[string]*SourcePackage, error)
 	if err != nil {
 		return nil, err
 	}
-	found := map[string]*SourcePackage{}
+	sc := &sourcesScan{found: map[string]*SourcePackage{}, binaryOf: map[string]string{}}
 	for _, n := range names {
-		found[n] = nil
+		sc.found[n] = nil
 	}
 	for {
 		p, err := pr.Next()
 		if errors.Is(err, io.EOF) {
-			return found, nil
+			return sc, nil
 		}
 		if err != nil {
 			return nil, err
 		}
-		if err := keepNewest(found, p); err != nil {
+		if err := keepNewest(sc.found, p); err != nil {
 			return nil, err
+		}
+		sc.noteBinaries(p)
+	}
+}
+
+// noteBinaries remembers which source builds a wanted name as a binary.
+func (sc *sourcesScan) noteBinaries(p *control.Paragraph) {
+	for b := range strings.SplitSeq(p.Values["Binary"], ",") {
+		b = strings.TrimSpace(b)
+		if _, wanted := sc.found[b]; wanted && sc.binaryOf[b] == "" {
+			sc.binaryOf[b] = p.Values["Package"]
 		}
 	}
 }

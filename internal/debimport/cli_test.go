@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kilnbuild/kiln/internal/cli"
 	"github.com/kilnbuild/kiln/internal/debimport"
@@ -61,19 +63,20 @@ func TestImportRealPackageIntoRealAPI(t *testing.T) {
 	if err != nil {
 		t.Fatalf("import: %v\n%s", err, out)
 	}
-	for _, want := range []string{"application.kiln.dev/slice created", "component.kiln.dev/hello created", "hello 2.10-3 imported into " + filepath.Join(dir, "hello")} {
+	for _, want := range []string{"application.kiln.dev/slice created", "component.kiln.dev/hello created", "hello 2.10-3 imported into " + filepath.Join(dir, "hello.git")} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	checkRepo(t, filepath.Join(dir, "hello"))
-	checkComponent(t, kiln, filepath.Join(dir, "hello"))
+	checkRepo(t, filepath.Join(dir, "hello.git"))
+	checkComponent(t, kiln, filepath.Join(dir, "hello.git"))
+	waitCapabilities(t, kiln, filepath.Join(dir, "hello.git"))
 
 	out, err = kiln("import", "debian", "hello", "-n", "distro", "--app", "slice", "--dir", dir, "--nocheck")
 	if err != nil || !strings.Contains(out, "hello 2.10-3: already at the archive's version, no new commit") {
 		t.Errorf("re-import: %v\n%s", err, out)
 	}
-	if n := gitLines(t, filepath.Join(dir, "hello"), "rev-list", "HEAD"); n != 1 {
+	if n := gitLines(t, filepath.Join(dir, "hello.git"), "rev-list", "main"); n != 1 {
 		t.Errorf("%d commits after the re-import, want 1", n)
 	}
 }
@@ -83,11 +86,11 @@ func TestImportRealPackageIntoRealAPI(t *testing.T) {
 func checkRepo(t *testing.T, repo string) {
 	t.Helper()
 	for _, f := range []string{"debian/control", "debian/changelog", "configure", "src/hello.c"} {
-		if _, err := os.Stat(filepath.Join(repo, f)); err != nil {
+		if err := exec.Command("git", "-C", repo, "cat-file", "-e", "main:"+f).Run(); err != nil {
 			t.Errorf("the import lacks %s: %v", f, err)
 		}
 	}
-	if n := gitLines(t, repo, "ls-files"); n < 100 {
+	if n := gitLines(t, repo, "ls-tree", "-r", "--name-only", "main"); n < 100 {
 		t.Errorf("only %d files committed", n)
 	}
 	if out, _ := exec.Command("git", "-C", repo, "tag", "--list").Output(); strings.TrimSpace(string(out)) != "debian/2.10-3" {
@@ -122,6 +125,42 @@ func checkComponent(t *testing.T, kiln func(...string) (string, error), repo str
 	if c.Spec.Application != "slice" || c.Spec.Build.PipelineRef != "debian" || c.Spec.Source.Git.URL != "file://"+repo ||
 		len(c.Spec.Build.Params) != 1 || c.Spec.Build.Params[0].Value != "true" || c.Metadata.Annotations[debimport.AnnotationVersion] != "2.10-3" {
 		t.Errorf("component:\n%s", out)
+	}
+}
+
+// waitCapabilities waits until the server has read the imported commit's
+// debian/control: the component provides deb(hello) and requires its
+// Build-Depends.
+func waitCapabilities(t *testing.T, kiln func(...string) (string, error), repo string) {
+	t.Helper()
+	head, err := exec.Command("git", "-C", repo, "rev-parse", "main").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var comp struct {
+		Status struct {
+			Capabilities struct {
+				Commit   string   `json:"commit"`
+				Provides []string `json:"provides"`
+				Requires []string `json:"requires"`
+				Detected []string `json:"detected"`
+			} `json:"capabilities"`
+		} `json:"status"`
+	}
+	caps := &comp.Status.Capabilities
+	var out string
+	for deadline := time.Now().Add(2 * time.Minute); caps.Commit == "" && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		if out, err = kiln("get", "component", "hello", "-n", "distro", "-o", "json"); err != nil {
+			t.Fatalf("get: %v\n%s", err, out)
+		}
+		if err := json.Unmarshal([]byte(out), &comp); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	}
+	if caps.Commit != strings.TrimSpace(string(head)) || !slices.Contains(caps.Provides, "deb(hello)") ||
+		!slices.Contains(caps.Requires, "deb(debhelper-compat)") || !slices.Contains(caps.Detected, "debian") {
+		t.Errorf("the server's capabilities of the imported commit %s: %+v\n%s", head, caps, out)
 	}
 }
 

@@ -40,10 +40,10 @@ func NewCommand(t Target) *cobra.Command {
 		Short: "Import Debian source packages into git repositories and components",
 		Long: `Fetches each source package from the archive (its signed InRelease checked with
 --keyring, the Sources index and every file of the package checked against
-their SHA-256), unpacks it with dpkg-source -x, commits it to a git repository
-per package (DIR/<package>, branch main, tag debian/<version>) and applies an
-Application and one Component per package that builds with the debian
-pipeline. Run it again to import a newer archive version on top; a package
+their SHA-256), unpacks it with dpkg-source -x, commits it to a bare git
+repository per package (DIR/<package>.git, branch main, tag debian/<version>)
+and applies an Application and one Component per package that builds with the
+debian pipeline. Run it again to import a newer archive version on top; a package
 already at the archive's version gets no new commit. Everything is fetched and
 verified before anything is committed or applied.
 

@@ -54,8 +54,9 @@ func (a *fakeArchive) archive() Archive {
 }
 
 // addPackage builds a native source package name/version with
-// dpkg-source -b into the pool and lists it in the index.
-func (a *fakeArchive) addPackage(name, version, note string) {
+// dpkg-source -b into the pool and lists it in the index; its binary
+// package is name, or binary when given.
+func (a *fakeArchive) addPackage(name, version, note string, binary ...string) {
 	t := a.t
 	t.Helper()
 	work := t.TempDir()
@@ -86,8 +87,12 @@ func (a *fakeArchive) addPackage(name, version, note string) {
 		mustWrite(t, filepath.Join(a.root, dir, f), string(data))
 		sums = append(sums, fmt.Sprintf(" %s %d %s", sha(data), len(data), f))
 	}
+	bin := name
+	if len(binary) > 0 {
+		bin = strings.Join(binary, ", ")
+	}
 	a.entries[name] = fmt.Sprintf("Package: %s\nBinary: %s\nVersion: %s\nArchitecture: all\nFormat: 3.0 (native)\nDirectory: %s\nChecksums-Sha256:\n%s\n",
-		name, name, version, dir, strings.Join(sums, "\n"))
+		name, bin, version, dir, strings.Join(sums, "\n"))
 }
 
 // publish writes Sources.gz and the signed InRelease.

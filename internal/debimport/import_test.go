@@ -63,14 +63,17 @@ func TestImportNewerVersionCommitsOnTop(t *testing.T) {
 	if len(res) != 2 || !res[0].Changed || res[0].Version != "1.0" || res[0].Previous != "" {
 		t.Fatalf("first import: %+v", res)
 	}
-	repo := filepath.Join(dir, "greet")
-	if got, _ := os.ReadFile(filepath.Join(repo, "README")); string(got) != "first\n" {
+	repo := filepath.Join(dir, "greet.git")
+	if got := gitOut(t, repo, "show", "main:README"); got != "first" {
 		t.Errorf("README = %q (a file the package's .gitignore names must be imported)", got)
 	}
-	if files := gitOut(t, repo, "ls-files"); !strings.Contains(files, "README") || !strings.Contains(files, "debian/rules") {
+	if files := gitOut(t, repo, "ls-tree", "-r", "--name-only", "main"); !strings.Contains(files, "README") || !strings.Contains(files, "debian/rules") {
 		t.Errorf("committed files:\n%s", files)
 	}
-	first := gitOut(t, repo, "rev-parse", "HEAD")
+	if mode := gitOut(t, repo, "ls-tree", "main", "debian/rules"); !strings.HasPrefix(mode, "100755") {
+		t.Errorf("debian/rules is not executable in the commit: %s", mode)
+	}
+	first := gitOut(t, repo, "rev-parse", "main")
 
 	// Same version again: no new commit.
 	res, err = Run(ctx, importOpts(fa.archive(), dir, rec, "greet"))
@@ -85,13 +88,13 @@ func TestImportNewerVersionCommitsOnTop(t *testing.T) {
 	if err != nil || !res[0].Changed || res[0].Previous != "1.0" || res[0].Version != "1.1" {
 		t.Fatalf("import of 1.1: %+v, %v", res, err)
 	}
-	if parent := gitOut(t, repo, "rev-parse", "HEAD^"); parent != first {
+	if parent := gitOut(t, repo, "rev-parse", "main^"); parent != first {
 		t.Errorf("1.1's parent is %s, want the 1.0 commit %s", parent, first)
 	}
 	if tags := gitOut(t, repo, "tag", "--list"); tags != "debian/1.0\ndebian/1.1" {
 		t.Errorf("tags = %q", tags)
 	}
-	if got, _ := os.ReadFile(filepath.Join(repo, "README")); string(got) != "second\n" {
+	if got := gitOut(t, repo, "show", "main:README"); got != "second" {
 		t.Errorf("README after 1.1 = %q", got)
 	}
 	checkObjects(t, rec.applied[0], repo)
@@ -116,10 +119,11 @@ func TestImportUnknownPackage(t *testing.T) {
 	t.Parallel()
 	fa := newFakeArchive(t)
 	fa.addPackage("greet", "1.0", "first")
+	fa.addPackage("libgreet", "2.0", "library", "libgreet1", "libgreet-dev")
 	fa.publish()
 	dir, rec := t.TempDir(), &recorder{}
-	_, err := Run(context.Background(), importOpts(fa.archive(), dir, rec, "greet", "no-such-pkg"))
-	if err == nil || !strings.Contains(err.Error(), "unknown source package no-such-pkg") || !strings.Contains(err.Error(), "nothing was imported") {
+	_, err := Run(context.Background(), importOpts(fa.archive(), dir, rec, "greet", "no-such-pkg", "libgreet-dev"))
+	if err == nil || !strings.Contains(err.Error(), "unknown source package no-such-pkg, libgreet-dev (a binary package of source libgreet: import libgreet)") || !strings.Contains(err.Error(), "nothing was imported") {
 		t.Fatalf("error = %v", err)
 	}
 	assertNothingImported(t, dir, rec)
@@ -217,7 +221,7 @@ func TestImportUnreachableArchive(t *testing.T) {
 	assertNothingImported(t, dir, rec)
 }
 
-func TestImportRefusesOlderVersionAndDirtyRepos(t *testing.T) {
+func TestImportRefusesOlderVersion(t *testing.T) {
 	t.Parallel()
 	fa := newFakeArchive(t)
 	fa.addPackage("greet", "1.1", "newer")
@@ -232,10 +236,31 @@ func TestImportRefusesOlderVersionAndDirtyRepos(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "greet: the archive has 1.0, older than 1.1") {
 		t.Errorf("older version: error = %v", err)
 	}
-	mustWrite(t, filepath.Join(dir, "greet", "local-change"), "x")
-	_, err = Run(context.Background(), importOpts(fa.archive(), dir, rec, "greet"))
-	if err == nil || !strings.Contains(err.Error(), "has uncommitted changes") {
-		t.Errorf("dirty repository: error = %v", err)
+}
+
+// TestCommitTreeCompareAndSwap: a branch that moved since the repository
+// was inspected (a concurrent import) is not overwritten.
+func TestCommitTreeCompareAndSwap(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	repo, work := filepath.Join(t.TempDir(), "p.git"), t.TempDir()
+	tree := func(content string) string {
+		d := filepath.Join(work, content)
+		mustWrite(t, filepath.Join(d, "f"), content)
+		return d
+	}
+	first, changed, err := commitTree(ctx, repo, tree("a"), "", "one", "debian/1")
+	if err != nil || !changed {
+		t.Fatal(changed, err)
+	}
+	if _, _, err := commitTree(ctx, repo, tree("b"), "", "stale", "debian/2"); err == nil || !strings.Contains(err.Error(), "the branch moved while importing") {
+		t.Errorf("a stale parent: error = %v", err)
+	}
+	if head := gitOut(t, repo, "rev-parse", "main"); head != first {
+		t.Errorf("main = %s, want %s", head, first)
+	}
+	if again, changed, err := commitTree(ctx, repo, tree("a"), first, "same tree", "debian/1"); err != nil || changed || again != first {
+		t.Errorf("the same tree again: %s, changed %v, %v; want %s unchanged", again, changed, err, first)
 	}
 }
 

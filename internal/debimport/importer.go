@@ -100,12 +100,15 @@ func (o *Options) prepare(ctx context.Context) ([]*plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Dir, err = filepath.Abs(o.Dir); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", o.Dir, err)
 	}
 	var plans []*plan
 	for _, n := range names {
-		p := &plan{Result: Result{Package: n, Component: componentName(n), Repo: filepath.Join(o.Dir, n)}}
+		p := &plan{Result: Result{Package: n, Component: componentName(n), Repo: filepath.Join(o.Dir, n+".git")}}
 		if p.state, err = inspectRepo(ctx, p.Repo); err != nil {
 			return nil, fmt.Errorf("%s: %w", n, err)
 		}
@@ -159,7 +162,7 @@ func (o *Options) lookup(ctx context.Context, plans []*plan) error {
 		return fmt.Errorf("importing %s: %w; nothing was imported", strings.Join(names, ", "), err)
 	}
 	if len(unknown) > 0 {
-		return fmt.Errorf("unknown source package %s: not in %s (use source package names, e.g. from `apt-cache showsrc BINARY`); nothing was imported", strings.Join(unknown, ", "), o.Archive.where())
+		return fmt.Errorf("unknown source package %s: not in %s (use source package names, e.g. from `apt-cache showsrc BINARY`); nothing was imported", unknownList(unknown), o.Archive.where())
 	}
 	for _, p := range plans {
 		p.src = found[p.Package]
@@ -169,6 +172,20 @@ func (o *Options) lookup(ctx context.Context, plans []*plan) error {
 		}
 	}
 	return nil
+}
+
+// unknownList names the unknown packages, with the source of those that
+// are binary packages: "libc6 (a binary package of source glibc)".
+func unknownList(unknown []Unknown) string {
+	var parts []string
+	for _, u := range unknown {
+		if u.BinaryOf != "" {
+			parts = append(parts, fmt.Sprintf("%s (a binary package of source %s: import %s)", u.Name, u.BinaryOf, u.BinaryOf))
+			continue
+		}
+		parts = append(parts, u.Name)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // checkVersion refuses to go back to an older version.
@@ -223,13 +240,12 @@ func unpack(ctx context.Context, pkg, dsc, dest string) error {
 // commit records the unpacked tree in the package's repository.
 func (o *Options) commit(ctx context.Context, p *plan) error {
 	if p.tree == "" {
-		head, err := git(ctx, p.Repo, "rev-parse", "HEAD")
-		p.Commit = head
-		return err
+		p.Commit = p.state.head
+		return nil
 	}
 	msg := fmt.Sprintf("Import %s %s from %s\n\nDownloaded from %s/%s/%s, verified against the signed\nSources index of %s.\n",
 		p.Package, p.Version, o.Archive.Suite, strings.TrimRight(o.Archive.URL, "/"), p.src.Directory, p.src.dsc().Name, o.Archive.where())
-	commit, changed, err := commitTree(ctx, p.Repo, p.tree, msg, versionTag(p.Version))
+	commit, changed, err := commitTree(ctx, p.Repo, p.tree, p.state.head, msg, versionTag(p.Version))
 	p.Commit, p.Changed = commit, changed
 	return err
 }
@@ -256,7 +272,6 @@ func (o *Options) component(p *plan) client.Object {
 	if o.Nocheck {
 		build["params"] = []any{map[string]any{"name": "nocheck", "value": "true"}}
 	}
-	abs, _ := filepath.Abs(p.Repo)
 	return client.Object{
 		"apiVersion": "kiln.dev/v1alpha1", "kind": "Component",
 		"metadata": map[string]any{
@@ -268,7 +283,7 @@ func (o *Options) component(p *plan) client.Object {
 		},
 		"spec": map[string]any{
 			"application": o.App,
-			"source":      map[string]any{"git": map[string]any{"url": "file://" + abs, "revision": "main"}},
+			"source":      map[string]any{"git": map[string]any{"url": "file://" + p.Repo, "revision": "main"}},
 			"build":       build,
 		},
 	}

@@ -13,21 +13,33 @@ import (
 	"github.com/kilnbuild/kiln/internal/debian"
 )
 
+// branch is the branch imports are committed to.
+const branch = "refs/heads/main"
+
+// zeroID is git's "no object": update-ref's old value for a ref that must
+// not exist yet.
+const zeroID = "0000000000000000000000000000000000000000"
+
 // gitEnv isolates git from the user's configuration and signs the import
 // commits as Kiln.
-func gitEnv() []string {
-	return append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "LC_ALL=C",
+func gitEnv(extra ...string) []string {
+	env := append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "LC_ALL=C",
 		"GIT_AUTHOR_NAME=Kiln import", "GIT_AUTHOR_EMAIL=kiln@kiln.invalid",
 		"GIT_COMMITTER_NAME=Kiln import", "GIT_COMMITTER_EMAIL=kiln@kiln.invalid")
+	return append(env, extra...)
 }
 
-// git runs git in dir with hooks, signing and the user's global and
-// system configuration out of the way.
-func git(ctx context.Context, dir string, args ...string) (string, error) {
-	base := []string{"-c", "core.hooksPath=/dev/null", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", "-c", "core.autocrlf=false"}
+// git runs git on the bare repository repo.
+func git(ctx context.Context, repo string, args ...string) (string, error) {
+	return gitWith(ctx, repo, nil, args...)
+}
+
+// gitWith runs git on repo with extra environment variables, hooks and
+// signing off.
+func gitWith(ctx context.Context, repo string, env []string, args ...string) (string, error) {
+	base := []string{"--git-dir=" + repo, "-c", "core.hooksPath=/dev/null", "-c", "commit.gpgsign=false", "-c", "core.autocrlf=false"}
 	cmd := exec.CommandContext(ctx, "git", append(base, args...)...)
-	cmd.Dir = dir
-	cmd.Env = gitEnv()
+	cmd.Env = gitEnv(env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -39,111 +51,102 @@ func git(ctx context.Context, dir string, args ...string) (string, error) {
 
 // repoState is what a package's repository holds before the import.
 type repoState struct {
-	exists  bool
-	version string // debian/changelog version at HEAD; "" for none
+	head    string // the branch's commit; "" when there is none
+	version string // debian/changelog version at head; "" for none
 }
 
-// inspectRepo reads the repository at dir: whether it exists, is clean,
-// and the version of its HEAD.
-func inspectRepo(ctx context.Context, dir string) (repoState, error) {
-	if _, err := os.Stat(filepath.Join(dir, ".git")); errors.Is(err, os.ErrNotExist) {
-		if entries, _ := os.ReadDir(dir); len(entries) > 0 {
-			return repoState{}, fmt.Errorf("%s exists and is not a git repository: move it away or pass another --dir", dir)
-		}
+// inspectRepo reads the bare repository at repo: its branch and the
+// Debian version there.
+func inspectRepo(ctx context.Context, repo string) (repoState, error) {
+	if _, err := os.Stat(repo); errors.Is(err, os.ErrNotExist) {
 		return repoState{}, nil
 	}
-	status, err := git(ctx, dir, "status", "--porcelain", "--ignored=no")
+	if _, err := git(ctx, repo, "rev-parse", "--is-bare-repository"); err != nil {
+		return repoState{}, fmt.Errorf("%s exists and is not a git repository: move it away or pass another --dir", repo)
+	}
+	head, err := git(ctx, repo, "rev-parse", "--verify", "--quiet", branch)
 	if err != nil {
-		return repoState{}, err
+		return repoState{}, nil // no commit yet
 	}
-	if status != "" {
-		return repoState{}, fmt.Errorf("%s has uncommitted changes: commit or discard them first", dir)
-	}
-	st := repoState{exists: true}
-	log, err := git(ctx, dir, "show", "HEAD:debian/changelog")
+	st := repoState{head: head}
+	log, err := git(ctx, repo, "show", head+":debian/changelog")
 	if err != nil {
-		return st, nil // an empty repository, or no Debian package yet
+		return st, nil // not a Debian package (yet)
 	}
-	head, err := debian.ParseChangelogHead(strings.NewReader(log))
+	entry, err := debian.ParseChangelogHead(strings.NewReader(log))
 	if err != nil {
-		return st, fmt.Errorf("%s: HEAD's %w", dir, err)
+		return st, fmt.Errorf("%s: %s's %w", repo, strings.TrimPrefix(branch, "refs/heads/"), err)
 	}
-	st.version = head.Version
+	st.version = entry.Version
 	return st, nil
 }
 
-// commitTree replaces the repository's tree at dir with unpacked (moved,
-// same file system) and commits it; changed is false when the tree was
-// already the same.
-func commitTree(ctx context.Context, dir, unpacked, message, tag string) (commit string, changed bool, err error) {
-	if err := initRepo(ctx, dir); err != nil {
+// commitTree commits the tree at unpacked on top of the branch (parent
+// old, "" for none) and moves the branch and the tag to it with one
+// compare-and-swap each, so a crash leaves the repository as it was or
+// imported, and a concurrent import of the same package fails instead of
+// losing a commit. changed is false when the tree is the parent's.
+func commitTree(ctx context.Context, repo, unpacked, old, message, tag string) (commit string, changed bool, err error) {
+	if err := initRepo(ctx, repo); err != nil {
 		return "", false, err
 	}
-	if err := replaceTree(dir, unpacked); err != nil {
-		return "", false, fmt.Errorf("replacing the tree of %s: %w", dir, err)
-	}
-	if _, err := git(ctx, dir, "add", "--all", "--force", "."); err != nil {
-		return "", false, err
-	}
-	if _, err := git(ctx, dir, "diff", "--cached", "--quiet"); err == nil && hasHead(ctx, dir) {
-		head, err := git(ctx, dir, "rev-parse", "HEAD")
-		return head, false, err
-	}
-	if _, err := git(ctx, dir, "commit", "--quiet", "--allow-empty", "-m", message); err != nil {
-		return "", false, err
-	}
-	if _, err := git(ctx, dir, "tag", "--force", tag); err != nil {
-		return "", false, err
-	}
-	head, err := git(ctx, dir, "rev-parse", "HEAD")
-	return head, true, err
-}
-
-// initRepo creates the repository (branch main) when it does not exist.
-func initRepo(ctx context.Context, dir string) error {
-	if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
-		return nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	_, err := git(ctx, dir, "init", "--quiet", "--initial-branch=main")
-	return err
-}
-
-// hasHead says whether the repository has a commit.
-func hasHead(ctx context.Context, dir string) bool {
-	_, err := git(ctx, dir, "rev-parse", "--verify", "--quiet", "HEAD")
-	return err == nil
-}
-
-// replaceTree removes everything in dir but .git and moves the entries of
-// src into it.
-func replaceTree(dir, src string) error {
-	old, err := os.ReadDir(dir)
+	tree, err := writeTree(ctx, repo, unpacked)
 	if err != nil {
-		return err
+		return "", false, err
 	}
-	for _, e := range old {
-		if e.Name() != ".git" {
-			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-				return err
-			}
+	if old != "" {
+		if parentTree, err := git(ctx, repo, "rev-parse", old+"^{tree}"); err == nil && parentTree == tree {
+			return old, false, nil
 		}
 	}
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		return err
+	args := []string{"commit-tree", tree, "-m", message}
+	if old != "" {
+		args = append(args, "-p", old)
 	}
-	for _, e := range entries {
-		if e.Name() == ".git" {
-			return fmt.Errorf("the source package contains a .git directory")
-		}
-		if err := os.Rename(filepath.Join(src, e.Name()), filepath.Join(dir, e.Name())); err != nil {
-			return err
-		}
+	if commit, err = git(ctx, repo, args...); err != nil {
+		return "", false, err
+	}
+	if err := moveBranch(ctx, repo, commit, old); err != nil {
+		return "", false, err
+	}
+	_, err = git(ctx, repo, "update-ref", "refs/tags/"+tag, commit)
+	return commit, true, err
+}
+
+// moveBranch points the branch at commit if it still is at old.
+func moveBranch(ctx context.Context, repo, commit, old string) error {
+	if old == "" {
+		old = zeroID
+	}
+	if _, err := git(ctx, repo, "update-ref", "-m", "kiln import", branch, commit, old); err != nil {
+		return fmt.Errorf("the branch moved while importing (another import of this package?): %w", err)
 	}
 	return nil
+}
+
+// writeTree stages the directory unpacked in a private index (every
+// file, .gitignore or not) and writes its tree.
+func writeTree(ctx context.Context, repo, unpacked string) (string, error) {
+	index := unpacked + ".index"
+	defer os.Remove(index)
+	env := []string{"GIT_INDEX_FILE=" + index, "GIT_WORK_TREE=" + unpacked}
+	if _, err := gitWith(ctx, repo, env, "-C", unpacked, "add", "--all", "--force", "."); err != nil {
+		return "", err
+	}
+	return gitWith(ctx, repo, env, "write-tree")
+}
+
+// initRepo creates the bare repository (default branch main) when it does
+// not exist.
+func initRepo(ctx context.Context, repo string) error {
+	if _, err := os.Stat(filepath.Join(repo, "HEAD")); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(repo, 0o755); err != nil {
+		return err
+	}
+	_, err := git(ctx, repo, "init", "--quiet", "--bare", "--initial-branch=main")
+	return err
 }
 
 // versionTag is the DEP-14 tag of a Debian version: debian/1%2.10-3 for
