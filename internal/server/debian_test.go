@@ -30,7 +30,7 @@ func TestDebianSliceInComposedBuildroots(t *testing.T) {
 	requireDebianTools(t)
 	srcDir := debianSources(t, "hello", "zlib", "libpng1.6")
 	f, a := buildFactory(t, Config{})
-	base, err := os.ReadFile("../../examples/debian/debian-base/.kiln/pipeline.yaml")
+	base, err := os.ReadFile("../../distro/debian-base/.kiln/pipeline.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
