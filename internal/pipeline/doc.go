@@ -16,7 +16,9 @@
 //
 // Kiln's extensions are annotations, so files stay valid Tekton:
 // kiln.dev/prefetch marks prefetch steps, kiln.dev/output-workspace names
-// the output workspace (default "output"), and the catalog's oci-image task
-// (kiln.dev/builtin: image) declares an image the server assembles. See
-// docs/pipelines.md.
+// the output workspace (default "output"), kiln.dev/root-workspace makes a
+// workspace the writable root filesystem of a task's steps, and the
+// catalog's oci-image task (kiln.dev/builtin: image) declares an image the
+// server assembles. The step image kiln.dev/buildroot (BuildrootImage) is
+// the buildroot the server composes for a build. See docs/pipelines.md.
 package pipeline

@@ -30,7 +30,7 @@ func TestDebianSliceInComposedBuildroots(t *testing.T) {
 	requireDebianTools(t)
 	srcDir := debianSources(t, "hello", "zlib", "libpng1.6")
 	f, a := buildFactory(t, Config{})
-	base, err := os.ReadFile("../../examples/debian/debian-base/.kiln/pipeline.yaml")
+	base, err := os.ReadFile("../../distro/debian-base/.kiln/pipeline.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +314,8 @@ func checkReproducibleRebuild(t *testing.T, a api) {
 	first := latestBuild(t, a, "hello")
 	n, _ := strconv.Atoi(str(first, "status", "buildNumber"))
 	a.must(201, "POST", nsPath("default", "builds"), map[string]any{"metadata": map[string]any{"generateName": "hello-"},
-		"spec": map[string]any{"component": "hello", "noCache": true, "reason": map[string]any{"type": "manual"}}})
+		"spec": map[string]any{"component": "hello", "noCache": true, "reason": map[string]any{"type": "manual"},
+			"inputs": first["spec"].(map[string]any)["inputs"]}})
 	again := waitBuildFor(t, a, "hello", n+1, 5*time.Minute)
 	if str(again, "status", "phase") != "Succeeded" {
 		t.Fatalf("hello rebuild: %s", str(again, "status", "message"))

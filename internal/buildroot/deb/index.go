@@ -17,7 +17,6 @@ import (
 	"io"
 	"strings"
 
-	"pault.ag/go/debian/control"
 	"pault.ag/go/debian/dependency"
 )
 
@@ -80,78 +79,110 @@ func (r Relation) String() string {
 
 // ReadIndex reads an archive Packages index (or a dpkg status file).
 // mirror, when set, is the archive URL its Filename fields are relative
-// to.
+// to. Only the fields resolution uses are kept; a bookworm main index
+// (63,000 packages, 10 MB) reads in well under a second, where a general
+// deb822 reader keeping every field of every paragraph takes seconds.
 func ReadIndex(r io.Reader, mirror string) ([]*Entry, error) {
-	pr, err := control.NewParagraphReader(bufio.NewReaderSize(r, 1<<20), nil)
-	if err != nil {
-		return nil, err
-	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
 	var out []*Entry
-	for {
-		p, err := pr.Next()
-		if err == io.EOF {
-			return out, nil
+	p := &indexParagraph{fields: map[string]string{}}
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if strings.TrimSpace(line) == "" {
+			if err := p.flush(&out, mirror); err != nil {
+				return nil, err
+			}
+			continue
 		}
-		if err != nil {
-			return nil, fmt.Errorf("reading package %d of the index: %w", len(out)+1, err)
+		if err := p.add(line, n); err != nil {
+			return nil, err
 		}
-		e := entryOf(p.Values)
-		if e.Name == "" || e.Version == "" {
-			return nil, fmt.Errorf("package %d of the index has no Package or Version field", len(out)+1)
-		}
-		if mirror != "" && e.Filename != "" {
-			e.URL = strings.TrimSuffix(mirror, "/") + "/" + e.Filename
-		}
-		out = append(out, e)
 	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading the index: %w", err)
+	}
+	return out, p.flush(&out, mirror)
 }
 
-func entryOf(v map[string]string) *Entry {
-	deps := v["Pre-Depends"]
-	if d := v["Depends"]; d != "" {
-		if deps != "" {
-			deps += ", "
+// indexFields are the fields ReadIndex keeps.
+var indexFields = map[string]bool{"Package": true, "Version": true, "Architecture": true, "Filename": true,
+	"SHA256": true, "Status": true, "Depends": true, "Pre-Depends": true, "Provides": true}
+
+// indexParagraph is the paragraph being read.
+type indexParagraph struct {
+	fields map[string]string
+	last   string // the field a continuation line extends; "" for one not kept
+	lines  int
+}
+
+func (p *indexParagraph) add(line string, n int) error {
+	p.lines++
+	if line[0] == ' ' || line[0] == '\t' {
+		if p.last != "" {
+			p.fields[p.last] += " " + strings.TrimSpace(line)
 		}
-		deps += d
+		return nil
 	}
-	return &Entry{Name: v["Package"], Version: v["Version"], Arch: v["Architecture"], Filename: v["Filename"],
-		SHA256: v["SHA256"], Status: v["Status"], depends: deps, provides: v["Provides"]}
+	key, value, ok := strings.Cut(line, ":")
+	if !ok {
+		return fmt.Errorf("line %d of the index: %q is not a field", n, line)
+	}
+	p.last = ""
+	if indexFields[key] {
+		p.fields[key], p.last = strings.TrimSpace(value), key
+	}
+	return nil
+}
+
+func (p *indexParagraph) flush(out *[]*Entry, mirror string) error {
+	if p.lines == 0 {
+		return nil
+	}
+	e := entryOf(p.fields)
+	if e.Name == "" || e.Version == "" {
+		return fmt.Errorf("package %d of the index has no Package or Version field", len(*out)+1)
+	}
+	if mirror != "" && e.Filename != "" {
+		e.URL = strings.TrimSuffix(mirror, "/") + "/" + e.Filename
+	}
+	*out = append(*out, e)
+	clear(p.fields)
+	p.last, p.lines = "", 0
+	return nil
 }
 
 // Depends are the entry's Pre-Depends and Depends.
 func (e *Entry) Depends() ([]Relation, error) {
-	if err := e.parse(); err != nil {
-		return nil, err
+	if e.parsed == nil {
+		e.parsed = &parsedRels{}
+	}
+	if e.parsed.depends == nil && e.depends != "" {
+		deps, err := ParseRelations(e.depends)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: Depends: %w", e.Name, e.Version, err)
+		}
+		e.parsed.depends = deps
 	}
 	return e.parsed.depends, nil
 }
 
 // Provides are the entry's Provides (virtual packages, maybe versioned).
 func (e *Entry) Provides() ([]Dep, error) {
-	if err := e.parse(); err != nil {
-		return nil, err
+	if e.parsed == nil {
+		e.parsed = &parsedRels{}
+	}
+	if e.parsed.provides == nil && e.provides != "" {
+		prov, err := ParseRelations(e.provides)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: Provides: %w", e.Name, e.Version, err)
+		}
+		e.parsed.provides = []Dep{}
+		for _, r := range prov {
+			e.parsed.provides = append(e.parsed.provides, r.Alternatives...)
+		}
 	}
 	return e.parsed.provides, nil
-}
-
-func (e *Entry) parse() error {
-	if e.parsed != nil {
-		return nil
-	}
-	deps, err := ParseRelations(e.depends)
-	if err != nil {
-		return fmt.Errorf("%s %s: Depends: %w", e.Name, e.Version, err)
-	}
-	prov, err := ParseRelations(e.provides)
-	if err != nil {
-		return fmt.Errorf("%s %s: Provides: %w", e.Name, e.Version, err)
-	}
-	p := &parsedRels{depends: deps}
-	for _, r := range prov {
-		p.provides = append(p.provides, r.Alternatives...)
-	}
-	e.parsed = p
-	return nil
 }
 
 // ParseRelations parses a relationship field (a, b (>= 1) | c:any).
@@ -188,4 +219,16 @@ func depOf(p dependency.Possibility) Dep {
 		d.Op, d.Version = p.Version.Operator, p.Version.Number
 	}
 	return d
+}
+
+func entryOf(v map[string]string) *Entry {
+	deps := v["Pre-Depends"]
+	if d := v["Depends"]; d != "" {
+		if deps != "" {
+			deps += ", "
+		}
+		deps += d
+	}
+	return &Entry{Name: v["Package"], Version: v["Version"], Arch: v["Architecture"], Filename: v["Filename"],
+		SHA256: v["SHA256"], Status: v["Status"], depends: deps, provides: v["Provides"]}
 }

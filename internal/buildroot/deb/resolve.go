@@ -3,6 +3,7 @@ package deb
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -62,6 +63,7 @@ type resolver struct {
 	base     map[string]*Entry
 	chosen   map[string]*Entry
 	order    []*Entry
+	nMembers map[string]int // per name, how many byName entries are members'
 }
 
 // Resolve returns the packages to install into the base so that every
@@ -104,9 +106,7 @@ func (u *Universe) newResolver() *resolver {
 			r.base[e.Name] = e
 		}
 	}
-	archive := slices.Clone(u.Archive)
-	slices.SortStableFunc(archive, func(a, b *Entry) int { return -compareVersions(a.Version, b.Version) })
-	for _, set := range [][]*Entry{u.Members, archive} {
+	for i, set := range [][]*Entry{u.Members, u.Archive} {
 		for _, e := range set {
 			if e.Arch != "" && e.Arch != "all" && u.Arch != "" && e.Arch != u.Arch {
 				continue
@@ -117,8 +117,24 @@ func (u *Universe) newResolver() *resolver {
 				r.provides[p.Name] = append(r.provides[p.Name], e)
 			}
 		}
+		if i == 0 {
+			r.nMembers = maps.Clone(countByName(r.byName))
+		}
+	}
+	for name, es := range r.byName {
+		if len(es) > r.nMembers[name]+1 { // the archive's versions, newest first
+			slices.SortStableFunc(es[r.nMembers[name]:], func(a, b *Entry) int { return -compareVersions(a.Version, b.Version) })
+		}
 	}
 	return r
+}
+
+func countByName(m map[string][]*Entry) map[string]int {
+	out := make(map[string]int, len(m))
+	for k, v := range m {
+		out[k] = len(v)
+	}
+	return out
 }
 
 // satisfy makes sure p's relation holds, choosing a package if needed;

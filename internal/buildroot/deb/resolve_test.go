@@ -89,6 +89,8 @@ func TestResolveUnresolvable(t *testing.T) {
 		{"debhelper-compat (= 12)", "debhelper-compat", "no package of that name", "Build-Depends"},
 		{"armonly", "armonly", "no package of that name", "Build-Depends"},
 		{"libc6 (>= 3)", "libc6", "libc6 2.36-9+deb12u13 (base)", "Build-Depends"},
+		// Only configuration files left: not installed.
+		{"removed-thing", "removed-thing", "no package of that name", "Build-Depends"},
 	}
 	for _, c := range cases {
 		_, err := universe(t).Resolve(rels(t, c.deps))
@@ -120,5 +122,20 @@ func TestReadIndexErrors(t *testing.T) {
 	}
 	if _, err := (&Entry{Name: "x", depends: "foo (>= "}).Depends(); err == nil {
 		t.Fatal("a malformed Depends was accepted")
+	}
+}
+
+func TestReadIndexKeepsFoldedFields(t *testing.T) {
+	idx := "Package: a\nVersion: 1\nDescription: x\n more\nDepends: b,\n c (>= 2)\nSHA256: 00\n\n\nPackage: b\nVersion: 2\n"
+	got, err := ReadIndex(strings.NewReader(idx), "http://m/")
+	if err != nil || len(got) != 2 {
+		t.Fatalf("read %d entries: %v", len(got), err)
+	}
+	deps, err := got[0].Depends()
+	if err != nil || len(deps) != 2 || deps[1].String() != "c (>= 2)" {
+		t.Fatalf("folded Depends read as %v (%v)", deps, err)
+	}
+	if _, err := ReadIndex(strings.NewReader("Package: a\nnot a field\n"), ""); err == nil {
+		t.Fatal("a line that is not a field was accepted")
 	}
 }
