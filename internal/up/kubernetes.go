@@ -9,15 +9,20 @@ import (
 	"github.com/kilnbuild/kiln/internal/server"
 )
 
-// kubeFlags select the executor and configure the Kubernetes one.
+// kubeFlags configure the Kubernetes executor (chosen with --executor
+// kubernetes; the --executor flag itself is registered by `kiln up`).
 type kubeFlags struct {
-	executor string
-	k        server.Kubernetes
+	k server.Kubernetes
+}
+
+// registerExecutor registers the one --executor flag into executor.
+func registerExecutor(f *pflag.FlagSet, executor *string) {
+	f.StringVar(executor, "executor", envOr("KILN_EXECUTOR", server.ExecutorLocal),
+		"where builds run: local (this server's bubblewrap sandbox; bubblewrap is a synonym), remote (only on `kiln worker` processes), "+
+			"local+remote (here while --build-workers slots are free, else on workers) or kubernetes (Pods of a cluster; see docs/kubernetes.md); env KILN_EXECUTOR")
 }
 
 func (k *kubeFlags) register(f *pflag.FlagSet) {
-	f.StringVar(&k.executor, "executor", envOr("KILN_EXECUTOR", "bubblewrap"),
-		"where build steps run: bubblewrap (this machine's sandbox) or kubernetes (Pods of a cluster; see docs/kubernetes.md; env KILN_EXECUTOR)")
 	f.StringVar(&k.k.Kubeconfig, "kubeconfig", os.Getenv("KILN_KUBECONFIG"),
 		"with --executor kubernetes: the cluster's kubeconfig (default: the in-cluster service account; env KILN_KUBECONFIG)")
 	f.StringVar(&k.k.Namespace, "namespace", os.Getenv("KILN_NAMESPACE"),
@@ -31,20 +36,25 @@ func (k *kubeFlags) register(f *pflag.FlagSet) {
 }
 
 // config returns the Kubernetes executor's configuration, or nil for the
-// bubblewrap sandbox.
-func (k *kubeFlags) config() (*server.Kubernetes, error) {
-	switch k.executor {
-	case "bubblewrap", "":
+// other executors. --executor kubernetes and bubblewrap become local
+// dispatch (the server runs the build; its steps run in Pods or the sandbox).
+func (k *kubeFlags) config(executor *string) (*server.Kubernetes, error) {
+	switch *executor {
+	case "bubblewrap", "", server.ExecutorLocal, server.ExecutorRemote, server.ExecutorLocalRemote:
 		if k.k != (server.Kubernetes{}) {
 			return nil, fmt.Errorf("--kubeconfig, --namespace and --kubernetes-* need --executor kubernetes")
+		}
+		if *executor == "bubblewrap" {
+			*executor = server.ExecutorLocal
 		}
 		return nil, nil
 	case "kubernetes":
 		if k.k.Namespace == "" {
 			return nil, fmt.Errorf("--executor kubernetes needs --namespace: the namespace build Pods run in")
 		}
+		*executor = server.ExecutorLocal
 		c := k.k
 		return &c, nil
 	}
-	return nil, fmt.Errorf("--executor %q: want bubblewrap or kubernetes", k.executor)
+	return nil, fmt.Errorf("--executor %q: want local, remote, local+remote or kubernetes", *executor)
 }
