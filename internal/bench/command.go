@@ -64,7 +64,9 @@ func newBenchAPICommand() *cobra.Command {
 --namespaces namespaces and --objects Components with --writers concurrent
 writers over HTTPS, then measures get, 500-item list pages, a 1% label
 selector list across all namespaces, watch delivery, status updates per
-second, memory (RSS) and the time from restart to the first successful list.`,
+second, memory (RSS, and the peak after each phase) and the time from restart
+to the first successful list. --client-go adds the 1% label-selector list
+through client-go (dynamic and REST clients), all items in one response.`,
 		Example: `  kiln bench api --objects 100000
   kiln bench api --database postgres://kiln@127.0.0.1:5432/bench?sslmode=disable`,
 		Args: cobra.NoArgs,
