@@ -1,11 +1,11 @@
 package apiserver
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
 	"github.com/kilnbuild/kiln/internal/auth"
@@ -92,16 +92,21 @@ func writeItems(w http.ResponseWriter, k *v1alpha1.Kind, n int, item func(int) [
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	meta, _ := json.Marshal(map[string]string{"resourceVersion": rv, "continue": cont})
-	var b strings.Builder
-	b.WriteString(`{"apiVersion":"` + k.APIVersion() + `","kind":"` + k.Kind + `List","metadata":`)
-	b.Write(meta)
-	b.WriteString(`,"items":[`)
-	_, _ = w.Write([]byte(b.String()))
+	// Items are small; writing them one by one to the connection costs a
+	// hand-off to the HTTP/2 frame writer per few items.
+	b := bufio.NewWriterSize(w, listWriteBuffer)
+	_, _ = b.WriteString(`{"apiVersion":"` + k.APIVersion() + `","kind":"` + k.Kind + `List","metadata":`)
+	_, _ = b.Write(meta)
+	_, _ = b.WriteString(`,"items":[`)
 	for i := range n {
 		if i > 0 {
-			_, _ = w.Write([]byte{','})
+			_ = b.WriteByte(',')
 		}
-		_, _ = w.Write(item(i))
+		_, _ = b.Write(item(i))
 	}
-	_, _ = w.Write([]byte("]}\n"))
+	_, _ = b.WriteString("]}\n")
+	_ = b.Flush()
 }
+
+// listWriteBuffer is the size of the chunks a list is written in.
+const listWriteBuffer = 64 << 10

@@ -27,6 +27,11 @@ type APIOptions struct {
 	Namespaces int // spread across this many namespaces (default 100)
 	Writers    int // concurrent writers (default 8)
 	Samples    int // samples per latency measurement (default 500)
+	// ClientGo adds the client-go measurement (ClientGoReport) after the
+	// label-selector step.
+	ClientGo bool
+	// ServerArgs are more `kiln up` flags (e.g. --pprof-listen).
+	ServerArgs []string
 	Log        io.Writer
 }
 
@@ -45,6 +50,10 @@ type APIReport struct {
 	RSSMiB           float64 `json:"rssMiB"`
 	PeakRSSMiB       float64 `json:"peakRssMiB"`
 	RestartToListMs  float64 `json:"restartToFirstListMillis"`
+	// PhasePeakRSSMiB is the server's VmHWM (peak RSS since it started)
+	// read at the end of each phase.
+	PhasePeakRSSMiB map[string]float64 `json:"phasePeakRssMiB"`
+	ClientGo        *ClientGoReport    `json:"clientGo,omitempty"`
 }
 
 func (o *APIOptions) defaults() error {
@@ -86,11 +95,12 @@ func RunAPI(ctx context.Context, o APIOptions) (*APIReport, error) {
 		defer os.RemoveAll(dir)
 		o.DataDir = dir
 	}
-	srv, _, err := startServer(ctx, serverSpec{exe: o.Exe, dataDir: o.DataDir, database: o.Database})
+	srv, _, err := startServer(ctx, serverSpec{exe: o.Exe, dataDir: o.DataDir, database: o.Database, args: o.ServerArgs})
 	if err != nil {
 		return nil, err
 	}
-	rep := &APIReport{Backend: backendName(o.Database), Objects: o.Objects, Namespaces: o.Namespaces, Writers: o.Writers}
+	rep := &APIReport{Backend: backendName(o.Database), Objects: o.Objects, Namespaces: o.Namespaces, Writers: o.Writers,
+		PhasePeakRSSMiB: map[string]float64{}}
 	b := &run{o: o, srv: srv, rep: rep}
 	if err := b.all(ctx); err != nil {
 		srv.stop()
@@ -114,19 +124,31 @@ type run struct {
 
 func (b *run) logf(format string, args ...any) { fmt.Fprintf(b.o.Log, format+"\n", args...) }
 
-func (b *run) all(ctx context.Context) error {
-	steps := []struct {
-		name string
-		fn   func(context.Context) error
-	}{
-		{"seed namespaces", b.seedNamespaces}, {"creates", b.creates}, {"gets", b.gets},
-		{"list pages", b.listPages}, {"label selector", b.labelSelector}, {"watch", b.watch},
-		{"status updates", b.statusUpdates}, {"restart", b.restart},
+type step struct {
+	name string
+	fn   func(context.Context) error
+}
+
+func (b *run) steps() []step {
+	s := []step{{"seed namespaces", b.seedNamespaces}, {"creates", b.creates}, {"gets", b.gets},
+		{"list pages", b.listPages}, {"label selector", b.labelSelector}}
+	if b.o.ClientGo {
+		s = append(s, step{"client-go list", b.clientGoLists})
 	}
-	for _, s := range steps {
+	return append(s, step{"watch", b.watch}, step{"status updates", b.statusUpdates}, step{"restart", b.restart})
+}
+
+func (b *run) all(ctx context.Context) error {
+	for _, s := range b.steps() {
 		b.logf("bench: %s…", s.name)
+		if s.name == "restart" {
+			_, b.rep.PeakRSSMiB = b.srv.rssMiB()
+		}
 		if err := s.fn(ctx); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		if s.name != "restart" {
+			_, b.rep.PhasePeakRSSMiB[s.name] = b.srv.rssMiB()
 		}
 	}
 	return nil
@@ -408,7 +430,7 @@ func (b *run) statusUpdates(ctx context.Context) error {
 // succeeds.
 func (b *run) restart(ctx context.Context) error {
 	b.srv.stop()
-	srv, took, err := startServer(ctx, serverSpec{exe: b.o.Exe, dataDir: b.o.DataDir, database: b.o.Database})
+	srv, took, err := startServer(ctx, serverSpec{exe: b.o.Exe, dataDir: b.o.DataDir, database: b.o.Database, args: b.o.ServerArgs})
 	if err != nil {
 		return err
 	}

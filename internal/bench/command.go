@@ -64,7 +64,9 @@ func newBenchAPICommand() *cobra.Command {
 --namespaces namespaces and --objects Components with --writers concurrent
 writers over HTTPS, then measures get, 500-item list pages, a 1% label
 selector list across all namespaces, watch delivery, status updates per
-second, memory (RSS) and the time from restart to the first successful list.`,
+second, memory (RSS, and the peak after each phase) and the time from restart
+to the first successful list. --client-go adds the 1% label-selector list
+through client-go (dynamic and REST clients), all items in one response.`,
 		Example: `  kiln bench api --objects 100000
   kiln bench api --database postgres://kiln@127.0.0.1:5432/bench?sslmode=disable`,
 		Args: cobra.NoArgs,
@@ -87,6 +89,8 @@ second, memory (RSS) and the time from restart to the first successful list.`,
 	f.IntVar(&o.Writers, "writers", 8, "concurrent writers")
 	f.IntVar(&o.Samples, "samples", 500, "samples per latency figure")
 	f.StringVar(&o.Database, "database", "", "postgres:// URL (default: SQLite in the temp data dir)")
+	f.BoolVar(&o.ClientGo, "client-go", false, "also time the 1% label-selector list through client-go (dynamic and REST clients, one response)")
+	f.StringArrayVar(&o.ServerArgs, "server-arg", nil, "extra `kiln up` flag (repeatable), e.g. --server-arg=--pprof-listen=127.0.0.1:6060")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
@@ -171,6 +175,16 @@ func printAPIReport(cmd *cobra.Command, r *APIReport) {
 	fmt.Fprintf(w, "  status updates/s          %8.0f\n", r.StatusUpdatesSec)
 	fmt.Fprintf(w, "  memory RSS / peak         %6.0f / %6.0f MiB\n", r.RSSMiB, r.PeakRSSMiB)
 	fmt.Fprintf(w, "  restart → first list      %8.0f ms\n", r.RestartToListMs)
+	if c := r.ClientGo; c != nil {
+		fmt.Fprintf(w, "  client-go 1%% list (%d items, one response)\n", c.Items)
+		fmt.Fprintf(w, "    dynamic List   p50/p99  %6.2f / %6.2f ms\n", c.Dynamic.P50, c.Dynamic.P99)
+		fmt.Fprintf(w, "    REST DoRaw     p50/p99  %6.2f / %6.2f ms\n", c.Raw.P50, c.Raw.P99)
+	}
+	for _, ph := range []string{"creates", "list pages", "label selector", "client-go list", "watch", "status updates"} {
+		if v, ok := r.PhasePeakRSSMiB[ph]; ok {
+			fmt.Fprintf(w, "  peak RSS after %-15s %6.0f MiB\n", ph, v)
+		}
+	}
 }
 
 func printJSON(cmd *cobra.Command, v any) error {

@@ -97,6 +97,11 @@ type ListOptions struct {
 	Limit int
 	// Continue is the opaque token returned by the previous page.
 	Continue string
+	// DataOnly asks for items that carry their key, UID, ResourceVersion
+	// and Data only: a store may then leave Labels, Fields and OwnerUIDs
+	// empty (it skips decoding them), which is what serving stored
+	// documents as they are needs.
+	DataOnly bool
 }
 
 // ListResult is one page. Items are ordered by (namespace, name).

@@ -24,14 +24,15 @@ import (
 // NewCommand returns `kiln up`.
 func NewCommand() *cobra.Command {
 	var (
-		cfg        server.Config
-		logLevel   string
-		logFormat  string
-		userConfig bool
-		apply      []string
-		withDemo   bool
-		hostIDs    string
-		kube       kubeFlags
+		cfg         server.Config
+		logLevel    string
+		logFormat   string
+		userConfig  bool
+		apply       []string
+		withDemo    bool
+		pprofListen string
+		hostIDs     string
+		kube        kubeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -72,6 +73,11 @@ one PostgreSQL database: give them one --shared-dir and an external
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if pprofListen != "" {
+				if err := servePprof(ctx, pprofListen, log); err != nil {
+					return err
+				}
+			}
 			f, err := server.Start(ctx, cfg)
 			if err != nil {
 				return err
@@ -127,6 +133,8 @@ one PostgreSQL database: give them one --shared-dir and an external
 		"host uids and gids build steps run as when Kiln runs as root, FIRST:COUNT, one per build or test run (default 2000000000:65536; must not overlap /etc/passwd, /etc/group, /etc/subuid or /etc/subgid; env KILN_SANDBOX_HOST_IDS)")
 	kube.register(f)
 	f.BoolVar(&userConfig, "write-user-config", true, "on first start also write ~/.config/kiln/config.yaml")
+	f.StringVar(&pprofListen, "pprof-listen", "", "profiling only: serve Go's /debug/pprof/ on this loopback address (unauthenticated, so loopback only)")
+	_ = f.MarkHidden("pprof-listen")
 	f.DurationVar(&cfg.WorkerLease, "worker-lease", 0, "how long a remote worker's build lease lasts unless renewed; a lapsed lease is retried once elsewhere (default 15s)")
 	f.BoolVar(&cfg.NoopExecutor, "noop-executor", false, "benchmarks only: builds run nothing and succeed after --noop-build-time without an artifact")
 	f.DurationVar(&cfg.NoopBuildTime, "noop-build-time", 0, "benchmarks only: how long a build of --noop-executor takes")

@@ -117,4 +117,6 @@ const (
 
 	// objectColumns are the columns scanRow expects, in order.
 	objectColumns = `o.namespace, o.name, o.uid, o.rv, o.meta, o.data`
+	// objectColumnsNoMeta is objectColumns with an empty metadata column.
+	objectColumnsNoMeta = `o.namespace, o.name, o.uid, o.rv, '', o.data`
 )

@@ -21,6 +21,9 @@ type listPlan struct {
 	args     []any
 	residual store.Filter // only Labels and Fields are set
 	empty    bool         // the filter matches nothing
+	// dataOnly skips reading and decoding the metadata column (set when
+	// the caller asked for DataOnly and no requirement is checked in Go).
+	dataOnly bool
 }
 
 // arg appends a bind argument and returns its placeholder.
@@ -153,12 +156,16 @@ func (p *listPlan) keep(o *store.Object) bool {
 // (namespace, name) order, at most limit rows (0 = all).
 func (p *listPlan) selectSQL(after *continueToken, limit int) (string, []any) {
 	q := &listPlan{args: append([]any(nil), p.args...)}
+	cols := objectColumns
+	if p.dataOnly {
+		cols = objectColumnsNoMeta
+	}
 	conds := append([]string(nil), p.conds...)
 	if after != nil {
 		conds = append(conds, "("+p.alias+".namespace, "+p.alias+".name) > ("+
 			q.arg(after.Namespace)+", "+q.arg(after.Name)+")")
 	}
-	sql := "SELECT " + objectColumns + " FROM " + p.from + " WHERE " + strings.Join(conds, " AND ") +
+	sql := "SELECT " + cols + " FROM " + p.from + " WHERE " + strings.Join(conds, " AND ") +
 		" ORDER BY " + p.alias + ".namespace, " + p.alias + ".name"
 	if limit > 0 {
 		sql += " LIMIT " + q.arg(limit)

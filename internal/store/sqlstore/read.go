@@ -108,7 +108,9 @@ func (s *Store) prepareList(opts *store.ListOptions) (*listPlan, *continueToken,
 	if err != nil {
 		return nil, nil, err
 	}
-	return planList(s.d, &opts.Filter), after, nil
+	p := planList(s.d, &opts.Filter)
+	p.dataOnly = opts.DataOnly && !p.hasResidual()
+	return p, after, nil
 }
 
 func validateListFilter(f *store.Filter) error {
@@ -166,8 +168,10 @@ func queryObjects(ctx context.Context, q querier, p *listPlan, after *continueTo
 		if err := rows.Scan(&o.Namespace, &o.Name, &o.UID, &o.ResourceVersion, &m, &o.Data); err != nil {
 			return nil, err
 		}
-		if err := decodeMeta(m, o); err != nil {
-			return nil, err
+		if !p.dataOnly {
+			if err := decodeMeta(m, o); err != nil {
+				return nil, err
+			}
 		}
 		objs = append(objs, o)
 	}

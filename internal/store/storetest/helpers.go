@@ -114,8 +114,14 @@ func names(objs []*store.Object) []string {
 // listAll pages through a filter with the given page size.
 func listAll(t *testing.T, s store.Store, f store.Filter, limit int) []*store.Object {
 	t.Helper()
+	return listAllOpts(t, s, store.ListOptions{Filter: f, Limit: limit})
+}
+
+// listAllOpts follows continue tokens from opts to the end.
+func listAllOpts(t *testing.T, s store.Store, opts store.ListOptions) []*store.Object {
+	t.Helper()
 	var all []*store.Object
-	opts := store.ListOptions{Filter: f, Limit: limit}
+	limit := opts.Limit
 	for range 100000 {
 		res, err := s.List(ctxT(t), opts)
 		if err != nil {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -133,9 +134,21 @@ func selectorFixture(t *testing.T, s store.Store) {
 func checkSelect(t *testing.T, s store.Store, what string, f store.Filter, want []string) {
 	t.Helper()
 	for _, limit := range []int{0, 1, 2} {
-		got := names(listAll(t, s, f, limit))
+		full := listAll(t, s, f, limit)
+		got := names(full)
 		if !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
 			t.Fatalf("%s (limit %d): got %v, want %v", what, limit, got, want)
+		}
+		// DataOnly may skip decoding labels, fields and owners, but never
+		// at the cost of which objects match.
+		dataOnly := listAllOpts(t, s, store.ListOptions{Filter: f, Limit: limit, DataOnly: true})
+		if got := names(dataOnly); !slices.Equal(got, names(full)) {
+			t.Fatalf("%s (limit %d, DataOnly): got %v, want %v", what, limit, got, want)
+		}
+		for i, o := range dataOnly {
+			if !bytes.Equal(o.Data, full[i].Data) || o.ResourceVersion != full[i].ResourceVersion || o.UID != full[i].UID {
+				t.Fatalf("%s (DataOnly): item %s differs from the full list's", what, o.Key())
+			}
 		}
 	}
 	n, err := s.Count(ctxT(t), f)
