@@ -83,7 +83,26 @@ func TestDebianSliceInComposedBuildroots(t *testing.T) {
 		t.Fatalf("kiln-fails: %q, want the failed step named", msg)
 	}
 	checkGroupDebs(t, f, a, states)
+	checkAptInstallsTheGroup(t, f, a)
 	checkReproducibleRebuild(t, a)
+}
+
+// checkAptInstallsTheGroup: the real apt, in a clean bookworm chroot with
+// only Kiln's repository of the application as a source, installs
+// kiln-pngtool and the libpng16-16 it depends on, both built by the group.
+func checkAptInstallsTheGroup(t *testing.T, f *Factory, a api) {
+	t.Helper()
+	a.must(200, "PATCH", nsPath("default", "applications")+"/greet",
+		`{"metadata":{"annotations":{"kiln.dev/apt-repository":"public"}}}`, "Content-Type", "application/merge-patch+json")
+	root := aptChroot(t)
+	aptInstallFromKiln(t, f, root, "default", "greet", "kiln-pngtool")
+	out, err := exec.Command("chroot", root, "dpkg-query", "-W", "-f", "${Package} ${Status}\n", "kiln-pngtool", "libpng16-16").CombinedOutput()
+	if err != nil || strings.Count(string(out), "install ok installed") != 2 {
+		t.Fatalf("after apt-get install kiln-pngtool from Kiln: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("chroot", root, "ldd", "/usr/bin/kiln-pngtool").CombinedOutput(); err != nil || !strings.Contains(string(out), "libpng16.so.16") {
+		t.Fatalf("the installed kiln-pngtool is not linked with the installed libpng: %v\n%s", err, out)
+	}
 }
 
 func requireDebianTools(t *testing.T) {
