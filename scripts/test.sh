@@ -39,8 +39,8 @@ go vet ./...
 # others run plainly.
 mapfile -t race_pkgs < <(go list -f '{{range .Imports}}{{if or (eq . "sync") (eq . "sync/atomic") (eq . "golang.org/x/sync/errgroup")}}{{$.ImportPath}}{{"\n"}}{{end}}{{end}}' ./... | sort -u)
 mapfile -t plain_pkgs < <(go list ./... | grep -vxF -f <(printf '%s\n' "${race_pkgs[@]}"))
-go test -count=1 -timeout 20m "$@" "${plain_pkgs[@]}"
-CGO_ENABLED=1 go test -race -count=1 -timeout 20m "$@" "${race_pkgs[@]}"
+go test -count=1 -timeout 45m "$@" "${plain_pkgs[@]}"
+CGO_ENABLED=1 go test -race -count=1 -timeout 45m "$@" "${race_pkgs[@]}"
 # Then every fuzz target for a fixed budget (KILN_FUZZTIME per target,
 # default 2000x executions: about 3 minutes in all on 2 cores; 0 skips).
 ./scripts/fuzz.sh
