@@ -29,7 +29,9 @@ func TestDebianSliceInComposedBuildroots(t *testing.T) {
 	requireSandbox(t)
 	requireDebianTools(t)
 	srcDir := debianSources(t, "hello", "zlib", "libpng1.6")
-	f, a := buildFactory(t, Config{})
+	// The members are created one request at a time: a batch window that
+	// covers them all (even on a loaded machine) keeps them in one group.
+	f, a := buildFactory(t, Config{BatchWindow: 10 * time.Second})
 	base, err := os.ReadFile("../../distro/debian-base/.kiln/pipeline.yaml")
 	if err != nil {
 		t.Fatal(err)
