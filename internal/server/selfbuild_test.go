@@ -51,6 +51,7 @@ func TestGoComponentBuildsHermetically(t *testing.T) {
 		log := a.do("GET", nsPath("default", "builds")+"/"+name+"/log", nil)
 		t.Fatalf("build: %s\nlog:\n%s", str(b, "status", "message"), log.Body)
 	}
+	checkOnlyPrefetchHadNetwork(t, b, "download")
 	ref := str(b, "status", "artifact", "repository") + "@" + str(b, "status", "artifact", "digest")
 	if out, err := kilnCLI(t, f)("verify", ref); err != nil || !strings.Contains(out, "verified") {
 		t.Fatalf("kiln verify %s: %v\n%s", ref, err, out)
@@ -180,6 +181,25 @@ func checkPrefetchedModule(t *testing.T, deps []map[string]any, zip, sum string)
 	}
 	if !found {
 		t.Fatalf("provenance lacks the prefetched %s with sha256 %s: %v", zip, sum, deps)
+	}
+}
+
+// checkOnlyPrefetchHadNetwork: the build's steps ran, and only the named
+// prefetch step had network.
+func checkOnlyPrefetchHadNetwork(t *testing.T, b map[string]any, prefetch string) {
+	t.Helper()
+	steps, _ := b["status"].(map[string]any)["steps"].([]any)
+	ran := 0
+	for _, s := range steps {
+		s := s.(map[string]any)
+		net, _ := s["network"].(bool)
+		if net != (s["name"] == prefetch) {
+			t.Errorf("step %s/%s: network %v", s["task"], s["name"], net)
+		}
+		ran++
+	}
+	if ran < 2 {
+		t.Errorf("want the prefetch and the build step, got %v", steps)
 	}
 }
 
