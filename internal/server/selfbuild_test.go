@@ -290,7 +290,8 @@ func fileSum(t *testing.T, path string) string {
 	return hex.EncodeToString(s[:])
 }
 
-// cloneThisRepo clones the repository these tests are in, at its HEAD.
+// cloneThisRepo clones the repository these tests are in, its HEAD as
+// branch main.
 func cloneThisRepo(t *testing.T) string {
 	t.Helper()
 	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
@@ -300,6 +301,10 @@ func cloneThisRepo(t *testing.T) string {
 	dst := filepath.Join(t.TempDir(), "kiln")
 	if out, err := exec.Command("git", "clone", "-q", "--local", strings.TrimSpace(string(top)), dst).CombinedOutput(); err != nil {
 		t.Fatalf("git clone: %v\n%s", err, out)
+	}
+	// The example component builds branch main.
+	if out, err := exec.Command("git", "-C", dst, "checkout", "-q", "-B", "main").CombinedOutput(); err != nil {
+		t.Fatalf("git checkout: %v\n%s", err, out)
 	}
 	return dst
 }
