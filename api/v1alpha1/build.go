@@ -266,6 +266,9 @@ type BuildStep struct {
 	// Reason says why the sandbox stopped the step (timeout, output-limit,
 	// memory-limit, cancelled), if it did.
 	Reason string `json:"reason,omitempty"`
+	// Network is true for a step that had network access: a prefetch
+	// step. Every other step runs without any.
+	Network bool `json:"network,omitempty"`
 }
 
 // BuildArtifact is an artifact pushed to a registry.

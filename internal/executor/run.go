@@ -231,7 +231,8 @@ func buildSteps(res *pipeline.RunResult) []v1alpha1.BuildStep {
 	for _, t := range res.Tasks {
 		for _, s := range t.Steps {
 			out = append(out, v1alpha1.BuildStep{Task: t.Name, Name: s.Name, Image: s.Image, ImageDigest: s.ImageDigest,
-				Phase: s.Status, ExitCode: s.ExitCode, Reason: s.Reason, StartTime: timePtr(s.Start), CompletionTime: timePtr(s.End)})
+				Phase: s.Status, ExitCode: s.ExitCode, Reason: s.Reason, Network: s.Network,
+				StartTime: timePtr(s.Start), CompletionTime: timePtr(s.End)})
 		}
 	}
 	return out
