@@ -531,6 +531,21 @@ func TestReplicaClaimTakeover(t *testing.T) {
 	t.Logf("build %s of the killed follower taken over after %v (lease TTL %v)", victimBuild, took.Round(10*time.Millisecond), ttl)
 	follower.start()
 	lead := c.replica(leader)
+	// A build interrupted twice fails, by design (bounded retries): the
+	// leader is killed only once the taken-over build does not run on it.
+	waitFor(t, "the taken-over build finished or running off the leader", 3*time.Minute, func() bool {
+		st, err := readChain(c)
+		ls, lerr := c.leases()
+		if err != nil || lerr != nil {
+			return false
+		}
+		b := buildNamed(st, victimBuild)
+		if b == nil {
+			return false
+		}
+		h := ls["build/"+chainNS+"/"+victimBuild]
+		return b.Status.Phase == "Succeeded" || b.Status.Phase == "Running" && h != "" && c.replica(h) != lead
+	})
 	lead.kill9()
 	took = waitFor(t, "a new leader", 15*time.Second, func() bool {
 		ls, err := c.leases()
@@ -538,7 +553,7 @@ func TestReplicaClaimTakeover(t *testing.T) {
 	})
 	t.Logf("leader %s replaced after %v", leader, took.Round(10*time.Millisecond))
 	lead.start()
-	waitFor(t, "every build succeeded", 3*time.Minute, func() bool {
+	waitFor(t, "every build succeeded", 5*time.Minute, func() bool {
 		st, err := readChain(c)
 		if err != nil || len(st.builds) != 3 {
 			return false
