@@ -7,23 +7,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-)
 
-// aptRepository is what the server says about an Application's apt
-// repository (GET /apt-repositories/NS/APP).
-type aptRepository struct {
-	Namespace     string   `json:"namespace"`
-	Application   string   `json:"application"`
-	URL           string   `json:"url"`
-	Suite         string   `json:"suite"`
-	Components    []string `json:"components"`
-	Architectures []string `json:"architectures"`
-	Fingerprint   string   `json:"fingerprint"`
-	Public        bool     `json:"public"`
-	SourcesLine   string   `json:"sourcesLine"`
-	KeyURL        string   `json:"keyURL"`
-	Note          string   `json:"note,omitempty"`
-}
+	"github.com/kilnbuild/kiln/internal/aptrepo"
+)
 
 func newRepoCommand(g *globals) *cobra.Command {
 	repo := &cobra.Command{Use: "repo", Short: "Show the package repositories Kiln publishes"}
@@ -43,7 +29,7 @@ func newRepoCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var info aptRepository
+			var info aptrepo.Info
 			data, err := c.Do(cmd.Context(), http.MethodGet, "/apt-repositories/"+url.PathEscape(g.ns())+"/"+url.PathEscape(args[0]), nil, nil)
 			if err != nil {
 				return err
@@ -59,7 +45,7 @@ func newRepoCommand(g *globals) *cobra.Command {
 	return repo
 }
 
-func printRepo(cmd *cobra.Command, output string, info aptRepository) error {
+func printRepo(cmd *cobra.Command, output string, info aptrepo.Info) error {
 	w := cmd.OutOrStdout()
 	switch output {
 	case outJSON:

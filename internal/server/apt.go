@@ -152,21 +152,6 @@ func canRead(ctx context.Context, authz *auth.Authorizer, id *auth.Identity, ns 
 	return err == nil && d.Allowed
 }
 
-// AptRepository is what `kiln repo show` prints.
-type AptRepository struct {
-	Namespace     string   `json:"namespace"`
-	Application   string   `json:"application"`
-	URL           string   `json:"url"`
-	Suite         string   `json:"suite"`
-	Components    []string `json:"components"`
-	Architectures []string `json:"architectures"`
-	Fingerprint   string   `json:"fingerprint"`
-	Public        bool     `json:"public"`
-	SourcesLine   string   `json:"sourcesLine"`
-	KeyURL        string   `json:"keyURL"`
-	Note          string   `json:"note,omitempty"`
-}
-
 func (f *Factory) serveAptInfo(w http.ResponseWriter, r *http.Request) {
 	ns, app, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, aptInfoPrefix), "/")
 	id := apiserver.IdentityFrom(r.Context())
@@ -196,9 +181,9 @@ func (f *Factory) serveAptInfo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, out)
 }
 
-func (f *Factory) aptInfo(r *http.Request, ns, app string, spec aptrepo.Spec) (AptRepository, error) {
+func (f *Factory) aptInfo(r *http.Request, ns, app string, spec aptrepo.Spec) (aptrepo.Info, error) {
 	base := "https://" + r.Host + aptPrefix + ns + "/" + app
-	out := AptRepository{Namespace: ns, Application: app, URL: base, Suite: aptrepo.DefaultSuite,
+	out := aptrepo.Info{Namespace: ns, Application: app, URL: base, Suite: aptrepo.DefaultSuite,
 		Components: []string{aptrepo.DefaultComponent}, Architectures: []string{aptrepo.HostArch()}, Public: spec.Public, KeyURL: base + "/" + aptrepo.KeyFile}
 	repo, err := f.apt.Publish(r.Context(), ns, app, spec)
 	switch {
