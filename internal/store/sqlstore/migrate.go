@@ -34,11 +34,20 @@ func migrateDSN(ctx context.Context, d *dialect, driver, dsn string) error {
 }
 
 func migrate(ctx context.Context, d *dialect, db *sql.DB) error {
-	fsys, err := fs.Sub(migrationsFS, d.migrations)
+	if err := migrateFS(ctx, d, db, migrationsFS, d.migrations, migrationsTable); err != nil {
+		return err
+	}
+	return migrateLineage(ctx, d, db)
+}
+
+// migrateFS applies the pending goose migrations under dir of fsys, with
+// their history in table.
+func migrateFS(ctx context.Context, d *dialect, db *sql.DB, fsys fs.FS, dir, table string) error {
+	sub, err := fs.Sub(fsys, dir)
 	if err != nil {
 		return err
 	}
-	opts := []goose.ProviderOption{goose.WithTableName(migrationsTable)}
+	opts := []goose.ProviderOption{goose.WithTableName(table)}
 	if d == postgresDialect {
 		// Kiln processes starting together must not migrate concurrently.
 		locker, err := lock.NewPostgresSessionLocker()
@@ -47,12 +56,10 @@ func migrate(ctx context.Context, d *dialect, db *sql.DB) error {
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	p, err := goose.NewProvider(d.goose, db, fsys, opts...)
+	p, err := goose.NewProvider(d.goose, db, sub, opts...)
 	if err != nil {
 		return err
 	}
-	if _, err = p.Up(ctx); err != nil {
-		return err
-	}
-	return migrateLineage(ctx, d, db)
+	_, err = p.Up(ctx)
+	return err
 }
