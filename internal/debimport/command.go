@@ -30,6 +30,7 @@ const DefaultKeyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
 type flags struct {
 	suite, app, dir, mirror, component, keyring string
 	nocheck                                     bool
+	profiles                                    []string
 }
 
 // NewCommand returns `kiln import debian`.
@@ -64,6 +65,7 @@ and change the URLs.`,
 	fl.StringVar(&f.component, "component", "main", "the archive component")
 	fl.StringVar(&f.keyring, "keyring", DefaultKeyring, "OpenPGP keyring the archive's InRelease must be signed with")
 	fl.BoolVar(&f.nocheck, "nocheck", false, "build the components with the nocheck profile (no tests, no test-only build dependencies)")
+	fl.StringSliceVar(&f.profiles, "profiles", nil, "further build profiles of every imported component, comma-separated (e.g. nobiarch,nodoc)")
 	return cmd
 }
 
@@ -80,7 +82,7 @@ func run(cmd *cobra.Command, t Target, f flags, args []string) error {
 		f.dir = filepath.Join(dataDir(), "debian-sources")
 	}
 	o := Options{
-		Packages: args, Dir: f.dir, Namespace: t.Namespace(), App: f.app, Nocheck: f.nocheck,
+		Packages: args, Dir: f.dir, Namespace: t.Namespace(), App: f.app, Nocheck: f.nocheck, Profiles: f.profiles,
 		Log:     cmd.ErrOrStderr(),
 		Archive: Archive{URL: f.mirror, Suite: f.suite, Component: f.component, Keyring: keys, HTTP: &http.Client{Timeout: 30 * time.Minute}},
 		Apply:   func(_ context.Context, objs []client.Object) error { return t.Apply(cmd, objs) },

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -292,5 +293,37 @@ func TestValidUntil(t *testing.T) {
 		if err := a.checkValidUntil(v); (err == nil) != ok {
 			t.Errorf("Valid-Until %q: %v", v, err)
 		}
+	}
+}
+
+func TestImportBuildProfiles(t *testing.T) {
+	t.Parallel()
+	fa := newFakeArchive(t)
+	fa.addPackage("greet", "1.0", "first")
+	fa.publish()
+	dir, rec := t.TempDir(), &recorder{}
+	o := importOpts(fa.archive(), dir, rec, "greet")
+	o.Nocheck, o.Profiles = true, []string{"nobiarch", "nodoc"}
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	build := rec.applied[0][1].Map("spec")["build"].(map[string]any)
+	want := []any{map[string]any{"name": "nocheck", "value": "true"}, map[string]any{"name": "profiles", "value": "nobiarch nodoc"}}
+	if !reflect.DeepEqual(build["params"], want) {
+		t.Errorf("params = %v, want %v", build["params"], want)
+	}
+}
+
+func TestImportBadProfiles(t *testing.T) {
+	t.Parallel()
+	for _, bad := range []string{"Nobiarch", "no biarch", "", "<!nocheck>"} {
+		dir, rec := t.TempDir(), &recorder{}
+		o := importOpts(Archive{URL: "http://127.0.0.1:1/never-asked"}, dir, rec, "greet")
+		o.Profiles = []string{bad}
+		_, err := Run(context.Background(), o)
+		if err == nil || !strings.Contains(err.Error(), "is not a build profile name") {
+			t.Errorf("profile %q: error = %v", bad, err)
+		}
+		assertNothingImported(t, dir, rec)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/kilnbuild/kiln/internal/client"
@@ -35,7 +36,8 @@ type Options struct {
 	Dir       string // the repositories' parent directory
 	Namespace string
 	App       string
-	Nocheck   bool // build with the nocheck profile (component param nocheck=true)
+	Nocheck   bool     // build with the nocheck profile (component param nocheck=true)
+	Profiles  []string // further build profiles (component param profiles)
 	Log       io.Writer
 	// Apply creates or updates the objects through the API, in order.
 	Apply func(ctx context.Context, objs []client.Object) error
@@ -100,6 +102,9 @@ func (o *Options) prepare(ctx context.Context) ([]*plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkProfiles(o.Profiles); err != nil {
+		return nil, err
+	}
 	if o.Dir, err = filepath.Abs(o.Dir); err != nil {
 		return nil, err
 	}
@@ -116,6 +121,20 @@ func (o *Options) prepare(ctx context.Context) ([]*plan, error) {
 		plans = append(plans, p)
 	}
 	return plans, o.lookup(ctx, plans)
+}
+
+// profileName is a build profile's name (lower case, as dpkg's are).
+var profileName = regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]*$`)
+
+// checkProfiles refuses profile names dpkg-buildpackage would not take,
+// before anything is fetched.
+func checkProfiles(profiles []string) error {
+	for _, p := range profiles {
+		if !profileName.MatchString(p) {
+			return fmt.Errorf("--profiles: %q is not a build profile name (lower-case letters, digits, '.', '+' and '-', e.g. nobiarch); nothing was imported", p)
+		}
+	}
+	return nil
 }
 
 // checkNames refuses invalid names and component name clashes.
@@ -269,8 +288,15 @@ func (o *Options) component(p *plan) client.Object {
 	// buildroot component (docs/distro.md): a requirement, so the planner
 	// builds it first and pins its image.
 	build := map[string]any{"pipelineRef": PipelineRef, "requires": []any{BaseComponent}}
+	var params []any
 	if o.Nocheck {
-		build["params"] = []any{map[string]any{"name": "nocheck", "value": "true"}}
+		params = append(params, map[string]any{"name": "nocheck", "value": "true"})
+	}
+	if len(o.Profiles) > 0 {
+		params = append(params, map[string]any{"name": "profiles", "value": strings.Join(o.Profiles, " ")})
+	}
+	if params != nil {
+		build["params"] = params
 	}
 	return client.Object{
 		"apiVersion": "kiln.dev/v1alpha1", "kind": "Component",
