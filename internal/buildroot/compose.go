@@ -61,6 +61,9 @@ type Cache struct {
 	locks    map[string]*sync.Mutex
 	idx      *index
 	evicting sync.Mutex
+	// removeAll removes an evicted entry (nil: os.RemoveAll; tests
+	// interrupt it).
+	removeAll func(string) error
 }
 
 // Request is one buildroot to compose.

@@ -183,7 +183,7 @@ func (c *Cache) evict(log io.Writer) {
 		note(log, c.logger(), fmt.Sprintf("buildroot cache: evicted %s (%s, last used %s): the cache held %s, over its bound of %s",
 			v.e.id(), humanize.IBytes(uint64(v.e.size)), v.e.used.UTC().Format(time.RFC3339), humanize.IBytes(uint64(v.total)),
 			humanize.IBytes(uint64(c.MaxBytes))))
-		if err := os.RemoveAll(v.path); err != nil {
+		if err := c.remove(v.path); err != nil {
 			c.logger().Warn("removing an evicted buildroot (removed again at the next start)", "dir", v.path, "err", err)
 		}
 	}
@@ -191,6 +191,13 @@ func (c *Cache) evict(log io.Writer) {
 		note(log, c.logger(), fmt.Sprintf("buildroot cache: holds %s, over its bound of %s: every other buildroot is in use",
 			humanize.IBytes(uint64(total)), humanize.IBytes(uint64(c.MaxBytes))))
 	}
+}
+
+func (c *Cache) remove(path string) error {
+	if c.removeAll != nil {
+		return c.removeAll(path)
+	}
+	return os.RemoveAll(path)
 }
 
 // measure sizes the entries found on disk at start-up (once, at the first

@@ -2,6 +2,7 @@ package buildroot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -266,6 +267,29 @@ func TestCrashLeftoversRemoved(t *testing.T) {
 		t.Fatal("the buildroot beside the leftovers was not reused")
 	}
 	assertNoDotEntries(t, restarted)
+}
+
+// An eviction interrupted while removing (a crash, a failing disk) never
+// leaves part of a buildroot under its key: it is renamed away first, and
+// the next start removes the rest.
+func TestInterruptedEvictionLeavesNoHalfBuildroot(t *testing.T) {
+	f := newFixture(t, "a", "b")
+	c := &Cache{Dir: t.TempDir(), Runner: &fakeRunner{}, MaxBytes: room(t, 1)}
+	c.removeAll = func(dir string) error {
+		if err := os.Remove(filepath.Join(dir, f.pkgs["a"].File)); err != nil {
+			return err
+		}
+		return errors.New("interrupted")
+	}
+	f.use(c, "a")
+	f.use(c, "b")
+	if res := f.use(c, "a"); res.Cached {
+		t.Fatal("the half-removed buildroot was reused")
+	}
+	if err := checkInstalled(f.use(&Cache{Dir: c.Dir, Runner: &fakeRunner{}}, "a"), f.pkgs["a"]); err != nil {
+		t.Fatal(err)
+	}
+	assertNoDotEntries(t, c)
 }
 
 // Builds composing, using and releasing buildroots at once: while a build
