@@ -292,6 +292,27 @@ func TestInterruptedEvictionLeavesNoHalfBuildroot(t *testing.T) {
 	assertNoDotEntries(t, c)
 }
 
+func TestPurgeNamespace(t *testing.T) {
+	f := newFixture(t, "a")
+	c := &Cache{Dir: t.TempDir(), Runner: &fakeRunner{}, MaxBytes: room(t, 1)}
+	f.use(c, "a")
+	if err := c.PurgeNamespace("team"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(c.Dir, "team")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the namespace's buildroots are still there: %v", err)
+	}
+	c.mu.Lock()
+	left := len(c.idx.entries)
+	c.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("the cache still counts %d buildroots of the deleted namespace", left)
+	}
+	if f.use(c, "a").Cached {
+		t.Fatal("a deleted buildroot was reused")
+	}
+}
+
 // Builds composing, using and releasing buildroots at once: while a build
 // holds one it is complete; at the end the cache is within its bound.
 func TestConcurrentComposeReleaseEvict(t *testing.T) {
