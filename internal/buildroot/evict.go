@@ -188,7 +188,7 @@ func (c *Cache) evict(log io.Writer) {
 		}
 	}
 	if over {
-		note(log, c.logger(), fmt.Sprintf("buildroot cache: holds %s, over its bound of %s: every other buildroot is in use",
+		note(log, c.logger(), fmt.Sprintf("buildroot cache: holds %s, over its bound of %s: the buildroots left are in use",
 			humanize.IBytes(uint64(total)), humanize.IBytes(uint64(c.MaxBytes))))
 	}
 }
