@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dustin/go-humanize"
 
 	"github.com/kilnbuild/kiln/internal/sandbox"
 )
@@ -36,7 +39,9 @@ type Format struct {
 }
 
 // Cache composes buildroots and keeps them by key, one directory per
-// namespace (Dir/<namespace>/<key>).
+// namespace (Dir/<namespace>/<key>), within MaxBytes: a buildroot not in
+// use is evicted, least recently used first, when the cache outgrows it.
+// A buildroot is in use from Compose until its Result is released.
 type Cache struct {
 	// Dir holds the composed buildroots.
 	Dir string
@@ -44,9 +49,21 @@ type Cache struct {
 	Runner sandbox.Runner
 	// Limits bound each step (zero: the sandbox's defaults).
 	Limits sandbox.Limits
+	// MaxBytes bounds the disk the buildroots take (0: unbounded): each
+	// new buildroot is measured once, those found on disk at start-up at
+	// the first composition. While every buildroot is in use the cache
+	// may exceed it; it shrinks again as they are released.
+	MaxBytes int64
+	// Log receives what eviction does (nil: nothing is logged).
+	Log *slog.Logger
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex
+	mu       sync.Mutex
+	locks    map[string]*sync.Mutex
+	idx      *index
+	evicting sync.Mutex
+	// removeAll removes an evicted entry (nil: os.RemoveAll; tests
+	// interrupt it).
+	removeAll func(string) error
 }
 
 // Request is one buildroot to compose.
@@ -64,13 +81,16 @@ type Request struct {
 	Log io.Writer
 }
 
-// Result is a composed (or reused) buildroot.
+// Result is a composed (or reused) buildroot. RootFS stays until Release
+// is called: the caller must call it once it no longer uses RootFS.
 type Result struct {
 	Key    string
 	RootFS string
 	// Cached is true when an earlier composition was reused.
 	Cached   bool
 	Duration time.Duration
+
+	lease *lease
 }
 
 // ComposeError is a buildroot that could not be composed: a download or
@@ -85,25 +105,43 @@ func (e *ComposeError) Error() string {
 }
 
 // Compose returns the buildroot of req, composing it unless the namespace
-// has it already. Concurrent requests for one key compose it once.
+// has it already. Concurrent requests for one key compose it once. The
+// buildroot is in use (never evicted) until the Result is released; a new
+// one may evict others to keep the cache within MaxBytes.
 func (c *Cache) Compose(ctx context.Context, req Request) (Result, error) {
+	res, err := c.get(ctx, req)
+	if err == nil && !res.Cached {
+		c.evict(req.Log)
+	}
+	return res, err
+}
+
+func (c *Cache) get(ctx context.Context, req Request) (Result, error) {
 	start := time.Now()
 	key := Key(req.Base, req.Packages)
 	unlock := c.lock(req.Namespace + "/" + key)
 	defer unlock()
-	final := filepath.Join(c.Dir, req.Namespace, strings.Replace(key, ":", "-", 1))
-	if _, err := os.Stat(final); err == nil {
+	name := strings.Replace(key, ":", "-", 1)
+	if l := c.acquire(req.Namespace, name); l != nil {
 		fmt.Fprintf(req.Log, "==> buildroot %s: reused (%d packages on base %s)\n", key, len(req.Packages), req.Base)
-		return Result{Key: key, RootFS: final, Cached: true, Duration: time.Since(start)}, nil
+		return Result{Key: key, RootFS: c.path(l.e), Cached: true, Duration: time.Since(start), lease: l}, nil
 	}
 	fmt.Fprintf(req.Log, "==> buildroot %s: composing %d packages on base %s\n", key, len(req.Packages), req.Base)
+	final := filepath.Join(c.Dir, req.Namespace, name)
 	if err := c.compose(ctx, req, key, final); err != nil {
 		return Result{Key: key}, err
 	}
+	size, err := diskUsage(final)
+	if err != nil {
+		c.logger().Warn("measuring a new buildroot", "err", err)
+	}
+	l := c.add(req.Namespace, name, size)
 	d := time.Since(start)
-	fmt.Fprintf(req.Log, "==> buildroot %s: composed in %.1fs\n", key, d.Seconds())
-	return Result{Key: key, RootFS: final, Duration: d}, nil
+	fmt.Fprintf(req.Log, "==> buildroot %s: composed in %.1fs (%s)\n", key, d.Seconds(), humanize.IBytes(uint64(size)))
+	return Result{Key: key, RootFS: final, Duration: d, lease: l}, nil
 }
+
+func (c *Cache) path(e *entry) string { return filepath.Join(c.Dir, e.ns, e.name) }
 
 func (c *Cache) lock(k string) func() {
 	c.mu.Lock()

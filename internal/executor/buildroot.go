@@ -33,6 +33,16 @@ type Buildroot struct {
 	Duration time.Duration
 
 	baseDigest, baseRoot, deps, rootfs string
+	// composed holds the buildroot in the cache until release.
+	composed buildroot.Result
+}
+
+// release lets the cache evict the composed buildroot: the build's steps
+// no longer run in it. It may be called more than once, and on nil.
+func (b *Buildroot) release() {
+	if b != nil {
+		b.composed.Release()
+	}
 }
 
 // buildrootTask is the plan's task whose steps run in the composed
@@ -184,14 +194,15 @@ func logResolved(job Job, br *Buildroot) {
 }
 
 // compose makes (or reuses) the buildroot and returns the image resolver
-// that gives it for kiln.dev/buildroot.
+// that gives it for kiln.dev/buildroot. The buildroot is held in the cache
+// until br.release.
 func (e *Executor) compose(ctx context.Context, job Job, br *Buildroot) (func(string) (string, string, error), error) {
 	res, err := e.Buildroots.Compose(ctx, buildroot.Request{Namespace: job.Build.Namespace, Base: br.baseDigest,
 		BaseRoot: br.baseRoot, Packages: br.Packages, Format: deb.Format(), Log: job.Log})
 	if err != nil {
 		return nil, err
 	}
-	br.rootfs, br.Cached, br.Duration = res.RootFS, res.Cached, res.Duration
+	br.composed, br.rootfs, br.Cached, br.Duration = res, res.RootFS, res.Cached, res.Duration
 	images := e.Runs.StepImages(ctx, job.Build.Namespace)
 	return func(image string) (string, string, error) {
 		if image == pipeline.BuildrootImage {

@@ -23,13 +23,13 @@ func (e *Executor) PurgeNamespace(ctx context.Context, ns string) error {
 	if e.Attestor != nil && e.Attestor.Dir != "" {
 		dirs = append(dirs, evidenceDir(e.Attestor.Dir, ns))
 	}
-	if e.Buildroots != nil && e.Buildroots.Dir != "" {
-		dirs = append(dirs, filepath.Join(e.Buildroots.Dir, ns))
-	}
 	for _, dir := range dirs {
 		if err := os.RemoveAll(dir); err != nil {
 			return fmt.Errorf("deleting the files of namespace %s: %w", ns, err)
 		}
+	}
+	if e.Buildroots != nil && e.Buildroots.Dir != "" {
+		return e.Buildroots.PurgeNamespace(ns)
 	}
 	return nil
 }

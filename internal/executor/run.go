@@ -42,6 +42,9 @@ func (e *Executor) runSteps(ctx context.Context, job Job, plan *pipeline.Plan, s
 		return out, "", nil, fmt.Errorf("this server cannot run build steps: %w", e.Runs.SandboxErr)
 	}
 	deps, images, err := e.stepInputs(ctx, job, ws, out.Buildroot)
+	// The composed buildroot is released once the steps are done, and on
+	// every path that does not run them.
+	defer out.Buildroot.release()
 	tm.mark("inputs")
 	var composeErr *buildroot.ComposeError
 	if errors.As(err, &composeErr) {
@@ -58,6 +61,7 @@ func (e *Executor) runSteps(ctx context.Context, job Job, plan *pipeline.Plan, s
 		ImageResolver: images, Log: job.Log, StepLog: tracker.stepLog,
 		Env: []string{"SOURCE_DATE_EPOCH=" + strconv.FormatInt(out.epoch.Unix(), 10)}, Limits: e.Runs.Limits,
 	})
+	out.Buildroot.release()
 	tm.mark("steps")
 	if res != nil {
 		out.Steps = buildSteps(res)

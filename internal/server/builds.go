@@ -190,10 +190,20 @@ func (f *Factory) pipelineRunner(cache *git.Cache, checkURL func(string) error) 
 
 // executor runs builds through runs, signing what they push.
 func (f *Factory) executor(runs *pipelinerun.Runner) *executor.Executor {
-	return &executor.Executor{Runs: runs, WorkDir: f.dir("work"),
-		Buildroots: &buildroot.Cache{Dir: f.dir("buildroots"), Runner: runs.Sandbox, Limits: runs.Limits},
-		Attestor:   &executor.Attestor{Signer: f.signer, BuilderID: f.cfg.BuilderID, Version: f.cfg.Version, Dir: f.shared("evidence")}}
+	return &executor.Executor{Runs: runs, WorkDir: f.dir("work"), Buildroots: f.buildroots(runs),
+		Attestor: &executor.Attestor{Signer: f.signer, BuilderID: f.cfg.BuilderID, Version: f.cfg.Version, Dir: f.shared("evidence")}}
 }
+
+// buildroots is the cache of composed buildroots, within the configured
+// bound (a negative BuildrootCacheSize: none).
+func (f *Factory) buildroots(runs *pipelinerun.Runner) *buildroot.Cache {
+	return &buildroot.Cache{Dir: f.dir("buildroots"), Runner: runs.Sandbox, Limits: runs.Limits,
+		MaxBytes: max(f.cfg.BuildrootCacheSize, 0), Log: f.cfg.Log}
+}
+
+// DefaultBuildrootCacheSize bounds the composed buildroots when the
+// operator sets no bound: about 30 buildroots on a 600 MB Debian base.
+const DefaultBuildrootCacheSize = 20 << 30
 
 // DefaultBuilderID is the SLSA builder id when the operator sets none.
 const DefaultBuilderID = "https://kiln.dev/builder/v1"

@@ -86,6 +86,10 @@ type Config struct {
 	// MaxBuildsPerNamespace bounds one namespace's concurrent builds
 	// (0: only BuildWorkers does); fair share applies either way.
 	MaxBuildsPerNamespace int
+	// BuildrootCacheSize bounds the disk the composed buildroots take
+	// (DataDir/buildroots): the least recently used ones no build holds
+	// are evicted (0: DefaultBuildrootCacheSize; negative: unbounded).
+	BuildrootCacheSize int64
 	// RegistryNoSync skips fsync in the embedded registry (tests only).
 	RegistryNoSync bool
 	// PushRegistry, when set, receives build artifacts instead of the
@@ -136,6 +140,9 @@ func (c *Config) defaults() {
 	}
 	if c.BuilderID == "" {
 		c.BuilderID = DefaultBuilderID
+	}
+	if c.BuildrootCacheSize == 0 {
+		c.BuildrootCacheSize = DefaultBuildrootCacheSize
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))

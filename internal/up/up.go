@@ -7,11 +7,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
 	"github.com/kilnbuild/kiln/internal/cli"
@@ -32,6 +35,7 @@ func NewCommand() *cobra.Command {
 		withDemo    bool
 		pprofListen string
 		hostIDs     string
+		cacheSize   string
 		kube        kubeFlags
 	)
 	cmd := &cobra.Command{
@@ -59,6 +63,9 @@ one PostgreSQL database: give them one --shared-dir and an external
 				if cfg.SandboxHostIDs, err = sandbox.ParseHostIDs(hostIDs); err != nil {
 					return fmt.Errorf("--sandbox-host-ids: %w", err)
 				}
+			}
+			if cfg.BuildrootCacheSize, err = parseCacheSize(cacheSize); err != nil {
+				return fmt.Errorf("--buildroot-cache-size: %w", err)
 			}
 			if cfg.Executor, cfg.Kubernetes, err = kube.config(); err != nil {
 				return err
@@ -131,6 +138,8 @@ one PostgreSQL database: give them one --shared-dir and an external
 		"SLSA builder id written into provenance; verifiers pin it (default "+server.DefaultBuilderID+"; env KILN_BUILDER_ID)")
 	f.StringVar(&hostIDs, "sandbox-host-ids", os.Getenv("KILN_SANDBOX_HOST_IDS"),
 		"host uids and gids build steps run as when Kiln runs as root, FIRST:COUNT, one per build or test run (default 2000000000:65536; must not overlap /etc/passwd, /etc/group, /etc/subuid or /etc/subgid; env KILN_SANDBOX_HOST_IDS)")
+	f.StringVar(&cacheSize, "buildroot-cache-size", envOr("KILN_BUILDROOT_CACHE_SIZE", formatSize(server.DefaultBuildrootCacheSize)),
+		"disk the composed buildroots (DATA_DIR/buildroots) may take, e.g. 20GiB or 500MB: beyond it the least recently used ones no build is using are deleted (0: no bound; env KILN_BUILDROOT_CACHE_SIZE)")
 	kube.register(f)
 	f.BoolVar(&userConfig, "write-user-config", true, "on first start also write ~/.config/kiln/config.yaml")
 	f.StringVar(&pprofListen, "pprof-listen", "", "profiling only: serve Go's /debug/pprof/ on this loopback address (unauthenticated, so loopback only)")
@@ -168,6 +177,21 @@ func applier(cmd *cobra.Command, dataDir string) func(ctx context.Context, paths
 		return cli.ApplyFiles(ctx, config, paths, cmd.OutOrStdout(), cmd.ErrOrStderr())
 	}
 }
+
+// parseCacheSize reads a size in bytes with an optional unit (20GiB,
+// 500MB, 1024) as server.Config.BuildrootCacheSize: 0 means no bound.
+func parseCacheSize(s string) (int64, error) {
+	n, err := humanize.ParseBytes(s)
+	if err != nil || n > math.MaxInt64 {
+		return 0, fmt.Errorf("%q is not a size: give bytes with a unit, e.g. 20GiB or 500MB, or 0 for no bound", s)
+	}
+	if n == 0 {
+		return -1, nil
+	}
+	return int64(n), nil
+}
+
+func formatSize(n int64) string { return strings.ReplaceAll(humanize.IBytes(uint64(n)), " ", "") }
 
 func envOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {
