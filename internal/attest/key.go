@@ -14,8 +14,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/kilnbuild/kiln/internal/keyfile"
 )
 
 // KeySource supplies the builder's signing key. FileKey is the only
@@ -166,15 +167,7 @@ func createKey(path string) (crypto.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding signing key: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("creating key directory: %w", err)
-	}
-	tmp, err := writeTemp(filepath.Dir(path), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-	if err != nil {
-		return nil, fmt.Errorf("writing signing key: %w", err)
-	}
-	defer os.Remove(tmp)
-	err = os.Link(tmp, path)
+	err = keyfile.Create(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 	if errors.Is(err, fs.ErrExist) {
 		return readKey(path)
 	}
@@ -182,21 +175,4 @@ func createKey(path string) (crypto.Signer, error) {
 		return nil, fmt.Errorf("writing signing key: %w", err)
 	}
 	return key, nil
-}
-
-// writeTemp writes data to a new 0600 file in dir and returns its path.
-func writeTemp(dir string, data []byte) (string, error) {
-	f, err := os.CreateTemp(dir, ".key-*")
-	if err != nil {
-		return "", err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if err := errors.Join(err, f.Close()); err != nil {
-		os.Remove(f.Name())
-		return "", err
-	}
-	return f.Name(), nil
 }

@@ -10,8 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/kilnbuild/kiln/internal/keyfile"
 )
 
 // Sealer encrypts and decrypts values bound to a context string (the
@@ -36,28 +37,41 @@ func New(key []byte) (*Sealer, error) {
 }
 
 // LoadOrCreateKey reads the hex key at path, creating it (mode 0600) when
-// absent.
+// absent. Creation is atomic: the key is written to a temporary file and
+// linked into place, so a crash never leaves a partial key, and of several
+// processes creating it at once (replicas sharing the directory) one wins
+// and every one returns the winner's key.
 func LoadOrCreateKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		key, derr := hex.DecodeString(strings.TrimSpace(string(b)))
-		if derr != nil || len(key) != 32 {
-			return nil, fmt.Errorf("secret key %s is corrupt: expected 64 hex characters", path)
-		}
-		return key, nil
-	}
+	key, err := readKey(path)
 	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("reading secret key: %w", err)
+		return key, err
 	}
-	key := make([]byte, 32)
+	key = make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("generating secret key: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("creating key directory: %w", err)
+	err = keyfile.Create(path, []byte(hex.EncodeToString(key)+"\n"))
+	if errors.Is(err, os.ErrExist) {
+		return readKey(path) // another process created it first
 	}
-	if err := os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("writing secret key: %w", err)
+	}
+	return key, nil
+}
+
+// readKey reads a hex key; a missing file is os.ErrNotExist.
+func readKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading secret key: %w", err)
+	}
+	key, derr := hex.DecodeString(strings.TrimSpace(string(b)))
+	if derr != nil || len(key) != 32 {
+		return nil, fmt.Errorf("secret key %s is corrupt: expected 64 hex characters", path)
 	}
 	return key, nil
 }

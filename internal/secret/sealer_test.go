@@ -2,7 +2,9 @@ package secret
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -42,5 +44,41 @@ func TestLoadOrCreateKeyIsStable(t *testing.T) {
 	b, err := LoadOrCreateKey(p)
 	if err != nil || !bytes.Equal(a, b) {
 		t.Fatalf("second load differs: %v", err)
+	}
+}
+
+// TestLoadOrCreateKeyConcurrently: processes that share a key directory
+// (replicas) and start together all end up with one key, the one on disk,
+// and no temporary file is left behind.
+func TestLoadOrCreateKeyConcurrently(t *testing.T) {
+	t.Parallel()
+	for round := range 20 {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "keys", "shared.key")
+		keys := make([][]byte, 8)
+		var wg sync.WaitGroup
+		for i := range keys {
+			wg.Go(func() {
+				k, err := LoadOrCreateKey(path)
+				if err != nil {
+					t.Error(err)
+				}
+				keys[i] = k
+			})
+		}
+		wg.Wait()
+		onDisk, err := LoadOrCreateKey(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, k := range keys {
+			if !bytes.Equal(k, onDisk) {
+				t.Fatalf("round %d: caller %d got a key that is not the one on disk", round, i)
+			}
+		}
+		entries, _ := os.ReadDir(filepath.Dir(path))
+		if len(entries) != 1 {
+			t.Fatalf("round %d: %d files in the key directory, want only the key", round, len(entries))
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"crypto/x509"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -28,6 +29,7 @@ import (
 	"github.com/kilnbuild/kiln/internal/release"
 	"github.com/kilnbuild/kiln/internal/remote"
 	"github.com/kilnbuild/kiln/internal/sandbox"
+	"github.com/kilnbuild/kiln/internal/secret"
 	"github.com/kilnbuild/kiln/internal/snapshot"
 	"github.com/kilnbuild/kiln/internal/trigger"
 )
@@ -47,9 +49,11 @@ func (f *Factory) mountRegistry(api *apiserver.Server, authn *auth.Authenticator
 		return err
 	}
 	f.oci = reg
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return err
+	// Every replica checks the pull tokens any replica minted: the key is
+	// in the shared directory, created once.
+	key, err := secret.LoadOrCreateKey(filepath.Join(f.cfg.SharedDir, "keys", "pull-token.key"))
+	if err != nil {
+		return fmt.Errorf("the registry pull-token key: %w", err)
 	}
 	if f.pullTokens, err = regtoken.NewIssuer(key); err != nil {
 		return err
