@@ -217,7 +217,13 @@ YAML
   mkdir -p "$root/etc/apt/keyrings"
   kiln keys public --format openpgp >"$root/etc/apt/keyrings/kiln.asc"
   cp "$dir/data/tls/ca.crt" "$root/etc/apt/kiln-ca.pem"
-  echo "deb [signed-by=/etc/apt/keyrings/kiln.asc] $url stable main" >"$root/etc/apt/kiln.list"
+  # Kiln's repository next to Debian's, preferred (a user adds it to the
+  # archive): what the slice built comes from Kiln, the rest from Debian.
+  cat >"$root/etc/apt/kiln.list" <<LIST
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main
+deb [signed-by=/etc/apt/keyrings/kiln.asc] $url stable main
+LIST
+  printf 'Package: *\nPin: origin 127.0.0.1\nPin-Priority: 1001\n' >"$root/etc/apt/preferences.d/kiln"
   local apt=(chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C
     apt-get -o Dir::Etc::SourceList=/etc/apt/kiln.list -o Dir::Etc::SourceParts=/dev/null
     -o Acquire::https::CaInfo=/etc/apt/kiln-ca.pem)
@@ -226,7 +232,8 @@ YAML
   chroot "$root" dpkg-query -W -f '${Package}\t${Version}\t${Status}\n' odt2txt libzip4 zlib1g tcpd libwrap0 pngcrush libpng16-16 |
     jq -R -s 'split("\n") | map(select(. != "") | split("\t") | {package: .[0], version: .[1], status: .[2]}) | {installed: .}' |
     tee "$res/install.json"
-  chroot "$root" odt2txt --version >/dev/null 2>&1 || chroot "$root" sh -c 'odt2txt 2>&1 | head -1' >&2
+  chroot "$root" apt-cache -o Dir::Etc::SourceList=/etc/apt/kiln.list -o Dir::Etc::SourceParts=/dev/null \
+    policy odt2txt libzip4 zlib1g tcpd pngcrush >>"$res/install.txt"
 }
 
 install_tools
