@@ -119,7 +119,7 @@ spec:
   application: $app
   source: {git: {url: "file://$base", revision: main}}
 YAML
-  if ! builds_since 0 | jq -e 'select(.component == "debian-base" and .phase == "Succeeded")' >/dev/null; then
+  if [ "$(builds_since 0 | jq -s '[.[] | select(.component == "debian-base" and .phase == "Succeeded")] | length')" = 0 ]; then
     say "bootstrapping the base buildroot (debootstrap in a build)…"
     wait_quiet "$t0"
   fi
