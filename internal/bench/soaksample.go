@@ -113,7 +113,9 @@ func (m *sampler) loop(ctx context.Context) {
 		case now := <-t.C:
 			m.memPoint(now)
 			if !now.Before(next) {
-				m.addInterval(ctx, now)
+				// A sample under way when the drive ends completes: the
+				// stop only ends the loop.
+				m.addInterval(context.WithoutCancel(ctx), now)
 				next = next.Add(m.s.o.Interval)
 			}
 		}
