@@ -48,6 +48,11 @@ func checkCycleBootstrap(t *testing.T, f *Factory, a api) {
 		t.Fatalf("kiln-stage-b was not built against the bootstrap build's artifact: inputs %v", in)
 	}
 	checkSecondPass(t, f, a, final, b)
+	for _, build := range []map[string]any{boot, b, final} {
+		t.Logf("%s: %s: %s", str(build, "metadata", "name"), str(build, "spec", "reason", "type"), str(build, "spec", "reason", "message"))
+	}
+	info, _ := debianBuildOutput(t, f, final, "kiln-stage-a")
+	t.Logf("the final kiln-stage-a's /usr/share/kiln-stage-a/info:\n%s", info)
 }
 
 // checkBootstrapBuild: params profiles=stage1 (recorded in the
