@@ -26,7 +26,8 @@ const (
 	ReasonRetry        = "retry"
 	// ReasonDependencyChange: a required component's output changed.
 	ReasonDependencyChange = "dependency-change"
-	// ReasonCycle: a cycle's second pass, its members' inputs changed.
+	// ReasonCycle: a cycle's second pass, its members' inputs changed; or
+	// a member's bootstrap build (spec.build.bootstrap) in its first pass.
 	ReasonCycle = "cycle-pass"
 	// ReasonPullRequest: the head commit of a pull request (labelled
 	// LabelEventType pull_request and LabelPullRequest).

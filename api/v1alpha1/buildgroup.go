@@ -131,6 +131,11 @@ type GroupMember struct {
 	Digest string `json:"digest,omitempty"`
 	// Changed is set when the member's output differs from before.
 	Changed bool `json:"changed,omitempty"`
+	// BootstrapWithout are the members of its cycle that its first-pass
+	// build was built without, having no artifact yet: that build was its
+	// bootstrap build (spec.build.bootstrap of the component); the second
+	// pass rebuilds it against their new artifacts.
+	BootstrapWithout []string `json:"bootstrapWithout,omitempty"`
 	// Message explains the state, e.g. "dependency failed: libgreet".
 	Message string `json:"message,omitempty"`
 }

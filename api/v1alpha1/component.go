@@ -82,6 +82,21 @@ type ComponentBuild struct {
 	// component's previous artifact when a dependency cycle is built and it
 	// has none yet.
 	BootstrapArtifact string `json:"bootstrapArtifact,omitempty"`
+	// Bootstrap says how to build the component in a dependency cycle's
+	// first pass when a cycle member it requires has no artifact yet (and
+	// no bootstrapArtifact): without that member, and with these
+	// parameters over Params (e.g. Debian's stage1 build profile). The
+	// cycle's second pass rebuilds it with its own parameters against the
+	// member's new artifact.
+	Bootstrap *ComponentBootstrap `json:"bootstrap,omitempty"`
+}
+
+// ComponentBootstrap is how a component's bootstrap build differs from its
+// ordinary build.
+type ComponentBootstrap struct {
+	// Params override spec.build.params for the bootstrap build (by name;
+	// the others stay). Required, at least one.
+	Params []Param `json:"params"`
 }
 
 // Rebuild policies (spec.build.rebuild).
@@ -237,7 +252,19 @@ func validateComponentBuild(p *field.Path, b *ComponentBuild) field.ErrorList {
 	if a := b.BootstrapArtifact; a != "" && !strings.Contains(a, "@sha256:") {
 		errs = append(errs, field.Invalid(p.Child("bootstrapArtifact"), a, "must pin a digest: REPOSITORY@sha256:HEX"))
 	}
-	return errs
+	return append(errs, validateBootstrap(p.Child("bootstrap"), b.Bootstrap)...)
+}
+
+// validateBootstrap requires the parameters a bootstrap build differs by.
+func validateBootstrap(p *field.Path, b *ComponentBootstrap) field.ErrorList {
+	if b == nil {
+		return nil
+	}
+	if len(b.Params) == 0 {
+		return field.ErrorList{field.Required(p.Child("params"),
+			"the parameters the bootstrap build sets, e.g. {name: profiles, value: stage1}; or drop spec.build.bootstrap")}
+	}
+	return validateParams(p.Child("params"), b.Params)
 }
 
 func validateDockerfileURL(p *field.Path, d string) field.ErrorList {

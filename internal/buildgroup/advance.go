@@ -2,6 +2,7 @@ package buildgroup
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
@@ -37,6 +38,10 @@ type World struct {
 	// Pending are components outside the group with no artifact yet whose
 	// build is under way: their dependants wait instead of being blocked.
 	Pending map[string]bool
+	// Bootstrap are the spec.build.bootstrap.params of the components that
+	// have them: how each builds when a cycle member it requires has no
+	// artifact yet.
+	Bootstrap map[string][]v1alpha1.Param
 }
 
 // Start is a build Advance decided to start.
@@ -44,6 +49,9 @@ type Start struct {
 	Component string
 	Build     string
 	Inputs    []v1alpha1.BuildInput
+	// Params override the component's parameters: its bootstrap
+	// parameters for a bootstrap build, else none.
+	Params []v1alpha1.Param
 	// Reason is empty for requested members (the group's reason applies).
 	Reason v1alpha1.BuildReason
 }
@@ -144,36 +152,28 @@ func (a *advancer) consider(m *v1alpha1.GroupMember) bool {
 		m.State, m.Message = v1alpha1.MemberCancelled, "group cancelled"
 		return true
 	}
-	var changedDep *v1alpha1.GroupMember
-	for _, d := range m.DependsOn {
-		dm := a.member(d)
-		if a.usesPrevious(m, dm) {
-			continue
-		}
-		sameCycle := m.Cycle != 0 && dm.Cycle == m.Cycle
-		if sameCycle && !v1alpha1.FinalMemberState(dm.State) || !sameCycle && !a.settled(dm) {
-			return false
-		}
-		switch dm.State {
-		case v1alpha1.MemberFailed, v1alpha1.MemberBlocked, v1alpha1.MemberCancelled, v1alpha1.MemberUnresolvable:
-			m.State, m.Message = v1alpha1.MemberBlocked, "dependency failed: "+d
-			return true
-		}
-		if dm.Changed && changedDep == nil {
-			changedDep = dm
-		}
+	wait, failed, changed := a.requirements(m)
+	if wait {
+		return false
+	}
+	if failed != "" {
+		m.State, m.Message = v1alpha1.MemberBlocked, failed
+		return true
 	}
 	for _, d := range a.w.Deps[m.Component] {
 		if a.w.Pending[d] && a.member(d) == nil {
 			return false
 		}
 	}
-	if !m.Requested && changedDep == nil && m.Pass < 2 {
+	if !m.Requested && !changed && m.Pass < 2 {
 		m.State, m.Message = v1alpha1.MemberUnchanged, "not rebuilt: no requirement changed"
 		if cur, ok := a.w.Current[m.Component]; ok {
 			m.Digest = cur.Digest
 		}
 		return true
+	}
+	if m.Pass < 2 {
+		m.BootstrapWithout = nil // decided again (a retry)
 	}
 	inputs, problem, final := a.inputs(m)
 	if problem != "" {
@@ -182,6 +182,54 @@ func (a *advancer) consider(m *v1alpha1.GroupMember) bool {
 	}
 	a.start(m, inputs)
 	return true
+}
+
+// requirements looks at the members m requires, in order, up to the
+// first that keeps it waiting (wait) or did not build (failed: why m is
+// blocked); changed is set when one's output changed.
+func (a *advancer) requirements(m *v1alpha1.GroupMember) (wait bool, failed string, changed bool) {
+	for _, d := range m.DependsOn {
+		dm := a.member(d)
+		if a.usesPrevious(m, dm) {
+			continue
+		}
+		sameCycle := m.Cycle != 0 && dm.Cycle == m.Cycle
+		if sameCycle && !v1alpha1.FinalMemberState(dm.State) || !sameCycle && !a.settled(dm) {
+			return true, "", changed
+		}
+		if f := a.failure(m, dm); f != "" {
+			return false, f, changed
+		}
+		changed = changed || dm.Changed
+	}
+	return false, "", changed
+}
+
+// failure says why dep is no requirement m can build against: it did not
+// build, or it is in another cycle, one of whose members did not build
+// (the cycle's artifacts are not a consistent whole).
+func (a *advancer) failure(m, dep *v1alpha1.GroupMember) string {
+	if bad(dep.State) {
+		return "dependency failed: " + dep.Component
+	}
+	if dep.Cycle == 0 || dep.Cycle == m.Cycle {
+		return ""
+	}
+	for _, o := range a.st.Members {
+		if o.Cycle == dep.Cycle && bad(o.State) {
+			return fmt.Sprintf("dependency failed: %s (in cycle %s, %s did not build)", dep.Component, a.st.Cycles[dep.Cycle-1].Path, o.Component)
+		}
+	}
+	return ""
+}
+
+// bad reports whether a member state means it did not build.
+func bad(state string) bool {
+	switch state {
+	case v1alpha1.MemberFailed, v1alpha1.MemberBlocked, v1alpha1.MemberCancelled, v1alpha1.MemberUnresolvable:
+		return true
+	}
+	return false
 }
 
 // usesPrevious reports whether m builds against dep's previous artifact:
@@ -214,46 +262,109 @@ func (a *advancer) settled(dep *v1alpha1.GroupMember) bool {
 }
 
 // inputs pins every requirement's artifact: the one the group produced,
-// else the component's current (or bootstrap) artifact.
+// else the component's current (or bootstrap) artifact. In a cycle's first
+// pass, a member of its cycle with no artifact is left out when m has
+// bootstrap params: it is added to m.BootstrapWithout, and the build is
+// m's bootstrap build.
 func (a *advancer) inputs(m *v1alpha1.GroupMember) ([]v1alpha1.BuildInput, string, string) {
 	var out []v1alpha1.BuildInput
 	for _, d := range a.w.Deps[m.Component] {
-		art, ok := a.w.Current[d]
-		if dm := a.member(d); dm != nil && dm.Digest != "" && v1alpha1.FinalMemberState(dm.State) {
-			art.Digest, ok = dm.Digest, true
-			if b, found := a.w.Builds[dm.Build]; found && b.Artifact.Repository != "" && dm.State == v1alpha1.MemberSucceeded {
-				art.Repository = b.Artifact.Repository
-			}
+		if m.Pass < 2 && slices.Contains(m.BootstrapWithout, d) {
+			continue
 		}
-		if !ok || art.Digest == "" || art.Repository == "" {
-			if dm := a.member(d); dm != nil && dm.Cycle != 0 && dm.Cycle == m.Cycle {
-				return nil, fmt.Sprintf("cycle %s needs a bootstrap: %s has no artifact yet; set spec.build.bootstrapArtifact on %s to a seed artifact",
-					a.st.Cycles[m.Cycle-1].Path, d, d), v1alpha1.MemberUnresolvable
-			}
+		art, ok := a.pin(d)
+		if ok {
+			out = append(out, v1alpha1.BuildInput{Component: d, Repository: art.Repository, Digest: art.Digest})
+			continue
+		}
+		dm := a.member(d)
+		switch {
+		case dm == nil || dm.Cycle == 0 || dm.Cycle != m.Cycle:
 			return nil, "dependency " + d + " has no artifact yet", v1alpha1.MemberBlocked
+		case m.Pass >= 2:
+			return nil, "dependency " + d + " has no artifact after the first pass of cycle " + a.cyclePath(m), v1alpha1.MemberBlocked
+		case len(a.w.Bootstrap[m.Component]) == 0:
+			return nil, fmt.Sprintf("cycle %s needs a bootstrap: %s has no artifact yet; set spec.build.bootstrap.params on %s "+
+				"(how to build it without %s first, e.g. a Debian build profile) or spec.build.bootstrapArtifact on %s to a seed artifact",
+				a.cyclePath(m), d, m.Component, d, d), v1alpha1.MemberUnresolvable
 		}
-		out = append(out, v1alpha1.BuildInput{Component: d, Repository: art.Repository, Digest: art.Digest})
+		m.BootstrapWithout = append(m.BootstrapWithout, d)
 	}
 	return out, "", ""
 }
 
-func (a *advancer) start(m *v1alpha1.GroupMember, inputs []v1alpha1.BuildInput) {
-	name := BuildName(a.group, m.Component, len(m.Builds)+1)
-	s := Start{Component: m.Component, Build: name, Inputs: inputs}
-	if !m.Requested || m.Pass == 2 {
-		s.Reason = reasonFor(a.group, a.st, *m)
+// pin is the artifact a dependant builds d against: the group's, else d's
+// current (or bootstrap) artifact; ok is false when there is none.
+func (a *advancer) pin(d string) (Artifact, bool) {
+	art, ok := a.w.Current[d]
+	if dm := a.member(d); dm != nil && dm.Digest != "" && v1alpha1.FinalMemberState(dm.State) {
+		art.Digest, ok = dm.Digest, true
+		if b, found := a.w.Builds[dm.Build]; found && b.Artifact.Repository != "" && dm.State == v1alpha1.MemberSucceeded {
+			art.Repository = b.Artifact.Repository
+		}
 	}
-	m.State, m.Build, m.Message = v1alpha1.MemberBuilding, name, ""
-	m.Builds = append(m.Builds, name)
-	a.starts = append(a.starts, s)
+	return art, ok && art.Digest != "" && art.Repository != ""
 }
 
-// reasonFor explains a member's build that the group itself caused: the
-// cycle's second pass, or the first member it requires whose output
-// changed.
-func reasonFor(group string, st *v1alpha1.BuildGroupStatus, m v1alpha1.GroupMember) v1alpha1.BuildReason {
+func (a *advancer) cyclePath(m *v1alpha1.GroupMember) string { return a.st.Cycles[m.Cycle-1].Path }
+
+// bootstrapping reports whether m's current build is its bootstrap build.
+func bootstrapping(m v1alpha1.GroupMember) bool { return m.Pass < 2 && len(m.BootstrapWithout) > 0 }
+
+// ownReason reports whether the group itself caused m's build: its reason
+// is then reasonFor's, not the group's.
+func ownReason(m v1alpha1.GroupMember) bool { return !m.Requested || m.Pass == 2 || bootstrapping(m) }
+
+func (a *advancer) start(m *v1alpha1.GroupMember, inputs []v1alpha1.BuildInput) {
+	name := BuildName(a.group, m.Component, len(m.Builds)+1)
+	m.State, m.Build, m.Message = v1alpha1.MemberBuilding, name, ""
+	m.Builds = append(m.Builds, name)
+	a.starts = append(a.starts, a.startOf(*m, inputs))
+}
+
+// startOf is the build of m (building) with inputs: its params and reason
+// follow from the member's record.
+func (a *advancer) startOf(m v1alpha1.GroupMember, inputs []v1alpha1.BuildInput) Start {
+	s := Start{Component: m.Component, Build: m.Build, Inputs: inputs, Params: a.params(m)}
+	if ownReason(m) {
+		s.Reason = reasonFor(a.group, a.st, m, s.Params)
+	}
+	return s
+}
+
+// Decided recomputes the build Advance started for a building member
+// (from the member's record and the same world), for the controller to
+// create it, also in a later reconcile.
+func Decided(group string, st *v1alpha1.BuildGroupStatus, m v1alpha1.GroupMember, w World) Start {
+	a := &advancer{group: group, st: st, w: w, idx: indexOf(st.Members)}
+	inputs, _, _ := a.inputs(&m)
+	return a.startOf(m, inputs)
+}
+
+// params are the parameters m's build overrides: its bootstrap params
+// for its bootstrap build.
+func (a *advancer) params(m v1alpha1.GroupMember) []v1alpha1.Param {
+	if !bootstrapping(m) {
+		return nil
+	}
+	return slices.Clone(a.w.Bootstrap[m.Component])
+}
+
+// reasonFor explains a member's build that the group itself caused: a
+// cycle's bootstrap build (with params) or second pass, or the first
+// member it requires whose output changed.
+func reasonFor(group string, st *v1alpha1.BuildGroupStatus, m v1alpha1.GroupMember, params []v1alpha1.Param) v1alpha1.BuildReason {
 	by := "group " + group
-	if m.Pass == 2 {
+	switch {
+	case bootstrapping(m):
+		return v1alpha1.BuildReason{Type: v1alpha1.ReasonCycle, By: by,
+			Message: fmt.Sprintf("bootstrap of cycle %s: built without %s (no artifact yet), with params %s; the second pass rebuilds it against them",
+				st.Cycles[m.Cycle-1].Path, strings.Join(m.BootstrapWithout, ", "), formatParams(params))}
+	case m.Pass == 2 && len(m.BootstrapWithout) > 0:
+		return v1alpha1.BuildReason{Type: v1alpha1.ReasonCycle, By: by,
+			Message: fmt.Sprintf("second pass of cycle %s: rebuilt with its own params against %s, which its bootstrap build was built without",
+				st.Cycles[m.Cycle-1].Path, strings.Join(m.BootstrapWithout, ", "))}
+	case m.Pass == 2:
 		return v1alpha1.BuildReason{Type: v1alpha1.ReasonCycle, By: by,
 			Message: "second pass of cycle " + st.Cycles[m.Cycle-1].Path + ": inputs changed in the first"}
 	}
@@ -266,6 +377,15 @@ func reasonFor(group string, st *v1alpha1.BuildGroupStatus, m v1alpha1.GroupMemb
 		}
 	}
 	return v1alpha1.BuildReason{Type: v1alpha1.ReasonDependencyChange, By: by, Message: m.Message}
+}
+
+// formatParams writes params as name=value, comma-separated.
+func formatParams(ps []v1alpha1.Param) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.Name + "=" + p.Value
+	}
+	return strings.Join(parts, ", ")
 }
 
 func short(d string) string {
@@ -299,6 +419,10 @@ func (a *advancer) secondPass(c int) bool {
 		if m.State != v1alpha1.MemberSucceeded && m.State != v1alpha1.MemberUnchanged {
 			continue
 		}
+		if len(m.BootstrapWithout) > 0 {
+			m.State, m.Message = v1alpha1.MemberQueued, "second pass: its bootstrap build was built without "+strings.Join(m.BootstrapWithout, ", ")
+			continue
+		}
 		for _, d := range m.DependsOn {
 			dm := a.member(d)
 			if dm.Cycle == c && a.idx[d] > a.idx[m.Component] && dm.Changed {
@@ -314,14 +438,13 @@ func (a *advancer) secondPass(c int) bool {
 func (a *advancer) summarise() {
 	st := a.st
 	st.Total, st.Done = len(st.Members), 0
-	bad := 0
+	failed := 0
 	for _, m := range st.Members {
 		if v1alpha1.FinalMemberState(m.State) {
 			st.Done++
 		}
-		switch m.State {
-		case v1alpha1.MemberFailed, v1alpha1.MemberBlocked, v1alpha1.MemberUnresolvable, v1alpha1.MemberCancelled:
-			bad++
+		if bad(m.State) {
+			failed++
 		}
 	}
 	pending := st.Done < st.Total
@@ -337,22 +460,37 @@ func (a *advancer) summarise() {
 		st.Phase = v1alpha1.GroupRunning
 	case a.w.Cancel:
 		st.Phase, st.Message = v1alpha1.GroupCancelled, "cancelled"
-	case bad > 0:
-		st.Phase, st.Message = v1alpha1.GroupFailed, fmt.Sprintf("%d of %d members did not build", bad, st.Total)
+	case failed > 0:
+		st.Phase, st.Message = v1alpha1.GroupFailed, fmt.Sprintf("%d of %d members did not build", failed, st.Total)
 	default:
 		st.Phase, st.Message = v1alpha1.GroupSucceeded, fmt.Sprintf("%d members built or unchanged", st.Total)
 	}
 }
 
-// Retry re-queues failed, blocked and cancelled members.
+// Retry re-queues failed, blocked and cancelled members. A cycle with a
+// re-queued member and none building starts over from its first pass, so
+// its second pass rebuilds what the retried builds change (and a retried
+// bootstrap build is a bootstrap build again).
 func Retry(st *v1alpha1.BuildGroupStatus) int {
 	n := 0
+	retried := map[int]bool{}
 	for i := range st.Members {
 		m := &st.Members[i]
 		switch m.State {
 		case v1alpha1.MemberFailed, v1alpha1.MemberBlocked, v1alpha1.MemberCancelled:
 			m.State, m.Message = v1alpha1.MemberQueued, "retry"
+			retried[m.Cycle] = m.Cycle > 0
 			n++
+		}
+	}
+	for _, m := range st.Members {
+		if m.State == v1alpha1.MemberBuilding {
+			retried[m.Cycle] = false
+		}
+	}
+	for i := range st.Members {
+		if m := &st.Members[i]; retried[m.Cycle] {
+			m.Pass = 1
 		}
 	}
 	return n

@@ -37,7 +37,7 @@ func GraphOf(comps []*v1alpha1.Component, seconds map[string]float64) (*Resolved
 		declared[c.Name] = d
 		n := &Node{Name: c.Name, Seconds: seconds[c.Name]}
 		if b := c.Spec.Build; b != nil {
-			n.Rebuild = b.Rebuild
+			n.Rebuild, n.Bootstrap = b.Rebuild, b.Bootstrap != nil && len(b.Bootstrap.Params) > 0
 		}
 		out.Graph[c.Name] = n
 	}

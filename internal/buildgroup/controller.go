@@ -277,18 +277,15 @@ func (c *Controller) apply(ctx context.Context, g *v1alpha1.BuildGroup, w World)
 }
 
 func (c *Controller) createBuild(ctx context.Context, g *v1alpha1.BuildGroup, m v1alpha1.GroupMember, w World) error {
-	s := Start{Component: m.Component, Build: m.Build}
-	// Recompute what Advance decided (inputs and reason) for this build.
-	inputs, _, _ := (&advancer{group: g.Name, st: &g.Status, w: w, idx: indexOf(g.Status.Members)}).inputs(&m)
-	s.Inputs = inputs
-	reason := g.Spec.Reason
-	if !m.Requested || m.Pass == 2 {
-		reason = reasonFor(g.Name, &g.Status, m)
+	s := Decided(g.Name, &g.Status, m, w)
+	reason := s.Reason
+	if !ownReason(m) {
+		reason = g.Spec.Reason
 	}
 	if reason.Type == "" {
 		reason.Type = v1alpha1.ReasonManual
 	}
-	b := &v1alpha1.Build{Spec: v1alpha1.BuildSpec{Component: m.Component, Group: g.Name, Inputs: s.Inputs,
+	b := &v1alpha1.Build{Spec: v1alpha1.BuildSpec{Component: m.Component, Group: g.Name, Inputs: s.Inputs, Params: s.Params,
 		Reason: reason, NoCache: g.Spec.NoCache, Revision: m.Revision}}
 	b.Name, b.Namespace = m.Build, g.Namespace
 	b.Labels = map[string]string{v1alpha1.LabelComponent: v1alpha1.LabelValue(m.Component), LabelGroup: v1alpha1.LabelValue(g.Name)}
@@ -326,7 +323,7 @@ func (c *Controller) world(ctx context.Context, g *v1alpha1.BuildGroup) (World, 
 	if err != nil {
 		return w, false, err
 	}
-	w.Pending = map[string]bool{}
+	w.Pending, w.Bootstrap = map[string]bool{}, map[string][]v1alpha1.Param{}
 	for _, comp := range comps {
 		if a, ok := currentArtifact(comp); ok {
 			w.Current[comp.Name] = a
@@ -334,6 +331,9 @@ func (c *Controller) world(ctx context.Context, g *v1alpha1.BuildGroup) (World, 
 			w.Pending[comp.Name] = true
 		}
 		w.Deps[comp.Name] = res.Graph[comp.Name].Deps
+		if b := comp.Spec.Build; b != nil && b.Bootstrap != nil {
+			w.Bootstrap[comp.Name] = b.Bootstrap.Params
+		}
 	}
 	for _, m := range g.Status.Members {
 		if m.Build == "" {

@@ -25,6 +25,9 @@ type Node struct {
 	Rebuild string
 	// Seconds is its expected build duration (from history).
 	Seconds float64
+	// Bootstrap is set when it has spec.build.bootstrap params: in a
+	// cycle's first pass it can build without the members it requires.
+	Bootstrap bool
 }
 
 // Graph is the component graph of one application or namespace.
@@ -122,7 +125,78 @@ func Plan(g Graph, requested []string) ([]v1alpha1.GroupMember, []v1alpha1.Group
 		members = append(members, m)
 	}
 	order(members, sub, comps)
+	orderCycles(members, g, len(cycles))
 	return members, cycles, nil
+}
+
+// orderCycles puts the members of each cycle that has a member with
+// bootstrap params in an order its first pass can build without any
+// artifact: each member after the cycle members it requires, except that
+// a member with bootstrap params may come first (its bootstrap build
+// leaves them out). Other cycles keep the priority order; every member
+// keeps its cycle's slots in the list.
+func orderCycles(members []v1alpha1.GroupMember, g Graph, cycles int) {
+	for c := 1; c <= cycles; c++ {
+		var slots []int
+		boot := false
+		for i, m := range members {
+			if m.Cycle == c {
+				slots = append(slots, i)
+				boot = boot || g[m.Component].Bootstrap
+			}
+		}
+		if boot {
+			reorderCycle(members, slots, g)
+		}
+	}
+}
+
+// reorderCycle orders the members at slots (one cycle) topologically over
+// the cycle's edges but those of bootstrap members: the first ready member
+// in the priority order goes next, or, when none is ready (a sub-cycle
+// without a bootstrap member), the first not placed yet.
+func reorderCycle(members []v1alpha1.GroupMember, slots []int, g Graph) {
+	cur := make([]v1alpha1.GroupMember, len(slots))
+	in := map[string]bool{}
+	for i, s := range slots {
+		cur[i] = members[s]
+		in[cur[i].Component] = true
+	}
+	placed := map[string]bool{}
+	ready := func(m v1alpha1.GroupMember) bool {
+		if g[m.Component].Bootstrap {
+			return true
+		}
+		for _, d := range m.DependsOn {
+			if in[d] && !placed[d] {
+				return false
+			}
+		}
+		return true
+	}
+	for _, s := range slots {
+		i := nextPlaced(cur, placed, ready)
+		members[s] = cur[i]
+		placed[cur[i].Component] = true
+	}
+}
+
+// nextPlaced is the index in cur of the first ready member not placed,
+// else of the first not placed.
+func nextPlaced(cur []v1alpha1.GroupMember, placed map[string]bool, ready func(v1alpha1.GroupMember) bool) int {
+	first := -1
+	for i, m := range cur {
+		if placed[m.Component] {
+			continue
+		}
+		if ready(m) {
+			return i
+		}
+		if first < 0 {
+			first = i
+		}
+	}
+	return first
 }
 
 // subgraph is the graph of the members; every member is a node, also one

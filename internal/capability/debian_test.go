@@ -86,3 +86,26 @@ func TestComponentOptionsNocheck(t *testing.T) {
 		}
 	}
 }
+
+// TestStage1RelationsStayRequirements: a build dependency restricted to
+// <!stage1> is a requirement (an edge of the cycle it closes), also for a
+// component whose bootstrap params select stage1: those apply to its
+// bootstrap build only, not to what it requires.
+func TestStage1RelationsStayRequirements(t *testing.T) {
+	t.Parallel()
+	comp := &v1alpha1.Component{}
+	comp.Name = "kiln-stage-a"
+	comp.Spec.Build = &v1alpha1.ComponentBuild{Params: []v1alpha1.Param{{Name: "nocheck", Value: "true"}},
+		Bootstrap: &v1alpha1.ComponentBootstrap{Params: []v1alpha1.Param{{Name: "profiles", Value: "stage1"}}}}
+	s, err := DetectWith(filepath.Join("testdata", "deb-stage-a"), ComponentOptions(comp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range s.BuildRequires {
+		got = append(got, r.Any...)
+	}
+	if want := []string{"deb(debhelper-compat)", "deb(kiln-stage-b)"}; !slices.Equal(got, want) {
+		t.Errorf("requires %v, want %v", got, want)
+	}
+}

@@ -2,6 +2,8 @@ package debian
 
 import (
 	"slices"
+	"strconv"
+	"strings"
 
 	"pault.ag/go/debian/dependency"
 )
@@ -107,4 +109,42 @@ func toDep(p dependency.Possibility) Dep {
 		d.ArchQualifier = p.Arch.String()
 	}
 	return d
+}
+
+// DroppedBy returns the build dependencies that activating the build
+// profile profile drops, on architecture arch with the profiles active
+// already active: those restricted to its absence, e.g. "libb-dev
+// <!stage1>" for "stage1". A relation that loses some of its alternatives
+// counts as dropped.
+func (s *Source) DroppedBy(arch string, active []string, profile string) []Relation {
+	with := map[string]bool{}
+	for _, r := range s.BuildDepends(arch, append(slices.Clip(active), profile)) {
+		with[r.key()] = true
+	}
+	var out []Relation
+	for _, r := range s.BuildDepends(arch, active) {
+		if !with[r.key()] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// key identifies a relation within its control file.
+func (r Relation) key() string {
+	k := r.Field + ":" + strconv.Itoa(r.Line)
+	for _, d := range r.Alternatives {
+		k += "|" + d.String()
+	}
+	return k
+}
+
+// String formats the relation as written in a control file, without its
+// restrictions.
+func (r Relation) String() string {
+	alts := make([]string, len(r.Alternatives))
+	for i, d := range r.Alternatives {
+		alts[i] = d.String()
+	}
+	return strings.Join(alts, " | ")
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -104,6 +105,9 @@ func printResult(cmd *cobra.Command, r Result) {
 		fmt.Fprintf(w, "%s %s imported on top of %s in %s (commit %.12s)\n", r.Package, r.Version, r.Previous, r.Repo, r.Commit)
 	default:
 		fmt.Fprintf(w, "%s %s: already at the archive's version, no new commit (%s, commit %.12s)\n", r.Package, r.Version, r.Repo, r.Commit)
+	}
+	if len(r.Stage1) > 0 {
+		fmt.Fprintf(w, "  %s: in a dependency cycle, its first build uses build profile %s (without %s)\n", r.Component, BootstrapProfile, strings.Join(r.Stage1, ", "))
 	}
 }
 

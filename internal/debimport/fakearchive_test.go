@@ -29,6 +29,9 @@ type fakeArchive struct {
 	srv     *httptest.Server
 	key     *openpgp.Entity
 	entries map[string]string // package → Sources paragraph
+	// buildDepends are Build-Depends relations a package has besides
+	// debhelper-compat, by package.
+	buildDepends map[string]string
 }
 
 func newFakeArchive(t *testing.T) *fakeArchive {
@@ -42,7 +45,7 @@ func newFakeArchive(t *testing.T) *fakeArchive {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &fakeArchive{t: t, root: t.TempDir(), key: key, entries: map[string]string{}}
+	a := &fakeArchive{t: t, root: t.TempDir(), key: key, entries: map[string]string{}, buildDepends: map[string]string{}}
 	a.srv = httptest.NewServer(http.FileServer(http.Dir(a.root)))
 	t.Cleanup(a.srv.Close)
 	return a
@@ -61,8 +64,12 @@ func (a *fakeArchive) addPackage(name, version, note string, binary ...string) {
 	t.Helper()
 	work := t.TempDir()
 	tree := filepath.Join(work, name+"-"+version)
+	bd := "debhelper-compat (= 13)"
+	if more := a.buildDepends[name]; more != "" {
+		bd += ", " + more
+	}
 	files := map[string]string{
-		"debian/control":       fmt.Sprintf("Source: %s\nMaintainer: A <a@example.org>\nBuild-Depends: debhelper-compat (= 13)\n\nPackage: %s\nArchitecture: all\nDescription: test\n test\n", name, name),
+		"debian/control":       fmt.Sprintf("Source: %s\nMaintainer: A <a@example.org>\nBuild-Depends: %s\n\nPackage: %s\nArchitecture: all\nDescription: test\n test\n", name, bd, name),
 		"debian/changelog":     fmt.Sprintf("%s (%s) unstable; urgency=medium\n\n  * %s\n\n -- A <a@example.org>  Sat, 18 Feb 2023 13:33:39 +0100\n", name, version, note),
 		"debian/rules":         "#!/usr/bin/make -f\n%:\n\tdh $@\n",
 		"debian/source/format": "3.0 (native)\n",

@@ -327,3 +327,62 @@ func TestImportBadProfiles(t *testing.T) {
 		assertNothingImported(t, dir, rec)
 	}
 }
+
+// TestImportStage1Bootstrap: a package whose Build-Depends has a
+// relation restricted to <!stage1> gets bootstrap params selecting the
+// stage1 profile (nocheck stays a param of its own, so the bootstrap
+// build keeps it); one without such a relation gets none, also when
+// <!nocheck> relations or a <stage1> one exist. Reading debian/control
+// from the repository, when the package is not fetched again, agrees.
+func TestImportStage1Bootstrap(t *testing.T) {
+	t.Parallel()
+	fa := newFakeArchive(t)
+	fa.buildDepends["kiln-stage-a"] = "kiln-stage-b <!stage1>, check <!nocheck>"
+	fa.buildDepends["kiln-stage-b"] = "kiln-stage-a, helper <stage1>, check <!nocheck>"
+	fa.addPackage("kiln-stage-a", "1.0", "a")
+	fa.addPackage("kiln-stage-b", "1.0", "b")
+	fa.publish()
+	dir, rec := t.TempDir(), &recorder{}
+	o := importOpts(fa.archive(), dir, rec, "kiln-stage-a", "kiln-stage-b")
+	o.Nocheck = true
+	for run := 0; run < 2; run++ {
+		res, err := Run(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(res[0].Stage1, []string{"kiln-stage-b"}) || res[1].Stage1 != nil {
+			t.Fatalf("run %d: stage1 drops %q and %q", run, res[0].Stage1, res[1].Stage1)
+		}
+		objs := rec.applied[run]
+		a, b := objs[1].Map("spec")["build"].(map[string]any), objs[2].Map("spec")["build"].(map[string]any)
+		want := map[string]any{"params": []any{map[string]any{"name": "profiles", "value": "stage1"}}}
+		if !reflect.DeepEqual(a["bootstrap"], want) || !reflect.DeepEqual(a["params"], []any{map[string]any{"name": "nocheck", "value": "true"}}) {
+			t.Fatalf("run %d: kiln-stage-a build %v", run, a)
+		}
+		if _, ok := b["bootstrap"]; ok {
+			t.Fatalf("run %d: kiln-stage-b has bootstrap params: %v", run, b)
+		}
+	}
+}
+
+// TestImportStage1KeepsProfiles: the bootstrap build of a component
+// imported with --profiles keeps them next to stage1 (the bootstrap params
+// replace the profiles param for that build).
+func TestImportStage1KeepsProfiles(t *testing.T) {
+	t.Parallel()
+	fa := newFakeArchive(t)
+	fa.buildDepends["kiln-stage-a"] = "kiln-stage-b <!stage1>"
+	fa.addPackage("kiln-stage-a", "1.0", "a")
+	fa.publish()
+	rec := &recorder{}
+	o := importOpts(fa.archive(), t.TempDir(), rec, "kiln-stage-a")
+	o.Profiles = []string{"nobiarch"}
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	build := rec.applied[0][1].Map("spec")["build"].(map[string]any)
+	want := map[string]any{"params": []any{map[string]any{"name": "profiles", "value": "nobiarch stage1"}}}
+	if !reflect.DeepEqual(build["bootstrap"], want) {
+		t.Errorf("bootstrap = %v, want %v", build["bootstrap"], want)
+	}
+}

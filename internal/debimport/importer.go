@@ -1,6 +1,7 @@
 package debimport
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/kilnbuild/kiln/internal/client"
@@ -52,6 +54,10 @@ type Result struct {
 	Repo      string
 	Commit    string
 	Changed   bool // a new commit was made
+	// Stage1 are the build dependencies the stage1 build profile drops
+	// (e.g. "libb-dev <!stage1>"): the component then gets bootstrap
+	// params selecting it, for the dependency cycles they close.
+	Stage1 []string
 }
 
 // plan is one package's import.
@@ -80,6 +86,9 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 	for _, p := range plans {
 		if err := o.fetch(ctx, p, work); err != nil {
 			return nil, fmt.Errorf("%w; nothing was imported", err)
+		}
+		if err := o.readStage1(ctx, p); err != nil {
+			return nil, fmt.Errorf("%s: %w; nothing was imported", p.Package, err)
 		}
 	}
 	var results []Result
@@ -256,6 +265,42 @@ func unpack(ctx context.Context, pkg, dsc, dest string) error {
 	return nil
 }
 
+// BootstrapProfile is the Debian build profile of a bootstrap build: the
+// first build of a dependency cycle's member whose build dependencies on
+// the others are restricted to <!stage1>.
+const BootstrapProfile = "stage1"
+
+// readStage1 reads debian/control (of the unpacked tree, or of the
+// repository when the package is not fetched again) for the build
+// dependencies BootstrapProfile drops, with nocheck active if the
+// components build with it, on any architecture.
+func (o *Options) readStage1(ctx context.Context, p *plan) error {
+	var data []byte
+	var err error
+	if p.tree != "" {
+		data, err = os.ReadFile(filepath.Join(p.tree, "debian", "control"))
+	} else {
+		var out string
+		out, err = git(ctx, p.Repo, "show", p.state.head+":debian/control")
+		data = []byte(out)
+	}
+	if err != nil {
+		return fmt.Errorf("reading debian/control: %w", err)
+	}
+	c, err := debian.ParseControl(bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	var active []string
+	if o.Nocheck {
+		active = []string{"nocheck"}
+	}
+	for _, r := range c.Source.DroppedBy("", active, BootstrapProfile) {
+		p.Stage1 = append(p.Stage1, r.String())
+	}
+	return nil
+}
+
 // commit records the unpacked tree in the package's repository.
 func (o *Options) commit(ctx context.Context, p *plan) error {
 	if p.tree == "" {
@@ -297,6 +342,14 @@ func (o *Options) component(p *plan) client.Object {
 	}
 	if params != nil {
 		build["params"] = params
+	}
+	if len(p.Stage1) > 0 {
+		// A cycle's first build without the <!stage1> dependencies: the
+		// debian pipeline adds its profiles to nocheck's, so a nocheck
+		// component's bootstrap build is "nocheck stage1"; the bootstrap
+		// params replace the profiles param, so they repeat --profiles.
+		profiles := strings.Join(append(slices.Clone(o.Profiles), BootstrapProfile), " ")
+		build["bootstrap"] = map[string]any{"params": []any{map[string]any{"name": "profiles", "value": profiles}}}
 	}
 	return client.Object{
 		"apiVersion": "kiln.dev/v1alpha1", "kind": "Component",

@@ -23,7 +23,9 @@ import (
 // build dependency nothing provides (unresolvable: the build does not
 // start) and a buildroot that cannot be composed (a member's postinst
 // fails); nothing else is affected. A rebuild of hello reuses its
-// buildroot and gives bit-identical packages.
+// buildroot and gives bit-identical packages. Then a build dependency
+// cycle of two new packages is bootstrapped with the stage1 build profile
+// (checkCycleBootstrap).
 func TestDebianSliceInComposedBuildroots(t *testing.T) {
 	if raceDetector {
 		// Its work is gigabytes through gzip, tar and SHA-256 in the server
@@ -93,6 +95,7 @@ func TestDebianSliceInComposedBuildroots(t *testing.T) {
 	checkGroupDebs(t, f, a, states)
 	checkAptInstallsTheGroup(t, f, a)
 	checkReproducibleRebuild(t, a)
+	checkCycleBootstrap(t, f, a)
 }
 
 // checkAptInstallsTheGroup: the real apt, in a clean bookworm chroot with
