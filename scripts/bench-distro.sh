@@ -5,9 +5,9 @@
 #            makespan, total build time, workers, and the makespan against the
 #            planner's simulation with the measured durations and against a
 #            level-by-level schedule (kiln graph plan);
-#   cascade  zlib's real security fix (bookworm-security, imported on top of
-#            the bookworm version): what it rebuilds, each build's reason;
-#   cutoff   a comment-only change to zlib: zlib rebuilds, nothing else;
+#   cascade  libevent's real security fix (bookworm-security, imported on
+#            top of the bookworm version): what it rebuilds, each build's reason;
+#   cutoff   a comment-only change to libevent: it rebuilds, nothing else;
 #   install  the real apt in a clean bookworm chroot installs slice packages
 #            from Kiln's repository of the application.
 # Needs root, the network to deb.debian.org and ~40 GB of disk (the
@@ -162,30 +162,30 @@ report_build() {
 
 phase_cascade() {
   local t0; t0=$(date +%s)
-  say "importing zlib's security update on top (a real upstream fix)"
-  kiln import debian zlib --mirror http://deb.debian.org/debian-security --suite bookworm-security \
+  say "importing libevent's security update on top (a real upstream fix)"
+  kiln import debian libevent --mirror http://deb.debian.org/debian-security --suite bookworm-security \
     --app "$app" --dir "$dir/sources" --nocheck --profiles nobiarch >"$res/cascade-import.txt"
   cat "$res/cascade-import.txt" >&2
   wait_quiet "$t0"
   groups_since "$t0" >"$res/cascade-groups.json"
   builds_since "$t0" | jq -s . >"$res/cascade-builds.json"
-  report_rebuild cascade zlib | tee "$res/cascade.json"
+  report_rebuild cascade libevent | tee "$res/cascade.json"
 }
 
 phase_cutoff() {
   local t0 clone; t0=$(date +%s)
   clone=$(mktemp -d)
-  git clone -q "$dir/sources/zlib.git" "$clone"
+  git clone -q "$dir/sources/libevent.git" "$clone"
   # A comment at the end of a source file: no line of code moves.
-  printf '/* A comment-only change: the library must rebuild identically. */\n' >>"$clone/adler32.c"
-  git -C "$clone" -c user.name=bench -c user.email=bench@localhost commit -qam "adler32.c: a comment"
+  printf '/* A comment-only change: the library must rebuild identically. */\n' >>"$clone/event.c"
+  git -C "$clone" -c user.name=bench -c user.email=bench@localhost commit -qam "event.c: a comment"
   git -C "$clone" push -q origin HEAD:main
   rm -rf "$clone"
-  say "committed a comment-only change to zlib; waiting for the next poll and the group"
+  say "committed a comment-only change to libevent; waiting for the next poll and the group"
   wait_quiet "$t0"
   groups_since "$t0" >"$res/cutoff-groups.json"
   builds_since "$t0" | jq -s . >"$res/cutoff-builds.json"
-  report_rebuild cutoff zlib | tee "$res/cutoff.json"
+  report_rebuild cutoff libevent | tee "$res/cutoff.json"
 }
 
 # report_rebuild NAME CHANGED: which builds a change caused, with their
@@ -228,12 +228,12 @@ LIST
     apt-get -o Dir::Etc::SourceList=/etc/apt/kiln.list -o Dir::Etc::SourceParts=/dev/null
     -o Acquire::https::CaInfo=/etc/apt/kiln-ca.pem)
   "${apt[@]}" update >"$res/install.txt" 2>&1
-  "${apt[@]}" install -y --no-install-recommends odt2txt tcpd pngcrush >>"$res/install.txt" 2>&1
-  chroot "$root" dpkg-query -W -f '${Package}\t${Version}\t${Status}\n' odt2txt libzip4 zlib1g tcpd libwrap0 pngcrush libpng16-16 |
+  "${apt[@]}" install -y --no-install-recommends tmux epub-utils unzip >>"$res/install.txt" 2>&1
+  chroot "$root" dpkg-query -W -f '${Package}\t${Version}\t${Status}\n' tmux libevent-core-2.1-7 epub-utils libepub0 libzip4 unzip zlib1g |
     jq -R -s 'split("\n") | map(select(. != "") | split("\t") | {package: .[0], version: .[1], status: .[2]}) | {installed: .}' |
     tee "$res/install.json"
   chroot "$root" apt-cache -o Dir::Etc::SourceList=/etc/apt/kiln.list -o Dir::Etc::SourceParts=/dev/null \
-    policy odt2txt libzip4 zlib1g tcpd pngcrush >>"$res/install.txt"
+    policy tmux libevent-core-2.1-7 epub-utils libepub0 libzip4 unzip >>"$res/install.txt"
 }
 
 install_tools
