@@ -45,6 +45,11 @@ type Package struct {
 	// Path is the file on this host (a pulled member artifact's); not part
 	// of the key.
 	Path string `json:"-"`
+	// Stage is the installation run the package belongs to, from 0: each
+	// stage is installed (and configured) before the next is unpacked, for
+	// packages that need others configured first (Debian's Pre-Depends).
+	// It follows from the packages' metadata, so it is not part of the key.
+	Stage int `json:"-"`
 }
 
 // String names the package as name=version (arch).

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,8 +34,10 @@ type Format struct {
 	// Kiln verifies each file's SHA-256 afterwards.
 	Fetch func(pkgs []Package) []string
 	// Install is the command, run without network with the new buildroot
-	// as its writable root, that installs the given files of PackagesDir.
-	Install func(files []string) []string
+	// as its writable root, that installs the given files of PackagesDir:
+	// one list per stage (Package.Stage), each installed completely before
+	// the next.
+	Install func(stages [][]string) []string
 	// Env is the environment of both commands.
 	Env []string
 }
@@ -260,14 +264,26 @@ func (w *work) install(ctx context.Context, r sandbox.Runner) error {
 		return err
 	}
 	mounts = append(mounts, sandbox.Mount{Source: w.pkgs, Target: PackagesDir, Within: w.tmp})
-	var files []string
-	for _, p := range Sorted(w.req.Packages) {
-		files = append(files, PackagesDir+"/"+p.File)
-	}
-	fmt.Fprintf(w.req.Log, "==> buildroot: installing %d packages (no network)\n", len(files))
-	step := sandbox.Step{RootFS: w.root, Command: w.req.Format.Install(files), Env: w.req.Format.Env, WorkDir: "/",
+	stages := installStages(w.req.Packages)
+	fmt.Fprintf(w.req.Log, "==> buildroot: installing %d packages in %d stage(s) (no network)\n", len(w.req.Packages), len(stages))
+	step := sandbox.Step{RootFS: w.root, Command: w.req.Format.Install(stages), Env: w.req.Format.Env, WorkDir: "/",
 		Mounts: mounts}
 	return w.step(ctx, r, "installing the packages", step)
+}
+
+// installStages lists the packages' files of PackagesDir by stage, in
+// order, each stage's sorted; stages without packages are skipped.
+func installStages(pkgs []Package) [][]string {
+	by := map[int][]string{}
+	for _, p := range Sorted(pkgs) {
+		by[p.Stage] = append(by[p.Stage], PackagesDir+"/"+p.File)
+	}
+	keys := slices.Sorted(maps.Keys(by))
+	stages := make([][]string, 0, len(keys))
+	for _, k := range keys {
+		stages = append(stages, by[k])
+	}
+	return stages
 }
 
 func (w *work) step(ctx context.Context, r sandbox.Runner, what string, s sandbox.Step) error {

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -97,8 +99,8 @@ func toyFormat(fetched map[string]string) Format {
 			}
 			return []string{"/bin/sh", "-ec", script}
 		},
-		Install: func(files []string) []string {
-			return append([]string{"/bin/sh", "-ec", `for f; do cat "$f" >> /var/lib/pkgs/installed; echo >> /var/lib/pkgs/installed; done`, "install"}, files...)
+		Install: func(stages [][]string) []string {
+			return append([]string{"/bin/sh", "-ec", `for f; do cat "$f" >> /var/lib/pkgs/installed; echo >> /var/lib/pkgs/installed; done`, "install"}, slices.Concat(stages...)...)
 		},
 		Env: []string{"PATH=/bin"},
 	}
@@ -187,7 +189,7 @@ func TestComposeFailuresCacheNothing(t *testing.T) {
 	bad := localPackage(t, "a", "x")
 	bad.SHA256 = sum("something else")
 	failing := toyFormat(map[string]string{"b": "pinned"})
-	failing.Install = func([]string) []string { return []string{"/bin/sh", "-c", "echo postinst failed >&2; exit 3"} }
+	failing.Install = func([][]string) []string { return []string{"/bin/sh", "-c", "echo postinst failed >&2; exit 3"} }
 	for name, c := range map[string]struct {
 		pkgs   []Package
 		format Format
@@ -207,5 +209,15 @@ func TestComposeFailuresCacheNothing(t *testing.T) {
 		if entries, _ := os.ReadDir(filepath.Join(cache.Dir, "team")); len(entries) != 0 {
 			t.Errorf("%s: the failed composition left %v", name, entries)
 		}
+	}
+}
+
+func TestInstallStagesInOrder(t *testing.T) {
+	t.Parallel()
+	pkgs := []Package{{Name: "c", File: "c.deb", Stage: 1}, {Name: "a", File: "a.deb", Stage: 2}, {Name: "b", File: "b.deb"}, {Name: "d", File: "d.deb", Stage: 1}}
+	got := installStages(pkgs)
+	want := [][]string{{PackagesDir + "/b.deb"}, {PackagesDir + "/c.deb", PackagesDir + "/d.deb"}, {PackagesDir + "/a.deb"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("stages %v, want %v", got, want)
 	}
 }

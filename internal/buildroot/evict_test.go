@@ -53,7 +53,7 @@ func (f *fakeRunner) Run(ctx context.Context, s sandbox.Step) (sandbox.Result, e
 	return sandbox.Result{}, nil
 }
 
-var copyFormat = Format{Name: "copy", Install: func(files []string) []string { return append([]string{"install"}, files...) }}
+var copyFormat = Format{Name: "copy", Install: func(stages [][]string) []string { return append([]string{"install"}, slices.Concat(stages...)...) }}
 
 // fixture makes buildroots named by a letter, each of one 256 KiB
 // package, on one small base.

@@ -33,6 +33,7 @@ type Entry struct {
 	Status string
 
 	depends, provides string // raw fields, parsed when needed
+	preDepends        string // raw Pre-Depends (also in depends)
 	parsed            *parsedRels
 }
 
@@ -167,6 +168,19 @@ func (e *Entry) Depends() ([]Relation, error) {
 	return e.parsed.depends, nil
 }
 
+// PreDepends are the entry's Pre-Depends alone: what must be configured
+// before it is unpacked.
+func (e *Entry) PreDepends() ([]Relation, error) {
+	if e.preDepends == "" {
+		return nil, nil
+	}
+	rels, err := ParseRelations(e.preDepends)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: Pre-Depends: %w", e.Name, e.Version, err)
+	}
+	return rels, nil
+}
+
 // Provides are the entry's Provides (virtual packages, maybe versioned).
 func (e *Entry) Provides() ([]Dep, error) {
 	if e.parsed == nil {
@@ -230,5 +244,5 @@ func entryOf(v map[string]string) *Entry {
 		deps += d
 	}
 	return &Entry{Name: v["Package"], Version: v["Version"], Arch: v["Architecture"], Filename: v["Filename"],
-		SHA256: v["SHA256"], Status: v["Status"], depends: deps, provides: v["Provides"]}
+		SHA256: v["SHA256"], Status: v["Status"], depends: deps, provides: v["Provides"], preDepends: v["Pre-Depends"]}
 }

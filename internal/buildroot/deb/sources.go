@@ -147,10 +147,11 @@ func readDeb(root *os.Root, name string) (*Entry, error) {
 
 // Packages turns resolved entries into the buildroot's package set.
 func Packages(entries []*Entry) []buildroot.Package {
+	stage := installStages(entries)
 	out := make([]buildroot.Package, 0, len(entries))
-	for _, e := range entries {
+	for i, e := range entries {
 		out = append(out, buildroot.Package{Name: e.Name, Version: e.Version, Arch: e.Arch, File: fileName(e),
-			SHA256: e.SHA256, URL: e.URL, Artifact: e.Artifact, Component: e.Component, Path: e.Path})
+			SHA256: e.SHA256, URL: e.URL, Artifact: e.Artifact, Component: e.Component, Path: e.Path, Stage: stage[i]})
 	}
 	return out
 }
@@ -174,8 +175,14 @@ func Format() buildroot.Format {
 			}
 			return cmd
 		},
-		Install: func(files []string) []string {
-			return append([]string{"fakeroot", "dpkg", "--force-unsafe-io", "--install"}, files...)
+		Install: func(stages [][]string) []string {
+			// One dpkg run per stage: a stage's packages are configured
+			// before the next stage's, which pre-depend on them, are unpacked.
+			runs := make([]string, len(stages))
+			for i, files := range stages {
+				runs[i] = "fakeroot dpkg --force-unsafe-io --install " + shellQuote(files)
+			}
+			return []string{"/bin/sh", "-ec", strings.Join(runs, "\n")}
 		},
 		Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND=noninteractive",
 			"LC_ALL=C.UTF-8", "HOME=/tmp", "FAKEROOTDONTTRYCHOWN=1"},
