@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -79,7 +80,7 @@ func (c *Controller) dependants(ctx context.Context, b *v1alpha1.Build) (control
 	if err != nil {
 		return controller.Result{}, err
 	}
-	res, err := GraphOf(comps, nil)
+	res, err := GraphOf(everBuilt(comps, []string{b.Spec.Component}), nil)
 	if err != nil || res.Graph[b.Spec.Component] == nil {
 		return controller.Result{}, err
 	}
@@ -96,6 +97,23 @@ func (c *Controller) dependants(ctx context.Context, b *v1alpha1.Build) (control
 		return controller.Result{}, fmt.Errorf("creating the dependants group of %s: %w", b.Name, err)
 	}
 	return controller.Result{}, nil
+}
+
+// everBuilt drops the components that never had a build, except keep:
+// a dependants group rebuilds what was built against an older output of
+// its component, and a component that never had a build gets its first
+// one from its own trigger (its creation or commit), which takes the new
+// output. Without this, a component created just after its dependency's
+// build finished was built by that build's dependants group, with a
+// dependency change as its reason, before its own first build.
+func everBuilt(comps []*v1alpha1.Component, keep []string) []*v1alpha1.Component {
+	out := make([]*v1alpha1.Component, 0, len(comps))
+	for _, comp := range comps {
+		if comp.Status.BuildCounter > 0 || comp.Status.LastBuild != "" || slices.Contains(keep, comp.Name) {
+			out = append(out, comp)
+		}
+	}
+	return out
 }
 
 func dependantsGroupName(build string) string {
@@ -167,6 +185,9 @@ func (c *Controller) plan(ctx context.Context, g *v1alpha1.BuildGroup) error {
 // planMembers computes the members and cycles from the components'
 // current capabilities.
 func (c *Controller) planMembers(ctx context.Context, g *v1alpha1.BuildGroup, comps []*v1alpha1.Component) ([]v1alpha1.GroupMember, []v1alpha1.GroupCycle, error) {
+	if g.Spec.FromBuild != "" {
+		comps = everBuilt(comps, g.Spec.Components)
+	}
 	res, err := GraphOf(comps, c.durations(ctx, g.Namespace, comps))
 	if err != nil {
 		return nil, nil, err

@@ -1,6 +1,7 @@
 package buildgroup
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
@@ -35,5 +36,24 @@ func TestDependantsIgnorePullRequestBuilds(t *testing.T) {
 	b.Labels = pr
 	if !b.PullRequest() {
 		t.Error("a build labelled event-type pull_request is not a pull request build")
+	}
+}
+
+// A dependants group leaves out components that never had a build: their
+// first build comes from their own trigger and takes the new output.
+func TestDependantsGroupLeavesOutNeverBuiltComponents(t *testing.T) {
+	t.Parallel()
+	comp := func(name string, counter int64) *v1alpha1.Component {
+		c := &v1alpha1.Component{}
+		c.Name, c.Status.BuildCounter = name, counter
+		return c
+	}
+	comps := []*v1alpha1.Component{comp("base", 0), comp("built", 3), comp("new", 0), comp("failed-once", 1)}
+	var got []string
+	for _, c := range everBuilt(comps, []string{"base"}) {
+		got = append(got, c.Name)
+	}
+	if want := []string{"base", "built", "failed-once"}; !slices.Equal(got, want) {
+		t.Fatalf("members considered: %v, want %v", got, want)
 	}
 }
