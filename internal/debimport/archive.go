@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ulikunitz/xz"
 	"pault.ag/go/debian/control"
 
 	"github.com/kilnbuild/kiln/internal/debian"
@@ -74,8 +75,12 @@ func ReadKeyring(file string) (openpgp.EntityList, error) {
 	return keys, nil
 }
 
-// sourcesPath is the index the archive is read from.
-func (a *Archive) sourcesPath() string { return a.Component + "/source/Sources.gz" }
+// sourcesPaths are the indexes the archive may be read from, preferred
+// first: the first the signed Release lists is used (the main archive
+// has both, the security archive only Sources.xz).
+func (a *Archive) sourcesPaths() []string {
+	return []string{a.Component + "/source/Sources.xz", a.Component + "/source/Sources.gz"}
+}
 
 // Unknown is a name the Sources index has no source package of.
 type Unknown struct {
@@ -93,17 +98,25 @@ func (a *Archive) Lookup(ctx context.Context, names []string) (found map[string]
 	if err != nil {
 		return nil, nil, err
 	}
-	want, ok := index[a.sourcesPath()]
-	if !ok {
-		return nil, nil, fmt.Errorf("%s: the signed Release lists no %s (is %q a component of suite %s?)", a.where(), a.sourcesPath(), a.Component, a.Suite)
+	var path string
+	var want File
+	for _, p := range a.sourcesPaths() {
+		if w, ok := index[p]; ok {
+			path, want = p, w
+			break
+		}
 	}
-	data, err := a.fetchVerified(ctx, "dists/"+a.Suite+"/"+a.sourcesPath(), want)
+	if path == "" {
+		return nil, nil, fmt.Errorf("%s: the signed Release lists neither %s (is %q a component of suite %s?)",
+			a.where(), strings.Join(a.sourcesPaths(), " nor "), a.Component, a.Suite)
+	}
+	data, err := a.fetchVerified(ctx, "dists/"+a.Suite+"/"+path, want)
 	if err != nil {
 		return nil, nil, err
 	}
-	sc, err := scanSources(bytes.NewReader(data), names)
+	sc, err := scanSources(bytes.NewReader(data), strings.HasSuffix(path, ".xz"), names)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: reading %s: %w", a.where(), a.sourcesPath(), err)
+		return nil, nil, fmt.Errorf("%s: reading %s: %w", a.where(), path, err)
 	}
 	for _, n := range names {
 		if sc.found[n] == nil {
@@ -191,13 +204,12 @@ type sourcesScan struct {
 	binaryOf map[string]string
 }
 
-// scanSources reads a gzipped Sources index.
-func scanSources(r io.Reader, names []string) (*sourcesScan, error) {
-	zr, err := gzip.NewReader(r)
+// scanSources reads a Sources index compressed with xz or gzip.
+func scanSources(r io.Reader, isXZ bool, names []string) (*sourcesScan, error) {
+	zr, err := decompress(r, isXZ)
 	if err != nil {
 		return nil, err
 	}
-	defer zr.Close()
 	pr, err := control.NewParagraphReader(bufio.NewReader(io.LimitReader(zr, maxIndex)), nil)
 	if err != nil {
 		return nil, err
@@ -344,4 +356,12 @@ func check(data []byte, want File) error {
 		return fmt.Errorf("SHA-256 %s does not match the signed index (%s): the download is corrupt or was tampered with", got, want.SHA256)
 	}
 	return nil
+}
+
+// decompress reads an xz or gzip stream.
+func decompress(r io.Reader, isXZ bool) (io.Reader, error) {
+	if isXZ {
+		return xz.NewReader(r)
+	}
+	return gzip.NewReader(r)
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+	"github.com/ulikunitz/xz"
 )
 
 // fakeArchive is a local apt archive served over HTTP: the input of the
@@ -32,6 +34,8 @@ type fakeArchive struct {
 	// buildDepends are Build-Depends relations a package has besides
 	// debhelper-compat, by package.
 	buildDepends map[string]string
+	// xzOnly publishes Sources.xz alone, as the security archive does.
+	xzOnly bool
 }
 
 func newFakeArchive(t *testing.T) *fakeArchive {
@@ -102,7 +106,7 @@ func (a *fakeArchive) addPackage(name, version, note string, binary ...string) {
 		name, bin, version, dir, strings.Join(sums, "\n"))
 }
 
-// publish writes Sources.gz and the signed InRelease.
+// publish writes Sources.gz (or only Sources.xz) and the signed InRelease.
 func (a *fakeArchive) publish() {
 	t := a.t
 	t.Helper()
@@ -112,15 +116,22 @@ func (a *fakeArchive) publish() {
 	}
 	sort.Strings(names)
 	var index bytes.Buffer
-	zw := gzip.NewWriter(&index)
+	zw, name := io.WriteCloser(gzip.NewWriter(&index)), "main/source/Sources.gz"
+	if a.xzOnly {
+		w, err := xz.NewWriter(&index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zw, name = w, "main/source/Sources.xz"
+	}
 	for _, n := range names {
 		fmt.Fprintf(zw, "%s\n", a.entries[n])
 	}
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	mustWrite(t, filepath.Join(a.root, "dists/bookworm/main/source/Sources.gz"), index.String())
-	release := fmt.Sprintf("Origin: Test\nSuite: stable\nCodename: bookworm\nComponents: main\nSHA256:\n %s %d main/source/Sources.gz\n", sha(index.Bytes()), index.Len())
+	mustWrite(t, filepath.Join(a.root, "dists/bookworm", name), index.String())
+	release := fmt.Sprintf("Origin: Test\nSuite: stable\nCodename: bookworm\nComponents: main\nSHA256:\n %s %d %s\n", sha(index.Bytes()), index.Len(), name)
 	a.sign(release, a.key)
 }
 

@@ -386,3 +386,18 @@ func TestImportStage1KeepsProfiles(t *testing.T) {
 		t.Errorf("bootstrap = %v, want %v", build["bootstrap"], want)
 	}
 }
+
+// TestImportFromXZOnlyArchive: an archive whose Release lists only
+// Sources.xz (the security archive) is read like the main one.
+func TestImportFromXZOnlyArchive(t *testing.T) {
+	t.Parallel()
+	fa := newFakeArchive(t)
+	fa.xzOnly = true
+	fa.addPackage("greet", "1.0+deb12u1", "fixed")
+	fa.publish()
+	dir, rec := t.TempDir(), &recorder{}
+	res, err := Run(context.Background(), importOpts(fa.archive(), dir, rec, "greet"))
+	if err != nil || len(res) != 1 || res[0].Version != "1.0+deb12u1" {
+		t.Fatalf("import from an xz-only archive: %+v, %v", res, err)
+	}
+}
