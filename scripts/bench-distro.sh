@@ -49,7 +49,10 @@ kiln() { "$dir/kiln" --config "$dir/data/client.yaml" -n "$ns" "$@"; }
 
 start_server() {
   go build -o "$dir/kiln" ./cmd/kiln
-  local port=$((20000 + RANDOM % 20000))
+  # The same port on every start: artifact references name the embedded
+  # registry by the server's address.
+  [ -f "$dir/port" ] || echo $((20000 + RANDOM % 20000)) >"$dir/port"
+  local port; port=$(cat "$dir/port")
   "$dir/kiln" up --data-dir "$dir/data" --listen "127.0.0.1:$port" --allow-file-sources \
     --write-user-config=false --build-workers "$workers" --batch-window 30s >>"$dir/server.log" 2>&1 &
   server=$!
@@ -59,7 +62,6 @@ start_server() {
     kill -0 "$server" 2>/dev/null || { tail -20 "$dir/server.log" >&2; exit 1; }
     sleep 1
   done
-  # A resumed run listens on a new port: point the client config at it.
   "$dir/kiln" --config "$dir/data/client.yaml" config set-server "https://127.0.0.1:$port" >/dev/null
   say "kiln up on 127.0.0.1:$port, $workers build workers, data in $dir/data (log: $dir/server.log)"
 }
