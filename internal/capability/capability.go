@@ -67,6 +67,12 @@ type Options struct {
 	// ["nocheck"]; none by default. ComponentOptions sets nocheck from the
 	// component's build parameter nocheck=true.
 	DebianProfiles []string
+	// Only, when set, names the detectors that read the tree (e.g.
+	// ["debian"]): a component built by a packaging pipeline is described
+	// by that format's metadata alone — an upstream RPM spec or
+	// package.json shipped in a Debian source tree is not how it is built,
+	// and must not make its detection fail. ComponentOptions sets it.
+	Only []string
 }
 
 // maxFileSize bounds what is read of any one manifest.
@@ -117,6 +123,9 @@ func DetectFSWith(fsys fs.FS, opts Options) (*Set, error) {
 	c := &collector{fsys: fsys, opts: opts}
 	var errs []error
 	for _, d := range detectors {
+		if opts.Only != nil && !slices.Contains(opts.Only, d.name) {
+			continue
+		}
 		found, err := d.run(c)
 		if found {
 			c.set.Detected = append(c.set.Detected, d.name)

@@ -14,13 +14,18 @@ import (
 // (<!nocheck>) are then not required.
 const NocheckParam = "nocheck"
 
-// ComponentOptions are the detection options for comp: its name, and the
+// ComponentOptions are the detection options for comp: its name, the
 // Debian build profiles its build parameters select (nocheck=true →
-// ["nocheck"]).
+// ["nocheck"]), and, for a component built by a packaging pipeline
+// (debian, rpm), that format's detector only.
 func ComponentOptions(comp *v1alpha1.Component) Options {
 	opts := Options{Names: []string{comp.Name}}
 	if comp.Spec.Build == nil {
 		return opts
+	}
+	switch p := comp.Spec.Build.PipelineRef; p {
+	case "debian", "rpm":
+		opts.Only = []string{p}
 	}
 	for _, p := range comp.Spec.Build.Params {
 		if p.Name == NocheckParam && p.Value == "true" {

@@ -3,10 +3,13 @@ package capability
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/kilnbuild/kiln/internal/golden"
+	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/kilnbuild/kiln/internal/golden"
 
 	"github.com/kilnbuild/kiln/api/v1alpha1"
 )
@@ -107,5 +110,28 @@ func TestStage1RelationsStayRequirements(t *testing.T) {
 	}
 	if want := []string{"deb(debhelper-compat)", "deb(kiln-stage-b)"}; !slices.Equal(got, want) {
 		t.Errorf("requires %v, want %v", got, want)
+	}
+}
+
+// TestDebianComponentIgnoresOtherManifests: a component built by the
+// debian pipeline is described by debian/control alone; an upstream RPM
+// spec in its tree that the RPM detector rejects does not make its
+// detection fail (it did, and the component dropped out of its
+// dependency's cascade). Without the pipeline, the spec's error stands.
+func TestDebianComponentIgnoresOtherManifests(t *testing.T) {
+	t.Parallel()
+	comp := &v1alpha1.Component{}
+	comp.Name = "kiln-with-spec"
+	comp.Spec.Build = &v1alpha1.ComponentBuild{PipelineRef: "debian"}
+	set, err := DetectWith("testdata/deb-with-spec", ComponentOptions(comp))
+	if err != nil {
+		t.Fatalf("debian component: %v", err)
+	}
+	if !slices.Equal(set.Detected, []string{"debian"}) || !strings.Contains(fmt.Sprint(set.BuildRequires), "libevent-dev") {
+		t.Fatalf("detected %v, requires %v", set.Detected, set.BuildRequires)
+	}
+	comp.Spec.Build.PipelineRef = ""
+	if _, err := DetectWith("testdata/deb-with-spec", ComponentOptions(comp)); err == nil || !strings.Contains(err.Error(), ".spec") {
+		t.Fatalf("without a packaging pipeline the spec's error must stand, got %v", err)
 	}
 }
