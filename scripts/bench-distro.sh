@@ -218,7 +218,7 @@ YAML
   local url; url=$(kiln repo show "$app" -o json | jq -r .url)
   mkdir -p "$root/etc/apt/keyrings"
   kiln keys public --format openpgp >"$root/etc/apt/keyrings/kiln.asc"
-  cp "$dir/data/tls/ca.crt" "$root/etc/apt/kiln-ca.pem"
+  install -m 0644 "$dir/data/tls/ca.crt" "$root/etc/apt/kiln-ca.pem"   # apt reads it as _apt
   # Kiln's repository next to Debian's, preferred (a user adds it to the
   # archive): what the slice built comes from Kiln, the rest from Debian.
   cat >"$root/etc/apt/kiln.list" <<LIST
