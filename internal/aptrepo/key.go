@@ -17,6 +17,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/kilnbuild/kiln/internal/keyfile"
 )
 
 // Keys holds one OpenPGP signing key per namespace, as armored private
@@ -118,33 +119,12 @@ func createSigner(file, ns string) (*Signer, error) {
 	if err := errors.Join(e.SerializePrivate(w, signingConfig()), w.Close()); err != nil {
 		return nil, fmt.Errorf("encoding repository signing key: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
-		return nil, fmt.Errorf("creating key directory: %w", err)
-	}
-	if err := linkNew(file, b.Bytes()); errors.Is(err, fs.ErrExist) {
+	if err := keyfile.Create(file, b.Bytes()); errors.Is(err, fs.ErrExist) {
 		return readSigner(file)
 	} else if err != nil {
 		return nil, fmt.Errorf("writing repository signing key: %w", err)
 	}
 	return &Signer{entity: e}, nil
-}
-
-// linkNew writes data to a synced temporary file and hard-links it to
-// file, failing with fs.ErrExist when file exists.
-func linkNew(file string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(file), ".key-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if err := errors.Join(err, f.Close()); err != nil {
-		return err
-	}
-	return os.Link(f.Name(), file)
 }
 
 // Fingerprint is the primary key's fingerprint, upper-case hex, as gpg
