@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // sysctls the kubelet (vm.overcommit_memory, kernel.panic,
@@ -76,10 +77,20 @@ func (s hostState) restore() error {
 	return errors.Join(errs...)
 }
 
-// unmountUnder lazily unmounts every mount at or below dir, deepest first.
+// unmountUnder lazily unmounts every mount at or below dir, deepest first,
+// until none is left: mounts can be stacked on one path (the kubelet binds
+// its root directory onto itself), and a process being killed may still
+// add one.
 func unmountUnder(dir string) {
-	for _, m := range mountsUnder(dir) {
-		_ = syscall.Unmount(m, syscall.MNT_DETACH)
+	for range 50 {
+		mounts := mountsUnder(dir)
+		if len(mounts) == 0 {
+			return
+		}
+		for _, m := range mounts {
+			_ = syscall.Unmount(m, syscall.MNT_DETACH)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -102,7 +113,7 @@ func mountsUnder(dir string) []string {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
-	return slices.Compact(out)
+	return out
 }
 
 func unescapeMount(s string) string {

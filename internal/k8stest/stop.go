@@ -39,7 +39,7 @@ func (c *Cluster) Stop() error {
 	errs = append(errs, removeCgroups("kubepods"))
 	deleteLink(bridgeName)
 	errs = append(errs, c.host.restore())
-	if err := os.RemoveAll(c.Dir); err != nil {
+	if err := removeAllUnmounting(c.Dir); err != nil {
 		errs = append(errs, fmt.Errorf("removing the cluster's directory: %w", err))
 	}
 	c.lock.Close()
@@ -176,4 +176,19 @@ func (c *Cluster) Logs(w io.Writer) {
 		data, _ := os.ReadFile(c.path("logs/" + n + ".log"))
 		fmt.Fprintf(w, "--- %s\n%s\n", n, data)
 	}
+}
+
+// removeAllUnmounting removes dir; a directory still busy as a mount point
+// (a mount made while the cluster's processes died) is unmounted and the
+// removal tried again, a bounded number of times.
+func removeAllUnmounting(dir string) error {
+	var err error
+	for range 5 {
+		if err = os.RemoveAll(dir); err == nil || !errors.Is(err, syscall.EBUSY) {
+			return err
+		}
+		unmountUnder(dir)
+		time.Sleep(200 * time.Millisecond)
+	}
+	return err
 }
