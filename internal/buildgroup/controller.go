@@ -84,19 +84,85 @@ func (c *Controller) dependants(ctx context.Context, b *v1alpha1.Build) (control
 	if err != nil || res.Graph[b.Spec.Component] == nil {
 		return controller.Result{}, err
 	}
+	old := c.dropUpToDate(ctx, b.Namespace, res.Graph, comps, b.Spec.Component, st.Artifact.Digest)
 	members, err := res.Graph.Members([]string{b.Spec.Component})
 	if err != nil || len(members) < 2 {
 		return controller.Result{}, err
 	}
+	msg := fmt.Sprintf("%s built a new output (%s -> %s): rebuilding what depends on it", b.Spec.Component, short(old), short(st.Artifact.Digest))
 	g := &v1alpha1.BuildGroup{Spec: v1alpha1.BuildGroupSpec{Components: []string{b.Spec.Component}, FromBuild: b.Name,
 		Reason: v1alpha1.BuildReason{Type: v1alpha1.ReasonDependencyChange, By: "kiln", Component: b.Spec.Component, Build: b.Name,
-			NewDigest: st.Artifact.Digest, Message: fmt.Sprintf("%s built a new output (%s): rebuilding what depends on it", b.Spec.Component, short(st.Artifact.Digest))}}}
+			OldDigest: old, NewDigest: st.Artifact.Digest, Message: msg}}}
 	g.Name, g.Namespace = dependantsGroupName(b.Name), b.Namespace
 	g.Labels = map[string]string{v1alpha1.LabelComponent: v1alpha1.LabelValue(b.Spec.Component)}
 	if _, err := c.reg.Create(ctx, groupKind, g, registry.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return controller.Result{}, fmt.Errorf("creating the dependants group of %s: %w", b.Name, err)
 	}
 	return controller.Result{}, nil
+}
+
+// dropUpToDate removes from g the edges from comp to the dependants whose
+// last build already used its artifact digest, or comp's current one:
+// they were built after the change (a restart replaying a recent build,
+// or a dependant's own trigger that came first) and have nothing to catch
+// up on. It returns the digest of comp the other dependants were last
+// built against (the old output), if they agree on one.
+func (c *Controller) dropUpToDate(ctx context.Context, ns string, g Graph, comps []*v1alpha1.Component, comp, digest string) string {
+	current := map[string]bool{digest: true}
+	byName := map[string]*v1alpha1.Component{}
+	for _, o := range comps {
+		byName[o.Name] = o
+		if o.Name == comp {
+			if a, ok := currentArtifact(o); ok {
+				current[a.Digest] = true
+			}
+		}
+	}
+	used := map[string]string{}
+	for name, n := range g {
+		if slices.Contains(n.Deps, comp) && byName[name] != nil {
+			used[name] = c.lastInput(ctx, ns, byName[name], comp)
+		}
+	}
+	return pruneUpToDate(g, comp, used, current)
+}
+
+// pruneUpToDate is dropUpToDate's decision: used maps each dependant of
+// comp to the digest of comp its last build used ("" if unknown).
+func pruneUpToDate(g Graph, comp string, used map[string]string, current map[string]bool) string {
+	olds := map[string]bool{}
+	for name, d := range used {
+		if current[d] {
+			g[name].Deps = slices.DeleteFunc(slices.Clone(g[name].Deps), func(s string) bool { return s == comp })
+		} else if d != "" {
+			olds[d] = true
+		}
+	}
+	if len(olds) != 1 {
+		return ""
+	}
+	for d := range olds {
+		return d
+	}
+	return ""
+}
+
+// lastInput is the digest of dep that comp's last build was given, or ""
+// when it cannot be told.
+func (c *Controller) lastInput(ctx context.Context, ns string, comp *v1alpha1.Component, dep string) string {
+	if comp.Status.LastBuild == "" {
+		return ""
+	}
+	b, err := registry.Get[v1alpha1.Build](ctx, c.reg, ns, comp.Status.LastBuild)
+	if err != nil {
+		return ""
+	}
+	for _, in := range b.Spec.Inputs {
+		if in.Component == dep {
+			return in.Digest
+		}
+	}
+	return ""
 }
 
 // everBuilt drops the components that never had a build, except keep:
@@ -170,6 +236,11 @@ func (c *Controller) plan(ctx context.Context, g *v1alpha1.BuildGroup) error {
 	}
 	for i := range members {
 		members[i].PreviousDigest = byName[members[i].Component].Status.LatestArtifact
+		if g.Spec.FromBuild != "" && slices.Contains(g.Spec.Components, members[i].Component) {
+			// The build that started the group already changed it: the
+			// old output is the one its dependants were built against.
+			members[i].PreviousDigest = g.Spec.Reason.OldDigest
+		}
 		members[i].Revision = heads[members[i].Component]
 	}
 	now := metav1.NewTime(c.Now())
@@ -191,6 +262,11 @@ func (c *Controller) planMembers(ctx context.Context, g *v1alpha1.BuildGroup, co
 	res, err := GraphOf(comps, c.durations(ctx, g.Namespace, comps))
 	if err != nil {
 		return nil, nil, err
+	}
+	if g.Spec.FromBuild != "" && g.Spec.Reason.NewDigest != "" {
+		for _, comp := range g.Spec.Components {
+			c.dropUpToDate(ctx, g.Namespace, res.Graph, comps, comp, g.Spec.Reason.NewDigest)
+		}
 	}
 	return Plan(res.Graph, g.Spec.Components)
 }

@@ -57,3 +57,37 @@ func TestDependantsGroupLeavesOutNeverBuiltComponents(t *testing.T) {
 		t.Fatalf("members considered: %v, want %v", got, want)
 	}
 }
+
+// Dependants already built against the new output (or the component's
+// current one) lose their edge from it; the others keep it, and the old
+// output they were built against is reported when they agree on it.
+func TestPruneUpToDate(t *testing.T) {
+	t.Parallel()
+	graph := func() Graph {
+		return Graph{"lib": {Name: "lib"}, "fresh": {Name: "fresh", Deps: []string{"lib"}},
+			"stale": {Name: "stale", Deps: []string{"lib"}}, "both": {Name: "both", Deps: []string{"fresh", "lib"}},
+			"unknown": {Name: "unknown", Deps: []string{"lib"}}}
+	}
+	g := graph()
+	old := pruneUpToDate(g, "lib", map[string]string{"fresh": "new", "stale": "old", "both": "current", "unknown": ""},
+		map[string]bool{"new": true, "current": true})
+	if old != "old" {
+		t.Errorf("old output %q, want old", old)
+	}
+	if len(g["fresh"].Deps) != 0 || !slices.Equal(g["both"].Deps, []string{"fresh"}) ||
+		!slices.Equal(g["stale"].Deps, []string{"lib"}) || !slices.Equal(g["unknown"].Deps, []string{"lib"}) {
+		t.Errorf("edges after pruning: fresh %v both %v stale %v unknown %v", g["fresh"].Deps, g["both"].Deps, g["stale"].Deps, g["unknown"].Deps)
+	}
+	members, _ := g.Members([]string{"lib"})
+	if want := []string{"lib", "stale", "unknown"}; !slices.Equal(members, want) {
+		t.Errorf("members %v, want %v", members, want)
+	}
+	g = graph()
+	if old := pruneUpToDate(g, "lib", map[string]string{"stale": "old", "unknown": "older"}, map[string]bool{"new": true}); old != "" {
+		t.Errorf("dependants built against different outputs: old %q, want none", old)
+	}
+	members, _ = g.Members([]string{"lib"})
+	if len(members) != 5 {
+		t.Errorf("nothing up to date, members %v", members)
+	}
+}

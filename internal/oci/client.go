@@ -37,6 +37,11 @@ type Remote struct {
 	PlainHTTP bool
 	// Transport replaces the HTTP transport entirely (tests).
 	Transport http.RoundTripper
+	// Address, when set, is the host:port every request goes to, whatever
+	// registry the reference names: the registry moved (Kiln's embedded
+	// one, restarted on another address) and the stored references keep
+	// their old name.
+	Address string
 }
 
 // Descriptor identifies pushed or resolved content.
@@ -102,6 +107,26 @@ type transportKey struct {
 const maxTransports = 32
 
 func (r Remote) transport() http.RoundTripper {
+	t := r.baseTransport()
+	if r.Address != "" {
+		return redirected{base: t, address: r.Address}
+	}
+	return t
+}
+
+// redirected sends every request to address.
+type redirected struct {
+	base    http.RoundTripper
+	address string
+}
+
+func (t redirected) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.URL.Host, req.Host = t.address, t.address
+	return t.base.RoundTrip(req)
+}
+
+func (r Remote) baseTransport() http.RoundTripper {
 	if r.Transport != nil {
 		return r.Transport
 	}

@@ -217,3 +217,28 @@ func TestLayerNeverFollowsLinksOut(t *testing.T) {
 		t.Error("the walk entered a linked directory")
 	}
 }
+
+// A registry that moved: a reference naming its old address is read from
+// the new one when the Remote says where it is now.
+func TestRemoteAddressReadsAMovedRegistry(t *testing.T) {
+	t.Parallel()
+	tr := startRegistry(t, t.TempDir())
+	ctx := context.Background()
+	d, err := PushDirectory(ctx, tr.ref("team-a/moved:v1"), makeContent(t, []string{"a.txt", "b/z.txt", "b/c/tool", "link", "d/"}, time.Now(), false), PushOptions{Remote: tr.remote(tokenA)})
+	mustNil(t, err)
+	old := "127.0.0.1:1/team-a/moved@" + d.Digest
+	if _, err := Resolve(ctx, old, tr.remote(tokenA)); err == nil {
+		t.Fatal("the old address answered")
+	}
+	moved := tr.remote(tokenA)
+	moved.Address = tr.host
+	got, err := Resolve(ctx, old, moved)
+	mustNil(t, err)
+	if got.Digest != d.Digest {
+		t.Fatalf("resolved %s, want %s", got.Digest, d.Digest)
+	}
+	dir := t.TempDir()
+	if _, err := Pull(ctx, old, dir, moved); err != nil {
+		t.Fatalf("pull through the new address: %v", err)
+	}
+}

@@ -48,7 +48,7 @@ func (e *Runner) CheckImage(ns, image string) error {
 // registries (<registry>/<namespace>/…); ok is false for other registries.
 // It matches exactly the references RemoteFor gives Kiln's credentials.
 func (e *Runner) kilnNamespace(ref string) (string, bool) {
-	for _, host := range []string{e.Embedded, e.Registry} {
+	for _, host := range e.hosts() {
 		if rest, ok := strings.CutPrefix(ref, host+"/"); host != "" && ok {
 			ns, _, _ := strings.Cut(rest, "/")
 			return ns, true

@@ -159,8 +159,12 @@ func (e *Runner) PullArtifacts(ctx context.Context, ns string, arts []v1alpha1.B
 	return dir, nil
 }
 
+// Owns reports whether ref is in one of namespace ns's repositories of
+// Kiln's registries.
+func (e *Runner) Owns(ref, ns string) bool { return e.ownRepository(ns, ref) }
+
 func (e *Runner) ownRepository(ns, repo string) bool {
-	for _, host := range []string{e.Registry, e.Embedded} {
+	for _, host := range e.hosts() {
 		if host != "" && strings.HasPrefix(repo, host+"/"+ns+"/") {
 			return true
 		}
@@ -170,13 +174,21 @@ func (e *Runner) ownRepository(ns, repo string) bool {
 
 // RemoteFor picks the credentials Kiln reads ref with: the system's for
 // the embedded registry, the push credentials for the push registry,
-// anonymous elsewhere.
+// anonymous elsewhere. A reference naming an address the embedded
+// registry had before is read from where it is now.
 func (e *Runner) RemoteFor(ref string) oci.Remote {
 	switch {
 	case e.Embedded != "" && strings.HasPrefix(ref, e.Embedded+"/"):
 		return e.EmbeddedRemote
 	case strings.HasPrefix(ref, e.Registry+"/"):
 		return e.Remote
+	}
+	for _, m := range e.Moved {
+		if m != "" && strings.HasPrefix(ref, m+"/") {
+			addr, r := e.local()
+			r.Address = addr
+			return r
+		}
 	}
 	return oci.Remote{}
 }

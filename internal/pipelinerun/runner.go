@@ -1,6 +1,8 @@
 package pipelinerun
 
 import (
+	"strings"
+
 	"github.com/kilnbuild/kiln/internal/git"
 	"github.com/kilnbuild/kiln/internal/oci"
 	"github.com/kilnbuild/kiln/internal/sandbox"
@@ -25,6 +27,10 @@ type Runner struct {
 	// credentials to read step images from it; empty when Registry is it.
 	Embedded       string
 	EmbeddedRemote oci.Remote
+	// Moved are addresses the embedded registry had before (host:port):
+	// references stored then still name them. They are Kiln's, and are
+	// read from the embedded registry where it is now.
+	Moved []string
 	// ImageCache holds unpacked step images: <namespace>/<digest>.
 	ImageCache string
 	// CheckURL rejects repositories the server may not read.
@@ -33,4 +39,32 @@ type Runner struct {
 	Limits sandbox.Limits
 	// active is the work in progress per namespace.
 	active activity
+}
+
+// local is the embedded registry's address and credentials.
+func (e *Runner) local() (string, oci.Remote) {
+	if e.Embedded != "" {
+		return e.Embedded, e.EmbeddedRemote
+	}
+	return e.Registry, e.Remote
+}
+
+// hosts are the registries whose references are Kiln's: where builds
+// push, the embedded registry, and the addresses it had before.
+func (e *Runner) hosts() []string {
+	return append([]string{e.Registry, e.Embedded}, e.Moved...)
+}
+
+// Current rewrites a reference naming an address the embedded registry
+// had before to its address now; other references are returned as they
+// are. For what Kiln hands to others (remote workers, pods), who cannot
+// know where the registry was.
+func (e *Runner) Current(ref string) string {
+	addr, _ := e.local()
+	for _, m := range e.Moved {
+		if rest, ok := strings.CutPrefix(ref, m+"/"); ok && m != "" {
+			return addr + "/" + rest
+		}
+	}
+	return ref
 }

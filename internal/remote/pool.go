@@ -34,8 +34,11 @@ type Pool struct {
 	// Capacity is told the sum of the live workers' capacities whenever
 	// it changes (the build admission's share of remote slots).
 	Capacity func(n int)
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Current rewrites an artifact reference naming an address Kiln's
+	// registry had before to where it is now (nil: references as stored).
+	Current func(ref string) string
+	Log     *slog.Logger
+	Now     func() time.Time
 
 	mu       sync.Mutex
 	workers  map[string]*worker
@@ -358,7 +361,19 @@ func (p *Pool) taskFor(a *assignment, gen int64, token string) *Task {
 	return &Task{Namespace: b.Namespace, Build: b.Name, Component: a.job.Component.Name, Generation: gen,
 		LeaseSeconds: p.LeaseDuration.Seconds(), PushToken: token, Registry: t.Registry, Repository: t.Repository,
 		GitURL: a.job.Component.Spec.Source.Git.URL, Commit: t.Commit, Epoch: t.Epoch,
-		BuildNumber: b.Status.BuildNumber, Inputs: b.Spec.Inputs, Plan: t.Plan}
+		BuildNumber: b.Status.BuildNumber, Inputs: p.current(b.Spec.Inputs), Plan: t.Plan}
+}
+
+// current is inputs with their repositories where Kiln's registry is now.
+func (p *Pool) current(inputs []v1alpha1.BuildInput) []v1alpha1.BuildInput {
+	if p.Current == nil {
+		return inputs
+	}
+	out := slices.Clone(inputs)
+	for i := range out {
+		out[i].Repository = p.Current(out[i].Repository)
+	}
+	return out
 }
 
 // errNotHeld answers requests of a worker that does not hold the lease.

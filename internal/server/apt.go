@@ -68,12 +68,7 @@ func (s aptSource) Repository(ctx context.Context, ns, app string) (aptrepo.Spec
 // the registries builds push to: Kiln's credentials read every namespace,
 // so a ref naming another one is never followed.
 func (s aptSource) ownedBy(ref, ns string) bool {
-	for _, r := range []string{s.runs.Registry, s.runs.Embedded} {
-		if r != "" && strings.HasPrefix(ref, r+"/"+ns+"/") {
-			return true
-		}
-	}
-	return false
+	return s.runs.Owns(ref, ns)
 }
 
 func (s aptSource) FetchDebs(ctx context.Context, ref, dir string) ([]string, error) {

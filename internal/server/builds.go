@@ -126,7 +126,7 @@ func (f *Factory) wireBuilds(ctx context.Context, api *apiserver.Server, reg *re
 	builds := &builder.Controllers{Executor: run, Workers: workers, NamespaceLimit: f.cfg.MaxBuildsPerNamespace,
 		Logs: f.logs, Log: f.cfg.Log, Claims: f.claims}
 	if f.cfg.Executor != ExecutorLocal {
-		f.wireWorkers(ctx, api, reg, authn, builds)
+		f.wireWorkers(ctx, api, reg, authn, builds, exec.Runs.Current)
 	}
 	ctrls := append([]registrar{groups, sources, builds}, f.releaseControllers(exec.Runs, workers)...)
 	return sources.Poller(f.dir("git/home")), exec, ctrls
@@ -134,9 +134,9 @@ func (f *Factory) wireBuilds(ctx context.Context, api *apiserver.Server, reg *re
 
 // wireWorkers serves the remote worker protocol and has builds dispatched
 // to the workers (Config.Executor).
-func (f *Factory) wireWorkers(ctx context.Context, api *apiserver.Server, reg *registry.Registry, authn *auth.Authenticator, builds *builder.Controllers) {
+func (f *Factory) wireWorkers(ctx context.Context, api *apiserver.Server, reg *registry.Registry, authn *auth.Authenticator, builds *builder.Controllers, current func(string) string) {
 	pool := &remote.Pool{Reg: reg, Authn: authn, LeaseDuration: f.cfg.WorkerLease, Log: f.cfg.Log,
-		Capacity: builds.SetRemoteCapacity}
+		Capacity: builds.SetRemoteCapacity, Current: current}
 	builds.Remote, builds.LocalOff = pool, f.cfg.Executor == ExecutorRemote
 	api.Handle(remote.PathPrefix, pool.Handler(), true)
 	f.wg.Add(1)
@@ -184,6 +184,11 @@ func (f *Factory) pipelineRunner(cache *git.Cache, checkURL func(string) error) 
 		Registry: strings.TrimPrefix(f.URL, "https://"),
 		Remote:   oci.Remote{Token: f.systemToken, RootCAs: f.caPool()},
 	}
+	moved, err := movedRegistry(f.dir("registry-addresses"), r.Registry)
+	if err != nil {
+		f.cfg.Log.Warn("artifacts stored under the registry's former addresses cannot be read", "err", err)
+	}
+	r.Moved = moved
 	if p := f.cfg.PushRegistry; p.Registry != "" {
 		r.Embedded, r.EmbeddedRemote = r.Registry, r.Remote
 		r.Registry = strings.TrimSuffix(p.Registry, "/")

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,8 +65,9 @@ func TestDependencyChainRebuildsInOrderWithEarlyCutoff(t *testing.T) {
 	kiln := kilnCLI(t, f)
 
 	a.must(201, "POST", nsPath("default", "components"), chainComponent("libgreet", libURL, "sh build.sh", nil))
-	if b := waitBuild(t, a, "libgreet", 1); str(b, "status", "phase") != "Succeeded" {
-		t.Fatalf("libgreet: %s", str(b, "status", "message"))
+	firstLib := waitBuild(t, a, "libgreet", 1)
+	if str(firstLib, "status", "phase") != "Succeeded" {
+		t.Fatalf("libgreet: %s", str(firstLib, "status", "message"))
 	}
 	a.must(201, "POST", nsPath("default", "components"), chainComponent("greet-cli", cliURL, strings.ReplaceAll(programScript, "%[1]s", "greet-cli"), nil))
 	a.must(201, "POST", nsPath("default", "components"), chainComponent("greet-web", webURL, strings.ReplaceAll(programScript, "%[1]s", "greet-web"), nil))
@@ -106,8 +109,12 @@ func TestDependencyChainRebuildsInOrderWithEarlyCutoff(t *testing.T) {
 		t.Fatal("the bundle started before both programs were built")
 	}
 	if str(cli, "spec", "reason", "type") != "dependency-change" || str(cli, "spec", "reason", "component") != "libgreet" ||
-		str(cli, "spec", "reason", "newDigest") != str(libBuild, "status", "artifact", "digest") {
-		t.Fatalf("greet-cli reason %v", cli["spec"])
+		str(cli, "spec", "reason", "newDigest") != str(libBuild, "status", "artifact", "digest") ||
+		str(cli, "spec", "reason", "oldDigest") != str(firstLib, "status", "artifact", "digest") {
+		t.Fatalf("greet-cli reason %v (libgreet's first output %s)", cli["spec"], str(firstLib, "status", "artifact", "digest"))
+	}
+	if reason := str(grp, "spec", "reason", "message"); !strings.Contains(reason, strings.TrimPrefix(str(firstLib, "status", "artifact", "digest"), "sha256:")[:12]+" -> ") {
+		t.Fatalf("dependants group reason %q: the old output is not named", reason)
 	}
 	why, err := kiln("why", str(img, "metadata", "name"))
 	if err != nil || !strings.Contains(why, str(libBuild, "metadata", "name")) {
@@ -141,6 +148,46 @@ func TestDependencyChainRebuildsInOrderWithEarlyCutoff(t *testing.T) {
 	}
 	if r := a.do("GET", nsPath("default", "buildgroups")+"/"+str(cosmetic, "metadata", "name")+"-deps", nil); r.Code != 404 {
 		t.Fatalf("a dependants group was created for an unchanged output: %d", r.Code)
+	}
+	restartOnAnotherAddress(t, f, firstLib, final)
+}
+
+// restartOnAnotherAddress restarts the factory on a new address. The
+// recent builds it replays rebuild nothing that was already built against
+// their output (libgreet's first build had no dependants yet; they all
+// were built since), and the stored references, which name the old
+// address, still pull.
+func restartOnAnotherAddress(t *testing.T, f *Factory, firstLib map[string]any, counts map[string]int) {
+	old := f.URL
+	_ = f.Stop()
+	f, err := Start(context.Background(), Config{DataDir: f.cfg.DataDir, Listen: "127.0.0.1:0", Log: quietLog(),
+		AllowFileSources: true, RegistryNoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Stop() })
+	if f.URL == old {
+		t.Fatalf("restarted on the same address %s", old)
+	}
+	a := api{t: t, base: f.URL, token: f.AdminToken, hc: f.HTTPClient()}
+	time.Sleep(2 * time.Second)
+	settle(t, a)
+	if got := buildCounts(t, a); !maps.Equal(got, counts) {
+		t.Fatalf("the restart rebuilt what was up to date: builds %v, before %v", got, counts)
+	}
+	if r := a.do("GET", nsPath("default", "buildgroups")+"/"+str(firstLib, "metadata", "name")+"-deps", nil); r.Code != 404 {
+		t.Fatalf("the restart replayed libgreet's first build into a dependants group: %d %s", r.Code, r.Body)
+	}
+	if out, err := kilnCLI(t, f)("build", "greet-cli", "--no-cache", "--wait"); err != nil {
+		t.Fatalf("a build whose input names the registry's old address: %v\n%s", err, out)
+	}
+	cli := latestBuild(t, a, "greet-cli")
+	inputs, _ := cli["spec"].(map[string]any)["inputs"].([]any)
+	if len(inputs) != 1 || !strings.HasPrefix(str(inputs[0].(map[string]any), "repository"), strings.TrimPrefix(old, "https://")+"/") {
+		t.Fatalf("greet-cli's input does not name the old address %s: %v", old, inputs)
+	}
+	if str(cli, "status", "phase") != "Succeeded" || str(cli, "status", "cachedFrom") != "" {
+		t.Fatalf("greet-cli after the move: %v", cli["status"])
 	}
 }
 

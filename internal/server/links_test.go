@@ -484,7 +484,14 @@ func waitAllTests(t *testing.T, a api, snap string, n int) map[string]any {
 	t.Helper()
 	var s map[string]any
 	eventuallyFor(t, "every test of "+snap+" finished", 90*time.Second, func() bool {
-		s = a.must(200, "GET", nsPath("default", "snapshots")+"/"+snap, nil).Obj
+		r := a.do("GET", nsPath("default", "snapshots")+"/"+snap, nil)
+		if r.Code == 404 { // the snapshot controller has not made it yet
+			return false
+		}
+		if r.Code != 200 {
+			t.Fatalf("GET snapshot %s: %d %s", snap, r.Code, r.Body)
+		}
+		s = r.Obj
 		status, _ := s["status"].(map[string]any) // none until the controller writes it
 		tests, _ := status["tests"].([]any)
 		done := 0
