@@ -75,20 +75,21 @@ func (s *Server) listRaw(w http.ResponseWriter, r *http.Request, ri requestInfo,
 		s.writeError(w, r, err)
 		return
 	}
-	writeItems(w, ri.Kind, len(res.Items), func(i int) []byte { return res.Items[i] },
+	defer res.Release()
+	writeItems(w, ri.Kind, len(res.Items), func(b *bufio.Writer, i int) { _ = res.Items[i].WriteTo(b) },
 		res.Continue, strconv.FormatInt(res.ResourceVersion, 10))
 }
 
 // writeList streams a kube-style list.
 func writeList(w http.ResponseWriter, k *v1alpha1.Kind, items []v1alpha1.Object, cont, rv string) {
-	writeItems(w, k, len(items), func(i int) []byte {
+	writeItems(w, k, len(items), func(b *bufio.Writer, i int) {
 		data, _ := json.Marshal(items[i])
-		return data
+		_, _ = b.Write(data)
 	}, cont, rv)
 }
 
 // writeItems streams a kube-style list of n JSON documents, item(i) each.
-func writeItems(w http.ResponseWriter, k *v1alpha1.Kind, n int, item func(int) []byte, cont, rv string) {
+func writeItems(w http.ResponseWriter, k *v1alpha1.Kind, n int, item func(*bufio.Writer, int), cont, rv string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	meta, _ := json.Marshal(map[string]string{"resourceVersion": rv, "continue": cont})
@@ -102,7 +103,7 @@ func writeItems(w http.ResponseWriter, k *v1alpha1.Kind, n int, item func(int) [
 		if i > 0 {
 			_ = b.WriteByte(',')
 		}
-		_, _ = b.Write(item(i))
+		item(b, i)
 	}
 	_, _ = b.WriteString("]}\n")
 	_ = b.Flush()

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"bufio"
+	"bytes"
 	"testing"
 
 	"github.com/kilnbuild/kiln/internal/store"
@@ -11,7 +13,7 @@ func TestWithResourceVersions(t *testing.T) {
 		{Name: "a", ResourceVersion: 7, Data: []byte(`{"kind":"X","metadata":{"name":"a"},"spec":{}}`)},
 		{Name: "b", ResourceVersion: 12345678901, Data: []byte(`{"metadata":{}}`)},
 	}
-	items, err := withResourceVersions(recs)
+	items, err := rawItems(recs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,17 +22,20 @@ func TestWithResourceVersions(t *testing.T) {
 		`{"metadata":{"resourceVersion":"12345678901"}}`,
 	}
 	for i, w := range want {
-		if string(items[i]) != w {
-			t.Errorf("item %d = %s, want %s", i, items[i], w)
+		if got := string(items[i].AppendTo(nil)); got != w {
+			t.Errorf("item %d appended = %s, want %s", i, got, w)
+		}
+		var out bytes.Buffer
+		bw := bufio.NewWriterSize(&out, 16) // smaller than a document: written in pieces
+		if err := items[i].WriteTo(bw); err != nil || bw.Flush() != nil {
+			t.Fatal(err)
+		}
+		if out.String() != w {
+			t.Errorf("item %d written = %s, want %s", i, out.String(), w)
 		}
 	}
-	// Items share one buffer: appending to one must not overwrite the next.
-	_ = append(items[0], "XXXXXXXX"...)
-	if string(items[1]) != want[1] {
-		t.Errorf("appending to item 0 changed item 1: %s", items[1])
-	}
 	for _, bad := range []string{`{"name":"x"}`, `{"metadata":{`} {
-		if _, err := withResourceVersions([]*store.Object{{Name: "x", Data: []byte(bad)}}); err == nil {
+		if _, err := rawItems([]*store.Object{{Name: "x", Data: []byte(bad)}}); err == nil {
 			t.Errorf("%s: no error for a document without a metadata object", bad)
 		}
 	}

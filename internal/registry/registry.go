@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -27,6 +28,8 @@ type Registry struct {
 	store  store.Store
 	sealer *secret.Sealer
 	now    func() time.Time
+	// rawBufs are the buffers of raw lists, reused (*[]byte).
+	rawBufs sync.Pool
 }
 
 // New returns a Registry over st that seals secrets with sealer.
