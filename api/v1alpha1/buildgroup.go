@@ -273,3 +273,9 @@ func joinComma(names []string) string {
 	}
 	return out
 }
+
+// AnnotationDependants on a Build outside any group records what its new
+// output caused: the name of the group rebuilding its dependants, or "-"
+// when none needed it. A restart does not decide again for a build that
+// has it.
+const AnnotationDependants = "kiln.dev/dependants"

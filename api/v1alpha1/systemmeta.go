@@ -27,6 +27,7 @@ var (
 	}
 	systemAnnotations = []string{
 		AnnotationBuildNumbers, AnnotationSnapshot, AnnotationSnapshotOf, AnnotationSnapshotAttempt,
+		AnnotationDependants,
 	}
 	userValues = map[string]map[string][]string{
 		"Snapshot": {LabelSnapshotType: {SnapshotTypeOverride}},

@@ -553,9 +553,19 @@ func TestReplicaClaimTakeover(t *testing.T) {
 	})
 	t.Logf("leader %s replaced after %v", leader, took.Round(10*time.Millisecond))
 	lead.start()
+	var last *chainState
+	defer func() {
+		if t.Failed() && last != nil {
+			t.Logf("last state:\n%s", last.describe())
+		}
+	}()
 	waitFor(t, "every build succeeded", 5*time.Minute, func() bool {
 		st, err := readChain(c)
-		if err != nil || len(st.builds) != 3 {
+		if err != nil {
+			return false
+		}
+		last = st
+		if len(st.builds) != 3 {
 			return false
 		}
 		for _, b := range st.builds {

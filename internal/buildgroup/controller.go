@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"sort"
@@ -73,7 +74,7 @@ const recentBuild = time.Hour
 func (c *Controller) dependants(ctx context.Context, b *v1alpha1.Build) (controller.Result, error) {
 	st := b.Status
 	if b.Spec.Group != "" || b.PullRequest() || st.Phase != v1alpha1.BuildSucceeded || st.Unchanged || st.Artifact == nil || st.CachedFrom != "" ||
-		st.CompletionTime == nil || c.Now().Sub(st.CompletionTime.Time) > recentBuild {
+		st.CompletionTime == nil || c.Now().Sub(st.CompletionTime.Time) > recentBuild || b.Annotations[v1alpha1.AnnotationDependants] != "" {
 		return controller.Result{}, nil
 	}
 	comps, err := c.components(ctx, b.Namespace, "")
@@ -86,8 +87,11 @@ func (c *Controller) dependants(ctx context.Context, b *v1alpha1.Build) (control
 	}
 	old := c.dropUpToDate(ctx, b.Namespace, res.Graph, comps, b.Spec.Component, st.Artifact.Digest)
 	members, err := res.Graph.Members([]string{b.Spec.Component})
-	if err != nil || len(members) < 2 {
+	if err != nil {
 		return controller.Result{}, err
+	}
+	if len(members) < 2 {
+		return controller.Result{}, c.markDependants(ctx, b, "-")
 	}
 	msg := fmt.Sprintf("%s built a new output (%s -> %s): rebuilding what depends on it", b.Spec.Component, short(old), short(st.Artifact.Digest))
 	g := &v1alpha1.BuildGroup{Spec: v1alpha1.BuildGroupSpec{Components: []string{b.Spec.Component}, FromBuild: b.Name,
@@ -98,25 +102,39 @@ func (c *Controller) dependants(ctx context.Context, b *v1alpha1.Build) (control
 	if _, err := c.reg.Create(ctx, groupKind, g, registry.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return controller.Result{}, fmt.Errorf("creating the dependants group of %s: %w", b.Name, err)
 	}
-	return controller.Result{}, nil
+	return controller.Result{}, c.markDependants(ctx, b, g.Name)
+}
+
+// markDependants records on b what its new output caused (a group's name,
+// or "-"): dependants are decided once per build, and a restart does not
+// decide again with a graph that has moved on (replaying a build whose
+// dependants were all rebuilt since against a newer output). A conflict
+// is retried by the controller from a fresh copy.
+func (c *Controller) markDependants(ctx context.Context, b *v1alpha1.Build, value string) error {
+	ann := maps.Clone(b.Annotations)
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[v1alpha1.AnnotationDependants] = value
+	b.Annotations = ann
+	if _, err := c.reg.Update(ctx, buildKind, b, registry.UpdateOptions{}); err != nil {
+		return fmt.Errorf("recording the dependants of %s: %w", b.Name, err)
+	}
+	return nil
 }
 
 // dropUpToDate removes from g the edges from comp to the dependants whose
-// last build already used its artifact digest, or comp's current one:
-// they were built after the change (a restart replaying a recent build,
-// or a dependant's own trigger that came first) and have nothing to catch
-// up on. It returns the digest of comp the other dependants were last
-// built against (the old output), if they agree on one.
+// last build already used its artifact digest: they were built after the
+// change (a restart replaying a recent build, or a dependant's own trigger
+// that came first) and have nothing to catch up on. It returns the digest
+// of comp the other dependants were last built against (the old output),
+// if they agree on one. (Only digest counts, not comp's current artifact:
+// the component's status may still name the previous output when the
+// build that replaced it is seen.)
 func (c *Controller) dropUpToDate(ctx context.Context, ns string, g Graph, comps []*v1alpha1.Component, comp, digest string) string {
-	current := map[string]bool{digest: true}
 	byName := map[string]*v1alpha1.Component{}
 	for _, o := range comps {
 		byName[o.Name] = o
-		if o.Name == comp {
-			if a, ok := currentArtifact(o); ok {
-				current[a.Digest] = true
-			}
-		}
 	}
 	used := map[string]string{}
 	for name, n := range g {
@@ -124,15 +142,15 @@ func (c *Controller) dropUpToDate(ctx context.Context, ns string, g Graph, comps
 			used[name] = c.lastInput(ctx, ns, byName[name], comp)
 		}
 	}
-	return pruneUpToDate(g, comp, used, current)
+	return pruneUpToDate(g, comp, used, digest)
 }
 
 // pruneUpToDate is dropUpToDate's decision: used maps each dependant of
 // comp to the digest of comp its last build used ("" if unknown).
-func pruneUpToDate(g Graph, comp string, used map[string]string, current map[string]bool) string {
+func pruneUpToDate(g Graph, comp string, used map[string]string, digest string) string {
 	olds := map[string]bool{}
 	for name, d := range used {
-		if current[d] {
+		if d == digest {
 			g[name].Deps = slices.DeleteFunc(slices.Clone(g[name].Deps), func(s string) bool { return s == comp })
 		} else if d != "" {
 			olds[d] = true

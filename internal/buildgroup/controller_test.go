@@ -58,8 +58,8 @@ func TestDependantsGroupLeavesOutNeverBuiltComponents(t *testing.T) {
 	}
 }
 
-// Dependants already built against the new output (or the component's
-// current one) lose their edge from it; the others keep it, and the old
+// Dependants already built against the new output lose their edge from
+// it; the others keep it, and the old
 // output they were built against is reported when they agree on it.
 func TestPruneUpToDate(t *testing.T) {
 	t.Parallel()
@@ -69,8 +69,7 @@ func TestPruneUpToDate(t *testing.T) {
 			"unknown": {Name: "unknown", Deps: []string{"lib"}}}
 	}
 	g := graph()
-	old := pruneUpToDate(g, "lib", map[string]string{"fresh": "new", "stale": "old", "both": "current", "unknown": ""},
-		map[string]bool{"new": true, "current": true})
+	old := pruneUpToDate(g, "lib", map[string]string{"fresh": "new", "stale": "old", "both": "new", "unknown": ""}, "new")
 	if old != "old" {
 		t.Errorf("old output %q, want old", old)
 	}
@@ -83,7 +82,7 @@ func TestPruneUpToDate(t *testing.T) {
 		t.Errorf("members %v, want %v", members, want)
 	}
 	g = graph()
-	if old := pruneUpToDate(g, "lib", map[string]string{"stale": "old", "unknown": "older"}, map[string]bool{"new": true}); old != "" {
+	if old := pruneUpToDate(g, "lib", map[string]string{"stale": "old", "unknown": "older"}, "new"); old != "" {
 		t.Errorf("dependants built against different outputs: old %q, want none", old)
 	}
 	members, _ = g.Members([]string{"lib"})
