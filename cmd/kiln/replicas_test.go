@@ -532,19 +532,24 @@ func TestReplicaClaimTakeover(t *testing.T) {
 	follower.start()
 	lead := c.replica(leader)
 	// A build interrupted twice fails, by design (bounded retries): the
-	// leader is killed only once the taken-over build does not run on it.
-	waitFor(t, "the taken-over build finished or running off the leader", 3*time.Minute, func() bool {
+	// leader is killed only once no build the follower's death interrupted
+	// (it may have run more than one) runs on it or waits to.
+	waitFor(t, "the taken-over builds finished or running off the leader", 3*time.Minute, func() bool {
 		st, err := readChain(c)
 		ls, lerr := c.leases()
 		if err != nil || lerr != nil {
 			return false
 		}
-		b := buildNamed(st, victimBuild)
-		if b == nil {
-			return false
+		for _, b := range st.builds {
+			if !b.Status.Interrupted || b.Status.Phase == "Succeeded" {
+				continue
+			}
+			h := ls["build/"+chainNS+"/"+b.Name]
+			if b.Status.Phase != "Running" || h == "" || c.replica(h) == lead {
+				return false
+			}
 		}
-		h := ls["build/"+chainNS+"/"+victimBuild]
-		return b.Status.Phase == "Succeeded" || b.Status.Phase == "Running" && h != "" && c.replica(h) != lead
+		return buildNamed(st, victimBuild) != nil
 	})
 	lead.kill9()
 	took = waitFor(t, "a new leader", 15*time.Second, func() bool {
