@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -81,7 +82,15 @@ func (s hostState) restore() error {
 // until none is left: mounts can be stacked on one path (the kubelet binds
 // its root directory onto itself), and a process being killed may still
 // add one.
+//
+// The mount table read is the calling thread's (/proc/thread-self), with
+// the goroutine locked to that thread for the reads and the unmounts: a
+// process's threads can be in different mount namespaces (the sandbox's
+// staging thread has its own, a copy taken before the cluster mounted
+// anything), and /proc/self shows the main thread's, which may be that one.
 func unmountUnder(dir string) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	for range 50 {
 		mounts := mountsUnder(dir)
 		if len(mounts) == 0 {
@@ -95,7 +104,7 @@ func unmountUnder(dir string) {
 }
 
 func mountsUnder(dir string) []string {
-	f, err := os.Open("/proc/self/mountinfo")
+	f, err := os.Open("/proc/thread-self/mountinfo")
 	if err != nil {
 		return nil
 	}

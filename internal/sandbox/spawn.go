@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"runtime"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // bwrap's --die-with-parent (PR_SET_PDEATHSIG) fires when the thread that
@@ -38,8 +40,17 @@ func startOnSpawner(cmd *exec.Cmd) error {
 	return err
 }
 
+// spawner serves spawnReq on a locked thread other than the main one: the
+// main thread's namespaces are what /proc/self shows every reader in the
+// process (mount tables, cgroups), so it must stay in the host's. Landed on
+// the main thread, it keeps that thread locked and idle (so no retry lands
+// there again) and serves from a new goroutine.
 func spawner() {
 	runtime.LockOSThread() // never unlocked: this goroutine never returns
+	if unix.Gettid() == unix.Getpid() {
+		go spawner()
+		select {}
+	}
 	for fn := range spawnReq {
 		fn()
 	}
