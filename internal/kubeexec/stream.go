@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -214,10 +215,24 @@ func (p *podRun) runStep(ctx context.Context, name string, s sandbox.Step, out i
 	}
 	t := st.State.Terminated
 	res.ExitCode = int(t.ExitCode)
-	if t.Reason == "OOMKilled" {
-		res.Reason = "memory-limit"
-	}
+	res.Reason = endReason(t, s.Limits.Memory)
 	return res, nil
+}
+
+// endReason is why a step's container ended, in the sandbox's words:
+// "memory-limit" when the runtime says OOMKilled, or when a container with
+// a memory limit was killed by SIGKILL (137) that Kiln did not send (a
+// timeout or cancellation is decided before the container's state is
+// read). The runtime's OOM report is not reliable: containerd's OOM and
+// exit events race, and a container killed right after its start is
+// often reported as a plain error (containerd issues 8180, 12260). A step
+// with a memory limit that exits 137 or kills itself with SIGKILL is
+// reported as over its limit too.
+func endReason(t *corev1.ContainerStateTerminated, memoryLimit int64) string {
+	if t.Reason == "OOMKilled" || memoryLimit > 0 && t.ExitCode == 128+int32(syscall.SIGKILL) {
+		return "memory-limit"
+	}
+	return ""
 }
 
 // followLog copies the container's log to out until the container ends;
