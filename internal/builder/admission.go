@@ -162,12 +162,21 @@ func (c *Controllers) priority(ctx context.Context, b *v1alpha1.Build) float64 {
 	if err != nil {
 		return 0
 	}
-	return groupPriority(g, b.Name)
+	return groupPriority(g, b.Name, b.Spec.Component)
 }
 
-func groupPriority(g *v1alpha1.BuildGroup, build string) float64 {
+// groupPriority is the priority of the member that build (of component)
+// belongs to. The group records a member's build name only after creating
+// the build, and admission sees the build first: a build the group does
+// not name yet takes its component's member's priority.
+func groupPriority(g *v1alpha1.BuildGroup, build, component string) float64 {
 	for _, m := range g.Status.Members {
 		if m.Build == build || slices.Contains(m.Builds, build) {
+			return m.Priority
+		}
+	}
+	for _, m := range g.Status.Members {
+		if m.Component == component {
 			return m.Priority
 		}
 	}

@@ -220,8 +220,13 @@ func TestGroupPriorityOfABuild(t *testing.T) {
 		{Component: "app", Priority: 2, Build: "g-app-1"},
 	}}}
 	for build, want := range map[string]float64{"g-lib-1": 42, "g-lib-2": 42, "g-app-1": 2, "other": 0} {
-		if got := groupPriority(g, build); got != want {
+		if got := groupPriority(g, build, ""); got != want {
 			t.Errorf("priority of %s = %v, want %v", build, got, want)
 		}
+	}
+	// Admission sees a new build before the group's status names it.
+	g.Status.Members = append(g.Status.Members, v1alpha1.GroupMember{Component: "big", Priority: 900})
+	if got := groupPriority(g, "g-big-1", "big"); got != 900 {
+		t.Errorf("priority of a build the group does not name yet = %v, want its component's 900", got)
 	}
 }
