@@ -21,15 +21,11 @@ func (s *Store) ListEach(ctx context.Context, opts store.ListOptions, fn func(*s
 	if p.hasResidual() {
 		return s.listEachCollected(ctx, opts, fn)
 	}
-	tx, err := s.rdb.BeginTx(ctx, s.d.readTx)
+	tx, rv, err := s.beginList(ctx, opts.Kind)
 	if err != nil {
-		return nil, fmt.Errorf("listing %s: %w", opts.Kind, err)
+		return nil, err
 	}
 	defer func() { _ = tx.Rollback() }()
-	rv, err := readRV(ctx, tx)
-	if err != nil {
-		return nil, fmt.Errorf("listing %s: %w", opts.Kind, err)
-	}
 	res := &store.ListResult{ResourceVersion: rv}
 	if p.empty {
 		return res, nil

@@ -61,6 +61,21 @@ func readRV(ctx context.Context, q querier) (int64, error) {
 	return rv, nil
 }
 
+// beginList opens the read transaction a list page is read in and reads
+// the resource version the page is as of; the caller rolls it back.
+func (s *Store) beginList(ctx context.Context, kind string) (*sql.Tx, int64, error) {
+	tx, err := s.rdb.BeginTx(ctx, s.d.readTx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("listing %s: %w", kind, err)
+	}
+	rv, err := readRV(ctx, tx)
+	if err != nil {
+		_ = tx.Rollback()
+		return nil, 0, fmt.Errorf("listing %s: %w", kind, err)
+	}
+	return tx, rv, nil
+}
+
 // List returns one page of objects of a kind, in (namespace, name) order.
 // The page and ListResult.ResourceVersion come from one read transaction.
 func (s *Store) List(ctx context.Context, opts store.ListOptions) (*store.ListResult, error) {
@@ -68,15 +83,11 @@ func (s *Store) List(ctx context.Context, opts store.ListOptions) (*store.ListRe
 	if err != nil {
 		return nil, err
 	}
-	tx, err := s.rdb.BeginTx(ctx, s.d.readTx)
+	tx, rv, err := s.beginList(ctx, opts.Kind)
 	if err != nil {
-		return nil, fmt.Errorf("listing %s: %w", opts.Kind, err)
+		return nil, err
 	}
 	defer func() { _ = tx.Rollback() }()
-	rv, err := readRV(ctx, tx)
-	if err != nil {
-		return nil, fmt.Errorf("listing %s: %w", opts.Kind, err)
-	}
 	res := &store.ListResult{ResourceVersion: rv, Items: []*store.Object{}}
 	if p.empty {
 		return res, nil
