@@ -174,6 +174,9 @@ type Capabilities struct {
 	Requires []string `json:"requires,omitempty"`
 	// Detected names the detectors that fired (go, rpm, npm, override).
 	Detected []string `json:"detected,omitempty"`
+	// SourceBytes is the size of the source's code files: what the
+	// planner weighs a component by before it has a build duration.
+	SourceBytes int64 `json:"sourceBytes,omitempty"`
 }
 
 // Default fills in defaults.

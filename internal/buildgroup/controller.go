@@ -277,7 +277,7 @@ func (c *Controller) planMembers(ctx context.Context, g *v1alpha1.BuildGroup, co
 	if g.Spec.FromBuild != "" {
 		comps = everBuilt(comps, g.Spec.Components)
 	}
-	res, err := GraphOf(comps, c.durations(ctx, g.Namespace, comps))
+	res, err := GraphOf(comps, Expected(comps, c.durations(ctx, g.Namespace, comps)))
 	if err != nil {
 		return nil, nil, err
 	}

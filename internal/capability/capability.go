@@ -42,6 +42,8 @@ type Set struct {
 	// Warnings are things detection did not understand or skipped, in the
 	// order they were found.
 	Warnings []string `json:"warnings,omitempty"`
+	// SourceBytes is the size of the tree's code files (SourceBytes).
+	SourceBytes int64 `json:"sourceBytes,omitempty"`
 }
 
 // Error is a problem in a source file. It prints as "file:line: msg".
@@ -136,6 +138,7 @@ func DetectFSWith(fsys fs.FS, opts Options) (*Set, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	c.weigh()
 	c.set.normalize()
 	return &c.set, nil
 }
@@ -145,6 +148,16 @@ type collector struct {
 	fsys fs.FS
 	opts Options
 	set  Set
+}
+
+// weigh records the tree's code size; a tree it cannot walk is weighed 0
+// with a warning (the size only orders builds, it never fails detection).
+func (c *collector) weigh() {
+	n, err := SourceBytes(c.fsys)
+	if err != nil {
+		c.warn("weighing the source: %v", err)
+	}
+	c.set.SourceBytes = n
 }
 
 func (c *collector) provide(name, source string) {

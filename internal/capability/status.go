@@ -9,9 +9,10 @@ import (
 
 // Status is s as a component's status.capabilities records it, detected
 // at commit: the names provided, the build requirements that are not
-// optional ("a|b" for alternatives) and the detectors that fired.
+// optional ("a|b" for alternatives), the detectors that fired and the
+// size of the code.
 func (s *Set) Status(commit string) *v1alpha1.Capabilities {
-	out := &v1alpha1.Capabilities{Commit: commit, Detected: s.Detected}
+	out := &v1alpha1.Capabilities{Commit: commit, Detected: s.Detected, SourceBytes: s.SourceBytes}
 	for _, p := range s.Provides {
 		out.Provides = append(out.Provides, p.Name)
 	}
