@@ -39,16 +39,33 @@ type Schedule struct {
 // starts first; ties go to the smaller name.
 func Simulate(g *Graph, c *Components, in []bool, dur []float64, workers int) *Schedule {
 	workers = max(workers, 1)
+	sch := newSim(g, c, in, dur, workers).schedule(workers)
+	sch.ReleaseBound = max(sch.LowerBound, releaseBound(g, c, in, dur, workers))
+	sch.LevelBarrier = levelBarrier(g, c, in, dur, workers)
+	return sch
+}
+
+// SimulateWithPriorities is Simulate with the order among ready nodes
+// taken from prio (indexed by node, e.g. priorities computed from
+// estimated durations) while each task takes dur: how a live schedule that
+// had to guess the durations does against Simulate's, which knew them.
+func SimulateWithPriorities(g *Graph, c *Components, in []bool, prio, dur []float64, workers int) *Schedule {
+	workers = max(workers, 1)
 	s := newSim(g, c, in, dur, workers)
+	s.prio = prio
+	return s.schedule(workers)
+}
+
+// schedule runs the simulation and sums it up (without the bounds that
+// take their own passes).
+func (s *sim) schedule(workers int) *Schedule {
 	s.run()
 	sch := &Schedule{Tasks: s.tasks, Priority: s.prio, CriticalPath: s.cp}
 	for _, t := range s.tasks {
 		sch.Makespan = max(sch.Makespan, t.Finish)
-		sch.TotalWork += dur[t.Node]
+		sch.TotalWork += s.dur[t.Node]
 	}
 	sch.LowerBound = max(sch.CriticalPath, sch.TotalWork/float64(workers))
-	sch.ReleaseBound = max(sch.LowerBound, releaseBound(g, c, in, dur, workers))
-	sch.LevelBarrier = levelBarrier(g, c, in, dur, workers)
 	return sch
 }
 
