@@ -28,7 +28,21 @@ const (
 // measured components, the defaults. A component with neither weighs the
 // floor.
 func Expected(comps []*v1alpha1.Component, last map[string]float64) map[string]float64 {
-	rate, floor := 1.0/defaultBytesPerSecond, float64(defaultFloorSeconds)
+	rate, floor := rateOf(comps, last)
+	out := make(map[string]float64, len(comps))
+	for _, c := range comps {
+		if s := last[c.Name]; s > 0 {
+			out[c.Name] = s
+		} else {
+			out[c.Name] = max(floor, float64(sourceBytes(c))*rate)
+		}
+	}
+	return out
+}
+
+// rateOf is the seconds per byte of code and the shortest duration of the
+// components measured with both, or the defaults with too few of them.
+func rateOf(comps []*v1alpha1.Component, last map[string]float64) (rate, floor float64) {
 	var secs, bytes float64
 	samples := 0
 	for _, c := range comps {
@@ -41,20 +55,10 @@ func Expected(comps []*v1alpha1.Component, last map[string]float64) map[string]f
 		}
 		secs, bytes, samples = secs+s, bytes+float64(n), samples+1
 	}
-	if samples >= minRateSamples {
-		rate = secs / bytes
-	} else {
-		floor = defaultFloorSeconds
+	if samples < minRateSamples {
+		return 1.0 / defaultBytesPerSecond, defaultFloorSeconds
 	}
-	out := make(map[string]float64, len(comps))
-	for _, c := range comps {
-		if s := last[c.Name]; s > 0 {
-			out[c.Name] = s
-		} else {
-			out[c.Name] = max(floor, float64(sourceBytes(c))*rate)
-		}
-	}
-	return out
+	return secs / bytes, floor
 }
 
 func sourceBytes(c *v1alpha1.Component) int64 {
